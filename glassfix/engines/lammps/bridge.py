@@ -1,0 +1,370 @@
+"""The Python side of the LAMMPS plugin: what ``fix glass/predict`` and ``fix glass/python`` call.
+
+The C++ fix calls :func:`create` once per fix (on every MPI rank) with the fix arguments after ``N``,
+then every N steps either ``handler.compute_local(view)`` (mode local: this rank's owned atoms, with
+ghosts and LAMMPS' full neighbour list) or, on rank 0 only, ``handler.compute_gather(view)`` (mode
+gather: all atoms). ``view`` is a dict of zero-copy memoryviews over LAMMPS memory, valid only during
+the call; results are written into ``view["out"]``.
+
+Every error raised towards the fix is a :class:`BridgeError` whose text is a complete, one-line
+message naming the problem and the fix; the C++ side prints it through LAMMPS' error mechanism.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from glassfix.core.frame import Frame, NeighborList
+
+
+class BridgeError(Exception):
+    """An error with a complete user-facing message (printed by LAMMPS without a traceback)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# helpers shared by both styles
+
+
+def box_to_cell(box: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """LAMMPS box tuple from the plugin -> (cell rows (d, d), origin (d,), pbc (d,), dimension)."""
+    lo, hi, (xy, xz, yz), periodic, _triclinic, dim = box
+    lx, ly, lz = hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]
+    cell = np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
+    origin = np.array(lo, dtype=np.float64)
+    pbc = np.array(periodic, dtype=bool)
+    if dim == 2:
+        return cell[:2, :2].copy(), origin[:2].copy(), pbc[:2].copy(), 2
+    return cell, origin, pbc, 3
+
+
+def _parse_keywords(tokens: list[str], spec: dict[str, int | None], style: str,
+                    usage: str) -> dict[str, list[str]]:
+    """Parse ``keyword value...`` tokens; spec maps keyword -> number of values (None = until next keyword)."""
+    out: dict[str, list[str]] = {}
+    i = 0
+    while i < len(tokens):
+        key = tokens[i]
+        if key not in spec:
+            raise BridgeError(
+                f"unknown keyword '{key}'; fix {style} accepts {', '.join(sorted(spec))}. Usage: {usage}")
+        if key in out:
+            raise BridgeError(f"keyword '{key}' given twice. Usage: {usage}")
+        n = spec[key]
+        if n is None:
+            j = i + 1
+            while j < len(tokens) and tokens[j] not in spec:
+                j += 1
+            vals = tokens[i + 1:j]
+            if not vals:
+                raise BridgeError(f"keyword '{key}' needs at least one value. Usage: {usage}")
+        else:
+            vals = tokens[i + 1:i + 1 + n]
+            if len(vals) != n:
+                raise BridgeError(f"keyword '{key}' needs {n} value(s). Usage: {usage}")
+            j = i + 1 + n
+        out[key] = vals
+        i = j
+    return out
+
+
+def _parse_mode(kw: dict[str, list[str]], usage: str) -> bool:
+    mode = kw.get("mode", ["local"])[0]
+    if mode not in ("local", "gather"):
+        raise BridgeError(f"mode must be 'local' or 'gather', got '{mode}'. Usage: {usage}")
+    return mode == "gather"
+
+
+def _configure_threads(info: dict[str, Any]) -> None:
+    """Under MPI every rank already owns a core: keep numba to one thread per rank unless told otherwise."""
+    want = os.environ.get("GLASSFIX_NUM_THREADS")
+    try:
+        import numba
+
+        if want:
+            numba.set_num_threads(max(1, min(int(want), numba.config.NUMBA_NUM_THREADS)))
+        elif int(info.get("nprocs", 1)) > 1:
+            numba.set_num_threads(1)
+    except (ImportError, ValueError):
+        pass
+
+
+@dataclass
+class LocalView:
+    """What a ``fix glass/python`` callback receives (lengths in LAMMPS units; arrays valid during the call).
+
+    ``positions`` (nall, d) hold owned atoms first (``nlocal`` of them) then ghosts (periodic images
+    and atoms of other ranks); ``types`` are LAMMPS types (1-based); ``centers`` index the owned atoms
+    of the fix group, in the order the result must follow; ``neighbors`` is the CSR list of those
+    centres over all atoms within ``cutoff`` (vectors r_j − r_i, already the right image). In mode
+    gather there are no ghosts: ``positions`` are all atoms, and ``neighbors`` is built periodically.
+    """
+
+    step: int
+    positions: np.ndarray
+    types: np.ndarray
+    ids: np.ndarray
+    nlocal: int
+    centers: np.ndarray
+    neighbors: NeighborList | None
+    cell: np.ndarray
+    origin: np.ndarray
+    pbc: np.ndarray
+    cutoff: float
+    frame: Frame | None = None
+
+
+def _local_arrays(view: dict[str, Any], dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero-copy numpy views of positions (nall, d), LAMMPS types and ids of owned + ghost atoms."""
+    nall = int(view["nall"])
+    x = np.frombuffer(view["x"], dtype=np.float64, count=3 * nall).reshape(nall, 3)[:, :dim]
+    types = np.frombuffer(view["type"], dtype=np.int32, count=nall)
+    tagdtype = np.int32 if int(view["tag_itemsize"]) == 4 else np.int64
+    ids = np.frombuffer(view["tag"], dtype=tagdtype, count=nall)
+    return x, types, ids
+
+
+def _local_neighbors(view: dict[str, Any], x: np.ndarray, cutoff: float) -> NeighborList:
+    """LAMMPS' full list of the centre atoms as a NeighborList with vectors, pairs r < cutoff only."""
+    centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
+    offsets = np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1)
+    neigh = np.frombuffer(view["neighbors"], dtype=np.int32).astype(np.int64)
+    ci = np.repeat(centers, np.diff(offsets))
+    vectors = x[neigh] - x[ci]
+    nl = NeighborList(centers, offsets.copy(), neigh, vectors, float("inf"))
+    # LAMMPS includes pairs up to cutoff + skin; keep exactly the pairs an offline list would have
+    return nl.within(cutoff)
+
+
+def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
+    out = np.frombuffer(view["out"], dtype=np.float64, count=nrows * ncols)
+    return out.reshape(nrows, ncols)
+
+
+def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
+    """Frame of all atoms (sorted by id) from a gather view; returns (frame, order, in_group mask)."""
+    n = int(view["n"])
+    ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
+    cell, origin, pbc, dim = box_to_cell(view["box"])
+    x = np.frombuffer(view["x"], dtype=np.float64, count=3 * n).reshape(n, 3)[:, :dim]
+    # sort by id so the result does not depend on how atoms were distributed over ranks
+    order = np.argsort(ints[:, 0], kind="stable")
+    frame = Frame(positions=x[order], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
+                  origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64), step=int(view["step"]))
+    return frame, order, ints[order, 2].astype(bool)
+
+
+# ---------------------------------------------------------------------------------------------------
+# fix glass/predict
+
+PREDICT_USAGE = ("fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] "
+                 "[types SPECIES_OF_TYPE_1 SPECIES_OF_TYPE_2 ...]")
+
+
+def species_map_for(model_species: list[str], ntypes: int, types_kw: list[str] | None,
+                    source: str) -> np.ndarray:
+    """Map engine types 1..ntypes to model species indices (array index t-1); raise BridgeError if impossible."""
+    if types_kw is None:
+        if ntypes != len(model_species):
+            raise BridgeError(
+                f"the model {source} has {len(model_species)} species ({' '.join(model_species)}) but "
+                f"LAMMPS has {ntypes} atom types; map each LAMMPS type to a model species with "
+                f"'types {' '.join(model_species[min(i, len(model_species) - 1)] for i in range(ntypes))}'"
+                f" (one species name per LAMMPS type)")
+        return np.arange(ntypes, dtype=np.int64)
+    if len(types_kw) != ntypes:
+        raise BridgeError(f"'types' needs exactly one model species per LAMMPS type ({ntypes}), got "
+                          f"{len(types_kw)}: {' '.join(types_kw)}")
+    unknown = [s for s in types_kw if s not in model_species]
+    if unknown:
+        raise BridgeError(f"'types' names species {' '.join(unknown)} that the model {source} does not "
+                          f"have; its species are {' '.join(model_species)}")
+    return np.array([model_species.index(s) for s in types_kw], dtype=np.int64)
+
+
+class PredictHandler:
+    """Evaluates a saved glassfix model on the fix group (one instance per fix and rank)."""
+
+    def __init__(self, args: list[str], info: dict[str, Any]) -> None:
+        if len(args) < 2 or args[0] != "model":
+            raise BridgeError(f"expected 'model FILE' after N. Usage: {PREDICT_USAGE}")
+        path = args[1]
+        kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None}, "glass/predict",
+                             PREDICT_USAGE)
+        self.gather = _parse_mode(kw, PREDICT_USAGE)
+        from glassfix.models import load_model
+
+        try:
+            self.model = load_model(path)
+        except FileNotFoundError:
+            raise BridgeError(f"model file '{path}' not found (working directory {os.getcwd()})") from None
+        except Exception as exc:  # every loader failure becomes one clear line
+            raise BridgeError(f"cannot load model '{path}': {exc}") from None
+        self.dim = int(info["dimension"])
+        self.type_map = species_map_for(list(self.model.species), int(info["ntypes"]),
+                                        kw.get("types"), f"'{path}'")
+        names = list(self.model.output_names)
+        sel = kw.get("out")
+        if sel is None:
+            self.columns = list(range(len(names)))
+        else:
+            missing = [s for s in sel if s not in names]
+            if missing:
+                raise BridgeError(f"model '{path}' has no output {' '.join(missing)}; its outputs are "
+                                  f"{' '.join(names)}")
+            self.columns = [names.index(s) for s in sel]
+        self.output_names = [names[c] for c in self.columns]
+        self.n_outputs = len(self.columns)
+        self.receptive_field = float(self.model.receptive_field)
+        _configure_threads(info)
+
+    def compute_local(self, view: dict[str, Any]) -> None:
+        """Mode local: predict for this rank's group atoms from owned + ghost atoms."""
+        try:
+            x, ltypes, ids = _local_arrays(view, self.dim)
+            nl = _local_neighbors(view, x, self.receptive_field)
+            out = _out_array(view, nl.n_centers, self.n_outputs)
+            if nl.n_centers == 0:
+                return
+            # ghost atoms are explicit images: the environment is non-periodic here
+            frame = Frame(positions=x, types=self.type_map[ltypes - 1], cell=np.eye(self.dim),
+                          pbc=np.zeros(self.dim, dtype=bool), ids=ids.astype(np.int64),
+                          step=int(view["step"]))
+            pred = self.model.predict(frame, neighbors=nl)
+            out[:] = np.asarray(pred, dtype=np.float64).reshape(nl.n_centers, -1)[:, self.columns]
+        except BridgeError:
+            raise
+        except Exception as exc:
+            raise BridgeError(f"prediction failed at step {view.get('step')}: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+    def compute_gather(self, view: dict[str, Any]) -> None:
+        """Mode gather: predict for the whole system at once (rank 0)."""
+        try:
+            frame, order, in_group = _gather_frame(view)
+            frame.types = self.type_map[frame.types]
+            out = _out_array(view, frame.n_atoms, self.n_outputs)
+            centers = np.flatnonzero(in_group)
+            if centers.size == 0:
+                return
+            pred = np.asarray(self.model.predict(frame, centers=centers), dtype=np.float64)
+            out[order[centers]] = pred.reshape(centers.size, -1)[:, self.columns]
+        except Exception as exc:
+            raise BridgeError(f"prediction failed at step {view.get('step')}: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# fix glass/python
+
+PYTHON_USAGE = "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]"
+
+
+class PythonHandler:
+    """Calls a user function ``f(view: LocalView) -> (n_centers,) or (n_centers, ncol)`` every N steps."""
+
+    def __init__(self, args: list[str], info: dict[str, Any]) -> None:
+        if not args or "." not in args[0] or args[0].startswith(".") or args[0].endswith("."):
+            got = args[0] if args else "nothing"
+            raise BridgeError(f"expected MODULE.FUNCTION after N, got '{got}'. Usage: {PYTHON_USAGE}")
+        target = args[0]
+        kw = _parse_keywords(args[1:], {"cutoff": 1, "ncol": 1, "mode": 1}, "glass/python",
+                             PYTHON_USAGE)
+        self.gather = _parse_mode(kw, PYTHON_USAGE)
+        try:
+            self.receptive_field = float(kw.get("cutoff", ["0"])[0])
+            self.n_outputs = int(kw.get("ncol", ["1"])[0])
+        except ValueError:
+            raise BridgeError(f"cutoff must be a number and ncol an integer. Usage: {PYTHON_USAGE}") from None
+        if self.receptive_field < 0 or not np.isfinite(self.receptive_field):
+            raise BridgeError(f"cutoff must be >= 0, got {self.receptive_field}")
+        if self.n_outputs < 1:
+            raise BridgeError(f"ncol must be >= 1, got {self.n_outputs}")
+        self.output_names = [f"c{k + 1}" for k in range(self.n_outputs)]
+        self.dim = int(info["dimension"])
+        module_name, func_name = target.rsplit(".", 1)
+        # the input script's directory is where users put their callback modules
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise BridgeError(f"cannot import module '{module_name}' ({type(exc).__name__}: {exc}); put "
+                              f"{module_name}.py in the working directory or on PYTHONPATH") from None
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise BridgeError(f"module '{module_name}' ({getattr(module, '__file__', '?')}) has no "
+                              f"function '{func_name}'")
+        self.func: Callable[[LocalView], Any] = func
+        self.target = target
+        _configure_threads(info)
+
+    def _call(self, lv: LocalView, step: int) -> np.ndarray:
+        try:
+            result = self.func(lv)
+        except Exception as exc:
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+            raise BridgeError(f"{self.target} raised {type(exc).__name__}: {exc}{where} "
+                              f"(step {step})") from None
+        try:
+            arr = np.asarray(result, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BridgeError(f"{self.target} must return numbers, got {type(result).__name__}") from None
+        n = lv.centers.size
+        if arr.shape == (n,) and self.n_outputs == 1:
+            arr = arr.reshape(n, 1)
+        if arr.shape != (n, self.n_outputs):
+            want = f"({n},)" if self.n_outputs == 1 else f"({n}, {self.n_outputs})"
+            raise BridgeError(f"{self.target} returned shape {arr.shape}, expected {want}: one row per "
+                              f"centre atom (view.centers) and ncol={self.n_outputs} columns")
+        return arr
+
+    def compute_local(self, view: dict[str, Any]) -> None:
+        """Mode local: call the user function on this rank's owned + ghost atoms."""
+        x, ltypes, ids = _local_arrays(view, self.dim)
+        cell, origin, pbc, _ = box_to_cell(view["box"])
+        centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
+        nl = _local_neighbors(view, x, self.receptive_field) if self.receptive_field > 0 else None
+        lv = LocalView(step=int(view["step"]), positions=x, types=ltypes, ids=ids,
+                       nlocal=int(view["nlocal"]), centers=centers, neighbors=nl, cell=cell,
+                       origin=origin, pbc=pbc, cutoff=self.receptive_field)
+        _out_array(view, centers.size, self.n_outputs)[:] = self._call(lv, lv.step)
+
+    def compute_gather(self, view: dict[str, Any]) -> None:
+        """Mode gather: call the user function once with all atoms (rank 0)."""
+        frame, order, in_group = _gather_frame(view)
+        centers = np.flatnonzero(in_group)
+        nl = None
+        if self.receptive_field > 0:
+            from glassfix.core.neighbors import neighbor_list
+
+            nl = neighbor_list(frame, self.receptive_field, centers)
+        lv = LocalView(step=frame.step, positions=frame.positions, types=frame.types + 1,
+                       ids=frame.ids, nlocal=frame.n_atoms, centers=centers, neighbors=nl,
+                       cell=frame.cell, origin=frame.origin, pbc=frame.pbc,
+                       cutoff=self.receptive_field, frame=frame)
+        _out_array(view, frame.n_atoms, self.n_outputs)[order[centers]] = self._call(lv, lv.step)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def create(style: str, args: list[str], info: dict[str, Any]) -> PredictHandler | PythonHandler:
+    """Factory called by the C++ fix: style 'predict' or 'python', args = fix arguments after N."""
+    try:
+        if style == "predict":
+            return PredictHandler(list(args), info)
+        if style == "python":
+            return PythonHandler(list(args), info)
+        raise BridgeError(f"unknown glassfix fix style '{style}'")
+    except BridgeError:
+        raise
+    except Exception as exc:
+        raise BridgeError(f"{type(exc).__name__}: {exc}") from None

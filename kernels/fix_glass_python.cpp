@@ -1,0 +1,478 @@
+#include "fix_glass_python.h"
+
+#include "pyembed.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <cmath>
+#include <cstring>
+
+// The PyPI wheel ships no neigh_request.h; we only need NeighRequest::set_cutoff (exported by
+// liblammps), so declare that one member when the header is absent.
+#if __has_include("neigh_request.h")
+#include "neigh_request.h"
+#else
+namespace LAMMPS_NS {
+class NeighRequest {
+ public:
+  void set_cutoff(double);
+};
+}    // namespace LAMMPS_NS
+#endif
+
+using namespace LAMMPS_NS;
+using glassfix::GilGuard;
+using glassfix::PyRef;
+
+namespace {
+const char *BRIDGE_MODULE = "glassfix.engines.lammps.bridge";
+
+PyObject *ro_view(const void *ptr, size_t nbytes)
+{
+  // Zero-copy, read-only view of LAMMPS memory; valid only during the call that receives it.
+  return PyMemoryView_FromMemory(const_cast<char *>(static_cast<const char *>(ptr)),
+                                 static_cast<Py_ssize_t>(nbytes), PyBUF_READ);
+}
+
+PyObject *rw_view(void *ptr, size_t nbytes)
+{
+  return PyMemoryView_FromMemory(static_cast<char *>(ptr), static_cast<Py_ssize_t>(nbytes),
+                                 PyBUF_WRITE);
+}
+
+// Put a new reference into a dict (steals `value`); returns false on failure.
+bool set_item(PyObject *dict, const char *key, PyObject *value)
+{
+  if (!value) return false;
+  int rc = PyDict_SetItemString(dict, key, value);
+  Py_DECREF(value);
+  return rc == 0;
+}
+
+PyObject *box_tuple(Domain *domain)
+{
+  return Py_BuildValue("((ddd)(ddd)(ddd)(iii)ii)", domain->boxlo[0], domain->boxlo[1],
+                       domain->boxlo[2], domain->boxhi[0], domain->boxhi[1], domain->boxhi[2],
+                       domain->xy, domain->xz, domain->yz, domain->xperiodic, domain->yperiodic,
+                       domain->zperiodic, domain->triclinic, domain->dimension);
+}
+
+// Release the memoryviews we handed out so that Python cannot keep reading LAMMPS memory that may
+// be reallocated later (a view still exported by a live numpy array cannot be released; ignore that).
+void release_views(PyObject *dict)
+{
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    if (PyMemoryView_Check(value)) {
+      PyObject *r = PyObject_CallMethod(value, "release", nullptr);
+      if (!r) PyErr_Clear();
+      Py_XDECREF(r);
+    }
+  }
+}
+}    // namespace
+
+/* ---------------------------------------------------------------------- */
+
+FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
+    values(nullptr), last_eval(-1)
+{
+  pystyle = (strcmp(style, "glass/python") == 0) ? "python" : "predict";
+  const std::string usage = (pystyle == "python")
+      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]"
+      : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]";
+  if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage);
+
+  char *end = nullptr;
+  long n = strtol(arg[3], &end, 10);
+  if (end == arg[3] || *end != '\0' || n <= 0 || n > 2147483647L)
+    error->all(FLERR, "Fix {}: N must be a positive integer (evaluation interval in steps), got '{}'",
+               style, arg[3]);
+  nevery = static_cast<int>(n);
+
+  std::string err = glassfix::ensure_python();
+  fail_if_any(!err.empty(), err, false);
+
+  std::string msg;
+  {
+    GilGuard gil;
+    PyRef module(PyImport_ImportModule(BRIDGE_MODULE));
+    if (!module) {
+      msg = "cannot import " + std::string(BRIDGE_MODULE) + " in the embedded Python (" +
+          py_error_message() + "); is glassfix installed in the environment of GLASSFIX_PYTHON?";
+    } else {
+      PyRef args(PyList_New(0));
+      for (int i = 4; i < narg; i++) {
+        PyRef s(PyUnicode_FromString(arg[i]));
+        PyList_Append(args.get(), s.get());
+      }
+      PyRef info(PyDict_New());
+      set_item(info.get(), "ntypes", PyLong_FromLong(atom->ntypes));
+      set_item(info.get(), "dimension", PyLong_FromLong(domain->dimension));
+      set_item(info.get(), "nprocs", PyLong_FromLong(comm->nprocs));
+      set_item(info.get(), "rank", PyLong_FromLong(comm->me));
+      set_item(info.get(), "fix_id", PyUnicode_FromString(id));
+      set_item(info.get(), "nevery", PyLong_FromLong(nevery));
+      PyRef h(PyObject_CallMethod(module.get(), "create", "sOO", pystyle.c_str(), args.get(),
+                                  info.get()));
+      if (!h) {
+        msg = py_error_message();
+      } else {
+        PyRef pn(PyObject_GetAttrString(h.get(), "n_outputs"));
+        PyRef prf(PyObject_GetAttrString(h.get(), "receptive_field"));
+        PyRef pg(PyObject_GetAttrString(h.get(), "gather"));
+        if (!pn || !prf || !pg) {
+          msg = "bridge handler lacks n_outputs/receptive_field/gather (" + py_error_message() + ")";
+        } else {
+          nout = static_cast<int>(PyLong_AsLong(pn.get()));
+          receptive_field = PyFloat_AsDouble(prf.get());
+          gather = PyObject_IsTrue(pg.get());
+          if (PyErr_Occurred()) msg = py_error_message();
+          else handler = h.release();
+        }
+      }
+    }
+  }
+  fail_if_any(!msg.empty(), msg, false);
+  if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
+
+  peratom_flag = 1;
+  size_peratom_cols = (nout == 1) ? 0 : nout;
+  peratom_freq = nevery;
+  scalar_flag = 1;
+  vector_flag = 1;
+  size_vector = nout;
+  global_freq = nevery;
+  extscalar = 0;
+  extvector = 0;
+  create_attribute = 1;
+  means.assign(nout, 0.0);
+
+  FixGlassPython::grow_arrays(atom->nmax);
+  atom->add_callback(Atom::GROW);
+  for (int i = 0; i < atom->nmax; i++)
+    for (int k = 0; k < nout; k++) values[i][k] = 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+FixGlassPython::~FixGlassPython()
+{
+  if (copymode) return;
+  atom->delete_callback(id, Atom::GROW);
+  memory->destroy(values);
+  if (handler && Py_IsInitialized()) {
+    GilGuard gil;
+    Py_DECREF(handler);
+  }
+}
+
+int FixGlassPython::setmask()
+{
+  return FixConst::END_OF_STEP;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixGlassPython::init()
+{
+  if (!gather && receptive_field > 0.0) {
+    auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+    // pairs up to receptive_field + skin; the Python side keeps those strictly inside the cutoff
+    req->set_cutoff(receptive_field + neighbor->skin);
+  }
+}
+
+void FixGlassPython::init_list(int, NeighList *ptr)
+{
+  list = ptr;
+}
+
+void FixGlassPython::setup(int)
+{
+  if (!gather && receptive_field > 0.0) {
+    // Every atom within the receptive field of an owned atom must be present as a ghost, also after
+    // atoms have moved up to the neighbour skin since the last reneighbouring.
+    double cutghost = comm->get_comm_cutoff();
+    double need = receptive_field + neighbor->skin;
+    if (cutghost < need)
+      error->all(FLERR,
+                 "Fix {} {}: ghost cutoff {:.6g} is below the receptive field {:.6g} plus neighbor "
+                 "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
+                 "'mode gather'",
+                 id, style, cutghost, receptive_field, neighbor->skin, need);
+  }
+  // Always evaluate at setup so dumps/thermo on the first step of every run see current values.
+  evaluate();
+}
+
+void FixGlassPython::end_of_step()
+{
+  evaluate();
+}
+
+/* ---------------------------------------------------------------------- */
+
+std::string FixGlassPython::py_error_message()
+{
+  return glassfix::fetch_python_error();
+}
+
+// Report an error that may have happened on only some ranks without deadlocking: all ranks learn the
+// lowest failing rank, that rank broadcasts its message, and everyone stops through error->all, so
+// exactly one clean ERROR line is printed and every rank exits non-zero.
+void FixGlassPython::fail_if_any(bool failed, const std::string &msg, bool name_rank)
+{
+  int mine = failed ? comm->me : comm->nprocs;
+  int first = comm->nprocs;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world);
+  if (first == comm->nprocs) return;
+  int len = (comm->me == first) ? static_cast<int>(msg.size()) : 0;
+  MPI_Bcast(&len, 1, MPI_INT, first, world);
+  std::string text(len, ' ');
+  if (comm->me == first) text = msg;
+  if (len > 0) MPI_Bcast(&text[0], len, MPI_CHAR, first, world);
+  if (name_rank && comm->nprocs > 1)
+    error->all(FLERR, "Fix {} {} (MPI rank {}): {}", id, style, first, text);
+  error->all(FLERR, "Fix {} {}: {}", id, style, text);
+}
+
+void FixGlassPython::check_positions()
+{
+  double **x = atom->x;
+  int nlocal = atom->nlocal;
+  int dim = domain->dimension;
+  std::string msg;
+  for (int i = 0; i < nlocal; i++) {
+    bool bad = false;
+    for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
+    if (bad) {
+      msg = fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the "
+                        "simulation has blown up (check the time step and the initial overlaps)",
+                        atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
+      break;
+    }
+  }
+  fail_if_any(!msg.empty(), msg, false);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixGlassPython::evaluate()
+{
+  if (last_eval == update->ntimestep && update->ntimestep > 0) return;
+  last_eval = update->ntimestep;
+  check_positions();
+  if (gather) {
+    evaluate_gather();
+  } else {
+    std::vector<int> centers;
+    std::vector<double> out;
+    int nlocal = atom->nlocal;
+    int *mask = atom->mask;
+    for (int i = 0; i < nlocal; i++)
+      if (mask[i] & groupbit) centers.push_back(i);
+    out.assign(centers.size() * static_cast<size_t>(nout), 0.0);
+    evaluate_local(out.data(), centers);
+    for (int i = 0; i < nlocal; i++)
+      for (int k = 0; k < nout; k++) values[i][k] = 0.0;
+    for (size_t c = 0; c < centers.size(); c++)
+      for (int k = 0; k < nout; k++) values[centers[c]][k] = out[c * nout + k];
+  }
+  update_means();
+}
+
+void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
+{
+  int nlocal = atom->nlocal;
+  int nall = nlocal + atom->nghost;
+  int ncenter = static_cast<int>(centers.size());
+
+  // Flatten LAMMPS' full neighbour list of the centre atoms into CSR (its pages are not contiguous).
+  std::vector<long long> offsets(ncenter + 1, 0);
+  std::vector<int> neigh;
+  if (receptive_field > 0.0) {
+    neighbor->build_one(list);
+    // a full list has every owned atom as an I atom; index them by local index
+    std::vector<int> row(nlocal, -1);
+    for (int ii = 0; ii < list->inum; ii++) row[list->ilist[ii]] = ii;
+    size_t total = 0;
+    for (int c = 0; c < ncenter; c++) total += list->numneigh[row[centers[c]]];
+    neigh.reserve(total);
+    for (int c = 0; c < ncenter; c++) {
+      int ii = row[centers[c]];
+      int *jlist = list->firstneigh[ii];
+      int jnum = list->numneigh[ii];
+      for (int jj = 0; jj < jnum; jj++) neigh.push_back(jlist[jj] & NEIGHMASK);
+      offsets[c + 1] = static_cast<long long>(neigh.size());
+    }
+  }
+
+  std::string msg;
+  {
+    GilGuard gil;
+    PyRef view(PyDict_New());
+    PyObject *v = view.get();
+    bool ok = set_item(v, "step", PyLong_FromLongLong(update->ntimestep)) &&
+        set_item(v, "time", PyFloat_FromDouble(update->atime + (update->ntimestep - update->atimestep) * update->dt)) &&
+        set_item(v, "nlocal", PyLong_FromLong(nlocal)) &&
+        set_item(v, "nall", PyLong_FromLong(nall)) &&
+        set_item(v, "x", ro_view(nall ? atom->x[0] : nullptr, sizeof(double) * 3 * nall)) &&
+        set_item(v, "type", ro_view(atom->type, sizeof(int) * nall)) &&
+        set_item(v, "tag", ro_view(atom->tag, sizeof(tagint) * nall)) &&
+        set_item(v, "tag_itemsize", PyLong_FromLong(sizeof(tagint))) &&
+        set_item(v, "centers", ro_view(centers.data(), sizeof(int) * ncenter)) &&
+        set_item(v, "offsets", ro_view(offsets.data(), sizeof(long long) * (ncenter + 1))) &&
+        set_item(v, "neighbors", ro_view(neigh.data(), sizeof(int) * neigh.size())) &&
+        set_item(v, "out", rw_view(out, sizeof(double) * ncenter * nout)) &&
+        set_item(v, "box", box_tuple(domain));
+    if (!ok) {
+      msg = "cannot build the view passed to Python (" + py_error_message() + ")";
+    } else {
+      PyRef r(PyObject_CallMethod(handler, "compute_local", "O", v));
+      if (!r) msg = py_error_message();
+      release_views(v);
+    }
+  }
+  fail_if_any(!msg.empty(), msg, true);
+}
+
+void FixGlassPython::evaluate_gather()
+{
+  int nlocal = atom->nlocal;
+  int me = comm->me, nprocs = comm->nprocs;
+  bigint ntot_big = atom->natoms;
+  if (ntot_big > 2000000000) error->all(FLERR, "Fix {} {}: mode gather supports < 2e9 atoms", id, style);
+
+  // owned atoms: id, type, in-group flag (ints) and positions (doubles)
+  std::vector<int> ibuf(3 * static_cast<size_t>(nlocal));
+  std::vector<double> xbuf(3 * static_cast<size_t>(nlocal));
+  for (int i = 0; i < nlocal; i++) {
+    ibuf[3 * i] = static_cast<int>(atom->tag[i]);
+    ibuf[3 * i + 1] = atom->type[i];
+    ibuf[3 * i + 2] = (atom->mask[i] & groupbit) ? 1 : 0;
+    for (int d = 0; d < 3; d++) xbuf[3 * i + d] = atom->x[i][d];
+  }
+  std::vector<int> counts(nprocs), displs(nprocs);
+  MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+  int ntot = 0;
+  if (me == 0)
+    for (int p = 0; p < nprocs; p++) {
+      displs[p] = ntot;
+      ntot += counts[p];
+    }
+  std::vector<int> c3(nprocs), d3(nprocs), cn(nprocs), dn(nprocs);
+  for (int p = 0; p < nprocs; p++) {
+    c3[p] = 3 * counts[p];
+    d3[p] = 3 * displs[p];
+    cn[p] = nout * counts[p];
+    dn[p] = nout * displs[p];
+  }
+  std::vector<int> iall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
+  std::vector<double> xall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
+  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, iall.data(), c3.data(), d3.data(), MPI_INT, 0, world);
+  MPI_Gatherv(xbuf.data(), 3 * nlocal, MPI_DOUBLE, xall.data(), c3.data(), d3.data(), MPI_DOUBLE, 0,
+              world);
+
+  std::vector<double> outall(me == 0 ? static_cast<size_t>(ntot) * nout : 0, 0.0);
+  std::string msg;
+  if (me == 0) {
+    GilGuard gil;
+    PyRef view(PyDict_New());
+    PyObject *v = view.get();
+    bool ok = set_item(v, "step", PyLong_FromLongLong(update->ntimestep)) &&
+        set_item(v, "n", PyLong_FromLong(ntot)) &&
+        set_item(v, "ints", ro_view(iall.data(), sizeof(int) * iall.size())) &&
+        set_item(v, "x", ro_view(xall.data(), sizeof(double) * xall.size())) &&
+        set_item(v, "out", rw_view(outall.data(), sizeof(double) * outall.size())) &&
+        set_item(v, "box", box_tuple(domain));
+    if (!ok) {
+      msg = "cannot build the view passed to Python (" + py_error_message() + ")";
+    } else {
+      PyRef r(PyObject_CallMethod(handler, "compute_gather", "O", v));
+      if (!r) msg = py_error_message();
+      release_views(v);
+    }
+  }
+  fail_if_any(!msg.empty(), msg, false);
+
+  std::vector<double> mine(static_cast<size_t>(nlocal) * nout);
+  MPI_Scatterv(outall.data(), cn.data(), dn.data(), MPI_DOUBLE, mine.data(), nlocal * nout,
+               MPI_DOUBLE, 0, world);
+  for (int i = 0; i < nlocal; i++)
+    for (int k = 0; k < nout; k++)
+      values[i][k] = (atom->mask[i] & groupbit) ? mine[static_cast<size_t>(i) * nout + k] : 0.0;
+}
+
+void FixGlassPython::update_means()
+{
+  std::vector<double> local(2 * nout, 0.0), global(2 * nout, 0.0);
+  int nlocal = atom->nlocal;
+  for (int i = 0; i < nlocal; i++) {
+    if (!(atom->mask[i] & groupbit)) continue;
+    for (int k = 0; k < nout; k++) {
+      // atoms a model has no head for (e.g. a species it was not trained on) carry NaN
+      if (std::isnan(values[i][k])) continue;
+      local[k] += values[i][k];
+      local[nout + k] += 1.0;
+    }
+  }
+  MPI_Allreduce(local.data(), global.data(), 2 * nout, MPI_DOUBLE, MPI_SUM, world);
+  for (int k = 0; k < nout; k++)
+    means[k] = (global[nout + k] > 0) ? global[k] / global[nout + k] : 0.0;
+}
+
+double FixGlassPython::compute_scalar()
+{
+  return means[0];
+}
+
+double FixGlassPython::compute_vector(int n)
+{
+  return means[n];
+}
+
+/* ---------------------------------------------------------------------- */
+
+double FixGlassPython::memory_usage()
+{
+  return static_cast<double>(atom->nmax) * nout * sizeof(double);
+}
+
+void FixGlassPython::grow_arrays(int nmax)
+{
+  memory->grow(values, nmax, nout, "glass/python:values");
+  array_atom = values;
+  vector_atom = (nout == 1 && nmax > 0) ? values[0] : nullptr;
+}
+
+void FixGlassPython::copy_arrays(int i, int j, int)
+{
+  for (int k = 0; k < nout; k++) values[j][k] = values[i][k];
+}
+
+void FixGlassPython::set_arrays(int i)
+{
+  for (int k = 0; k < nout; k++) values[i][k] = 0.0;
+}
+
+int FixGlassPython::pack_exchange(int i, double *buf)
+{
+  for (int k = 0; k < nout; k++) buf[k] = values[i][k];
+  return nout;
+}
+
+int FixGlassPython::unpack_exchange(int nlocal, double *buf)
+{
+  for (int k = 0; k < nout; k++) values[nlocal][k] = buf[k];
+  return nout;
+}

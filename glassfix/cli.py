@@ -1,0 +1,151 @@
+"""The ``glassfix`` command line (see ``glassfix --help``). Units are the engine's (LJ reduced units)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_plugin(args: argparse.Namespace) -> int:
+    from glassfix.engines.lammps import plugin
+
+    if args.action == "build":
+        path = plugin.build_plugin(force=args.force, verbose=args.verbose)
+        print(path)
+    elif args.action == "path":
+        print(plugin.plugin_path(build=not args.no_build))
+    elif args.action == "dir":
+        print(plugin.plugin_path(build=not args.no_build).parent)
+    return 0
+
+
+def _read_frame(path: str, fmt: str, step: int | None):
+    from glassfix.data import lammps_io
+
+    p = Path(path)
+    if fmt == "auto":
+        fmt = "dump" if (".dump" in p.name or p.name.startswith("dump")) else "data"
+        if fmt == "data":
+            with open(p) as fh:
+                head = fh.readline()
+            if head.startswith("ITEM:"):
+                fmt = "dump"
+    if fmt == "data":
+        return lammps_io.read_data(p)
+    frames = lammps_io.read_dump_frames(p) if step is None else lammps_io.read_dump_frames(p, steps=[step])
+    if not frames:
+        raise SystemExit(f"error: no frame{'' if step is None else f' at step {step}'} in {p}")
+    return frames[-1] if step is None else frames[0]
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from glassfix.engines.lammps.bridge import BridgeError, species_map_for
+    from glassfix.models import load_model
+    from glassfix.models.io import ModelFileError
+
+    try:
+        model = load_model(args.model)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    frame = _read_frame(args.frame, args.format, args.step).sorted_by_id()
+    frame.check_finite()
+    ntypes = int(args.ntypes) if args.ntypes else int(frame.types.max()) + 1
+    try:
+        tmap = species_map_for(list(model.species), ntypes, args.types, f"'{args.model}'")
+    except BridgeError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    frame.types = tmap[frame.types]
+    pred = np.asarray(model.predict(frame), dtype=np.float64)
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    out = Path(args.out)
+    tmp = out.with_name(out.name + ".tmp.npy")
+    np.save(tmp, pred)
+    tmp.replace(out)
+    if args.ids_out:
+        np.save(args.ids_out, frame.ids)
+    print(f"wrote {out}: {pred.shape} ({', '.join(model.output_names)}) for {frame.n_atoms} atoms "
+          f"ordered by atom id")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from glassfix.demo import run_demo
+
+    run_demo(Path(args.out), nprocs=args.np, n_atoms=args.n, quick=args.quick, seed=args.seed)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from glassfix.bench import bench_overhead
+
+    if args.what == "overhead":
+        bench_overhead(out_dir=Path(args.out), n_atoms=args.n, steps=args.steps, every=args.every,
+                       repeats=args.repeats, nprocs=args.np, report=Path(args.report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the ``glassfix`` command."""
+    from glassfix import __version__
+
+    p = argparse.ArgumentParser(prog="glassfix", description=(
+        "Machine-learned structural predictors for glasses, on the fly inside LAMMPS. "
+        "All quantities are in the engine's units (LJ reduced units for the model glass formers)."))
+    p.add_argument("--version", action="version", version=f"glassfix {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pl = sub.add_parser("plugin", help="build or locate the LAMMPS plugin")
+    pl.add_argument("action", choices=["path", "dir", "build"],
+                    help="path: the .so (built if missing); dir: its directory, for LAMMPS_PLUGIN_PATH; "
+                         "build: (re)build it")
+    pl.add_argument("--force", action="store_true", help="rebuild even if cached")
+    pl.add_argument("--verbose", action="store_true", help="print the compiler output")
+    pl.add_argument("--no-build", action="store_true", help="fail instead of building when missing")
+    pl.set_defaults(func=_cmd_plugin)
+
+    pr = sub.add_parser("predict", help="evaluate a model on one frame offline (same values as the fix)")
+    pr.add_argument("--model", required=True, help="*.glassfix model file")
+    pr.add_argument("--frame", required=True, help="LAMMPS data file or dump file")
+    pr.add_argument("--format", choices=["auto", "data", "dump"], default="auto")
+    pr.add_argument("--step", type=int, default=None, help="timestep to take from a dump (default: last)")
+    pr.add_argument("--types", nargs="+", default=None,
+                    help="model species name of each LAMMPS type (as the fix's 'types' keyword)")
+    pr.add_argument("--ntypes", type=int, default=None, help="number of LAMMPS atom types (default: from file)")
+    pr.add_argument("--out", required=True, help="output .npy: (N,) or (N, n_outputs), rows by atom id")
+    pr.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
+    pr.set_defaults(func=_cmd_predict)
+
+    de = sub.add_parser("demo", help="KA glass -> p_hop labels -> softness model -> fix glass/predict under MPI")
+    de.add_argument("--out", default="demo_out", help="output directory (resumable)")
+    de.add_argument("--np", type=int, default=2, help="MPI ranks for the LAMMPS runs")
+    de.add_argument("--n", type=int, default=4000, help="number of particles")
+    de.add_argument("--seed", type=int, default=1)
+    de.add_argument("--quick", action="store_true", help="much shorter runs (for tests)")
+    de.set_defaults(func=_cmd_demo)
+
+    be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
+    be.add_argument("what", choices=["overhead"],
+                    help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict")
+    be.add_argument("--n", type=int, default=32000, help="number of particles")
+    be.add_argument("--steps", type=int, default=2000, help="MD steps per timed run")
+    be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
+    be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
+    be.add_argument("--np", type=int, default=2, help="MPI ranks")
+    be.add_argument("--out", default="bench_out", help="working directory (resumable)")
+    be.add_argument("--report", default="docs/benchmarks.md", help="markdown report to update")
+    be.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``glassfix`` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Helpers for tests that run the real `lmp` binary (optionally under mpirun) with the glassfix plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from glassfix.core.frame import Frame
+from glassfix.engines.lammps.runner import lammps_env, venv_bin
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GLASSFIX_SHARED", REPO.parent / "shared"))
+ISO_DIR = SHARED / "data" / "ka3d_T0.44_iso_tc07" / "train"
+KA_BOX = 15.05658  # box length of the shared KA configurations (data/README.md)
+
+KA_PAIR = """pair_style lj/smooth/linear 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+pair_coeff 1 2 1.5 0.8 2.0
+pair_coeff 2 2 0.5 0.88 2.2
+mass * 1.0
+"""
+
+
+def shared_ka_frame(index: int = 1) -> Frame:
+    """Initial configuration `index` of the shared isoconfigurational KA data (N = 4096, L = 15.05658)."""
+    d = np.load(ISO_DIR / f"isoconfig_N4096T0.44_{index}_tc07.npz")
+    return Frame(positions=d["initial_positions"], types=d["types"].astype(np.int64),
+                 cell=np.eye(3) * KA_BOX, species=("A", "B"))
+
+
+def run_lmp(script: str, cwd: Path, nprocs: int = 1, timeout: float = 120,
+            name: str = "in.test") -> subprocess.CompletedProcess:
+    """Write `script` to cwd/name and run `[mpirun -np K] lmp -in name`; returns the finished process."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    (cwd / name).write_text(script)
+    cmd = [venv_bin("lmp"), "-in", name, "-log", "none"]
+    if nprocs > 1:
+        cmd = [venv_bin("mpirun"), "-np", str(nprocs)] + cmd
+    return subprocess.run(cmd, cwd=cwd, env=lammps_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def error_lines(output: str) -> list[str]:
+    """The LAMMPS ERROR lines of an output."""
+    return [ln for ln in output.splitlines() if ln.startswith("ERROR")]

@@ -1,0 +1,132 @@
+"""Bad input to the plugin fixes: one clear LAMMPS ERROR line, non-zero exit on every rank, no hang."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from glassfix.data.lammps_io import write_data
+from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame
+
+pytestmark = pytest.mark.slow
+
+CALLBACKS = '''
+import numpy as np
+
+def ok(view):
+    return np.zeros(view.centers.size)
+
+def boom_on_one_rank(view):
+    # only the rank that owns atom id 1 fails: the others must not hang
+    if (view.ids[view.centers] == 1).any():
+        raise RuntimeError("callback failed on purpose")
+    return np.zeros(view.centers.size)
+
+def wrong_shape(view):
+    return np.zeros(view.centers.size + 1)
+'''
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("errors")
+    f = shared_ka_frame(2)
+    write_data(f, d / "ka.data", masses=[1.0, 1.0])
+    return d / "ka.data"
+
+
+def rewrite_manifest(src, dst, **changes):
+    with zipfile.ZipFile(src) as zin:
+        manifest = json.loads(zin.read("manifest.json"))
+        arrays = zin.read("arrays.npz")
+    manifest.update(changes)
+    with zipfile.ZipFile(dst, "w") as zout:
+        zout.writestr("manifest.json", json.dumps(manifest))
+        zout.writestr("arrays.npz", arrays)
+    return dst
+
+
+def script(plugin, data, fix_line, ghost="comm_modify cutoff 6.0", ntypes_line="", pre=""):
+    return f"""plugin load {plugin}
+units lj
+atom_style atomic
+read_data {data} {ntypes_line}
+{KA_PAIR}
+{ghost}
+{pre}
+{fix_line}
+run 10
+"""
+
+
+CASES = {
+    "unknown_kind": ("glass/predict 5 model {bad_kind}", {}, "unknown model kind"),
+    "corrupt_zip": ("glass/predict 5 model {corrupt}", {}, "not a valid glassfix model file"),
+    "too_new": ("glass/predict 5 model {too_new}", {}, "newer glassfix"),
+    "missing_model": ("glass/predict 5 model does_not_exist.glassfix", {}, "not found"),
+    "species_mismatch": ("glass/predict 5 model {model}", {"ntypes_line": "extra/atom/types 1"},
+                         "has 2 species (A B) but LAMMPS has 3 atom types"),
+    "ghost_too_small": ("glass/predict 5 model {model}", {"ghost": ""}, "comm_modify cutoff"),
+    "n_zero": ("glass/predict 0 model {model}", {}, "N must be a positive integer"),
+    "n_negative": ("glass/predict -3 model {model}", {}, "N must be a positive integer"),
+    "unknown_keyword": ("glass/predict 5 model {model} colour blue", {}, "unknown keyword 'colour'"),
+    "bad_mode": ("glass/predict 5 model {model} mode everywhere", {}, "mode must be 'local' or 'gather'"),
+    "missing_module": ("glass/python 5 nosuchmodule.f", {}, "cannot import module 'nosuchmodule'"),
+    "missing_function": ("glass/python 5 callbacks.nosuchfunction", {}, "has no function 'nosuchfunction'"),
+    "callback_raises_one_rank": ("glass/python 5 callbacks.boom_on_one_rank", {},
+                                 "RuntimeError: callback failed on purpose"),
+    "callback_wrong_shape": ("glass/python 5 callbacks.wrong_shape", {}, "returned shape"),
+    "nan_position": ("glass/python 5 callbacks.ok", {"pre": "variable bad equal (1e308*10)-(1e308*10)\n"
+                                                             "set atom 7 x v_bad"},
+                     "atom id 7 has a non-finite position"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("nprocs", [2])
+def test_bad_input_gives_one_clear_error(tmp_path, plugin_so, softness_model_file, small_data, case, nprocs):
+    fix_args, kw, expected = CASES[case]
+    (tmp_path / "callbacks.py").write_text(CALLBACKS)
+    bad_kind = rewrite_manifest(softness_model_file, tmp_path / "bad_kind.glassfix", kind="telepathy")
+    too_new = rewrite_manifest(softness_model_file, tmp_path / "too_new.glassfix", format_version=99)
+    corrupt = tmp_path / "corrupt.glassfix"
+    corrupt.write_bytes(b"PK\x03\x04 this is not really a zip file" + bytes(range(256)))
+    line = "fix f all " + fix_args.format(model=softness_model_file, bad_kind=bad_kind, too_new=too_new,
+                                          corrupt=corrupt)
+    proc = run_lmp(script(plugin_so, small_data, line, **kw), tmp_path, nprocs=nprocs, timeout=120)
+    errs = error_lines(proc.stdout)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert len(errs) == 1, proc.stdout[-3000:]
+    assert expected in errs[0], errs[0]
+    assert "Traceback" not in proc.stdout
+
+
+def test_pickle_payload_in_model_is_rejected_without_executing(tmp_path, plugin_so, softness_model_file,
+                                                               small_data):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    arr = np.empty(1, dtype=object)
+    arr[0] = Evil()
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, head_0_w=arr)
+    with zipfile.ZipFile(softness_model_file) as zin:
+        manifest = zin.read("manifest.json")
+    evil = tmp_path / "evil.glassfix"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("manifest.json", manifest)
+        z.writestr("arrays.npz", buf.getvalue())
+    proc = run_lmp(script(plugin_so, small_data, f"fix f all glass/predict 5 model {evil}"), tmp_path,
+                   nprocs=2, timeout=120)
+    errs = error_lines(proc.stdout)
+    assert proc.returncode != 0 and len(errs) == 1
+    assert "pickle" in errs[0]
+    assert not marker.exists()

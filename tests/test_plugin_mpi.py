@@ -1,0 +1,140 @@
+"""fix glass/predict under mpirun -np 1/2/3 (orthorhombic and triclinic) equals the offline prediction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from glassfix.core.frame import Frame
+from glassfix.data.lammps_io import read_dump_frames, write_data
+from glassfix.models import load_model
+from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame
+
+pytestmark = pytest.mark.slow
+
+
+def sheared(frame: Frame, gamma: float) -> Frame:
+    """Affinely sheared copy (x += gamma*y) in a restricted-triclinic box with xy = gamma*L."""
+    L = frame.cell[0, 0]
+    pos = frame.positions.copy()
+    pos[:, 0] += gamma * pos[:, 1]
+    cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
+    return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)
+
+
+@pytest.fixture(scope="module")
+def frames_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mpi")
+    f = shared_ka_frame(1)
+    write_data(f, d / "ortho.data", masses=[1.0, 1.0])
+    write_data(sheared(f, 0.3), d / "tri.data", masses=[1.0, 1.0])
+    return d
+
+
+def predict_script(plugin, data, model, mode="local", every=1) -> str:
+    extra = "" if mode == "local" else " mode gather"
+    return f"""plugin load {plugin}
+units lj
+atom_style atomic
+boundary p p p
+read_data {data}
+{KA_PAIR}
+neighbor 0.3 bin
+comm_modify cutoff 6.0
+fix p all glass/predict {every} model {model}{extra}
+compute m all reduce ave f_p
+thermo_style custom step pe f_p c_m
+dump d all custom 1 out.dump id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 0
+"""
+
+
+def run_and_read(tmp, plugin, data, model, nprocs, mode="local"):
+    wd = tmp / f"{data.stem}_{mode}_np{nprocs}"
+    proc = run_lmp(predict_script(plugin, data, model, mode), wd, nprocs=nprocs, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not error_lines(proc.stdout)
+    fr = read_dump_frames(wd / "out.dump")[0]
+    return fr, fr.metadata["columns"]["f_p"], proc.stdout
+
+
+@pytest.mark.parametrize("geometry", ["ortho", "tri"])
+def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin_so, softness_model_file,
+                                                    geometry):
+    data = frames_dir / f"{geometry}.data"
+    results = {}
+    for nprocs in (1, 2, 3):
+        fr, vals, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, nprocs)
+        results[nprocs] = (fr.ids, vals)
+    fr_g, vals_g, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 2, mode="gather")
+    ids1, v1 = results[1]
+    assert ids1.size == 4096 and np.isfinite(v1).all()
+    scale = np.abs(v1).max()
+    assert scale > 0
+    for nprocs in (2, 3):
+        ids, v = results[nprocs]
+        np.testing.assert_array_equal(ids, ids1)
+        assert np.abs(v - v1).max() <= 1e-10 * scale, nprocs
+    np.testing.assert_array_equal(fr_g.ids, ids1)
+    assert np.abs(vals_g - v1).max() <= 1e-10 * scale
+
+    # offline on the frame LAMMPS wrote at full precision (types 1..2 -> species A, B)
+    model = load_model(softness_model_file)
+    offline = model.predict(fr_g)[:, 0]
+    assert np.abs(offline - v1).max() <= 1e-10 * scale
+
+
+def test_cli_predict_matches_fix(tmp_path, frames_dir, plugin_so, softness_model_file):
+    fr, vals, _ = run_and_read(tmp_path, plugin_so, frames_dir / "ortho.data", softness_model_file, 2)
+    out = tmp_path / "p.npy"
+    subprocess.run([sys.executable, "-m", "glassfix.cli", "predict", "--model", str(softness_model_file),
+                    "--frame", str(tmp_path / "ortho_local_np2" / "out.dump"), "--out", str(out)],
+                   check=True, timeout=300)
+    p = np.load(out)
+    assert p.shape == (4096,)
+    assert np.abs(p - vals).max() <= 1e-10 * np.abs(vals).max()
+
+
+def test_thermo_mean_and_multiple_runs_and_restart(tmp_path, frames_dir, plugin_so, softness_model_file):
+    """Global mean in thermo, several runs, write_restart/read_restart + re-issued fix, clear."""
+    data = frames_dir / "ortho.data"
+    script = f"""plugin load {plugin_so}
+units lj
+atom_style atomic
+read_data {data}
+{KA_PAIR}
+comm_modify cutoff 6.0
+velocity all create 0.44 1234 loop geom
+fix nve all nve
+fix p all glass/predict 10 model {softness_model_file}
+thermo_style custom step f_p
+thermo 10
+timestep 0.005
+run 20
+run 20
+write_restart ka.restart
+clear
+plugin load {plugin_so}
+read_restart ka.restart
+{KA_PAIR}
+comm_modify cutoff 6.0
+fix nve all nve
+fix p all glass/predict 10 model {softness_model_file}
+compute m all reduce ave f_p
+variable d equal abs(f_p-c_m)
+thermo_style custom step f_p c_m v_d
+thermo 10
+run 20
+"""
+    proc = run_lmp(script, tmp_path / "restart", nprocs=2, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # the last thermo block: f_p (the fix's global mean) equals compute reduce ave over the per-atom values
+    rows = [ln.split() for ln in proc.stdout.splitlines() if ln.strip() and ln.split()[0] in ("40", "50", "60")]
+    last = [r for r in rows if len(r) == 4]
+    assert len(last) == 3, proc.stdout[-2000:]
+    for r in last:
+        assert abs(float(r[3])) <= 1e-9 * max(1.0, abs(float(r[1])))

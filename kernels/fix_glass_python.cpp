@@ -6,12 +6,15 @@
 #include "comm.h"
 #include "domain.h"
 #include "error.h"
+#include "force.h"
+#include "pair.h"
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 // The PyPI wheel ships no neigh_request.h; we only need NeighRequest::set_cutoff (exported by
@@ -186,6 +189,19 @@ int FixGlassPython::setmask()
 void FixGlassPython::init()
 {
   if (!gather && receptive_field > 0.0) {
+    // Every atom within the receptive field of an owned atom must be present as a ghost, also after
+    // atoms have moved up to the neighbour skin since the last reneighbouring. Checked here, before
+    // Neighbor::init() would stop with a generic message. The ghost cutoff LAMMPS will use is the
+    // larger of comm_modify cutoff and the pair cutoff + skin (pair->init() has run by now).
+    double cutghost = comm->cutghostuser;
+    if (force->pair) cutghost = std::max(cutghost, force->pair->cutforce + neighbor->skin);
+    double need = receptive_field + neighbor->skin;
+    if (cutghost < need)
+      error->all(FLERR,
+                 "Fix {} {}: ghost cutoff {:.6g} is below the receptive field {:.6g} plus neighbor "
+                 "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
+                 "'mode gather'",
+                 id, style, cutghost, receptive_field, neighbor->skin, need);
     auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
     // pairs up to receptive_field + skin; the Python side keeps those strictly inside the cutoff
     req->set_cutoff(receptive_field + neighbor->skin);
@@ -199,18 +215,6 @@ void FixGlassPython::init_list(int, NeighList *ptr)
 
 void FixGlassPython::setup(int)
 {
-  if (!gather && receptive_field > 0.0) {
-    // Every atom within the receptive field of an owned atom must be present as a ghost, also after
-    // atoms have moved up to the neighbour skin since the last reneighbouring.
-    double cutghost = comm->get_comm_cutoff();
-    double need = receptive_field + neighbor->skin;
-    if (cutghost < need)
-      error->all(FLERR,
-                 "Fix {} {}: ghost cutoff {:.6g} is below the receptive field {:.6g} plus neighbor "
-                 "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
-                 "'mode gather'",
-                 id, style, cutghost, receptive_field, neighbor->skin, need);
-  }
   // Always evaluate at setup so dumps/thermo on the first step of every run see current values.
   evaluate();
 }

@@ -64,9 +64,9 @@ run 10
 
 CASES = {
     "unknown_kind": ("glass/predict 5 model {bad_kind}", {}, "unknown model kind"),
-    "corrupt_zip": ("glass/predict 5 model {corrupt}", {}, "not a valid glassfix model file"),
+    "corrupt_zip": ("glass/predict 5 model {corrupt}", {}, "is not a glassfix model (not a valid zip archive"),
     "too_new": ("glass/predict 5 model {too_new}", {}, "newer glassfix"),
-    "missing_model": ("glass/predict 5 model does_not_exist.glassfix", {}, "not found"),
+    "missing_model": ("glass/predict 5 model does_not_exist.glassfix", {}, "does not exist"),
     "species_mismatch": ("glass/predict 5 model {model}", {"ntypes_line": "extra/atom/types 1"},
                          "has 2 species (A B) but LAMMPS has 3 atom types"),
     "ghost_too_small": ("glass/predict 5 model {model}", {"ghost": ""}, "comm_modify cutoff"),
@@ -79,9 +79,15 @@ CASES = {
     "callback_raises_one_rank": ("glass/python 5 callbacks.boom_on_one_rank", {},
                                  "RuntimeError: callback failed on purpose"),
     "callback_wrong_shape": ("glass/python 5 callbacks.wrong_shape", {}, "returned shape"),
-    "nan_position": ("glass/python 5 callbacks.ok", {"pre": "variable bad equal (1e308*10)-(1e308*10)\n"
-                                                             "set atom 7 x v_bad"},
+    # LAMMPS itself stops on NaN coordinates when it re-neighbours; between re-neighbourings (a NaN
+    # distance never triggers one) only the fix can notice: give atom 7 a NaN force mid-run.
+    "nan_position": ("glass/python 1 callbacks.ok",
+                     {"pre": "group one id 7\nvariable bad equal (1e308*10)-(1e308*10)\n"
+                             "fix nve all nve\nfix sf one setforce v_bad v_bad v_bad"},
                      "atom id 7 has a non-finite position"),
+    "nan_position_at_setup": ("glass/python 5 callbacks.ok",
+                              {"pre": "variable bad atom (1e308*10)-(1e308*10)\nset atom 7 x v_bad"},
+                              "Non-numeric atom coords"),
 }
 
 

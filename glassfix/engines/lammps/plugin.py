@@ -59,12 +59,20 @@ def lammps_version() -> str:
         return "unknown"
 
 
+def env_python() -> str:
+    """The python executable of this environment that the plugin's embedded interpreter impersonates."""
+    # One canonical name per environment (python, python3 and python3.11 are the same interpreter),
+    # so the cache key and the baked-in path do not depend on which alias started us.
+    cand = Path(sys.prefix) / "bin" / "python"
+    return str(cand) if cand.exists() else sys.executable
+
+
 def plugin_key() -> str:
     """Hash identifying one build: LAMMPS version, header dir, Python executable and plugin sources."""
     h = hashlib.sha256()
     h.update(lammps_version().encode())
     h.update(str(lammps_header_dir()).encode())
-    h.update(sys.executable.encode())
+    h.update(env_python().encode())
     src = source_dir()
     for rel in _SOURCES:
         h.update(rel.encode())
@@ -121,7 +129,7 @@ def _compile_direct(src: Path, out: Path, headers: Path, log: list[str]) -> None
     inc, ld, libpy = _python_embed_flags()
     mpilib = Path(sys.prefix) / "lib"
     cmd = [cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
-           f'-DGLASSFIX_PYTHON="{sys.executable}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
+           f'-DGLASSFIX_PYTHON="{env_python()}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
            f"-I{headers}", f"-I{src / 'kernels'}", *inc,
            str(src / "kernels/glassfix_plugin.cpp"), str(src / "kernels/fix_glass_python.cpp"),
            str(src / "kernels/pyembed.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
@@ -150,7 +158,7 @@ def build_plugin(force: bool = False, verbose: bool = False) -> Path:
             cmake = shutil.which("cmake")
             if cmake:
                 cfg = [cmake, "-S", str(src), "-B", str(tmpd), f"-DLAMMPS_HEADER_DIR={headers}",
-                       f"-DPython3_EXECUTABLE={sys.executable}", f"-DGLASSFIX_PYTHON={sys.executable}",
+                       f"-DPython3_EXECUTABLE={env_python()}", f"-DGLASSFIX_PYTHON={env_python()}",
                        "-DCMAKE_BUILD_TYPE=Release"]
                 mpicxx = _venv_tool("mpicxx")
                 if mpicxx:

@@ -1,0 +1,177 @@
+"""Descriptor contract (DESIGN.md §4) and the registry that rebuilds descriptors from their specs.
+
+A descriptor maps each centre atom to a fixed-length float64 feature vector that depends only on the
+atoms within ``cutoff`` (its receptive field, length units). It is evaluated either offline (the
+descriptor builds its own periodic neighbour list) or inside LAMMPS, where the plugin hands over a frame
+of local + ghost atoms and LAMMPS' full neighbour list; that list may be longer than ``cutoff`` (the
+neighbour skin), so every implementation filters pairs to r < cutoff itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any, Callable, ClassVar, TypeVar
+
+import numpy as np
+
+from glassfix.core.frame import Frame, NeighborList
+
+__all__ = [
+    "Descriptor",
+    "DESCRIPTOR_KINDS",
+    "register_descriptor",
+    "descriptor_from_spec",
+    "as_center_indices",
+]
+
+#: kind -> Descriptor subclass; filled by :func:`register_descriptor` when a module is imported.
+DESCRIPTOR_KINDS: dict[str, type["Descriptor"]] = {}
+
+# Modules that define the built-in kinds. They are imported lazily by descriptor_from_spec so that
+# this module never imports its subclasses at import time (they import this module).
+_BUILTIN_MODULES: tuple[str, ...] = ("glassfix.descriptors.structure_functions",)
+
+_D = TypeVar("_D", bound=type["Descriptor"])
+
+
+def register_descriptor(cls: _D) -> _D:
+    """Class decorator: make ``cls`` constructible from a spec whose "kind" is ``cls.kind``."""
+    kind = getattr(cls, "kind", None)
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{cls.__name__} must define a non-empty class attribute 'kind'")
+    other = DESCRIPTOR_KINDS.get(kind)
+    if other is not None and other.__qualname__ != cls.__qualname__:
+        raise ValueError(f"descriptor kind {kind!r} is already registered by {other.__name__}")
+    DESCRIPTOR_KINDS[kind] = cls
+    return cls
+
+
+def _load_builtin_kinds() -> None:
+    """Import the modules of the built-in descriptor kinds (registers them)."""
+    for mod in _BUILTIN_MODULES:
+        importlib.import_module(mod)
+
+
+def descriptor_from_spec(spec: dict[str, Any]) -> "Descriptor":
+    """Rebuild a descriptor from ``Descriptor.spec()`` output; ValueError for unknown kinds or bad specs."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"descriptor spec must be a JSON object (dict), got {type(spec).__name__}")
+    kind = spec.get("kind")
+    if not isinstance(kind, str):
+        raise ValueError("descriptor spec has no string 'kind' field")
+    if kind not in DESCRIPTOR_KINDS:
+        _load_builtin_kinds()
+    cls = DESCRIPTOR_KINDS.get(kind)
+    if cls is None:
+        known = ", ".join(sorted(DESCRIPTOR_KINDS)) or "none"
+        raise ValueError(
+            f"unknown descriptor kind {kind!r} (known kinds: {known}); "
+            "the model may need a newer glassfix"
+        )
+    return cls.from_spec(spec)
+
+
+def as_center_indices(centers: np.ndarray | None, n_atoms: int) -> np.ndarray:
+    """Normalise ``centers`` (None = all atoms, int indices or a boolean mask) to int64 indices."""
+    if centers is None:
+        return np.arange(n_atoms, dtype=np.int64)
+    c = np.asarray(centers)
+    if c.dtype == bool:
+        if c.shape != (n_atoms,):
+            raise ValueError(f"boolean centre mask must have shape ({n_atoms},), got {c.shape}")
+        return np.flatnonzero(c).astype(np.int64)
+    if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
+        raise ValueError("centers must be a 1-D array of atom indices or a boolean mask")
+    c = c.astype(np.int64, copy=False)
+    if c.size and (c.min() < 0 or c.max() >= n_atoms):
+        raise ValueError(f"centre indices must lie in [0, {n_atoms})")
+    return np.ascontiguousarray(c)
+
+
+class Descriptor(ABC):
+    """Per-atom feature map with receptive field ``cutoff`` (length units); features are float64."""
+
+    kind: ClassVar[str] = ""
+    cutoff: float
+    n_species: int
+
+    @property
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Feature names, one per column of :meth:`compute`."""
+
+    @property
+    def n_features(self) -> int:
+        """Number of features per centre."""
+        return len(self.names)
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """JSON-serialisable dict with "kind" and every hyperparameter (round-trips via from_spec)."""
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "Descriptor":
+        """Construct from :meth:`spec` output (ValueError on unknown or missing fields)."""
+        kwargs = {k: v for k, v in spec.items() if k != "kind"}
+        if spec.get("kind", cls.kind) != cls.kind:
+            raise ValueError(f"spec kind {spec.get('kind')!r} does not match {cls.kind!r}")
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # unknown / missing keyword -> a spec problem, not a programming one
+            raise ValueError(f"invalid {cls.kind!r} descriptor spec: {exc}") from exc
+
+    @abstractmethod
+    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+        """Features for ``nl.centers`` from neighbour types and pair vectors (pairs may exceed cutoff)."""
+
+    def compute(
+        self,
+        frame: Frame,
+        centers: np.ndarray | None = None,
+        neighbors: NeighborList | None = None,
+    ) -> np.ndarray:
+        """Features (n_centers, n_features) float64; rows follow ``neighbors.centers`` when a list is given.
+
+        With ``neighbors`` (e.g. from LAMMPS) only ``frame.types`` is read: positions may be local +
+        ghost atoms in any box. Without it a periodic list is built with ``neighbor_list``.
+        """
+        types = frame.types
+        if types.size and int(types.max()) >= self.n_species:
+            raise ValueError(
+                f"frame has atom type {int(types.max())} but the descriptor knows {self.n_species} "
+                "species (types are 0-based); map the frame's species onto the model's"
+            )
+        if neighbors is None:
+            from glassfix.core.neighbors import neighbor_list  # lazy: core.neighbors is optional here
+
+            idx = as_center_indices(centers, frame.n_atoms)
+            neighbors = neighbor_list(frame, self.cutoff, idx)
+        else:
+            if centers is not None:
+                idx = as_center_indices(centers, frame.n_atoms)
+                if not np.array_equal(idx, neighbors.centers):
+                    raise ValueError("centers and neighbors.centers disagree; pass only the neighbour list")
+            # A list shorter than the receptive field would silently drop neighbours (wrong features),
+            # e.g. a LAMMPS ghost cutoff below the model's cutoff; the tolerance absorbs round-off.
+            if neighbors.cutoff < self.cutoff * (1.0 - 1e-12):
+                raise ValueError(
+                    f"neighbour list cutoff {neighbors.cutoff:g} is shorter than the descriptor's "
+                    f"receptive field {self.cutoff:g}; build the list (or set comm_modify cutoff) with "
+                    f"at least {self.cutoff:g}"
+                )
+            if neighbors.n_pairs and (
+                neighbors.neighbors.min() < 0 or neighbors.neighbors.max() >= frame.n_atoms
+            ):
+                raise ValueError("neighbour indices fall outside the frame's atoms")
+            if neighbors.n_pairs and (
+                neighbors.vectors.ndim != 2 or neighbors.vectors.shape[1] != frame.dim
+            ):
+                raise ValueError(f"neighbour vectors must have shape (n_pairs, {frame.dim})")
+        out = self._compute(types, neighbors)
+        assert out.shape == (neighbors.n_centers, self.n_features)
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items() if k != "kind")
+        return f"{type(self).__name__}({args})"

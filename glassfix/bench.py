@@ -1,0 +1,209 @@
+"""``glassfix bench``: speed measured as ratios within one run (ours vs a reference on the same input).
+
+``overhead``: wall time of Kob–Andersen NVE under ``mpirun -np K`` with ``fix glass/predict`` (radial
+structure-function softness every ``every`` steps) divided by the same run without the fix; median of
+alternating repeats. Results are appended to ``docs/benchmarks.md`` with date and machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from glassfix import __version__
+
+_PREPARE = """# KA 3D configuration for the overhead benchmark
+units lj
+atom_style atomic
+boundary p p p
+variable L equal ({n}/1.2)^(1.0/3.0)
+region box block 0 ${{L}} 0 ${{L}} 0 ${{L}}
+create_box 2 box
+create_atoms 1 random {n} {seed} box overlap 0.75 maxtry 500
+set type 1 type/subset 2 {nb} {seed2}
+{pair}
+minimize 0.0 1.0e-3 2000 20000
+reset_timestep 0
+velocity all create 1.0 {seed} dist gaussian mom yes rot no loop geom
+fix nvt all nvt temp 1.0 0.6 1.0
+timestep 0.005
+run {equil}
+write_data start.data
+"""
+
+_RUN = """# KA 3D NVE, {label}
+{plugin_line}
+units lj
+atom_style atomic
+boundary p p p
+read_data start.data
+{pair}
+comm_modify cutoff 6.0
+velocity all create 0.6 4928 dist gaussian mom yes rot no loop geom
+fix nve all nve
+{fix_line}
+timestep 0.005
+thermo {every}
+run {steps}
+"""
+
+_PAIR = """pair_style lj/smooth/linear 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+pair_coeff 1 2 1.5 0.8 2.0
+pair_coeff 2 2 0.5 0.88 2.2
+mass * 1.0
+neighbor 0.3 bin
+neigh_modify every 1 delay 0 check yes"""
+
+
+def _loop_time(log: Path) -> float:
+    """'Loop time of X on ...' of the last run in a LAMMPS log (s)."""
+    times = re.findall(r"^Loop time of ([0-9.eE+-]+) on", log.read_text(), flags=re.M)
+    if not times:
+        raise RuntimeError(f"no 'Loop time' in {log}")
+    return float(times[-1])
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.node()}, {os.cpu_count()} cores, {cpu}"
+
+
+def _random_softness_model(path: Path) -> Path:
+    """A softness model with fixed random weights: the cost does not depend on the weights' values."""
+    from glassfix.descriptors.structure_functions import RadialStructureFunctions
+    from glassfix.models.softness import SoftnessHead, SoftnessModel
+
+    desc = RadialStructureFunctions(n_species=2, species_names=["A", "B"])
+    rng = np.random.default_rng(0)
+    heads = {t: SoftnessHead(mean=np.zeros(desc.n_features), scale=np.ones(desc.n_features),
+                             w=rng.normal(size=desc.n_features), b=0.0) for t in (0, 1)}
+    SoftnessModel(desc, ["A", "B"], heads, provenance={"purpose": "benchmark, random weights"}).save(path)
+    return path
+
+
+def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every: int = 100,
+                   repeats: int = 3, nprocs: int = 2, report: Path = Path("docs/benchmarks.md"),
+                   model: Path | None = None) -> dict:
+    """Median wall-time ratio (with fix / without) of KA NVE; resumable; appends to ``report``."""
+    from rich.console import Console
+
+    from glassfix.engines.lammps.plugin import plugin_path
+    from glassfix.engines.lammps.runner import run_lammps
+
+    console = Console()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_path = out_dir / "state.json"
+    key = dict(n_atoms=n_atoms, steps=steps, every=every, nprocs=nprocs)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if state.get("key") != key:
+        state = {"key": key, "runs": []}
+
+    def save_state():
+        tmp = state_path.with_name("state.json.tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, state_path)
+
+    if not (out_dir / "start.data").exists():
+        with console.status(f"preparing KA N={n_atoms} …"):
+            (out_dir / "prepare.lmp").write_text(_PREPARE.format(
+                n=n_atoms, seed=4711, seed2=4712, nb=n_atoms - round(0.8 * n_atoms), pair=_PAIR, equil=2000))
+            run_lammps(out_dir / "prepare.lmp", nprocs=nprocs, cwd=out_dir, log_path="log.prepare")
+    model = Path(model) if model else _random_softness_model(out_dir / "bench_softness.glassfix")
+    plugin = plugin_path()
+    variants = {
+        "without": dict(label="no fix", plugin_line="", fix_line=""),
+        "with": dict(label="with fix glass/predict", plugin_line=f"plugin load {plugin}",
+                     fix_line=f"fix soft all glass/predict {every} model {model}"),
+    }
+    for name, v in variants.items():
+        (out_dir / f"{name}.lmp").write_text(_RUN.format(pair=_PAIR, every=every, steps=steps, **v))
+
+    # warm-up: compile numba kernels into the cache so the timed runs measure steady state
+    if not state.get("warm"):
+        with console.status("warm-up run (numba compile cache) …"):
+            (out_dir / "warm.lmp").write_text(_RUN.format(pair=_PAIR, every=every, steps=every,
+                                                          **variants["with"]))
+            run_lammps(out_dir / "warm.lmp", nprocs=nprocs, cwd=out_dir, log_path="log.warm")
+        state["warm"] = True
+        save_state()
+
+    order = [("without", "with") if i % 2 == 0 else ("with", "without") for i in range(repeats)]
+    for i, pair in enumerate(order):
+        for name in pair:
+            if any(r["repeat"] == i and r["variant"] == name for r in state["runs"]):
+                continue
+            t0 = time.perf_counter()
+            with console.status(f"repeat {i + 1}/{repeats}: {variants[name]['label']} …"):
+                run_lammps(out_dir / f"{name}.lmp", nprocs=nprocs, cwd=out_dir, log_path=f"log.{name}.{i}")
+            wall = time.perf_counter() - t0
+            loop = _loop_time(out_dir / f"log.{name}.{i}")
+            state["runs"].append({"repeat": i, "variant": name, "loop_s": loop, "wall_s": wall})
+            save_state()
+            console.print(f"  repeat {i + 1} {name:8s} loop {loop:7.2f} s (process wall {wall:6.2f} s)")
+
+    loops = {n: sorted_by_repeat(state, n) for n in variants}
+    ratios = [w / wo for w, wo in zip(loops["with"], loops["without"])]
+    result = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": _machine(),
+        "n_atoms": n_atoms, "steps": steps, "every": every, "nprocs": nprocs,
+        "loop_without_s": loops["without"], "loop_with_s": loops["with"],
+        "ratio_per_repeat": ratios, "median_ratio": statistics.median(ratios),
+        "glassfix": __version__,
+    }
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    _append_report(Path(report), result)
+    console.print(f"[bold]median overhead ratio {result['median_ratio']:.3f}[/bold] → {report}")
+    return result
+
+
+def sorted_by_repeat(state: dict, variant: str) -> list[float]:
+    """Loop times of one variant ordered by repeat index."""
+    runs = sorted((r for r in state["runs"] if r["variant"] == variant), key=lambda r: r["repeat"])
+    return [r["loop_s"] for r in runs]
+
+
+def _append_report(report: Path, r: dict) -> None:
+    report.parent.mkdir(parents=True, exist_ok=True)
+    text = report.read_text() if report.exists() else "# glassfix benchmarks\n\nSpeed is reported as ratios measured within one run on the same input.\n"
+    section = [
+        "",
+        f"## Overhead of fix glass/predict — {r['date']}",
+        "",
+        f"Command: `glassfix bench overhead --n {r['n_atoms']} --steps {r['steps']} --every {r['every']} "
+        f"--np {r['nprocs']} --repeats {len(r['ratio_per_repeat'])}`  ",
+        f"Machine: {r['machine']}; glassfix {r['glassfix']}",
+        "",
+        f"KA 3D N = {r['n_atoms']} NVE (lj/smooth/linear, dt = 0.005, ghost cutoff 6.0) under `mpirun -np "
+        f"{r['nprocs']}`, with vs without `fix glass/predict {r['every']}` evaluating radial "
+        "structure-function softness (100 features, cutoff 5.4) on every atom. Loop times (LAMMPS "
+        "'Loop time'), alternating order:",
+        "",
+        "| repeat | without (s) | with (s) | ratio |",
+        "|---|---|---|---|",
+        *[f"| {i + 1} | {a:.2f} | {b:.2f} | {q:.3f} |"
+          for i, (a, b, q) in enumerate(zip(r["loop_without_s"], r["loop_with_s"], r["ratio_per_repeat"]))],
+        "",
+        f"**Median ratio: {r['median_ratio']:.3f}** (target ≤ 1.10).",
+        "",
+    ]
+    tmp = report.with_name(report.name + ".tmp")
+    tmp.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
+    os.replace(tmp, report)

@@ -1,0 +1,123 @@
+"""Rearrangement labels from p_hop and class-balanced training sets (Cubuk thesis ch. 5, §3.2–3.3 of
+``shared/science/002_cubuk.md``).
+
+- rearranging (y = 1): p_hop(i, t) > p_c (p_c = 0.2 σ² in the thesis);
+- quiescent (y = 0): p_hop(i, t') < p_c for every t' in [t − lookback, t] (the thesis uses
+  lookback = τ_α in frames), all those values finite.
+
+All arrays are (T, N): frame index first, atom index second, as returned by
+:func:`glassfix.labels.phop.phop`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _as_phop(phop: np.ndarray) -> np.ndarray:
+    p = np.asarray(phop, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"phop must have shape (T, N), got {p.shape}")
+    return p
+
+
+def rearranging_mask(phop: np.ndarray, p_c: float = 0.2) -> np.ndarray:
+    """(T, N) bool: p_hop(i, t) > p_c (NaN → False)."""
+    p = _as_phop(phop)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(p) & (p > p_c)
+
+
+def quiescent_mask(phop: np.ndarray, p_c: float = 0.2, lookback_frames: int = 0) -> np.ndarray:
+    """(T, N) bool: p_hop(i, t') finite and < p_c for every t' in [t − lookback_frames, t].
+
+    Frames with t < lookback_frames (history not available) are False. O(T·N) via a running count.
+    """
+    p = _as_phop(phop)
+    L = int(lookback_frames)
+    if L < 0:
+        raise ValueError(f"lookback_frames must be >= 0, got {lookback_frames}")
+    T, N = p.shape
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(p) & (p < p_c))
+    c = np.zeros((T + 1, N), dtype=np.int64)
+    np.cumsum(bad, axis=0, out=c[1:])
+    out = np.zeros((T, N), dtype=bool)
+    if L < T:
+        # window [t - L, t] has count c[t + 1] - c[t - L]
+        out[L:] = (c[L + 1:] - c[: T - L]) == 0
+    return out
+
+
+def _type_mask(types: np.ndarray, shape: tuple[int, int], species: int | Sequence[int] | None) -> np.ndarray:
+    T, N = shape
+    if species is None:
+        return np.ones(shape, dtype=bool)
+    ty = np.asarray(types)
+    if ty.shape == (N,):
+        ty = np.broadcast_to(ty, (T, N))
+    elif ty.shape != (T, N):
+        raise ValueError(f"types must have shape ({N},) or ({T}, {N}), got {ty.shape}")
+    wanted = np.atleast_1d(np.asarray(species, dtype=np.int64))
+    return np.isin(ty, wanted)
+
+
+def select_training_set(phop: np.ndarray, types: np.ndarray | None, p_c: float = 0.2, lookback: int = 0,
+                        n_per_class: int = 6000, species: int | Sequence[int] | None = None,
+                        seed: int | None = 0, balance: bool = True,
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Class-balanced (frame, atom) examples: positives rearrange at t, negatives are quiescent for
+    ``lookback`` frames up to t.
+
+    ``types``: (N,) or (T, N) 0-based types (may be None when ``species`` is None); ``species``:
+    a type index or indices to keep (e.g. 0 for A only), None = all. Examples are drawn uniformly
+    without replacement with ``np.random.default_rng(seed)``; each class gets
+    min(n_per_class, available), and with ``balance=True`` both classes are cut to the smaller of the two.
+
+    Returns ``(frame_idx, atom_idx, y, info)``: int64, int64, int8 (1 = rearranging, 0 = quiescent)
+    arrays sorted by (frame, atom), and ``info`` with ``n_pos_available``, ``n_neg_available``,
+    ``n_pos``, ``n_neg``, ``n_requested``, ``complete`` (True when both classes got ``n_per_class``)
+    and ``message`` describing any shortfall.
+    """
+    p = _as_phop(phop)
+    n_per_class = int(n_per_class)
+    if n_per_class < 0:
+        raise ValueError("n_per_class must be >= 0")
+    if types is None and species is not None:
+        raise ValueError("species selection needs types")
+    keep = _type_mask(types, p.shape, species)
+    pos = np.flatnonzero((rearranging_mask(p, p_c) & keep).ravel())
+    neg = np.flatnonzero((quiescent_mask(p, p_c, lookback) & keep).ravel())
+    n_pos = min(n_per_class, pos.size)
+    n_neg = min(n_per_class, neg.size)
+    if balance:
+        n_pos = n_neg = min(n_pos, n_neg)
+    rng = np.random.default_rng(seed)
+    pick_pos = np.sort(rng.choice(pos, size=n_pos, replace=False)) if n_pos else pos[:0]
+    pick_neg = np.sort(rng.choice(neg, size=n_neg, replace=False)) if n_neg else neg[:0]
+    flat = np.concatenate([pick_pos, pick_neg])
+    y = np.concatenate([np.ones(n_pos, dtype=np.int8), np.zeros(n_neg, dtype=np.int8)])
+    order = np.argsort(flat, kind="stable")
+    flat, y = flat[order], y[order]
+    N = p.shape[1]
+    frame_idx = (flat // N).astype(np.int64)
+    atom_idx = (flat % N).astype(np.int64)
+    complete = n_pos == n_per_class and n_neg == n_per_class
+    if complete:
+        message = f"{n_pos} positives and {n_neg} negatives as requested"
+    else:
+        message = (f"requested {n_per_class} per class; available {pos.size} rearranging and {neg.size} "
+                   f"quiescent examples; returning {n_pos} positives and {n_neg} negatives"
+                   + (" (balanced to the smaller class)" if balance else ""))
+    info = {
+        "n_requested": n_per_class, "n_pos_available": int(pos.size), "n_neg_available": int(neg.size),
+        "n_pos": int(n_pos), "n_neg": int(n_neg), "complete": bool(complete), "message": message,
+        "p_c": float(p_c), "lookback": int(lookback),
+        "species": None if species is None else np.atleast_1d(species).tolist(), "seed": seed,
+    }
+    return frame_idx, atom_idx, y, info
+
+
+__all__ = ["rearranging_mask", "quiescent_mask", "select_training_set"]

@@ -144,7 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``glassfix`` command."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from glassfix.engines.lammps.plugin import PluginBuildError
+    from glassfix.engines.lammps.runner import LammpsError
+    from glassfix.models.io import ModelFileError
+
+    try:
+        return int(args.func(args) or 0)
+    except (LammpsError, PluginBuildError, ModelFileError, FileNotFoundError) as exc:
+        # expected failures get one clear line, not a traceback
+        print(f"glassfix {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"glassfix {args.command}: interrupted (re-run the same command to resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

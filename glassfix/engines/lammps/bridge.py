@@ -19,6 +19,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numba
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
@@ -130,16 +131,57 @@ def _local_arrays(view: dict[str, Any], dim: int) -> tuple[np.ndarray, np.ndarra
     return x, types, ids
 
 
+@numba.njit(cache=True)
+def _explicit_pairs(x: np.ndarray, centers: np.ndarray, offsets: np.ndarray, neigh: np.ndarray,
+                    cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the pairs of an explicit (ghost-atom) list with r < cutoff: (offsets, neighbours, vectors)."""
+    n = centers.shape[0]
+    d = x.shape[1]
+    cut2 = cutoff * cutoff
+    counts = np.zeros(n, dtype=np.int64)
+    for c in range(n):
+        i = centers[c]
+        k = 0
+        for p in range(offsets[c], offsets[c + 1]):
+            j = neigh[p]
+            r2 = 0.0
+            for a in range(d):
+                dx = x[j, a] - x[i, a]
+                r2 += dx * dx
+            if r2 < cut2:
+                k += 1
+        counts[c] = k
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        new_off[c + 1] = new_off[c] + counts[c]
+    out_j = np.empty(new_off[n], dtype=np.int64)
+    vec = np.empty((new_off[n], d), dtype=np.float64)
+    for c in range(n):
+        i = centers[c]
+        q = new_off[c]
+        for p in range(offsets[c], offsets[c + 1]):
+            j = neigh[p]
+            r2 = 0.0
+            for a in range(d):
+                dx = x[j, a] - x[i, a]
+                r2 += dx * dx
+            if r2 < cut2:
+                out_j[q] = j
+                for a in range(d):
+                    vec[q, a] = x[j, a] - x[i, a]
+                q += 1
+    return new_off, out_j, vec
+
+
 def _local_neighbors(view: dict[str, Any], x: np.ndarray, cutoff: float) -> NeighborList:
     """LAMMPS' full list of the centre atoms as a NeighborList with vectors, pairs r < cutoff only."""
     centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
     offsets = np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1)
-    neigh = np.frombuffer(view["neighbors"], dtype=np.int32).astype(np.int64)
-    ci = np.repeat(centers, np.diff(offsets))
-    vectors = x[neigh] - x[ci]
-    nl = NeighborList(centers, offsets.copy(), neigh, vectors, float("inf"))
-    # LAMMPS includes pairs up to cutoff + skin; keep exactly the pairs an offline list would have
-    return nl.within(cutoff)
+    neigh = np.frombuffer(view["neighbors"], dtype=np.int32)
+    # ghosts are explicit periodic images, so r_j - r_i needs no minimum image; LAMMPS includes pairs
+    # up to cutoff + skin, and we keep exactly the pairs an offline list would have (r < cutoff)
+    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(x), centers, offsets, neigh, float(cutoff))
+    return NeighborList(centers, new_off, out_j, vec, float(cutoff))
 
 
 def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:

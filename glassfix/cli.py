@@ -82,7 +82,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from glassfix.bench import bench_overhead
 
-    if args.what == "overhead":
+    if args.what == "descriptors":
+        from glassfix.descriptors.bench import bench_descriptors
+
+        bench_descriptors(report=Path(args.report))
+    elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n, steps=args.steps, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report))
     return 0
@@ -127,9 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--quick", action="store_true", help="much shorter runs (for tests)")
     de.set_defaults(func=_cmd_demo)
 
+    ds = sub.add_parser("descriptors", help="compute per-atom descriptors of a frame (rows by atom id)")
+    from glassfix.descriptors import cli as descriptors_cli
+
+    descriptors_cli.add_arguments(ds)
+    ds.set_defaults(func=descriptors_cli.main)
+
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead"],
-                    help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict")
+    be.add_argument("what", choices=["overhead", "descriptors"],
+                    help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
+                         "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame")
     be.add_argument("--n", type=int, default=32000, help="number of particles")
     be.add_argument("--steps", type=int, default=2000, help="MD steps per timed run")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")

@@ -30,7 +30,10 @@ DESCRIPTOR_KINDS: dict[str, type["Descriptor"]] = {}
 
 # Modules that define the built-in kinds. They are imported lazily by descriptor_from_spec so that
 # this module never imports its subclasses at import time (they import this module).
-_BUILTIN_MODULES: tuple[str, ...] = ("glassfix.descriptors.structure_functions",)
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "glassfix.descriptors.structure_functions",
+    "glassfix.descriptors.angular",
+)
 
 _D = TypeVar("_D", bound=type["Descriptor"])
 

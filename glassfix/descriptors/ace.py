@@ -1,0 +1,809 @@
+"""Atomic cluster expansion (ACE) invariants of Rottler & Ortner (glasses; digest /work/shared/science/000_ace.md §4).
+
+One-particle basis (3D only), for a neighbour j of centre i at r = |r_j − r_i| < r_cut:
+
+    φ_{ζ n l μ}(r_ij) = δ(z_j, ζ) · R_n(r) · Y^r_{lμ}(r̂_ij),   R_n(r) = E(x) · p_{n−1}(x),   n = 1, 2, …
+
+* distance transform x(r) ∈ [0, 1] (x(0) = 0, x(r_cut) = 1, monotone), generalised Agnesi form (ACE1's
+  ``normalized_agnesi_transform`` with p = 1, q = 4):
+
+      x(r) = 1 − (y(r) − y(r_cut)) / (y(0) − y(r_cut)) · (1 − (r/r_cut)⁴),   y(r) = (1 + u³)/(1 + u³ + a u⁴)
+
+  - ``transform="default"`` (digest §8 #2, ACE1 code convention): u = r/r_0, a = 3/11, so |y′| peaks at r = r_0;
+  - ``transform="literal"`` (the paper as printed): u = r/r_cut, a = (6 − 3 s₀³)/(s₀⁷ + 10 s₀⁴) with s₀ = r_0/r_cut,
+    which again puts the maximum of |y′| at r = r_0;
+* envelope E(x) = x − x(r_cut) = x − 1; since x′(r_cut) = 0 as well, every R_n vanishes quadratically in r
+  at r_cut (features are C¹ when a neighbour crosses the cutoff);
+* p_k(x) = √(2k+1) P_k(2x − 1): Legendre polynomials orthonormal on x ∈ [0, 1];
+* Y^r_{lμ}: real orthonormal spherical harmonics (convention in ``glassfix.descriptors._wigner``); all invariants
+  below equal their complex Condon–Shortley counterparts of the paper exactly.
+
+Atomic base A_{ζnlμ}(i) = Σ_j φ_{ζnlμ}(r_ij) (numba, one pass over the CSR list, parallel over centres).
+
+Invariants (all real, rotation + reflection + permutation invariant):
+
+* 2-body  B_{ζ,n} = √(4π) A_{ζn00} = Σ_j δ(z_j, ζ) R_n(r_ij)                      names ``A1, A2, …, B1, …``
+* 3-body  B_{(ζ1n1)(ζ2n2) l} = Σ_μ A_{ζ1n1lμ} A_{ζ2n2lμ} = Σ_m (−1)^m A^c_{…lm} A^c_{…l,−m}   ``A1l2|B3l2``
+* 4-body  B = Σ_{m1m2m3} (l1 l2 l3; m1 m2 m3) A^c_1 A^c_2 A^c_3, l1 + l2 + l3 even, triangle rule  ``A1l1|A2l1|B1l2``
+
+With ``purify=True`` (the paper's choice) the many-body invariants exclude every term in which one neighbour
+(one entry of the neighbour list, i.e. one periodic image) appears more than once: they equal the sums over
+tuples of distinct neighbours, Σ_{j1≠j2} and Σ_{j1,j2,j3 pairwise distinct}, by inclusion–exclusion
+(Σ_distinct = A1A2A3 − A1 S23 − A2 S13 − A3 S12 + 2 T123, S_ab = Σ_j φ_a φ_b, T = Σ_j φ1 φ2 φ3). The
+contractions of S and T collapse to one-neighbour sums (Gaunt coefficients), so the cost stays O(N_c).
+
+Basis selection (``selection_rule``): with factors (ζ_t, n_t, l_t), n_t ≥ 1,
+
+* 2-body: n = 1 … n_max for every neighbour species (the paper's "n_t"; polymer 20, mixtures 10);
+* 3-/4-body: unordered multisets of factors with n_t ≤ n_max and Σ_t (n_t + w_l l_t) ≤ d (``degree``,
+  w_l = 1.5), l1 = l2 (3-body), triangle rule and l1 + l2 + l3 even (4-body).
+
+Feature order: 2-body species-major (A1…A n_max, then B1…), then 3-body, then 4-body; inside a many-body
+block by increasing total degree Σ(n_t + w_l l_t), ties broken lexicographically by the sorted factor tuple
+((ζ1, n1, l1), (ζ2, n2, l2), …). Lengths are in the frame's unit (σ_AA).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Sequence
+
+import numba
+import numpy as np
+
+from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
+from glassfix.descriptors.base import Descriptor, register_descriptor
+from glassfix.descriptors.structure_functions import default_species_names
+
+__all__ = ["ACEDescriptor", "ace_basis", "distance_transform", "radial_basis", "real_spherical_harmonics"]
+
+_TRANSFORMS = ("default", "literal")
+_DEG_TOL = 1e-9
+
+Factor = tuple[int, int, int]  # (neighbour species ζ, radial index n ≥ 1, angular l)
+
+
+# ---------------------------------------------------------------------------------------------------
+# radial basis and spherical harmonics (numba, shared by the kernel and the python helpers)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _transform_params(transform: str, r_cut: float, r_0: float) -> tuple[float, float]:
+    """(scale, a) of y(r) = (1+u³)/(1+u³+a u⁴), u = r/scale, for the chosen transform."""
+    if transform == "default":
+        return r_0, 3.0 / 11.0
+    s0 = r_0 / r_cut
+    return r_cut, (6.0 - 3.0 * s0**3) / (s0**7 + 10.0 * s0**4)
+
+
+@numba.njit(cache=True, inline="always")
+def _agnesi_y(r: float, scale: float, a: float) -> float:
+    u = r / scale
+    u3 = u * u * u
+    return (1.0 + u3) / (1.0 + u3 + a * u3 * u)
+
+
+@numba.njit(cache=True, inline="always")
+def _xform(r: float, rc: float, scale: float, a: float, y_rc: float) -> float:
+    """x(r) = 1 − (y(r) − y(rc)) / (y(0) − y(rc)) · (1 − (r/rc)⁴), y(0) = 1."""
+    q = r / rc
+    q2 = q * q
+    return 1.0 - (_agnesi_y(r, scale, a) - y_rc) / (1.0 - y_rc) * (1.0 - q2 * q2)
+
+
+@numba.njit(cache=True)
+def _radial(x: float, n_max: int, out: np.ndarray) -> None:
+    """out[k] = (x − 1) · √(2k+1) P_k(2x − 1), k = 0 … n_max−1 (i.e. R_{k+1})."""
+    t = 2.0 * x - 1.0
+    env = x - 1.0
+    pm1 = 0.0  # P_{k-1}
+    pm2 = 0.0  # P_{k-2}
+    for k in range(n_max):
+        if k == 0:
+            val = 1.0
+        elif k == 1:
+            val = t
+        else:
+            # k P_k = (2k−1) t P_{k−1} − (k−1) P_{k−2}
+            val = ((2.0 * k - 1.0) * t * pm1 - (k - 1.0) * pm2) / k
+        pm2 = pm1
+        pm1 = val
+        out[k] = env * math.sqrt(2.0 * k + 1.0) * val
+
+
+@numba.njit(cache=True)
+def _ylm(ux: float, uy: float, uz: float, l_max: int, norms: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """Real harmonics Y^r_{lμ}(û) at flat index l² + l + μ for a unit vector û; q is (l_max+1)² scratch.
+
+    Q_l^m(z) (associated Legendre without the Condon–Shortley phase, divided by sin^m θ) by the standard
+    recurrences; (x + iy)^m = C_m + i S_m by complex multiplication.
+    """
+    # q[l*l + l + m] holds Q_l^m for m ≥ 0.
+    for m in range(l_max + 1):
+        if m == 0:
+            qmm = 1.0
+        else:
+            qmm = q[(m - 1) * (m - 1) + (m - 1) + (m - 1)] * (2.0 * m - 1.0)
+        q[m * m + m + m] = qmm
+        if m + 1 <= l_max:
+            q[(m + 1) * (m + 1) + (m + 1) + m] = (2.0 * m + 1.0) * uz * qmm
+        for l in range(m + 2, l_max + 1):
+            q[l * l + l + m] = ((2.0 * l - 1.0) * uz * q[(l - 1) * (l - 1) + (l - 1) + m]
+                                - (l + m - 1.0) * q[(l - 2) * (l - 2) + (l - 2) + m]) / (l - m)
+    c = 1.0
+    s = 0.0
+    for m in range(l_max + 1):
+        if m > 0:
+            c, s = c * ux - s * uy, s * ux + c * uy
+        for l in range(m, l_max + 1):
+            base = l * l + l
+            qv = q[base + m]
+            if m == 0:
+                out[base] = norms[base] * qv
+            else:
+                out[base + m] = norms[base + m] * qv * c
+                out[base - m] = norms[base - m] * qv * s
+
+
+# ---------------------------------------------------------------------------------------------------
+# the kernel
+# ---------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _pair_sums(
+    p0: int,
+    p1: int,
+    neighbors: np.ndarray,
+    vectors: np.ndarray,
+    types: np.ndarray,
+    rc: float,
+    scale: float,
+    a: float,
+    y_rc: float,
+    n_max: int,
+    l_max: int,
+    nlim: np.ndarray,
+    norms: np.ndarray,
+    d_ab: np.ndarray,
+    d_group: np.ndarray,
+    d_goff: np.ndarray,
+    t_abc: np.ndarray,
+    t_group: np.ndarray,
+    A: np.ndarray,
+    D: np.ndarray,
+    T: np.ndarray,
+    R: np.ndarray,
+    Y: np.ndarray,
+    Q: np.ndarray,
+    PR: np.ndarray,
+) -> None:
+    """Accumulate A, D and T over the pairs p0 … p1−1 of one centre, in list order.
+
+    Layouts (innermost index contiguous, so the hot loops vectorise):
+    A[(z·nlm + l² + l + m)·n_max + n−1];  D entries grouped by (z, l) = g, entries e of group g at
+    D[d_goff[g] + μ·cnt_g + (e − d_group[g])] with cnt_g = d_group[g+1] − d_group[g];
+    T entries grouped by z (t_group).
+    """
+    nlm = (l_max + 1) * (l_max + 1)
+    for p in range(p0, p1):
+        v0 = vectors[p, 0]
+        v1 = vectors[p, 1]
+        v2 = vectors[p, 2]
+        r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        # Lists from LAMMPS reach cutoff + skin: the receptive field is enforced here.
+        if not (r < rc) or r == 0.0:
+            continue
+        z = types[neighbors[p]]
+        x = _xform(r, rc, scale, a, y_rc)
+        _radial(x, n_max, R)
+        inv = 1.0 / r
+        _ylm(v0 * inv, v1 * inv, v2 * inv, l_max, norms, Q, Y)
+        base = z * nlm * n_max
+        for l in range(l_max + 1):
+            kk = nlim[l]
+            for lm in range(l * l, (l + 1) * (l + 1)):
+                y = Y[lm]
+                row = base + lm * n_max
+                for k in range(kk):
+                    A[row + k] += R[k] * y
+        if d_ab.shape[0]:
+            for l in range(l_max + 1):
+                g = z * (l_max + 1) + l
+                e0 = d_group[g]
+                e1 = d_group[g + 1]
+                cnt = e1 - e0
+                if cnt == 0:
+                    continue
+                for e in range(e0, e1):
+                    PR[e - e0] = R[d_ab[e, 0]] * R[d_ab[e, 1]]
+                off = d_goff[g]
+                for mu in range(2 * l + 1):
+                    y = Y[l * l + mu]
+                    row = off + mu * cnt
+                    for e in range(cnt):
+                        D[row + e] += PR[e] * y
+        for e in range(t_group[z], t_group[z + 1]):
+            T[e] += R[t_abc[e, 0]] * R[t_abc[e, 1]] * R[t_abc[e, 2]]
+
+
+@numba.njit(parallel=True, cache=True)
+def _base_kernel(
+    offsets: np.ndarray,
+    neighbors: np.ndarray,
+    vectors: np.ndarray,
+    types: np.ndarray,
+    rc: float,
+    scale: float,
+    a: float,
+    y_rc: float,
+    n_species: int,
+    n_max: int,
+    l_max: int,
+    nlim: np.ndarray,
+    norms: np.ndarray,
+) -> np.ndarray:
+    """Atomic base only: (n_centers, n_species · (l_max+1)² · n_max), layout of :func:`_pair_sums`."""
+    n_centers = offsets.shape[0] - 1
+    nlm = (l_max + 1) * (l_max + 1)
+    out = np.zeros((n_centers, n_species * nlm * n_max))
+    d_ab = np.zeros((0, 2), dtype=np.int64)
+    d_group = np.zeros(n_species * (l_max + 1) + 1, dtype=np.int64)
+    t_abc = np.zeros((0, 3), dtype=np.int64)
+    t_group = np.zeros(n_species + 1, dtype=np.int64)
+    for c in numba.prange(n_centers):
+        D = np.zeros(0)
+        T = np.zeros(0)
+        R = np.empty(max(n_max, 1))
+        Y = np.empty(nlm)
+        Q = np.empty(nlm)
+        _pair_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_max, l_max,
+                   nlim, norms, d_ab, d_group, d_group, t_abc, t_group, out[c], D, T, R, Y, Q, R)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _ace_kernel(
+    offsets: np.ndarray,
+    neighbors: np.ndarray,
+    vectors: np.ndarray,
+    types: np.ndarray,
+    rc: float,
+    scale: float,
+    a: float,
+    y_rc: float,
+    n_species: int,
+    n_max: int,
+    l_max: int,
+    nlim: np.ndarray,
+    norms: np.ndarray,
+    d_ab: np.ndarray,
+    d_group: np.ndarray,
+    d_goff: np.ndarray,
+    d_size: int,
+    t_abc: np.ndarray,
+    t_group: np.ndarray,
+    f2: np.ndarray,
+    f3: np.ndarray,
+    f3c: np.ndarray,
+    f4: np.ndarray,
+    f4c: np.ndarray,
+    w_idx: np.ndarray,
+    w_val: np.ndarray,
+    n_out: int,
+) -> np.ndarray:
+    """Atomic base + one-neighbour pair/triple sums per centre, then the invariants (see the module doc).
+
+    f2 rows: flat A index of (z, l=0, n).  f3 rows (i1, i2, l, dpos, dstride): Σ_μ A[i1 + μ n_max] A[i2 + μ n_max]
+    − f3c · D[dpos] (dpos < 0: no purification term).  f4 rows (i1, i2, i3, w0, w1, dpos1, dstr1, dpos2, dstr2,
+    dpos3, dstr3, t, l1, l2, l3) with i_t the flat A index of (z_t, l_t, μ=0, n_t); w_idx holds μ_t · n_max;
+    f4c rows (c1, c2, c3, ct): Σ W A A A − Σ_t c_t Σ_μ A_t D_t + 2 ct T.
+    """
+    n_centers = offsets.shape[0] - 1
+    nlm = (l_max + 1) * (l_max + 1)
+    n2 = f2.shape[0]
+    n3 = f3.shape[0]
+    n4 = f4.shape[0]
+    nt = t_abc.shape[0]
+    out = np.zeros((n_centers, n_out), dtype=np.float64)
+    sqrt4pi = math.sqrt(4.0 * math.pi)
+    # Parallel over centres; each centre sums its pairs in list order -> bitwise independent of threads.
+    for c in numba.prange(n_centers):
+        A = np.zeros(n_species * nlm * n_max)
+        D = np.zeros(d_size)
+        T = np.zeros(nt)
+        R = np.empty(max(n_max, 1))
+        Y = np.empty(nlm)
+        Q = np.empty(nlm)
+        PR = np.empty(max(d_ab.shape[0], 1))
+        _pair_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_max, l_max,
+                   nlim, norms, d_ab, d_group, d_goff, t_abc, t_group, A, D, T, R, Y, Q, PR)
+        col = 0
+        for f in range(n2):
+            out[c, col] = sqrt4pi * A[f2[f]]
+            col += 1
+        for f in range(n3):
+            i1 = f3[f, 0]
+            i2 = f3[f, 1]
+            l = f3[f, 2]
+            acc = 0.0
+            for mu in range(2 * l + 1):
+                acc += A[i1 + mu * n_max] * A[i2 + mu * n_max]
+            if f3[f, 3] >= 0:
+                acc -= f3c[f] * D[f3[f, 3]]
+            out[c, col] = acc
+            col += 1
+        for f in range(n4):
+            i1 = f4[f, 0]
+            i2 = f4[f, 1]
+            i3 = f4[f, 2]
+            acc = 0.0
+            for w in range(f4[f, 3], f4[f, 4]):
+                acc += w_val[w] * A[i1 + w_idx[w, 0]] * A[i2 + w_idx[w, 1]] * A[i3 + w_idx[w, 2]]
+            # self-interaction terms "1|23", "2|13", "3|12" (Gaunt-collapsed) and the triple coincidence
+            for t in range(3):
+                dpos = f4[f, 5 + 2 * t]
+                if dpos >= 0:
+                    dstr = f4[f, 6 + 2 * t]
+                    ia = f4[f, t]
+                    ll = f4[f, 12 + t]
+                    s = 0.0
+                    for mu in range(2 * ll + 1):
+                        s += A[ia + mu * n_max] * D[dpos + mu * dstr]
+                    acc -= f4c[f, t] * s
+            if f4[f, 11] >= 0:
+                acc += 2.0 * f4c[f, 3] * T[f4[f, 11]]
+            out[c, col] = acc
+            col += 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# basis enumeration
+# ---------------------------------------------------------------------------------------------------
+
+
+def ace_basis(
+    n_species: int, max_body_order: int, degree: float, n_max: int, w_l: float = 1.5
+) -> tuple[list[tuple[int, int]], list[tuple[Factor, Factor]], list[tuple[Factor, Factor, Factor]]]:
+    """(2-body [(ζ, n)], 3-body [(f1, f2)], 4-body [(f1, f2, f3)]) in feature order; factors f = (ζ, n, l).
+
+    2-body: every ζ and n = 1 … n_max (species-major). Many-body: multisets of factors with 1 ≤ n_t ≤ n_max,
+    Σ_t (n_t + w_l l_t) ≤ degree; 3-body l1 = l2; 4-body |l1 − l2| ≤ l3 ≤ l1 + l2 and l1 + l2 + l3 even.
+    Many-body blocks are sorted by total degree, then lexicographically by the sorted factor tuple.
+    """
+    two = [(z, n) for z in range(n_species) for n in range(1, n_max + 1)]
+
+    def deg(fs) -> float:
+        return sum(n + w_l * l for _, n, l in fs)
+
+    def factors(nu: int) -> list[Factor]:
+        # the other nu−1 factors have degree ≥ 1 each (n ≥ 1)
+        budget = degree - (nu - 1) + _DEG_TOL
+        out = []
+        for z in range(n_species):
+            for n in range(1, n_max + 1):
+                l = 0
+                while n + w_l * l <= budget:
+                    out.append((z, n, l))
+                    l += 1
+                    if w_l <= 0 and l > 64:  # guard: an unbounded l would never stop
+                        raise ValueError("w_l must be positive")
+        return sorted(out)
+
+    def block(nu: int, ok) -> list:
+        fs = factors(nu)
+        sel = [c for c in itertools.combinations_with_replacement(fs, nu)
+               if deg(c) <= degree + _DEG_TOL and ok(c)]
+        return sorted(sel, key=lambda c: (round(deg(c), 9), c))
+
+    three: list = []
+    four: list = []
+    if max_body_order >= 3:
+        three = block(2, lambda c: c[0][2] == c[1][2])
+    if max_body_order >= 4:
+        def ok4(c) -> bool:
+            l1, l2, l3 = c[0][2], c[1][2], c[2][2]
+            return abs(l1 - l2) <= l3 <= l1 + l2 and (l1 + l2 + l3) % 2 == 0
+        four = block(3, ok4)
+    return two, three, four
+
+
+# ---------------------------------------------------------------------------------------------------
+# python reference helpers (vectorised; used for plots and tests)
+# ---------------------------------------------------------------------------------------------------
+
+
+def distance_transform(r: np.ndarray, r_cut: float, r_0: float = 1.0, transform: str = "default") -> np.ndarray:
+    """x(r) ∈ [0, 1] of the module doc (lengths in σ)."""
+    if transform not in _TRANSFORMS:
+        raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
+    scale, a = _transform_params(transform, r_cut, r_0)
+    r = np.asarray(r, dtype=np.float64)
+    y = lambda rr: (1 + (rr / scale) ** 3) / (1 + (rr / scale) ** 3 + a * (rr / scale) ** 4)  # noqa: E731
+    y_rc = y(r_cut)
+    return 1.0 - (y(r) - y_rc) / (1.0 - y_rc) * (1.0 - (r / r_cut) ** 4)
+
+
+def radial_basis(r: np.ndarray, n_max: int, r_cut: float, r_0: float = 1.0, transform: str = "default") -> np.ndarray:
+    """R_n(r) for n = 1 … n_max, shape r.shape + (n_max,); zero for r ≥ r_cut."""
+    r = np.asarray(r, dtype=np.float64)
+    x = distance_transform(r, r_cut, r_0, transform)
+    t = 2 * x - 1
+    out = np.empty(r.shape + (n_max,))
+    for k in range(n_max):
+        coef = np.zeros(k + 1)
+        coef[k] = 1.0
+        out[..., k] = (x - 1) * math.sqrt(2 * k + 1) * np.polynomial.legendre.legval(t, coef)
+    out[r >= r_cut] = 0.0
+    return out
+
+
+def real_spherical_harmonics(u: np.ndarray, l_max: int) -> np.ndarray:
+    """Real Y^r_{lμ}(û) at flat index l² + l + μ for unit vectors u (M, 3) -> (M, (l_max+1)²)."""
+    u = np.atleast_2d(np.asarray(u, dtype=np.float64))
+    norms = real_ylm_norms(l_max)
+    out = np.empty((u.shape[0], (l_max + 1) ** 2))
+    q = np.empty((l_max + 1) ** 2)
+    for i in range(u.shape[0]):
+        _ylm(u[i, 0], u[i, 1], u[i, 2], l_max, norms, q, out[i])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# the descriptor
+# ---------------------------------------------------------------------------------------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+@register_descriptor
+class ACEDescriptor(Descriptor):
+    """Purified ACE invariants up to body order 4 (2-body radial, power spectrum, bispectrum); 3D only."""
+
+    kind = "ace"
+
+    def __init__(
+        self,
+        n_species: int,
+        max_body_order: int = 4,
+        degree: float = 10,
+        n_max: int | None = None,
+        r_cut: float = 4.0,
+        r_0: float = 1.0,
+        transform: str = "default",
+        w_l: float = 1.5,
+        purify: bool = True,
+        species_names: Sequence[str] | None = None,
+    ) -> None:
+        """n_species ≥ 1 neighbour species; body order 2–4; total degree d and radial n_max (default d)."""
+        if not _is_int(n_species) or n_species < 1:
+            raise ValueError(f"n_species must be a positive integer, got {n_species!r}")
+        self.n_species = int(n_species)
+        if not _is_int(max_body_order) or int(max_body_order) not in (2, 3, 4):
+            raise ValueError(f"max_body_order must be 2, 3 or 4, got {max_body_order!r}")
+        self.max_body_order = int(max_body_order)
+        self.degree = float(degree)
+        if not (math.isfinite(self.degree) and self.degree >= 1):
+            raise ValueError(f"degree must be a finite number ≥ 1, got {degree!r}")
+        if self.degree.is_integer():
+            self.degree = float(int(self.degree))
+        if n_max is None:
+            n_max = int(math.floor(self.degree + _DEG_TOL))
+        if not _is_int(n_max) or n_max < 1:
+            raise ValueError(f"n_max must be a positive integer, got {n_max!r}")
+        self.n_max = int(n_max)
+        self.r_cut = float(r_cut)
+        if not (math.isfinite(self.r_cut) and self.r_cut > 0):
+            raise ValueError(f"r_cut must be a positive length, got {r_cut!r}")
+        self.cutoff = self.r_cut
+        self.r_0 = float(r_0)
+        if not (math.isfinite(self.r_0) and 0 < self.r_0 < self.r_cut):
+            raise ValueError(f"r_0 must lie in (0, r_cut), got {r_0!r}")
+        if transform not in _TRANSFORMS:
+            raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
+        self.transform = str(transform)
+        self.w_l = float(w_l)
+        if not (math.isfinite(self.w_l) and self.w_l > 0):
+            raise ValueError(f"w_l must be a positive number, got {w_l!r}")
+        if not isinstance(purify, (bool, np.bool_)):
+            raise ValueError(f"purify must be a bool, got {purify!r}")
+        self.purify = bool(purify)
+        if species_names is None:
+            self.species_names = default_species_names(self.n_species)
+        else:
+            self.species_names = [str(s) for s in species_names]
+            if len(self.species_names) != self.n_species:
+                raise ValueError(
+                    f"species_names has {len(self.species_names)} entries for {self.n_species} species"
+                )
+        self._two, self._three, self._four = ace_basis(
+            self.n_species, self.max_body_order, self.degree, self.n_max, self.w_l
+        )
+        self._names = self._make_names()
+        self._tables = self._build_tables()
+
+    # -- description -------------------------------------------------------------------------------
+
+    @property
+    def selection_rule(self) -> str:
+        """The basis-selection rule in words (exactly what :func:`ace_basis` enumerates)."""
+        d = f"{self.degree:g}"
+        return (
+            f"2-body: n = 1..{self.n_max} per neighbour species; "
+            f"3-/4-body: multisets of (species, n, l) with 1 <= n_t <= {self.n_max} and "
+            f"sum_t (n_t + {self.w_l:g} l_t) <= {d}; 3-body l1 = l2; 4-body triangle rule and l1+l2+l3 even"
+        )
+
+    @property
+    def basis_functions(self) -> list[tuple[tuple[int, int, int], ...]]:
+        """Per feature, its factors (species, n, l) in feature order (2-body: one factor with l = 0)."""
+        return ([((z, n, 0),) for z, n in self._two] + [tuple(c) for c in self._three]
+                + [tuple(c) for c in self._four])
+
+    @property
+    def body_orders(self) -> np.ndarray:
+        """Body order (2, 3 or 4) of every feature."""
+        return np.array([2] * len(self._two) + [3] * len(self._three) + [4] * len(self._four), dtype=np.int64)
+
+    @property
+    def l_max(self) -> int:
+        """Largest l in the basis."""
+        return max([f[2] for c in self._three + self._four for f in c], default=0)
+
+    def _make_names(self) -> list[str]:
+        sp = self.species_names
+        names = [f"{sp[z]}{n}" for z, n in self._two]
+        names += ["|".join(f"{sp[z]}{n}l{l}" for z, n, l in c) for c in self._three + self._four]
+        return names
+
+    @property
+    def names(self) -> list[str]:
+        """``A1 … B10`` (2-body), ``A1l0|B2l0`` (3-body), ``A1l1|A2l1|B1l2`` (4-body), in feature order."""
+        return list(self._names)
+
+    @property
+    def n_features(self) -> int:
+        """Number of invariants."""
+        return len(self._two) + len(self._three) + len(self._four)
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-serialisable hyperparameters (floats round-trip exactly through JSON)."""
+        return {
+            "kind": self.kind,
+            "n_species": self.n_species,
+            "max_body_order": self.max_body_order,
+            "degree": self.degree,
+            "n_max": self.n_max,
+            "r_cut": self.r_cut,
+            "r_0": self.r_0,
+            "transform": self.transform,
+            "w_l": self.w_l,
+            "purify": self.purify,
+            "species_names": list(self.species_names),
+        }
+
+    # -- tables for the kernel ---------------------------------------------------------------------
+
+    def _build_tables(self) -> dict[str, Any]:
+        """Index tables for :func:`_ace_kernel` (layouts documented in :func:`_pair_sums`)."""
+        n_max = self.n_max
+        l_max = self.l_max
+        nlm = (l_max + 1) ** 2
+        ns = self.n_species
+        nlim = np.zeros(l_max + 1, dtype=np.int64)
+        if self._two:
+            nlim[0] = n_max
+        for c in self._three + self._four:
+            for _, n, l in c:
+                nlim[l] = max(nlim[l], n)
+
+        def a_index(z: int, n: int, l: int) -> int:
+            """Flat A index of (z, l, μ = 0 i.e. m = −l, n)."""
+            return (z * nlm + l * l) * n_max + (n - 1)
+
+        # pass 1: which one-neighbour sums the purification needs (keys, symbolic)
+        d_keys: set[tuple[int, int, int, int]] = set()  # (z, l, n_a ≤ n_b)
+        t_keys: set[tuple[int, int, int, int]] = set()  # (z, n1 ≤ n2 ≤ n3)
+
+        def dkey(z: int, na: int, nb: int, l: int) -> tuple[int, int, int, int]:
+            return (z, l, min(na, nb), max(na, nb))
+
+        f3_d: list[tuple[int, int, int, int] | None] = []
+        for (z1, n1, l), (z2, n2, _) in self._three:
+            key = dkey(z1, n1, n2, 0) if (self.purify and z1 == z2) else None
+            f3_d.append(key)
+            if key:
+                d_keys.add(key)
+        f4_d: list[list] = []
+        for fac in self._four:
+            keys: list = [None, None, None, None]
+            if self.purify:
+                for t in range(3):
+                    u, v = [s for s in range(3) if s != t]
+                    if fac[u][0] == fac[v][0]:
+                        keys[t] = dkey(fac[u][0], fac[u][1], fac[v][1], fac[t][2])
+                        d_keys.add(keys[t])
+                if fac[0][0] == fac[1][0] == fac[2][0]:
+                    keys[3] = (fac[0][0],) + tuple(sorted(fc[1] for fc in fac))
+                    t_keys.add(keys[3])
+            f4_d.append(keys)
+
+        # pass 2: layout. D grouped by g = z·(l_max+1) + l, component-major inside a group.
+        d_sorted = sorted(d_keys)
+        n_groups = ns * (l_max + 1)
+        d_group = np.zeros(n_groups + 1, dtype=np.int64)
+        for z, l, _, _ in d_sorted:
+            d_group[z * (l_max + 1) + l + 1] += 1
+        d_group = np.cumsum(d_group)
+        d_goff = np.zeros(n_groups, dtype=np.int64)
+        size = 0
+        for g in range(n_groups):
+            d_goff[g] = size
+            size += int(d_group[g + 1] - d_group[g]) * (2 * (g % (l_max + 1)) + 1)
+        d_ab = np.array([[na - 1, nb - 1] for _, _, na, nb in d_sorted], dtype=np.int64).reshape(-1, 2)
+        d_pos: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+        for e, key in enumerate(d_sorted):
+            g = key[0] * (l_max + 1) + key[1]
+            d_pos[key] = (int(d_goff[g] + (e - d_group[g])), int(d_group[g + 1] - d_group[g]))
+        t_sorted = sorted(t_keys)
+        t_group = np.zeros(ns + 1, dtype=np.int64)
+        for key in t_sorted:
+            t_group[key[0] + 1] += 1
+        t_group = np.cumsum(t_group)
+        t_abc = np.array([[n - 1 for n in key[1:]] for key in t_sorted], dtype=np.int64).reshape(-1, 3)
+        t_pos = {key: e for e, key in enumerate(t_sorted)}
+
+        # pass 3: feature rows
+        f2 = np.array([a_index(z, n, 0) for z, n in self._two], dtype=np.int64)
+        f3 = np.full((len(self._three), 4), -1, dtype=np.int64)
+        f3c = np.zeros(len(self._three))
+        for f, ((z1, n1, l), (z2, n2, _)) in enumerate(self._three):
+            f3[f, :3] = [a_index(z1, n1, l), a_index(z2, n2, l), l]
+            if f3_d[f] is not None:
+                # Σ_j δ R1 R2 Σ_μ Y_lμ² = (2l+1)/(4π) Σ_j δ R1 R2, and D(l=0) = Σ_j δ R1 R2 Y_00
+                f3[f, 3] = d_pos[f3_d[f]][0]
+                f3c[f] = (2 * l + 1) / math.sqrt(4.0 * math.pi)
+
+        f4 = np.full((len(self._four), 15), -1, dtype=np.int64)
+        f4c = np.zeros((len(self._four), 4))
+        w_idx_parts: list[np.ndarray] = []
+        w_val_parts: list[np.ndarray] = []
+        w_pos = 0
+        coup: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]] = {}
+        for f, fac in enumerate(self._four):
+            ls = tuple(fc[2] for fc in fac)
+            if ls not in coup:
+                w = real_coupling_3j(*ls)
+                idx = np.argwhere(w != 0.0).astype(np.int64)
+                coup[ls] = (idx * n_max, w[tuple(idx.T)], _gaunt_constants(w, ls))
+            idx, vals, consts = coup[ls]
+            w_idx_parts.append(idx)
+            w_val_parts.append(vals)
+            f4[f, 0:3] = [a_index(*fc) for fc in fac]
+            f4[f, 3:5] = [w_pos, w_pos + idx.shape[0]]
+            w_pos += idx.shape[0]
+            f4[f, 12:15] = ls
+            keys = f4_d[f]
+            for t in range(3):
+                if keys[t] is not None:
+                    f4[f, 5 + 2 * t: 7 + 2 * t] = d_pos[keys[t]]
+                    f4c[f, t] = consts[t]
+            if keys[3] is not None:
+                f4[f, 11] = t_pos[keys[3]]
+                f4c[f, 3] = consts[3]
+        w_idx = np.concatenate(w_idx_parts) if w_idx_parts else np.zeros((0, 3), dtype=np.int64)
+        w_val = np.concatenate(w_val_parts) if w_val_parts else np.zeros(0)
+        scale, a = _transform_params(self.transform, self.r_cut, self.r_0)
+        u = self.r_cut / scale
+        y_rc = (1 + u**3) / (1 + u**3 + a * u**4)
+        return {
+            "scale": float(scale), "a": float(a), "y_rc": float(y_rc), "l_max": int(l_max),
+            "nlim": nlim, "norms": real_ylm_norms(l_max),
+            "d_ab": d_ab, "d_group": d_group, "d_goff": d_goff, "d_size": int(size),
+            "t_abc": t_abc, "t_group": t_group,
+            "f2": f2, "f3": f3, "f3c": f3c, "f4": f4, "f4c": f4c,
+            "w_idx": np.ascontiguousarray(w_idx, dtype=np.int64), "w_val": np.ascontiguousarray(w_val),
+        }
+
+    # -- evaluation --------------------------------------------------------------------------------
+
+    def compute(
+        self,
+        frame: Frame,
+        centers: np.ndarray | None = None,
+        neighbors: NeighborList | None = None,
+    ) -> np.ndarray:
+        """Features (n_centers, n_features); see :meth:`Descriptor.compute`. 3D frames only."""
+        if frame.dim != 3:
+            raise ValueError(f"the ACE descriptor is defined for 3D frames only (got a {frame.dim}D frame)")
+        return super().compute(frame, centers, neighbors)
+
+    def atomic_base(
+        self,
+        frame: Frame,
+        centers: np.ndarray | None = None,
+        neighbors: NeighborList | None = None,
+        l_max: int | None = None,
+    ) -> np.ndarray:
+        """Real atomic base A[c, ζ, n−1, l² + l + μ] = Σ_j δ(z_j,ζ) R_n Y^r_{lμ}, all n ≤ n_max, l ≤ l_max.
+
+        Shape (n_centers, n_species, n_max, (l_max+1)²); l_max defaults to the basis' own. The complex
+        (Condon–Shortley) base is ``glassfix.descriptors._wigner.complex_from_real(l) @ A[..., l²:(l+1)²]``.
+        """
+        if frame.dim != 3:
+            raise ValueError(f"the ACE descriptor is defined for 3D frames only (got a {frame.dim}D frame)")
+        if neighbors is None:
+            from glassfix.core.neighbors import neighbor_list
+            from glassfix.descriptors.base import as_center_indices
+
+            neighbors = neighbor_list(frame, self.cutoff, as_center_indices(centers, frame.n_atoms))
+        lm = self.l_max if l_max is None else int(l_max)
+        vectors = neighbors.vectors if neighbors.n_pairs else np.zeros((0, 3))
+        tb = self._tables
+        out = _base_kernel(
+            neighbors.offsets, neighbors.neighbors, vectors, np.ascontiguousarray(frame.types, dtype=np.int64),
+            self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, lm,
+            np.full(lm + 1, self.n_max, dtype=np.int64), real_ylm_norms(lm),
+        )
+        out = out.reshape(neighbors.n_centers, self.n_species, (lm + 1) ** 2, self.n_max)
+        return np.ascontiguousarray(out.transpose(0, 1, 3, 2))
+
+    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+        """Run the numba kernel over the CSR list (pairs with r ≥ r_cut are skipped inside)."""
+        vectors = nl.vectors
+        if nl.n_pairs == 0:
+            vectors = np.zeros((0, 3), dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[1] != 3:
+            raise ValueError("the ACE descriptor needs 3D pair vectors (n_pairs, 3)")
+        tb = self._tables
+        if self.n_features == 0:
+            return np.zeros((nl.n_centers, 0))
+        return _ace_kernel(
+            nl.offsets, nl.neighbors, vectors, np.ascontiguousarray(types, dtype=np.int64),
+            self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
+            tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
+            tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
+            tb["w_idx"], tb["w_val"], self.n_features,
+        )
+
+
+def _gaunt_constants(w: np.ndarray, ls: tuple[int, int, int]) -> tuple[float, float, float, float]:
+    """(c1, c2, c3, ct): Σ_{μb μc} W Y_b Y_c (û) = c_a Y_a(û) for each slot a, Σ W Y1 Y2 Y3 (û) = ct.
+
+    Obtained from W itself at two fixed directions (and checked for proportionality), so they follow the
+    real-harmonic convention by construction; closed forms: c_a = (l1 l2 l3; 000) √((2l_b+1)(2l_c+1)/(4π(2l_a+1))),
+    ct = (l1 l2 l3; 000) √((2l1+1)(2l2+1)(2l3+1)/(4π)³).
+    """
+    l_max = max(ls)
+    dirs = np.array([[0.3, -0.5, 0.81], [-0.62, 0.2, -0.4]])
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    ys = real_spherical_harmonics(dirs, l_max)
+    consts = []
+    for slot in range(3):
+        vals = []
+        for y in ys:
+            parts = [y[l * l: l * l + 2 * l + 1] for l in ls]
+            others = [parts[u] for u in range(3) if u != slot]
+            sub = "ijk," + ",".join("ijk"[u] for u in range(3) if u != slot) + "->" + "ijk"[slot]
+            v = np.einsum(sub, w, *others)
+            ya = parts[slot]
+            cval = float(v @ ya / (ya @ ya))
+            if np.abs(v - cval * ya).max() > 1e-10 * max(1.0, np.abs(v).max()):
+                raise AssertionError(f"Gaunt contraction of {ls} is not proportional to Y_l{ls[slot]}")
+            vals.append(cval)
+        if abs(vals[0] - vals[1]) > 1e-10 * max(1.0, abs(vals[0])):
+            raise AssertionError("Gaunt constant depends on the direction")
+        consts.append(vals[0])
+    tvals = []
+    for y in ys:
+        parts = [y[l * l: l * l + 2 * l + 1] for l in ls]
+        tvals.append(float(np.einsum("ijk,i,j,k->", w, *parts)))
+    if abs(tvals[0] - tvals[1]) > 1e-10 * max(1.0, abs(tvals[0])):
+        raise AssertionError("triple Gaunt constant depends on the direction")
+    consts.append(tvals[0])
+    return consts[0], consts[1], consts[2], consts[3]

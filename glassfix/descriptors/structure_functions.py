@@ -28,6 +28,13 @@ def default_species_names(n_species: int) -> list[str]:
     return [chr(ord("A") + t) if t < 26 else f"T{t}" for t in range(n_species)]
 
 
+# Away from the grid point nearest r the Gaussians fall super-exponentially (and the recurrence ratio
+# q keeps shrinking), so once a term drops below 1e-18 every later one on that side is smaller still and
+# their sum is below 2e-18: adding them cannot change a feature beyond double round-off, yet walking
+# the whole grid costs ~3x more (measured: δ = 0.1 visits ~19 of 50 points).
+_NEGLIGIBLE = 1e-18
+
+
 @numba.njit(parallel=True, cache=True)
 def _radial_kernel(
     offsets: np.ndarray,
@@ -86,12 +93,16 @@ def _radial_kernel(
             for m in range(m0 + 1, n_mu):
                 g *= q
                 q *= step
+                if g < _NEGLIGIBLE:
+                    break
                 out[c, base + m] += g
             g = g0  # downwards: x_{m-1} = x_m − h
             q = math.exp((2.0 * x0 * h - h * h) * inv_two_delta2)
             for m in range(m0 - 1, -1, -1):
                 g *= q
                 q *= step
+                if g < _NEGLIGIBLE:
+                    break
                 out[c, base + m] += g
     return out
 

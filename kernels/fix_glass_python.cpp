@@ -9,6 +9,7 @@
 #include "force.h"
 #include "pair.h"
 #include "memory.h"
+#include "modify.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
@@ -87,12 +88,16 @@ void release_views(PyObject *dict)
 
 FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
-    values(nullptr), last_eval(-1)
+    values(nullptr), last_eval(-1), record(0)
 {
-  pystyle = (strcmp(style, "glass/python") == 0) ? "python" : "predict";
+  if (strcmp(style, "glass/python") == 0) pystyle = "python";
+  else if (strcmp(style, "glass/record") == 0) pystyle = "record";
+  else pystyle = "predict";
+  record = (pystyle == "record") ? 1 : 0;
   const std::string usage = (pystyle == "python")
       ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]"
-      : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]";
+      : (record ? "fix ID group glass/record N FILE [values f_ID ...] [group NAME] [system NAME] [temperature T]"
+                : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]");
   if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage);
 
   char *end = nullptr;
@@ -139,6 +144,17 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
           nout = static_cast<int>(PyLong_AsLong(pn.get()));
           receptive_field = PyFloat_AsDouble(prf.get());
           gather = PyObject_IsTrue(pg.get());
+          if (!PyErr_Occurred() && record) {
+            PyRef pv(PyObject_GetAttrString(h.get(), "values"));
+            PyRef seq(pv ? PySequence_Fast(pv.get(), "values must be a sequence") : nullptr);
+            if (seq) {
+              for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(seq.get()); k++) {
+                const char *name = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq.get(), k));
+                if (!name) break;
+                recnames.emplace_back(name);
+              }
+            }
+          }
           if (PyErr_Occurred()) msg = py_error_message();
           else handler = h.release();
         }
@@ -146,6 +162,11 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     }
   }
   fail_if_any(!msg.empty(), msg, false);
+  if (record) {
+    // a recorder has no outputs of its own; it only needs the per-atom values of other fixes
+    nevery_check_names();
+    return;
+  }
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
 
   peratom_flag = 1;
@@ -172,7 +193,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
 FixGlassPython::~FixGlassPython()
 {
   if (copymode) return;
-  atom->delete_callback(id, Atom::GROW);
+  if (!record) atom->delete_callback(id, Atom::GROW);
   memory->destroy(values);
   if (handler && Py_IsInitialized()) {
     GilGuard gil;
@@ -187,8 +208,59 @@ int FixGlassPython::setmask()
 
 /* ---------------------------------------------------------------------- */
 
+// glass/record: parse "f_ID" / "f_ID[k]" references (syntax only; the fixes are resolved in init())
+void FixGlassPython::nevery_check_names()
+{
+  for (const auto &name : recnames) {
+    if (name.rfind("f_", 0) != 0 || name.size() < 3)
+      error->all(FLERR, "Fix {} {}: can record per-atom values of fixes only ('f_ID' or 'f_ID[k]'), got '{}'",
+                 id, style, name);
+  }
+}
+
 void FixGlassPython::init()
 {
+  if (record) {
+    recfix.clear();
+    reccol.clear();
+    const auto &fixes = modify->get_fix_list();
+    int me_index = -1;
+    for (size_t k = 0; k < fixes.size(); k++)
+      if (fixes[k] == this) me_index = static_cast<int>(k);
+    for (const auto &name : recnames) {
+      std::string fid = name.substr(2);
+      int col = 0;
+      auto lb = fid.find('[');
+      if (lb != std::string::npos) {
+        if (fid.back() != ']')
+          error->all(FLERR, "Fix {} {}: malformed value '{}'; use f_ID or f_ID[k]", id, style, name);
+        col = atoi(fid.substr(lb + 1, fid.size() - lb - 2).c_str());
+        fid = fid.substr(0, lb);
+        if (col < 1) error->all(FLERR, "Fix {} {}: column in '{}' must be >= 1", id, style, name);
+      }
+      Fix *f = modify->get_fix_by_id(fid);
+      if (!f) error->all(FLERR, "Fix {} {}: no fix with ID '{}' (value '{}')", id, style, fid, name);
+      if (!f->peratom_flag)
+        error->all(FLERR, "Fix {} {}: fix {} does not produce per-atom values", id, style, fid);
+      if (col == 0 && f->size_peratom_cols != 0)
+        error->all(FLERR, "Fix {} {}: fix {} has {} per-atom columns; name one as f_{}[k]", id, style, fid,
+                   f->size_peratom_cols, fid);
+      if (col > 0 && col > f->size_peratom_cols)
+        error->all(FLERR, "Fix {} {}: fix {} has no per-atom column {}", id, style, fid, col);
+      if (nevery % f->peratom_freq)
+        error->all(FLERR, "Fix {} {}: N = {} is not a multiple of the interval {} at which fix {} updates",
+                   id, style, nevery, f->peratom_freq, fid);
+      int idx = -1;
+      for (size_t k = 0; k < fixes.size(); k++)
+        if (fixes[k] == f) idx = static_cast<int>(k);
+      if (idx > me_index)
+        error->all(FLERR, "Fix {} {}: define it after fix {} so that the values it records are current",
+                   id, style, fid);
+      recfix.push_back(f);
+      reccol.push_back(col);
+    }
+    return;
+  }
   if (!gather && receptive_field > 0.0) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
     // atoms have moved up to the neighbour skin since the last reneighbouring. Checked here, before
@@ -275,8 +347,13 @@ void FixGlassPython::check_positions()
 void FixGlassPython::evaluate()
 {
   if (last_eval == update->ntimestep && update->ntimestep > 0) return;
+  if (record && update->ntimestep % nevery) return;    // a recorder only writes on its own interval
   last_eval = update->ntimestep;
   check_positions();
+  if (record) {
+    evaluate_record();
+    return;
+  }
   if (gather) {
     evaluate_gather();
   } else {
@@ -418,8 +495,75 @@ void FixGlassPython::evaluate_gather()
       values[i][k] = (atom->mask[i] & groupbit) ? mine[static_cast<size_t>(i) * nout + k] : 0.0;
 }
 
+void FixGlassPython::evaluate_record()
+{
+  int nlocal = atom->nlocal;
+  int me = comm->me, nprocs = comm->nprocs;
+  int nval = static_cast<int>(recfix.size());
+  int nd = 6 + nval;    // x(3), unwrapped x(3), recorded values
+  std::vector<int> ibuf(3 * static_cast<size_t>(nlocal));
+  std::vector<double> dbuf(static_cast<size_t>(nd) * nlocal);
+  for (int i = 0; i < nlocal; i++) {
+    ibuf[3 * i] = static_cast<int>(atom->tag[i]);
+    ibuf[3 * i + 1] = atom->type[i];
+    ibuf[3 * i + 2] = (atom->mask[i] & groupbit) ? 1 : 0;
+    double xu[3];
+    domain->unmap(atom->x[i], atom->image[i], xu);
+    for (int d = 0; d < 3; d++) {
+      dbuf[static_cast<size_t>(nd) * i + d] = atom->x[i][d];
+      dbuf[static_cast<size_t>(nd) * i + 3 + d] = xu[d];
+    }
+    for (int k = 0; k < nval; k++) {
+      Fix *f = recfix[k];
+      double v = (reccol[k] == 0) ? f->vector_atom[i] : f->array_atom[i][reccol[k] - 1];
+      dbuf[static_cast<size_t>(nd) * i + 6 + k] = v;
+    }
+  }
+  std::vector<int> counts(nprocs), displs(nprocs, 0);
+  MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+  int ntot = 0;
+  if (me == 0)
+    for (int p = 0; p < nprocs; p++) {
+      displs[p] = ntot;
+      ntot += counts[p];
+    }
+  std::vector<int> c3(nprocs), d3(nprocs), cd(nprocs), dd(nprocs);
+  for (int p = 0; p < nprocs; p++) {
+    c3[p] = 3 * counts[p];
+    d3[p] = 3 * displs[p];
+    cd[p] = nd * counts[p];
+    dd[p] = nd * displs[p];
+  }
+  std::vector<int> iall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
+  std::vector<double> dall(me == 0 ? static_cast<size_t>(nd) * ntot : 0);
+  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, iall.data(), c3.data(), d3.data(), MPI_INT, 0, world);
+  MPI_Gatherv(dbuf.data(), nd * nlocal, MPI_DOUBLE, dall.data(), cd.data(), dd.data(), MPI_DOUBLE, 0, world);
+  std::string msg;
+  if (me == 0) {
+    GilGuard gil;
+    PyRef view(PyDict_New());
+    PyObject *v = view.get();
+    bool ok = set_item(v, "step", PyLong_FromLongLong(update->ntimestep)) &&
+        set_item(v, "time", PyFloat_FromDouble(update->atime + (update->ntimestep - update->atimestep) * update->dt)) &&
+        set_item(v, "n", PyLong_FromLong(ntot)) &&
+        set_item(v, "ncol", PyLong_FromLong(nd)) &&
+        set_item(v, "ints", ro_view(iall.data(), sizeof(int) * iall.size())) &&
+        set_item(v, "doubles", ro_view(dall.data(), sizeof(double) * dall.size())) &&
+        set_item(v, "box", box_tuple(domain));
+    if (!ok) {
+      msg = "cannot build the view passed to Python (" + py_error_message() + ")";
+    } else {
+      PyRef r(PyObject_CallMethod(handler, "record", "O", v));
+      if (!r) msg = py_error_message();
+      release_views(v);
+    }
+  }
+  fail_if_any(!msg.empty(), msg, false);
+}
+
 void FixGlassPython::update_means()
 {
+  if (record) return;
   std::vector<double> local(2 * nout, 0.0), global(2 * nout, 0.0);
   int nlocal = atom->nlocal;
   for (int i = 0; i < nlocal; i++) {
@@ -450,6 +594,7 @@ double FixGlassPython::compute_vector(int n)
 
 double FixGlassPython::memory_usage()
 {
+  if (record) return 0.0;
   return static_cast<double>(atom->nmax) * nout * sizeof(double);
 }
 

@@ -2,6 +2,10 @@
 //
 //   fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 S2 ...]
 //   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]
+//   fix ID group glass/record  N FILE [values f_ID f_ID[k] ...] [group NAME] [system NAME] [temperature T]
+//
+// glass/record gathers all atoms (positions, unwrapped positions, ids, types) and the per-atom values
+// of the named fixes to rank 0 every N steps and appends them to a glassfix dataset store (HDF5).
 //
 // Everything after N is parsed by the Python bridge (glassfix.engines.lammps.bridge), so both styles
 // share this one class: the C++ side owns what needs LAMMPS internals (neighbour list, ghost check,
@@ -44,11 +48,17 @@ class FixGlassPython : public Fix {
   class NeighList *list;
   double **values;            // per-atom outputs, nmax x nout, migrate with atoms
   std::vector<double> means;  // global means over the group (NaN entries skipped)
+  int record;                 // 1 = glass/record: no outputs, gather + extra per-atom columns
+  std::vector<std::string> recnames;   // the per-atom references to record, e.g. "f_ph", "f_soft[2]"
+  std::vector<class Fix *> recfix;     // resolved in init()
+  std::vector<int> reccol;             // 0 = per-atom vector, k >= 1 = column k of a per-atom array
   bigint last_eval;           // step of the last evaluation
 
   void evaluate();
   void evaluate_local(double *out, std::vector<int> &centers);
   void evaluate_gather();
+  void evaluate_record();
+  void nevery_check_names();
   void update_means();
   void check_positions();
   void fail_if_any(bool failed, const std::string &msg, bool name_rank);

@@ -61,6 +61,10 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.info = "glassfix: per-atom values from a user Python function every N steps";
   (*register_plugin)(&plugin, lmp);
 
+  plugin.name = "glass/record";
+  plugin.info = "glassfix: append frames and per-atom labels/predictions to a dataset store";
+  (*register_plugin)(&plugin, lmp);
+
   plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_label_creator;
   plugin.name = "glass/phop";
   plugin.info = "glassfix: online p_hop (Candelier) from per-atom position history";

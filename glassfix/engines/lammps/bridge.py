@@ -396,15 +396,87 @@ class PythonHandler:
 
 
 # ---------------------------------------------------------------------------------------------------
+# fix glass/record
+
+RECORD_USAGE = ("fix ID group glass/record N FILE [values f_ID f_ID[k] ...] [group NAME] [system NAME] "
+                "[temperature T]")
 
 
-def create(style: str, args: list[str], info: dict[str, Any]) -> PredictHandler | PythonHandler:
-    """Factory called by the C++ fix: style 'predict' or 'python', args = fix arguments after N."""
+class RecordHandler:
+    """Appends every N-th frame and the per-atom values of other fixes to a dataset store (rank 0 writes).
+
+    Frames are keyed ``SYSTEM/GROUP/STEP`` (zero-padded), so a restarted run that re-records a step
+    it already stored skips it: the store stays free of duplicates.
+    """
+
+    n_outputs = 0
+    receptive_field = 0.0
+    gather = True
+    output_names: list[str] = []
+    store = None  # set on rank 0 once the arguments are valid (also read by __del__ on failure)
+
+    def __init__(self, args: list[str], info: dict[str, Any]) -> None:
+        if not args or args[0] in ("values", "group", "system", "temperature"):
+            raise BridgeError(f"expected FILE after N. Usage: {RECORD_USAGE}")
+        self.path = args[0]
+        kw = _parse_keywords(args[1:], {"values": None, "group": 1, "system": 1, "temperature": 1},
+                             "glass/record", RECORD_USAGE)
+        self.values = list(kw.get("values", []))
+        self.group = kw.get("group", [str(info.get("fix_id", "run"))])[0]
+        self.system = kw.get("system", ["lammps"])[0]
+        try:
+            self.temperature = float(kw["temperature"][0]) if "temperature" in kw else None
+        except ValueError:
+            raise BridgeError(f"temperature must be a number. Usage: {RECORD_USAGE}") from None
+        self.rank = int(info.get("rank", 0))
+        if self.rank == 0:
+            from glassfix.data.store import DatasetStore
+
+            try:
+                self.store = DatasetStore(self.path, mode="a")
+            except Exception as exc:
+                raise BridgeError(f"cannot open dataset store '{self.path}': {exc}") from None
+
+    def record(self, view: dict[str, Any]) -> None:
+        """Write one frame with the recorded per-atom values as labels (sorted by atom id)."""
+        try:
+            n, ncol = int(view["n"]), int(view["ncol"])
+            ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
+            dbl = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)
+            cell, origin, pbc, dim = box_to_cell(view["box"])
+            order = np.argsort(ints[:, 0], kind="stable")
+            frame = Frame(positions=dbl[order, :dim], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
+                          origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64),
+                          unwrapped=dbl[order, 3:3 + dim], step=int(view["step"]), time=float(view["time"]))
+            labels = {name: dbl[order, 6 + k].copy() for k, name in enumerate(self.values)}
+            labels["in_group"] = ints[order, 2].astype(np.float64)
+            key = f"{self.system}/{self.group}/{frame.step:012d}"
+            self.store.add_frame(frame, key=key, group=self.group, system=self.system,
+                                 temperature=self.temperature, labels=labels)
+        except Exception as exc:
+            raise BridgeError(f"recording step {view.get('step')} to '{self.path}' failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+    def __del__(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.close()
+            except Exception:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def create(style: str, args: list[str], info: dict[str, Any]) -> PredictHandler | PythonHandler | RecordHandler:
+    """Factory called by the C++ fix: style 'predict', 'python' or 'record'; args = fix arguments after N."""
     try:
         if style == "predict":
             return PredictHandler(list(args), info)
         if style == "python":
             return PythonHandler(list(args), info)
+        if style == "record":
+            return RecordHandler(list(args), info)
         raise BridgeError(f"unknown glassfix fix style '{style}'")
     except BridgeError:
         raise

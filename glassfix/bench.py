@@ -27,10 +27,10 @@ boundary p p p
 variable L equal ({n}/1.2)^(1.0/3.0)
 region box block 0 ${{L}} 0 ${{L}} 0 ${{L}}
 create_box 2 box
-create_atoms 1 random {n} {seed} box overlap 0.75 maxtry 500
+create_atoms 1 random {n} {seed} box overlap 0.6 maxtry 1000
 set type 1 type/subset 2 {nb} {seed2}
 {pair}
-minimize 0.0 1.0e-3 2000 20000
+minimize 1.0e-4 1.0e-2 500 5000
 reset_timestep 0
 velocity all create 1.0 {seed} dist gaussian mom yes rot no loop geom
 fix nvt all nvt temp 1.0 0.6 1.0

@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     descriptors_cli.add_arguments(ds)
     ds.set_defaults(func=descriptors_cli.main)
 
+    la = sub.add_parser("label", help="offline labels: phop, d2min, propensity, pair-targets")
+    from glassfix.labels import cli as labels_cli
+
+    labels_cli.add_arguments(la)
+
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
     be.add_argument("what", choices=["overhead", "descriptors"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "

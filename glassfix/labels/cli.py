@@ -1,0 +1,162 @@
+"""``glassfix label KIND ...``: offline labels from LAMMPS dumps or isoconfigurational ``.npz`` files.
+
+Kinds (lengths in the engine's units, times in frames of the input trajectory):
+
+- ``phop``: Candelier p_hop on the unwrapped positions of a dump trajectory -> (T, N) by atom id;
+- ``d2min``: Falk–Langer D²min between frames ``lag`` apart, neighbours within ``rcut`` at the earlier one;
+- ``propensity``: replica mean of |Δr| (or |Δr|²) of an isoconfigurational ``.npz`` (BOTAN layout);
+- ``pair-targets``: BOTAN pair targets (mean change of distance of pairs closer than ``r_edge``).
+
+Results go to ``--out X.npy`` (written atomically) and/or, with ``--store S.h5``, into a dataset store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _save(out: str | None, arr: np.ndarray) -> None:
+    if out is None:
+        return
+    path = Path(out)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+    print(f"wrote {path}: {arr.shape}")
+
+
+def _dump_traj(path: str):
+    from glassfix.data.lammps_io import read_dump_frames
+
+    frames = read_dump_frames(path)
+    if not frames:
+        raise SystemExit(f"error: no frames in {path}")
+    if any(f.unwrapped is None for f in frames):
+        raise SystemExit(f"error: {path} has no unwrapped positions (dump xu yu zu, or x y z with ix iy iz)")
+    ids = frames[0].ids
+    for f in frames:
+        if not np.array_equal(f.ids, ids):
+            raise SystemExit(f"error: frames of {path} do not hold the same atoms (step {f.step})")
+    return frames
+
+
+def _cmd_phop(args: argparse.Namespace) -> int:
+    from glassfix.labels.phop import phop
+
+    frames = _dump_traj(args.traj)
+    values = phop(np.stack([f.unwrapped for f in frames]), args.window)
+    _save(args.out, values)
+    if args.store:
+        _to_store(args, frames, {f"phop/window={args.window}": values})
+    return 0
+
+
+def _cmd_d2min(args: argparse.Namespace) -> int:
+    from glassfix.core.frame import Frame
+    from glassfix.labels.d2min import d2min
+
+    frames = _dump_traj(args.traj)
+    T, N = len(frames), frames[0].n_atoms
+    values = np.full((T, N), np.nan)
+    for k in range(args.lag, T):
+        f0 = frames[k - args.lag]
+        ref = Frame(positions=f0.unwrapped, types=f0.types, cell=f0.cell, origin=f0.origin, pbc=f0.pbc,
+                    ids=f0.ids)
+        values[k], _ = d2min(ref, frames[k].unwrapped, args.rcut, normalize=args.normalize,
+                             cell1=frames[k].cell)
+    _save(args.out, values)
+    if args.store:
+        _to_store(args, frames, {f"d2min/lag={args.lag},rcut={args.rcut},normalize={args.normalize}": values})
+    return 0
+
+
+def _load_iso(path: str, box: float):
+    d = np.load(path, allow_pickle=False)
+    for key in ("types", "initial_positions", "positions"):
+        if key not in d:
+            raise SystemExit(f"error: {path} lacks '{key}' (expected the BOTAN/GlassBench npz layout)")
+    return d["types"].astype(np.int64), d["initial_positions"], d["positions"]
+
+
+def _cmd_propensity(args: argparse.Namespace) -> int:
+    from glassfix.labels.propensity import propensity
+
+    _, initial, replicas = _load_iso(args.npz, args.box)
+    values = propensity(initial, replicas, kind=args.kind)
+    _save(args.out, values)
+    return 0
+
+
+def _cmd_pairs(args: argparse.Namespace) -> int:
+    from glassfix.core.frame import Frame
+    from glassfix.labels.bonds import pair_targets
+
+    types, initial, replicas = _load_iso(args.npz, args.box)
+    frame = Frame(positions=initial, types=types, cell=np.eye(3) * args.box)
+    edges, target = pair_targets(frame, replicas, r_edge=args.r_edge, form=args.form)
+    _save(args.out, target)
+    if args.edges_out:
+        _save(args.edges_out, edges)
+    return 0
+
+
+def _to_store(args: argparse.Namespace, frames, labels: dict[str, np.ndarray]) -> None:
+    from glassfix.data.store import DatasetStore
+
+    with DatasetStore(args.store, mode="a") as ds:
+        for k, f in enumerate(frames):
+            key = f"{args.system}/{args.group}/{f.step:012d}"
+            ds.add_frame(f, key=key, group=args.group, system=args.system)
+            ds.add_labels(key, {name: v[k] for name, v in labels.items()})
+    print(f"stored {len(frames)} frames with {', '.join(labels)} in {args.store}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``label`` sub-commands on ``parser``."""
+    sub = parser.add_subparsers(dest="label_kind", required=True)
+
+    def common_traj(p):
+        p.add_argument("traj", help="LAMMPS dump with unwrapped positions (xu yu zu), equally spaced frames")
+        p.add_argument("--out", help="output .npy, (frames, atoms) ordered by atom id; NaN where undefined")
+        p.add_argument("--store", help="also append frames + labels to this dataset store (HDF5)")
+        p.add_argument("--system", default="lammps", help="system name for store keys")
+        p.add_argument("--group", default="run", help="configuration/run id for grouped splits")
+
+    p = sub.add_parser("phop", help="Candelier p_hop (length^2)")
+    common_traj(p)
+    p.add_argument("--window", type=int, default=10, help="t_R in frames (halves of window//2 frames)")
+    p.set_defaults(func=_cmd_phop)
+
+    p = sub.add_parser("d2min", help="Falk-Langer D2min (length^2)")
+    common_traj(p)
+    p.add_argument("--lag", type=int, default=1, help="lag in frames")
+    p.add_argument("--rcut", type=float, default=2.5, help="neighbour cutoff at the earlier frame (length)")
+    p.add_argument("--normalize", choices=["sum", "mean"], default="sum", help="sum over neighbours or 1/z")
+    p.set_defaults(func=_cmd_d2min)
+
+    def common_iso(p):
+        p.add_argument("npz", help="isoconfigurational .npz: types, initial_positions, positions (R, N, 3)")
+        p.add_argument("--box", type=float, default=(4096 / 1.2) ** (1 / 3),
+                       help="cubic box length (default: KA N=4096 at density 1.2)")
+        p.add_argument("--out", required=True, help="output .npy")
+
+    p = sub.add_parser("propensity", help="replica mean of |dr| (length) or |dr|^2")
+    common_iso(p)
+    p.add_argument("--kind", choices=["abs", "sq"], default="abs")
+    p.set_defaults(func=_cmd_propensity)
+
+    p = sub.add_parser("pair-targets", help="BOTAN pair targets (length)")
+    common_iso(p)
+    p.add_argument("--r-edge", type=float, default=2.0)
+    p.add_argument("--form", choices=["robust", "minimum_image"], default="robust")
+    p.add_argument("--edges-out", help="also save edge_index (2, E)")
+    p.set_defaults(func=_cmd_pairs)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the chosen ``label`` sub-command."""
+    return int(args.func(args) or 0)

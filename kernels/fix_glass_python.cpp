@@ -17,6 +17,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 // The PyPI wheel ships no neigh_request.h; we only need NeighRequest::set_cutoff (exported by
 // liblammps), so declare that one member when the header is absent.
@@ -88,7 +89,7 @@ void release_views(PyObject *dict)
 
 FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
-    values(nullptr), last_eval(-1), record(0)
+    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0), nat_nsp(0), nat_n(0), nat_rc(0.0), nat_h(0.0)
 {
   if (strcmp(style, "glass/python") == 0) pystyle = "python";
   else if (strcmp(style, "glass/record") == 0) pystyle = "record";
@@ -155,6 +156,15 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
               }
             }
           }
+          if (!PyErr_Occurred() && pystyle == "predict" && PyObject_HasAttrString(h.get(), "native")) {
+            PyRef spec(PyObject_GetAttrString(h.get(), "native"));
+            if (spec && spec.get() != Py_None && !read_native(spec.get()) && !PyErr_Occurred())
+              PyErr_SetString(PyExc_ValueError, "malformed native model specification");
+          }
+          if (!PyErr_Occurred() && PyObject_HasAttrString(h.get(), "ghost_auto")) {
+            PyRef ga(PyObject_GetAttrString(h.get(), "ghost_auto"));
+            ghost_auto = ga ? PyObject_IsTrue(ga.get()) : 0;
+          }
           if (PyErr_Occurred()) msg = py_error_message();
           else handler = h.release();
         }
@@ -168,6 +178,12 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     return;
   }
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
+
+  if (gather || receptive_field <= 0.0) ghost_auto = 0;
+  // ghost auto: reneighbour at every evaluation step with a ghost shell covering the receptive field,
+  // and again one step later with the user's shell, so MD steps in between pay no extra communication
+  if (ghost_auto) force_reneighbor = 1;
+  next_reneighbor = -1;
 
   peratom_flag = 1;
   size_peratom_cols = (nout == 1) ? 0 : nout;
@@ -193,6 +209,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
 FixGlassPython::~FixGlassPython()
 {
   if (copymode) return;
+  if (ghost_auto && ghost_big) comm->cutghostuser = ghost_user;
   if (!record) atom->delete_callback(id, Atom::GROW);
   memory->destroy(values);
   if (handler && Py_IsInitialized()) {
@@ -203,7 +220,41 @@ FixGlassPython::~FixGlassPython()
 
 int FixGlassPython::setmask()
 {
-  return FixConst::END_OF_STEP;
+  return FixConst::END_OF_STEP | FixConst::PRE_EXCHANGE;
+}
+
+// Change the ghost cutoff between re-neighbourings: the communication pattern and the neighbour bins
+// (which extend over the ghost region) are rebuilt, exactly as LAMMPS does after a box change.
+void FixGlassPython::set_ghost(bool big)
+{
+  double want = big ? std::max(ghost_user, receptive_field) : ghost_user;
+  ghost_big = big ? 1 : 0;
+  if (comm->cutghostuser == want) return;
+  comm->cutghostuser = want;
+  comm->setup();
+  neighbor->setup_bins();
+}
+
+void FixGlassPython::pre_exchange()
+{
+  if (!ghost_auto) return;
+  bigint now = update->ntimestep;
+  if (now % nevery == 0) {
+    // positions no longer change before end_of_step of this step: the receptive field itself suffices
+    set_ghost(true);
+    next_reneighbor = now + 1;
+  } else {
+    set_ghost(false);
+    next_reneighbor = (now / nevery + 1) * nevery;
+  }
+}
+
+void FixGlassPython::post_run()
+{
+  if (ghost_auto && ghost_big) {
+    comm->cutghostuser = ghost_user;
+    ghost_big = 0;
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -261,7 +312,15 @@ void FixGlassPython::init()
     }
     return;
   }
-  if (!gather && receptive_field > 0.0) {
+  if (ghost_auto) {
+    // the run's setup (and so the first evaluation) uses the enlarged shell; LAMMPS also checks the
+    // custom neighbour-list cutoff against it when neighbour lists are initialised
+    if (!ghost_big) ghost_user = comm->cutghostuser;
+    comm->cutghostuser = std::max(ghost_user, receptive_field + neighbor->skin);
+    ghost_big = 1;
+    auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+    req->set_cutoff(receptive_field);
+  } else if (!gather && receptive_field > 0.0) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
     // atoms have moved up to the neighbour skin since the last reneighbouring. Checked here, before
     // Neighbor::init() would stop with a generic message. The ghost cutoff LAMMPS will use is the
@@ -276,8 +335,9 @@ void FixGlassPython::init()
                  "'mode gather'",
                  id, style, cutghost, receptive_field, neighbor->skin, need);
     auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
-    // pairs up to receptive_field + skin; the Python side keeps those strictly inside the cutoff
-    req->set_cutoff(receptive_field + neighbor->skin);
+    // The list is built from current positions at each evaluation, so the receptive field itself is
+    // the right cutoff (the skin matters only for which atoms are ghosts, checked above).
+    req->set_cutoff(receptive_field);
   }
 }
 
@@ -290,6 +350,7 @@ void FixGlassPython::setup(int)
 {
   // Always evaluate at setup so dumps/thermo on the first step of every run see current values.
   evaluate();
+  if (ghost_auto) next_reneighbor = update->ntimestep + 1;    // back to the user's ghost shell
 }
 
 void FixGlassPython::end_of_step()
@@ -373,8 +434,113 @@ void FixGlassPython::evaluate()
   update_means();
 }
 
+namespace {
+bool dict_double(PyObject *d, const char *key, double &v)
+{
+  PyObject *o = PyDict_GetItemString(d, key);    // borrowed
+  if (!o) return false;
+  v = PyFloat_AsDouble(o);
+  return !PyErr_Occurred();
+}
+
+bool list_doubles(PyObject *o, std::vector<double> &out)
+{
+  if (!o || !PyList_Check(o)) return false;
+  out.clear();
+  for (Py_ssize_t k = 0; k < PyList_Size(o); k++) {
+    out.push_back(PyFloat_AsDouble(PyList_GetItem(o, k)));
+    if (PyErr_Occurred()) return false;
+  }
+  return true;
+}
+}    // namespace
+
+bool FixGlassPython::read_native(PyObject *spec)
+{
+  if (!PyDict_Check(spec)) return false;
+  PyObject *kind = PyDict_GetItemString(spec, "kind");
+  if (!kind || !PyUnicode_Check(kind) || strcmp(PyUnicode_AsUTF8(kind), "radial_table") != 0) return false;
+  double nsp = 0, n = 0;
+  if (!dict_double(spec, "n_species", nsp) || !dict_double(spec, "n", n) || !dict_double(spec, "cutoff", nat_rc) ||
+      !dict_double(spec, "spacing", nat_h))
+    return false;
+  nat_nsp = static_cast<int>(nsp);
+  nat_n = static_cast<int>(n);
+  std::vector<double> tmp;
+  if (!list_doubles(PyDict_GetItemString(spec, "type_map"), tmp)) return false;
+  nat_tmap.assign(tmp.begin(), tmp.end());
+  if (!list_doubles(PyDict_GetItemString(spec, "has_head"), tmp) || static_cast<int>(tmp.size()) != nat_nsp)
+    return false;
+  nat_has.assign(tmp.begin(), tmp.end());
+  if (!list_doubles(PyDict_GetItemString(spec, "bias"), nat_b) || static_cast<int>(nat_b.size()) != nat_nsp)
+    return false;
+  const size_t total = static_cast<size_t>(nat_nsp) * nat_nsp * nat_n;
+  for (int k = 0; k < 2; k++) {
+    PyObject *b = PyDict_GetItemString(spec, k == 0 ? "F" : "dF");
+    if (!b || !PyBytes_Check(b) || static_cast<size_t>(PyBytes_Size(b)) != total * sizeof(double)) return false;
+    auto &dst = (k == 0) ? nat_F : nat_dF;
+    dst.resize(total);
+    memcpy(dst.data(), PyBytes_AsString(b), total * sizeof(double));
+  }
+  // every pair inside the cutoff must fall between two table nodes
+  if (!(nat_h > 0.0) || (nat_n - 1) * nat_h < nat_rc) return false;
+  native = 1;
+  return true;
+}
+
+// S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by cubic Hermite interpolation of exact values and
+// derivatives (tables from glassfix.engines.lammps.bridge.native_spec)
+void FixGlassPython::evaluate_native(double *out, std::vector<int> &centers)
+{
+  neighbor->build_one(list);
+  int nlocal = atom->nlocal;
+  std::vector<int> row(nlocal, -1);
+  for (int ii = 0; ii < list->inum; ii++) row[list->ilist[ii]] = ii;
+  double **x = atom->x;
+  int *type = atom->type;
+  int dim = domain->dimension;
+  const double rc2 = nat_rc * nat_rc;
+  const double invh = 1.0 / nat_h;
+  const size_t n = static_cast<size_t>(nat_n);
+  for (size_t c = 0; c < centers.size(); c++) {
+    int i = centers[c];
+    int ti = nat_tmap[type[i] - 1];
+    if (!nat_has[ti]) {
+      out[c] = std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
+    const double *F = &nat_F[static_cast<size_t>(ti) * nat_nsp * n];
+    const double *dF = &nat_dF[static_cast<size_t>(ti) * nat_nsp * n];
+    double s = nat_b[ti];
+    int ii = row[i];
+    int *jlist = list->firstneigh[ii];
+    int jnum = list->numneigh[ii];
+    for (int jj = 0; jj < jnum; jj++) {
+      int j = jlist[jj] & NEIGHMASK;
+      double r2 = 0.0;
+      for (int d = 0; d < dim; d++) {
+        double dx = x[j][d] - x[i][d];
+        r2 += dx * dx;
+      }
+      if (!(r2 < rc2)) continue;
+      double u = std::sqrt(r2) * invh;
+      size_t k = static_cast<size_t>(u);
+      double t = u - static_cast<double>(k);
+      size_t off = static_cast<size_t>(nat_tmap[type[j] - 1]) * n + k;
+      double t2 = t * t, t3 = t2 * t;
+      s += (2 * t3 - 3 * t2 + 1) * F[off] + (t3 - 2 * t2 + t) * nat_h * dF[off] +
+          (3 * t2 - 2 * t3) * F[off + 1] + (t3 - t2) * nat_h * dF[off + 1];
+    }
+    out[c] = s;
+  }
+}
+
 void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
 {
+  if (native) {
+    evaluate_native(out, centers);
+    return;
+  }
   int nlocal = atom->nlocal;
   int nall = nlocal + atom->nghost;
   int ncenter = static_cast<int>(centers.size());

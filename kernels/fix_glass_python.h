@@ -28,6 +28,8 @@ class FixGlassPython : public Fix {
   int setmask() override;
   void init() override;
   void init_list(int, class NeighList *) override;
+  void pre_exchange() override;
+  void post_run() override;
   void setup(int) override;
   void end_of_step() override;
   double compute_scalar() override;
@@ -53,11 +55,25 @@ class FixGlassPython : public Fix {
   std::vector<class Fix *> recfix;     // resolved in init()
   std::vector<int> reccol;             // 0 = per-atom vector, k >= 1 = column k of a per-atom array
   bigint last_eval;           // step of the last evaluation
+  int ghost_auto;             // 1 = enlarge the ghost shell on evaluation steps only
+  int ghost_big;              // 1 while the enlarged shell is in force
+  double ghost_user;          // the user's comm_modify cutoff, restored between evaluations
+  void set_ghost(bool big);
 
   void evaluate();
   void evaluate_local(double *out, std::vector<int> &centers);
   void evaluate_gather();
   void evaluate_record();
+  void evaluate_native(double *out, std::vector<int> &centers);
+
+  // native path: a linear model on radial structure functions as tabulated pair functions
+  // (see glassfix.engines.lammps.bridge.native_spec); evaluated here without calling Python
+  int native;
+  int nat_nsp, nat_n;
+  double nat_rc, nat_h;
+  std::vector<double> nat_F, nat_dF, nat_b;
+  std::vector<int> nat_has, nat_tmap;
+  bool read_native(PyObject *spec);
   void nevery_check_names();
   void update_means();
   void check_positions();

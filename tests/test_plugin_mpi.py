@@ -35,7 +35,7 @@ def frames_dir(tmp_path_factory):
 
 
 def predict_script(plugin, data, model, mode="local", every=1) -> str:
-    extra = "" if mode == "local" else " mode gather"
+    extra = {"local": "", "gather": " mode gather", "python": " native no"}[mode]
     return f"""plugin load {plugin}
 units lj
 atom_style atomic
@@ -71,6 +71,8 @@ def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin
         fr, vals, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, nprocs)
         results[nprocs] = (fr.ids, vals)
     fr_g, vals_g, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 2, mode="gather")
+    # the generic path (descriptor + model in Python on the same ghost atoms) instead of the C++ one
+    fr_p, vals_p, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 3, mode="python")
     ids1, v1 = results[1]
     assert ids1.size == 4096 and np.isfinite(v1).all()
     scale = np.abs(v1).max()
@@ -81,6 +83,8 @@ def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin
         assert np.abs(v - v1).max() <= 1e-10 * scale, nprocs
     np.testing.assert_array_equal(fr_g.ids, ids1)
     assert np.abs(vals_g - v1).max() <= 1e-10 * scale
+    np.testing.assert_array_equal(fr_p.ids, ids1)
+    assert np.abs(vals_p - v1).max() <= 1e-10 * scale
 
     # offline on the frame LAMMPS wrote at full precision (types 1..2 -> species A, B)
     model = load_model(softness_model_file)
@@ -138,3 +142,39 @@ run 20
     assert len(last) == 3, proc.stdout[-2000:]
     for r in last:
         assert abs(float(r[3])) <= 1e-9 * max(1.0, abs(float(r[1])))
+
+
+@pytest.mark.parametrize("ghost", ["auto", "static"])
+def test_values_during_md_equal_offline_on_each_frame(tmp_path, frames_dir, plugin_so, softness_model_file, ghost):
+    """Evaluations during NVE (re-neighbouring, atoms migrating between 3 ranks) equal the offline model.
+
+    ``ghost auto`` enlarges the ghost shell only on evaluation steps (no comm_modify needed); ``static``
+    relies on comm_modify cutoff.
+    """
+    comm = "" if ghost == "auto" else "comm_modify cutoff 6.0"
+    script = f"""plugin load {plugin_so}
+units lj
+atom_style atomic
+read_data {frames_dir / 'ortho.data'}
+{KA_PAIR}
+neighbor 0.3 bin
+{comm}
+velocity all create 0.8 99 dist gaussian mom yes rot no loop geom
+fix nve all nve
+timestep 0.005
+fix p all glass/predict 50 model {softness_model_file} ghost {ghost}
+thermo_style custom step temp f_p
+thermo 50
+dump d all custom 50 out.dump id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 200
+"""
+    proc = run_lmp(script, tmp_path, nprocs=3, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+    model = load_model(softness_model_file)
+    frames = read_dump_frames(tmp_path / "out.dump")
+    assert [f.step for f in frames] == [0, 50, 100, 150, 200]
+    for fr in frames:
+        got = fr.metadata["columns"]["f_p"]
+        expected = model.predict(fr)[:, 0]
+        assert np.abs(got - expected).max() <= 1e-10 * np.abs(expected).max(), fr.step

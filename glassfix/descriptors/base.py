@@ -34,6 +34,8 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "glassfix.descriptors.structure_functions",
     "glassfix.descriptors.angular",
     "glassfix.descriptors.ace",
+    "glassfix.descriptors.coarse_grained",
+    "glassfix.descriptors.interstice",
 )
 
 _D = TypeVar("_D", bound=type["Descriptor"])

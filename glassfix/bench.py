@@ -72,7 +72,8 @@ def _loop_time(log: Path) -> float:
     return float(times[-1])
 
 
-def _machine() -> str:
+def machine_description() -> str:
+    """Host name, core count and CPU model, for benchmark reports."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -171,7 +172,7 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
     ratios = [w / wo for w, wo in zip(loops["with"], loops["without"])]
     result = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "machine": _machine(),
+        "machine": machine_description(),
         "n_atoms": n_atoms, "steps": steps, "every": every, "nprocs": nprocs,
         "loop_without_s": loops["without"], "loop_with_s": loops["with"],
         "ratio_per_repeat": ratios, "median_ratio": statistics.median(ratios),

@@ -18,16 +18,7 @@
 #include <limits>
 #include <vector>
 
-#if __has_include("neigh_request.h")
-#include "neigh_request.h"
-#else
-namespace LAMMPS_NS {
-class NeighRequest {
- public:
-  void set_cutoff(double);
-};
-}    // namespace LAMMPS_NS
-#endif
+#include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
 

@@ -16,21 +16,11 @@
 
 #include <cmath>
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <limits>
 
-// The PyPI wheel ships no neigh_request.h; we only need NeighRequest::set_cutoff (exported by
-// liblammps), so declare that one member when the header is absent.
-#if __has_include("neigh_request.h")
-#include "neigh_request.h"
-#else
-namespace LAMMPS_NS {
-class NeighRequest {
- public:
-  void set_cutoff(double);
-};
-}    // namespace LAMMPS_NS
-#endif
+#include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
 using glassfix::GilGuard;
@@ -594,65 +584,87 @@ void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
   fail_if_any(!msg.empty(), msg, true);
 }
 
-void FixGlassPython::evaluate_gather()
+// Gather, for every owned atom, (id, type, in-group) and `nd` doubles filled by `fill(i, row)` to rank
+// 0 in rank order. Rank 0 gets `ints` (3 per atom) and `dbls` (nd per atom); `counts`/`displs` (atoms
+// per rank) are valid on rank 0 for scattering results back.
+void FixGlassPython::gather_atoms(int nd, const std::function<void(int, double *)> &fill, Gathered &g)
 {
   int nlocal = atom->nlocal;
   int me = comm->me, nprocs = comm->nprocs;
-  bigint ntot_big = atom->natoms;
-  if (ntot_big > 2000000000) error->all(FLERR, "Fix {} {}: mode gather supports < 2e9 atoms", id, style);
-
-  // owned atoms: id, type, in-group flag (ints) and positions (doubles)
+  if (atom->natoms > 2000000000) error->all(FLERR, "Fix {} {}: gathering supports < 2e9 atoms", id, style);
   std::vector<int> ibuf(3 * static_cast<size_t>(nlocal));
-  std::vector<double> xbuf(3 * static_cast<size_t>(nlocal));
+  std::vector<double> dbuf(static_cast<size_t>(nd) * nlocal);
   for (int i = 0; i < nlocal; i++) {
     ibuf[3 * i] = static_cast<int>(atom->tag[i]);
     ibuf[3 * i + 1] = atom->type[i];
     ibuf[3 * i + 2] = (atom->mask[i] & groupbit) ? 1 : 0;
-    for (int d = 0; d < 3; d++) xbuf[3 * i + d] = atom->x[i][d];
+    fill(i, &dbuf[static_cast<size_t>(nd) * i]);
   }
-  std::vector<int> counts(nprocs), displs(nprocs);
-  MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
-  int ntot = 0;
+  g.counts.assign(nprocs, 0);
+  g.displs.assign(nprocs, 0);
+  MPI_Gather(&nlocal, 1, MPI_INT, g.counts.data(), 1, MPI_INT, 0, world);
+  g.ntot = 0;
   if (me == 0)
     for (int p = 0; p < nprocs; p++) {
-      displs[p] = ntot;
-      ntot += counts[p];
+      g.displs[p] = g.ntot;
+      g.ntot += g.counts[p];
     }
-  std::vector<int> c3(nprocs), d3(nprocs), cn(nprocs), dn(nprocs);
+  std::vector<int> ci(nprocs), di(nprocs), cd(nprocs), dd(nprocs);
   for (int p = 0; p < nprocs; p++) {
-    c3[p] = 3 * counts[p];
-    d3[p] = 3 * displs[p];
-    cn[p] = nout * counts[p];
-    dn[p] = nout * displs[p];
+    ci[p] = 3 * g.counts[p];
+    di[p] = 3 * g.displs[p];
+    cd[p] = nd * g.counts[p];
+    dd[p] = nd * g.displs[p];
   }
-  std::vector<int> iall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
-  std::vector<double> xall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
-  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, iall.data(), c3.data(), d3.data(), MPI_INT, 0, world);
-  MPI_Gatherv(xbuf.data(), 3 * nlocal, MPI_DOUBLE, xall.data(), c3.data(), d3.data(), MPI_DOUBLE, 0,
+  g.ints.assign(me == 0 ? 3 * static_cast<size_t>(g.ntot) : 0, 0);
+  g.dbls.assign(me == 0 ? static_cast<size_t>(nd) * g.ntot : 0, 0.0);
+  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, g.ints.data(), ci.data(), di.data(), MPI_INT, 0, world);
+  MPI_Gatherv(dbuf.data(), nd * nlocal, MPI_DOUBLE, g.dbls.data(), cd.data(), dd.data(), MPI_DOUBLE, 0,
               world);
+}
 
-  std::vector<double> outall(me == 0 ? static_cast<size_t>(ntot) * nout : 0, 0.0);
+// Rank 0 calls handler.METHOD(view) with the gathered atoms (plus `out` if given); collective errors.
+void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd, std::vector<double> *out)
+{
   std::string msg;
-  if (me == 0) {
+  if (comm->me == 0) {
     GilGuard gil;
     PyRef view(PyDict_New());
     PyObject *v = view.get();
     bool ok = set_item(v, "step", PyLong_FromLongLong(update->ntimestep)) &&
-        set_item(v, "n", PyLong_FromLong(ntot)) &&
-        set_item(v, "ints", ro_view(iall.data(), sizeof(int) * iall.size())) &&
-        set_item(v, "x", ro_view(xall.data(), sizeof(double) * xall.size())) &&
-        set_item(v, "out", rw_view(outall.data(), sizeof(double) * outall.size())) &&
+        set_item(v, "time", PyFloat_FromDouble(update->atime + (update->ntimestep - update->atimestep) * update->dt)) &&
+        set_item(v, "n", PyLong_FromLong(g.ntot)) &&
+        set_item(v, "ncol", PyLong_FromLong(nd)) &&
+        set_item(v, "ints", ro_view(g.ints.data(), sizeof(int) * g.ints.size())) &&
+        set_item(v, "doubles", ro_view(g.dbls.data(), sizeof(double) * g.dbls.size())) &&
         set_item(v, "box", box_tuple(domain));
+    if (ok && out) ok = set_item(v, "out", rw_view(out->data(), sizeof(double) * out->size()));
     if (!ok) {
       msg = "cannot build the view passed to Python (" + py_error_message() + ")";
     } else {
-      PyRef r(PyObject_CallMethod(handler, "compute_gather", "O", v));
+      PyRef r(PyObject_CallMethod(handler, method, "O", v));
       if (!r) msg = py_error_message();
       release_views(v);
     }
   }
   fail_if_any(!msg.empty(), msg, false);
+}
 
+void FixGlassPython::evaluate_gather()
+{
+  int nlocal = atom->nlocal;
+  Gathered g;
+  gather_atoms(3, [this](int i, double *row) {
+    for (int d = 0; d < 3; d++) row[d] = atom->x[i][d];
+  }, g);
+  std::vector<double> outall(comm->me == 0 ? static_cast<size_t>(g.ntot) * nout : 0, 0.0);
+  call_on_root("compute_gather", g, 3, &outall);
+
+  std::vector<int> cn(comm->nprocs), dn(comm->nprocs);
+  for (int p = 0; p < comm->nprocs; p++) {
+    cn[p] = nout * g.counts[p];
+    dn[p] = nout * g.displs[p];
+  }
   std::vector<double> mine(static_cast<size_t>(nlocal) * nout);
   MPI_Scatterv(outall.data(), cn.data(), dn.data(), MPI_DOUBLE, mine.data(), nlocal * nout,
                MPI_DOUBLE, 0, world);
@@ -663,68 +675,16 @@ void FixGlassPython::evaluate_gather()
 
 void FixGlassPython::evaluate_record()
 {
-  int nlocal = atom->nlocal;
-  int me = comm->me, nprocs = comm->nprocs;
   int nval = static_cast<int>(recfix.size());
   int nd = 6 + nval;    // x(3), unwrapped x(3), recorded values
-  std::vector<int> ibuf(3 * static_cast<size_t>(nlocal));
-  std::vector<double> dbuf(static_cast<size_t>(nd) * nlocal);
-  for (int i = 0; i < nlocal; i++) {
-    ibuf[3 * i] = static_cast<int>(atom->tag[i]);
-    ibuf[3 * i + 1] = atom->type[i];
-    ibuf[3 * i + 2] = (atom->mask[i] & groupbit) ? 1 : 0;
-    double xu[3];
-    domain->unmap(atom->x[i], atom->image[i], xu);
-    for (int d = 0; d < 3; d++) {
-      dbuf[static_cast<size_t>(nd) * i + d] = atom->x[i][d];
-      dbuf[static_cast<size_t>(nd) * i + 3 + d] = xu[d];
-    }
-    for (int k = 0; k < nval; k++) {
-      Fix *f = recfix[k];
-      double v = (reccol[k] == 0) ? f->vector_atom[i] : f->array_atom[i][reccol[k] - 1];
-      dbuf[static_cast<size_t>(nd) * i + 6 + k] = v;
-    }
-  }
-  std::vector<int> counts(nprocs), displs(nprocs, 0);
-  MPI_Gather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
-  int ntot = 0;
-  if (me == 0)
-    for (int p = 0; p < nprocs; p++) {
-      displs[p] = ntot;
-      ntot += counts[p];
-    }
-  std::vector<int> c3(nprocs), d3(nprocs), cd(nprocs), dd(nprocs);
-  for (int p = 0; p < nprocs; p++) {
-    c3[p] = 3 * counts[p];
-    d3[p] = 3 * displs[p];
-    cd[p] = nd * counts[p];
-    dd[p] = nd * displs[p];
-  }
-  std::vector<int> iall(me == 0 ? 3 * static_cast<size_t>(ntot) : 0);
-  std::vector<double> dall(me == 0 ? static_cast<size_t>(nd) * ntot : 0);
-  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, iall.data(), c3.data(), d3.data(), MPI_INT, 0, world);
-  MPI_Gatherv(dbuf.data(), nd * nlocal, MPI_DOUBLE, dall.data(), cd.data(), dd.data(), MPI_DOUBLE, 0, world);
-  std::string msg;
-  if (me == 0) {
-    GilGuard gil;
-    PyRef view(PyDict_New());
-    PyObject *v = view.get();
-    bool ok = set_item(v, "step", PyLong_FromLongLong(update->ntimestep)) &&
-        set_item(v, "time", PyFloat_FromDouble(update->atime + (update->ntimestep - update->atimestep) * update->dt)) &&
-        set_item(v, "n", PyLong_FromLong(ntot)) &&
-        set_item(v, "ncol", PyLong_FromLong(nd)) &&
-        set_item(v, "ints", ro_view(iall.data(), sizeof(int) * iall.size())) &&
-        set_item(v, "doubles", ro_view(dall.data(), sizeof(double) * dall.size())) &&
-        set_item(v, "box", box_tuple(domain));
-    if (!ok) {
-      msg = "cannot build the view passed to Python (" + py_error_message() + ")";
-    } else {
-      PyRef r(PyObject_CallMethod(handler, "record", "O", v));
-      if (!r) msg = py_error_message();
-      release_views(v);
-    }
-  }
-  fail_if_any(!msg.empty(), msg, false);
+  Gathered g;
+  gather_atoms(nd, [this, nval](int i, double *row) {
+    domain->unmap(atom->x[i], atom->image[i], row + 3);
+    for (int d = 0; d < 3; d++) row[d] = atom->x[i][d];
+    for (int k = 0; k < nval; k++)
+      row[6 + k] = (reccol[k] == 0) ? recfix[k]->vector_atom[i] : recfix[k]->array_atom[i][reccol[k] - 1];
+  }, g);
+  call_on_root("record", g, nd, nullptr);
 }
 
 void FixGlassPython::update_means()

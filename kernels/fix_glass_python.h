@@ -14,6 +14,7 @@
 
 #include "fix.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,13 @@ class FixGlassPython : public Fix {
 
   void evaluate();
   void evaluate_local(double *out, std::vector<int> &centers);
+  struct Gathered {
+    int ntot = 0;
+    std::vector<int> counts, displs, ints;
+    std::vector<double> dbls;
+  };
+  void gather_atoms(int nd, const std::function<void(int, double *)> &fill, Gathered &g);
+  void call_on_root(const char *method, const Gathered &g, int nd, std::vector<double> *out);
   void evaluate_gather();
   void evaluate_record();
   void evaluate_native(double *out, std::vector<int> &centers);

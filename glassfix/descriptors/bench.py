@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
+from glassfix.bench import machine_description
 from glassfix.core.frame import Frame
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor
@@ -47,18 +48,6 @@ def shared_ka_frame() -> Frame:
     L = (n / 1.2) ** (1.0 / 3.0)  # the printed 15.05658 is this, rounded
     return Frame(positions=z["initial_positions"], types=z["types"].astype(np.int64), cell=np.eye(3) * L,
                  species=("A", "B"), metadata={"source": str(path)})
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}, {os.cpu_count()} cores, {cpu}"
 
 
 def _time(fn, repeats: int) -> float:
@@ -185,7 +174,7 @@ def bench_descriptors(
                       f"(max rel diff of values {r['max_rel_diff']:.1e})")
     result = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "machine": _machine(),
+        "machine": machine_description(),
         "n_atoms": frame.n_atoms,
         "frame": frame.metadata.get("source", "given frame"),
         "repeats": repeats,

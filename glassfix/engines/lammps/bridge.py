@@ -199,10 +199,10 @@ def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
 
 def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
     """Frame of all atoms (sorted by id) from a gather view; returns (frame, order, in_group mask)."""
-    n = int(view["n"])
+    n, ncol = int(view["n"]), int(view["ncol"])
     ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
     cell, origin, pbc, dim = box_to_cell(view["box"])
-    x = np.frombuffer(view["x"], dtype=np.float64, count=3 * n).reshape(n, 3)[:, :dim]
+    x = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)[:, :dim]
     # sort by id so the result does not depend on how atoms were distributed over ranks
     order = np.argsort(ints[:, 0], kind="stable")
     frame = Frame(positions=x[order], types=ints[order, 1].astype(np.int64) - 1, cell=cell,

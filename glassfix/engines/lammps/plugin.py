@@ -23,7 +23,7 @@ from pathlib import Path
 PLUGIN_NAME = "glassfixplugin.so"
 _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_python.cpp", "kernels/fix_glass_python.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
-            "kernels/fix_glass_label.h", "CMakeLists.txt")
+            "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "CMakeLists.txt")
 
 
 class PluginBuildError(RuntimeError):

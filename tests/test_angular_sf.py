@@ -449,7 +449,8 @@ def test_bench_smoke(tmp_path, capsys) -> None:
     report.parent.mkdir()
     report.write_text("# glassfix benchmarks\n\nearlier content\n")
     r = bench_descriptors(report=report, threads=(1, 2), frame=ka_frame(120, 3, seed=14), repeats=1)
-    assert {x["descriptor"] for x in r["rows"]} == {"radial", "angular", "combined"}
+    assert {x["descriptor"] for x in r["rows"]} == {"radial", "angular", "combined", "ace", "coarse_grained",
+                                                  "interstice"}
     assert all(x["atoms_per_s"] > 0 for x in r["rows"])
     text = report.read_text()
     assert text.startswith("# glassfix benchmarks\n\nearlier content\n")

@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     descriptors_cli.add_arguments(ds)
     ds.set_defaults(func=descriptors_cli.main)
 
+    from glassfix.data import cli as data_cli
+
+    data_cli.add_arguments(sub)
+
     la = sub.add_parser("label", help="offline labels: phop, d2min, propensity, pair-targets")
     from glassfix.labels import cli as labels_cli
 

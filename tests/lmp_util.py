@@ -14,7 +14,7 @@ from glassfix.engines.lammps.runner import lammps_env, venv_bin
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GLASSFIX_SHARED", REPO.parent / "shared"))
 ISO_DIR = SHARED / "data" / "ka3d_T0.44_iso_tc07" / "train"
-KA_BOX = 15.05658  # box length of the shared KA configurations (data/README.md)
+KA_BOX = (4096 / 1.2) ** (1.0 / 3.0)  # shared KA box: N = 4096 at density 1.2 (README rounds it)
 
 KA_PAIR = """pair_style lj/smooth/linear 2.5
 pair_coeff 1 1 1.0 1.0 2.5
@@ -25,7 +25,7 @@ mass * 1.0
 
 
 def shared_ka_frame(index: int = 1) -> Frame:
-    """Initial configuration `index` of the shared isoconfigurational KA data (N = 4096, L = 15.05658)."""
+    """Initial configuration `index` of the shared isoconfigurational KA data (N = 4096, L = 15.0566)."""
     d = np.load(ISO_DIR / f"isoconfig_N4096T0.44_{index}_tc07.npz")
     return Frame(positions=d["initial_positions"], types=d["types"].astype(np.int64),
                  cell=np.eye(3) * KA_BOX, species=("A", "B"))

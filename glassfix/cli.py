@@ -20,25 +20,6 @@ def _cmd_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_frame(path: str, fmt: str, step: int | None):
-    from glassfix.data import lammps_io
-
-    p = Path(path)
-    if fmt == "auto":
-        fmt = "dump" if (".dump" in p.name or p.name.startswith("dump")) else "data"
-        if fmt == "data":
-            with open(p) as fh:
-                head = fh.readline()
-            if head.startswith("ITEM:"):
-                fmt = "dump"
-    if fmt == "data":
-        return lammps_io.read_data(p)
-    frames = lammps_io.read_dump_frames(p) if step is None else lammps_io.read_dump_frames(p, steps=[step])
-    if not frames:
-        raise SystemExit(f"error: no frame{'' if step is None else f' at step {step}'} in {p}")
-    return frames[-1] if step is None else frames[0]
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -50,7 +31,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         model = load_model(args.model)
     except (ModelFileError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    frame = _read_frame(args.frame, args.format, args.step).sorted_by_id()
+    from glassfix.descriptors.cli import read_frame
+
+    try:
+        frame = read_frame(args.frame, args.format, args.step).sorted_by_id()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     frame.check_finite()
     ntypes = int(args.ntypes) if args.ntypes else int(frame.types.max()) + 1
     try:

@@ -32,7 +32,9 @@ __all__ = [
     "main",
 ]
 
-KINDS = ("radial", "angular", "softness166")
+KINDS = ("radial", "angular", "softness166", "ace", "coarse_grained", "interstice")
+# kinds built from their registered spec (defaults = the papers' settings), overridable with --spec
+_SPEC_KINDS = ("ace", "coarse_grained", "interstice")
 
 _RADIAL_OPTIONS = ("mus", "delta", "cutoff", "cutoff_fn")
 _ANGULAR_OPTIONS = ("params", "cutoff", "cutoff_fn", "pairs")
@@ -79,6 +81,20 @@ def descriptor_from_name(
             RadialStructureFunctions(n_species, species_names=names, **radial_kw),
             AngularStructureFunctions(n_species, species_names=names, **angular_kw),
         ])
+    if kind in _SPEC_KINDS:
+        from glassfix.descriptors.base import descriptor_from_spec
+
+        o = _check_options(kind, options, ("spec",))
+        spec: dict[str, Any] = {"kind": kind, "n_species": n_species}
+        if names is not None:
+            spec["species_names"] = names
+        if kind == "coarse_grained" and "pair_energy" not in o.get("spec", {}):
+            # per-particle energies need a potential: the KA mixture for 2 species unless told otherwise
+            if n_species != 2:
+                raise ValueError("coarse_grained needs a pair potential: pass --spec '{\"pair_energy\": ...}'")
+            spec["pair_energy"] = "ka3d"
+        spec.update(o.get("spec", {}))
+        return descriptor_from_spec(spec)
     raise ValueError(f"unknown descriptor kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -185,7 +201,8 @@ def _floats(text: str) -> list[float]:
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``descriptors`` arguments (KIND FRAME --out …) to ``parser``; returns it."""
     parser.add_argument("kind", choices=KINDS, help="radial (100 for 2 species), angular (66), "
-                                                    "softness166 (radial + angular)")
+                                                    "softness166 (radial + angular), ace (574), "
+                                                    "coarse_grained (132), interstice (60)")
     parser.add_argument("frame", help="LAMMPS data file or dump file")
     parser.add_argument("--out", required=True, help="output .npy (N, n_features), rows by atom id; "
                                                      "feature names go to OUT.names.txt")
@@ -208,6 +225,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--delta", type=float, default=None, help="radial Gaussian width (default 0.1)")
     parser.add_argument("--params", type=json.loads, default=None,
                         help="angular rows as JSON [[xi, lambda, zeta], …] (default Table 4.1)")
+    parser.add_argument("--spec", type=json.loads, default=None,
+                        help="ace/coarse_grained/interstice: JSON of constructor options, e.g. "
+                             "'{\"r_cut\": 3.5, \"degree\": 8}'")
     parser.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
     return parser
 
@@ -215,7 +235,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     """Run ``glassfix descriptors`` from parsed arguments; exits with a message on bad input."""
     options: dict[str, Any] = dict(cutoff_fn=args.cutoff_fn, mus=args.mus, delta=args.delta)
-    if args.kind == "softness166":
+    if args.kind in _SPEC_KINDS:
+        given = [f for f in ("cutoff", "radial_cutoff", "angular_cutoff", "cutoff_fn", "mus", "delta", "params",
+                             "pairs") if getattr(args, f) is not None]
+        if given:
+            raise SystemExit(f"error: {args.kind} takes its options as --spec JSON, not --{given[0].replace('_', '-')}")
+        options = {"spec": args.spec or {}}
+    elif args.kind == "softness166":
         if args.cutoff is not None:
             raise SystemExit("error: softness166 has two cutoffs: use --radial-cutoff / --angular-cutoff")
         options.update(radial_cutoff=args.radial_cutoff, angular_cutoff=args.angular_cutoff,

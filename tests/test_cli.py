@@ -85,4 +85,8 @@ def test_label_and_data_cli_on_shared_botan_file(tmp_path):
     store = tmp_path / "s.h5"
     assert glassfix("data", "import", "botan", str(npz), str(store)).returncode == 0
     info = glassfix("data", "info", str(store), "--json")
-    assert info.returncode == 0 and '"n_frames": 1' in info.stdout.replace(" ", "").replace('"n_frames":1', '"n_frames": 1')
+    assert info.returncode == 0, info.stderr
+    import json
+
+    summary = json.loads(info.stdout)
+    assert summary["n_frames"] == 1, summary

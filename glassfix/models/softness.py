@@ -31,6 +31,12 @@ def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Same guard as sklearn's _handle_zeros_in_scale: G(r < 0.3σ) is identically 0 and must not
     # produce 0/0; a round-off-sized spread around a constant is treated as constant too.
     constant = scale < 10.0 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
+    # "Essentially zero" features (thesis ch. 5: G at r < 0.3σ) are not exactly 0 but Gaussian tails of
+    # ~1e-11: standardising them would blow noise up to unit variance and hand the classifier weights of
+    # 1e10 per unit feature, which no evaluation (C++ tables included) reproduces to round-off. A column
+    # whose spread is below 1e-6 of the widest column's is treated as constant.
+    if scale.size:
+        constant |= scale < 1e-6 * float(scale.max())
     scale[constant] = 1.0
     return mean, scale
 

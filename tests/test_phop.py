@@ -122,3 +122,27 @@ def test_select_training_set_balanced_and_short():
     assert "available" in info["message"]
     _, _, y, info = select_training_set(p, None, 0.2, 2, 10**6, balance=False)
     assert (y == 0).sum() == info["n_neg_available"] > (y == 1).sum()
+
+
+def test_extremes_top_and_bottom_fraction_of_one_species():
+    from glassfix.labels.events import extremes
+
+    rng = np.random.default_rng(3)
+    v = rng.random(1000)
+    v[5] = np.nan
+    types = (np.arange(1000) % 5 == 0).astype(int)  # 200 B, 800 A
+    active, inactive = extremes(v, 0.05, types, species=0)
+    a_idx = np.flatnonzero((types == 0) & np.isfinite(v))
+    ranked = a_idx[np.argsort(v[a_idx])]
+    k = int(0.05 * a_idx.size)
+    assert active.size == inactive.size == k
+    np.testing.assert_array_equal(active, np.sort(ranked[-k:]))
+    np.testing.assert_array_equal(inactive, np.sort(ranked[:k]))
+    assert 5 not in active and 5 not in inactive
+    assert (types[active] == 0).all()
+
+
+def test_loose_tight_classes():
+    from glassfix.labels.events import loose_tight
+
+    np.testing.assert_array_equal(loose_tight(np.array([0.1, 0.3, np.nan, 0.25]), 0.25), [0, 1, -1, 0])

@@ -121,3 +121,37 @@ def select_training_set(phop: np.ndarray, types: np.ndarray | None, p_c: float =
 
 
 __all__ = ["rearranging_mask", "quiescent_mask", "select_training_set"]
+
+
+def extremes(values: np.ndarray, fraction: float = 0.05, types: np.ndarray | None = None,
+             species: int | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the top and bottom ``fraction`` of ``values`` (N,) among the selected species.
+
+    Rottler–Ortner thermal labels (``shared/science/000_ace.md`` §3.3): rank A particles of one
+    configuration by isoconfigurationally averaged D²min; top 5 % = active (1), bottom 5 % = inactive (0),
+    equal counts. NaN values are never selected. Returns ``(active, inactive)`` atom indices, sorted.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"values must have shape (N,), got {v.shape}")
+    if not 0.0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
+    keep = np.isfinite(v)
+    if species is not None:
+        if types is None:
+            raise ValueError("species selection needs types")
+        keep &= np.isin(np.asarray(types), np.atleast_1d(np.asarray(species)))
+    idx = np.flatnonzero(keep)
+    k = int(np.floor(fraction * idx.size))
+    # stable order: ties are broken by atom index, so the selection is deterministic
+    order = idx[np.lexsort((idx, v[idx]))]
+    return np.sort(order[idx.size - k:]), np.sort(order[:k])
+
+
+def loose_tight(d2min: np.ndarray, threshold: float = 0.25) -> np.ndarray:
+    """Creep-paper classes from D²min over a window (``shared/science/003_creep.md`` §4): 1 = loose
+    (D²min > threshold, σ² units), 0 = tight; NaN D²min gives -1 (no label)."""
+    d = np.asarray(d2min, dtype=np.float64)
+    out = np.where(d > threshold, 1, 0).astype(np.int8)
+    out[~np.isfinite(d)] = -1
+    return out

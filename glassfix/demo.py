@@ -313,8 +313,8 @@ def write_report(out: Path, cfg: DemoConfig, timings: dict[str, float]) -> Path:
         "Notes: the thesis reaches ~88 % cross-validated accuracy with equilibrated trajectories of "
         "thousands of τ and structure functions of inherent structures. This demo trains in minutes on "
         f"{cfg.prod_steps * 0.005:g} τ of a freshly quenched (not equilibrated) glass former and on "
-        "thermal positions -- the fix evaluates thermal positions during MD -- so its accuracy is lower; "
-        "`glassfix reproduce` runs are where the paper's numbers are checked.",
+        "thermal positions -- the fix evaluates thermal positions during MD -- so its accuracy is lower. "
+        "The thesis' numbers are for the (long) reproduction runs, not for this demo.",
         "",
         "Stage wall times (s, this invocation): "
         + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()) if timings else "",

@@ -55,7 +55,7 @@ import numpy as np
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
 from glassfix.descriptors.base import Descriptor, register_descriptor
-from glassfix.descriptors.structure_functions import default_species_names
+from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = ["ACEDescriptor", "ace_basis", "distance_transform", "radial_basis", "real_spherical_harmonics"]
 
@@ -516,14 +516,7 @@ class ACEDescriptor(Descriptor):
         if not isinstance(purify, (bool, np.bool_)):
             raise ValueError(f"purify must be a bool, got {purify!r}")
         self.purify = bool(purify)
-        if species_names is None:
-            self.species_names = default_species_names(self.n_species)
-        else:
-            self.species_names = [str(s) for s in species_names]
-            if len(self.species_names) != self.n_species:
-                raise ValueError(
-                    f"species_names has {len(self.species_names)} entries for {self.n_species} species"
-                )
+        self.species_names = resolve_species_names(self.n_species, species_names)
         self._two, self._three, self._four = ace_basis(
             self.n_species, self.max_body_order, self.degree, self.n_max, self.w_l
         )

@@ -40,7 +40,7 @@ import numpy as np
 
 from glassfix.core.frame import NeighborList
 from glassfix.descriptors.base import Descriptor, descriptor_from_spec, register_descriptor
-from glassfix.descriptors.structure_functions import default_species_names
+from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = [
     "AngularStructureFunctions",
@@ -224,14 +224,7 @@ class AngularStructureFunctions(Descriptor):
         if pairs not in _PAIRS:
             raise ValueError(f"pairs must be one of {_PAIRS}, got {pairs!r}")
         self.pairs = str(pairs)
-        if species_names is None:
-            self.species_names = default_species_names(self.n_species)
-        else:
-            self.species_names = [str(s) for s in species_names]
-            if len(self.species_names) != self.n_species:
-                raise ValueError(
-                    f"species_names has {len(self.species_names)} entries for {self.n_species} species"
-                )
+        self.species_names = resolve_species_names(self.n_species, species_names)
         self._prepare_tables()
         self._names = self._make_names()
 

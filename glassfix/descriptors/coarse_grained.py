@@ -47,7 +47,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, as_center_indices, register_descriptor
-from glassfix.descriptors.structure_functions import default_species_names
+from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = [
     "CoarseGrainedDescriptor",
@@ -607,12 +607,7 @@ class CoarseGrainedDescriptor(Descriptor):
         if not (math.isfinite(self.max_range) and self.max_range > 0):
             raise ValueError(f"max_range must be a positive length, got {max_range!r}")
         self.cutoff = self.max_range
-        if species_names is None:
-            self.species_names = default_species_names(self.n_species)
-        else:
-            self.species_names = [str(s) for s in species_names]
-            if len(self.species_names) != self.n_species:
-                raise ValueError(f"species_names has {len(self.species_names)} entries for {self.n_species} species")
+        self.species_names = resolve_species_names(self.n_species, species_names)
         if energy_source not in _ENERGY_SOURCES:
             raise ValueError(f"energy_source must be one of {_ENERGY_SOURCES}, got {energy_source!r}")
         self.energy_source = str(energy_source)

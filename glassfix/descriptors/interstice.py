@@ -33,7 +33,7 @@ import numpy as np
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, as_center_indices, register_descriptor
 from glassfix.descriptors.coarse_grained import VORONOI_BACKENDS, VoronoiCells, periodic_voronoi
-from glassfix.descriptors.structure_functions import default_species_names
+from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = ["IntersticeDescriptor", "KA_RADII", "neighbor_hull_facets", "SRF_NAMES", "MRF_NAMES"]
 
@@ -228,12 +228,7 @@ class IntersticeDescriptor(Descriptor):
         if r.shape != (self.n_species,) or not np.all(np.isfinite(r)) or np.any(r < 0):
             raise ValueError(f"radii must be {self.n_species} finite non-negative lengths, got {radii!r}")
         self.radii = np.ascontiguousarray(r)
-        if species_names is None:
-            self.species_names = default_species_names(self.n_species)
-        else:
-            self.species_names = [str(s) for s in species_names]
-            if len(self.species_names) != self.n_species:
-                raise ValueError(f"species_names has {len(self.species_names)} entries for {self.n_species} species")
+        self.species_names = resolve_species_names(self.n_species, species_names)
         self.clip = bool(clip)
         self.include_mrf = bool(include_mrf)
         if voronoi_backend not in VORONOI_BACKENDS:

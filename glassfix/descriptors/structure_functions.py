@@ -18,7 +18,7 @@ import numpy as np
 from glassfix.core.frame import NeighborList
 from glassfix.descriptors.base import Descriptor, register_descriptor
 
-__all__ = ["RadialStructureFunctions", "default_species_names"]
+__all__ = ["RadialStructureFunctions", "default_species_names", "resolve_species_names"]
 
 _CUTOFF_FNS = ("none", "cosine")
 
@@ -26,6 +26,16 @@ _CUTOFF_FNS = ("none", "cosine")
 def default_species_names(n_species: int) -> list[str]:
     """Names "A", "B", … (then "T26", "T27", … past 26 species) for 0-based types."""
     return [chr(ord("A") + t) if t < 26 else f"T{t}" for t in range(n_species)]
+
+
+def resolve_species_names(n_species: int, species_names: Sequence[str] | None) -> list[str]:
+    """``species_names`` as strings (default A, B, C, …); ValueError unless there is one per species."""
+    if species_names is None:
+        return default_species_names(n_species)
+    names = [str(s) for s in species_names]
+    if len(names) != n_species:
+        raise ValueError(f"species_names has {len(names)} entries for {n_species} species")
+    return names
 
 
 # Away from the grid point nearest r the Gaussians fall super-exponentially (and the recurrence ratio
@@ -140,14 +150,7 @@ class RadialStructureFunctions(Descriptor):
         if cutoff_fn not in _CUTOFF_FNS:
             raise ValueError(f"cutoff_fn must be one of {_CUTOFF_FNS}, got {cutoff_fn!r}")
         self.cutoff_fn = str(cutoff_fn)
-        if species_names is None:
-            self.species_names = default_species_names(self.n_species)
-        else:
-            self.species_names = [str(s) for s in species_names]
-            if len(self.species_names) != self.n_species:
-                raise ValueError(
-                    f"species_names has {len(self.species_names)} entries for {self.n_species} species"
-                )
+        self.species_names = resolve_species_names(self.n_species, species_names)
         self._names = self._make_names()
         # The fast recurrence needs an evenly spaced increasing grid (the thesis' 0.0, 0.1, …, 4.9).
         diffs = np.diff(self.mus)

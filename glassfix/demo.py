@@ -65,10 +65,11 @@ class DemoConfig:
 
 
 def inputs_dir() -> Path:
-    """Directory with the ready LAMMPS inputs (the checkout's lammps_inputs/)."""
-    if (REPO_INPUTS / "ka_prepare.lmp").is_file():
-        return REPO_INPUTS
-    raise FileNotFoundError(f"lammps_inputs/ not found next to the package ({REPO_INPUTS})")
+    """Directory with the ready LAMMPS inputs (a checkout's lammps_inputs/, or the copy in the wheel)."""
+    for d in (REPO_INPUTS, Path(__file__).resolve().parent / "_lammps_inputs"):
+        if (d / "ka_prepare.lmp").is_file():
+            return d
+    raise FileNotFoundError(f"lammps_inputs/ not found ({REPO_INPUTS} or the installed copy)")
 
 
 def _console():

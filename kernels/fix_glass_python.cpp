@@ -170,6 +170,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
 
   if (gather || receptive_field <= 0.0) ghost_auto = 0;
+  if (native) comm_reverse = 1;    // pair sums of ghost atoms go back to their owners
   // ghost auto: reneighbour at every evaluation step with a ghost shell covering the receptive field,
   // and again one step later with the user's shell, so MD steps in between pay no extra communication
   if (ghost_auto) force_reneighbor = 1;
@@ -308,7 +309,9 @@ void FixGlassPython::init()
     if (!ghost_big) ghost_user = comm->cutghostuser;
     comm->cutghostuser = std::max(ghost_user, receptive_field + neighbor->skin);
     ghost_big = 1;
-    auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+    // the native path sums pair functions over a half list; the Python path wants full lists
+    auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
+                                                  : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
     req->set_cutoff(receptive_field);
   } else if (!gather && receptive_field > 0.0) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
@@ -324,7 +327,8 @@ void FixGlassPython::init()
                  "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
                  "'mode gather'",
                  id, style, cutghost, receptive_field, neighbor->skin, need);
-    auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+    auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
+                                                  : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
     // The list is built from current positions at each evaluation, so the receptive field itself is
     // the right cutoff (the skin matters only for which atoms are ghosts, checked above).
     req->set_cutoff(receptive_field);
@@ -479,30 +483,28 @@ bool FixGlassPython::read_native(PyObject *spec)
 }
 
 // S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by cubic Hermite interpolation of exact values and
-// derivatives (tables from glassfix.engines.lammps.bridge.native_spec)
+// derivatives (tables from glassfix.engines.lammps.bridge.native_spec). Every pair is visited once (half
+// list) and feeds both of its atoms; with newton on, sums landing on ghost atoms are sent back to their
+// owners by reverse communication.
 void FixGlassPython::evaluate_native(double *out, std::vector<int> &centers)
 {
   neighbor->build_one(list);
   int nlocal = atom->nlocal;
-  std::vector<int> row(nlocal, -1);
-  for (int ii = 0; ii < list->inum; ii++) row[list->ilist[ii]] = ii;
+  int nall = nlocal + atom->nghost;
+  int newton = force->newton_pair;
   double **x = atom->x;
   int *type = atom->type;
   int dim = domain->dimension;
   const double rc2 = nat_rc * nat_rc;
   const double invh = 1.0 / nat_h;
+  const double h = nat_h;
   const size_t n = static_cast<size_t>(nat_n);
-  for (size_t c = 0; c < centers.size(); c++) {
-    int i = centers[c];
+  const size_t per = static_cast<size_t>(nat_nsp) * n;
+  nat_acc.assign(static_cast<size_t>(nall), 0.0);
+  double *acc = nat_acc.data();
+  for (int ii = 0; ii < list->inum; ii++) {
+    int i = list->ilist[ii];
     int ti = nat_tmap[type[i] - 1];
-    if (!nat_has[ti]) {
-      out[c] = std::numeric_limits<double>::quiet_NaN();
-      continue;
-    }
-    const double *F = &nat_F[static_cast<size_t>(ti) * nat_nsp * n];
-    const double *dF = &nat_dF[static_cast<size_t>(ti) * nat_nsp * n];
-    double s = nat_b[ti];
-    int ii = row[i];
     int *jlist = list->firstneigh[ii];
     int jnum = list->numneigh[ii];
     for (int jj = 0; jj < jnum; jj++) {
@@ -513,16 +515,40 @@ void FixGlassPython::evaluate_native(double *out, std::vector<int> &centers)
         r2 += dx * dx;
       }
       if (!(r2 < rc2)) continue;
+      int tj = nat_tmap[type[j] - 1];
       double u = std::sqrt(r2) * invh;
       size_t k = static_cast<size_t>(u);
       double t = u - static_cast<double>(k);
-      size_t off = static_cast<size_t>(nat_tmap[type[j] - 1]) * n + k;
       double t2 = t * t, t3 = t2 * t;
-      s += (2 * t3 - 3 * t2 + 1) * F[off] + (t3 - 2 * t2 + t) * nat_h * dF[off] +
-          (3 * t2 - 2 * t3) * F[off + 1] + (t3 - t2) * nat_h * dF[off + 1];
+      double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + t) * h, h01 = 3 * t2 - 2 * t3, h11 = (t3 - t2) * h;
+      if (nat_has[ti]) {
+        size_t off = per * ti + n * tj + k;
+        acc[i] += h00 * nat_F[off] + h10 * nat_dF[off] + h01 * nat_F[off + 1] + h11 * nat_dF[off + 1];
+      }
+      // with newton off, a pair with a ghost is listed on both ranks: each adds to its own atom only
+      if (nat_has[tj] && (newton || j < nlocal)) {
+        size_t off = per * tj + n * ti + k;
+        acc[j] += h00 * nat_F[off] + h10 * nat_dF[off] + h01 * nat_F[off + 1] + h11 * nat_dF[off + 1];
+      }
     }
-    out[c] = s;
   }
+  if (newton) comm->reverse_comm(this);
+  for (size_t c = 0; c < centers.size(); c++) {
+    int i = centers[c];
+    int ti = nat_tmap[type[i] - 1];
+    out[c] = nat_has[ti] ? nat_b[ti] + acc[i] : std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+int FixGlassPython::pack_reverse_comm(int n, int first, double *buf)
+{
+  for (int k = 0; k < n; k++) buf[k] = nat_acc[first + k];
+  return n;
+}
+
+void FixGlassPython::unpack_reverse_comm(int n, int *list_, double *buf)
+{
+  for (int k = 0; k < n; k++) nat_acc[list_[k]] += buf[k];
 }
 
 void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)

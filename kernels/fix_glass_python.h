@@ -41,6 +41,8 @@ class FixGlassPython : public Fix {
   void set_arrays(int) override;
   int pack_exchange(int, double *) override;
   int unpack_exchange(int, double *) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
 
  private:
   std::string pystyle;        // "predict" or "python": which bridge factory built the handler
@@ -81,6 +83,7 @@ class FixGlassPython : public Fix {
   double nat_rc, nat_h;
   std::vector<double> nat_F, nat_dF, nat_b;
   std::vector<int> nat_has, nat_tmap;
+  std::vector<double> nat_acc;    // per owned + ghost atom pair sums (ghost parts go back to owners)
   bool read_native(PyObject *spec);
   void nevery_check_names();
   void update_means();

@@ -144,15 +144,17 @@ run 20
         assert abs(float(r[3])) <= 1e-9 * max(1.0, abs(float(r[1])))
 
 
-@pytest.mark.parametrize("ghost", ["auto", "static"])
-def test_values_during_md_equal_offline_on_each_frame(tmp_path, frames_dir, plugin_so, softness_model_file, ghost):
+@pytest.mark.parametrize("ghost,newton", [("auto", "on"), ("static", "on"), ("static", "off")])
+def test_values_during_md_equal_offline_on_each_frame(tmp_path, frames_dir, plugin_so, softness_model_file, ghost,
+                                                      newton):
     """Evaluations during NVE (re-neighbouring, atoms migrating between 3 ranks) equal the offline model.
 
     ``ghost auto`` enlarges the ghost shell only on evaluation steps (no comm_modify needed); ``static``
-    relies on comm_modify cutoff.
+    relies on comm_modify cutoff. With newton off the native half-list sum must not send ghost parts back.
     """
     comm = "" if ghost == "auto" else "comm_modify cutoff 6.0"
     script = f"""plugin load {plugin_so}
+newton {newton}
 units lj
 atom_style atomic
 read_data {frames_dir / 'ortho.data'}

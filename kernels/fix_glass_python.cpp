@@ -312,6 +312,7 @@ void FixGlassPython::init()
     // the native path sums pair functions over a half list; the Python path wants full lists
     auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
                                                   : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+    // every evaluation step re-neighbours first, so the list is always fresh: the cutoff itself suffices
     req->set_cutoff(receptive_field);
   } else if (!gather && receptive_field > 0.0) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
@@ -329,9 +330,10 @@ void FixGlassPython::init()
                  id, style, cutghost, receptive_field, neighbor->skin, need);
     auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
                                                   : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
-    // The list is built from current positions at each evaluation, so the receptive field itself is
-    // the right cutoff (the skin matters only for which atoms are ghosts, checked above).
-    req->set_cutoff(receptive_field);
+    // Neighbor::build_one() does not rebuild a list already built since the last re-neighbouring, so
+    // between two evaluations without re-neighbouring the list is reused: its reach must include the
+    // skin (atoms move < skin/2 before LAMMPS re-neighbours). Pairs beyond the cutoff are skipped.
+    req->set_cutoff(receptive_field + neighbor->skin);
   }
 }
 

@@ -180,3 +180,32 @@ run 200
         got = fr.metadata["columns"]["f_p"]
         expected = model.predict(fr)[:, 0]
         assert np.abs(got - expected).max() <= 1e-10 * np.abs(expected).max(), fr.step
+
+
+def test_evaluations_without_reneighbouring_in_between(tmp_path, frames_dir, plugin_so, softness_model_file):
+    """LAMMPS reuses an occasional list until the next re-neighbouring: evaluations between two of them
+    must still see every pair inside the receptive field (the list reaches cutoff + skin)."""
+    script = f"""plugin load {plugin_so}
+units lj
+atom_style atomic
+read_data {frames_dir / 'ortho.data'}
+{KA_PAIR}
+neighbor 0.3 bin
+neigh_modify every 1000 delay 1000 check no
+comm_modify cutoff 6.0
+velocity all create 1.0 7 dist gaussian mom yes rot no loop geom
+fix nve all nve
+timestep 0.005
+fix p all glass/predict 2 model {softness_model_file}
+dump d all custom 2 out.dump id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 12
+"""
+    proc = run_lmp(script, tmp_path, nprocs=2, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+    assert "Neighbor list builds = 0" in proc.stdout
+    model = load_model(softness_model_file)
+    for fr in read_dump_frames(tmp_path / "out.dump"):
+        got = fr.metadata["columns"]["f_p"]
+        expected = model.predict(fr)[:, 0]
+        assert np.abs(got - expected).max() <= 1e-10 * np.abs(expected).max(), fr.step

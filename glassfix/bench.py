@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix import __version__
+from glassfix.systems import KobAndersen3D
 
 _PREPARE = """# KA 3D configuration for the overhead benchmark
 units lj
@@ -55,13 +56,9 @@ thermo {every}
 run {steps}
 """
 
-_PAIR = """pair_style lj/smooth/linear 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 1 2 1.5 0.8 2.0
-pair_coeff 2 2 0.5 0.88 2.2
-mass * 1.0
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes"""
+# the KA potential exactly as glassfix.systems defines it (lj/smooth/linear, 2.5 σ_αβ)
+_PAIR = "\n".join(KobAndersen3D().lammps_commands()
+                   + ["neighbor 0.3 bin", "neigh_modify every 1 delay 0 check yes"])
 
 
 def _loop_time(log: Path) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix.core.frame import Frame
+from glassfix.systems import KobAndersen3D
 from glassfix.engines.lammps.runner import lammps_env, venv_bin
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,12 +17,7 @@ SHARED = Path(os.environ.get("GLASSFIX_SHARED", REPO.parent / "shared"))
 ISO_DIR = SHARED / "data" / "ka3d_T0.44_iso_tc07" / "train"
 KA_BOX = (4096 / 1.2) ** (1.0 / 3.0)  # shared KA box: N = 4096 at density 1.2 (README rounds it)
 
-KA_PAIR = """pair_style lj/smooth/linear 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 1 2 1.5 0.8 2.0
-pair_coeff 2 2 0.5 0.88 2.2
-mass * 1.0
-"""
+KA_PAIR = "\n".join(KobAndersen3D().lammps_commands()) + "\n"  # the system's own LAMMPS block
 
 
 def shared_ka_frame(index: int = 1) -> Frame:

@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     labels_cli.add_arguments(la)
 
+    from glassfix.reproduce import cli as reproduce_cli
+
+    reproduce_cli.add_arguments(sub)
+
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
     be.add_argument("what", choices=["overhead", "descriptors"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "

@@ -17,15 +17,21 @@ Kinds (all energies in ε_AA, lengths in σ_AA; ``x = r/σ_αβ``, ``LJ(r) = 4ε
 ``LJ_FORCE_SHIFTED`` LJ(r) − LJ(r_c) − (r − r_c) LJ'(r_c) (``lj/smooth/linear``)
 ``LJ_SMOOTH``       LAMMPS ``lj/smooth``: LJ below r_in; between r_in and r_c the force is the cubic in
                     t = r − r_in that matches LJ's force and its slope at r_in and vanishes with zero
-                    slope at r_c; energy its integral, optionally shifted to 0 at r_c
+                    slope at r_c; energy its integral, optionally shifted to 0 at r_c (checked against
+                    LAMMPS' pair_lj_smooth.cpp and ``pair_write`` output, tests/test_potentials.py)
 ``LJ_POLY``         4ε[(σ/r)^12 − (σ/r)^6 + C0 + C2 x² + C4 x⁴] (the JBB 2D ternary model; C's make V,
                     V′, V″ vanish at r_c = 2.5σ_αβ)
-``SOFT_POLY``       ε (σ_ij/r)^12 + c0 + c2 x² + c4 x⁴ with per-particle diameters and the non-additive
+``SOFT_POLY``       ε [(σ_ij/r)^12 + c0 + c2 x² + c4 x⁴] with per-particle diameters and the non-additive
                     rule σ_ij = (σ_i + σ_j)/2 (1 − ε_na |σ_i − σ_j|), r_c = x_c σ_ij (Ninarello, Berthier,
                     Coslovich, PRX 7, 021039 (2017)); c's make V, V′, V″ vanish at x_c
 
 Table layout ``table[ti, tj, :]``: ``[ε, σ, r_c, r_in, C0, C2, C4, offset]``. For ``SOFT_POLY`` only
-``table[0, 0]`` is used and holds ``[ε, ε_na, x_c, 0, c0, c2, c4, 0]``.
+``table[0, 0]`` is used and holds ``[ε, ε_na, x_c, 0, ε c0, ε c2, ε c4, 0]``.
+
+Bonds (Kremer–Grest polymer): :func:`fene_energy_force` is LAMMPS ``bond_style fene``,
+V = −½ k R0² ln(1 − (r/R0)²) + 4ε[(σ/r)^12 − (σ/r)^6] + ε (the last two for r < 2^(1/6) σ);
+:func:`energy_forces` adds it for a list of bonds and scales the non-bonded term of bonded pairs by the
+1-2 special-bond weight (``special_bonds fene``: 0).
 """
 
 from __future__ import annotations
@@ -284,7 +290,11 @@ def smooth_polynomial_coefficients(xc: float, power: int = 12) -> tuple[float, f
 def soft_poly_potential(epsilon: float = 1.0, nonadditivity: float = 0.2, xc: float = 1.25,
                         max_diameter: float = 1.0) -> PairPotential:
     """Continuously polydisperse soft spheres ε(σ_ij/r)^12 + c0 + c2 x² + c4 x⁴ (NBC PRX 2017)."""
-    c0, c2, c4 = smooth_polynomial_coefficients(xc)
+    if not epsilon > 0 or not xc > 1 or not -1 < nonadditivity < 1:
+        raise ValueError(f"need epsilon > 0, xc > 1 and -1 < nonadditivity < 1, got epsilon={epsilon}, "
+                         f"xc={xc}, nonadditivity={nonadditivity}")
+    # The kernel adds c0 + c2 x² + c4 x⁴ unscaled, so the ε of the r^-12 term must multiply them too.
+    c0, c2, c4 = (epsilon * c for c in smooth_polynomial_coefficients(xc))
     t = _table(1)
     t[0, 0, :] = [epsilon, nonadditivity, xc, 0.0, c0, c2, c4, 0.0]
     return PairPotential(kind=SOFT_POLY, table=t, max_cutoff=float(xc * max_diameter),
@@ -292,14 +302,103 @@ def soft_poly_potential(epsilon: float = 1.0, nonadditivity: float = 0.2, xc: fl
                          meta={"c0": c0, "c2": c2, "c4": c4})
 
 
+_TWO_1_3 = 1.2599210498948732  # 2^(1/3), as in LAMMPS bond_fene.cpp
+
+
+@njit(cache=True)
+def fene_energy_force(k: float, r0: float, eps: float, sig: float, r2: float) -> tuple[float, float]:
+    """(V(r), −(1/r) dV/dr) of one FENE bond at squared length ``r2`` (ε_AA, ε_AA/σ_AA²); (inf, nan) if r ≥ R0.
+
+    V = −½ k R0² ln(1 − r²/R0²) + [4ε((σ/r)^12 − (σ/r)^6) + ε for r < 2^(1/6) σ] — LAMMPS ``bond_style fene``.
+    """
+    r0sq = r0 * r0
+    rlogarg = 1.0 - r2 / r0sq
+    if rlogarg <= 0.0:
+        return np.inf, np.nan
+    e = -0.5 * k * r0sq * np.log(rlogarg)
+    fr = -k / rlogarg
+    # LAMMPS compares r² with 2^(1/3) σ² (its TWO_1_3 constant), i.e. the WCA core up to the LJ minimum.
+    if r2 < _TWO_1_3 * sig * sig:
+        sr2 = sig * sig / r2
+        sr6 = sr2 * sr2 * sr2
+        e += 4.0 * eps * sr6 * (sr6 - 1.0) + eps
+        fr += 48.0 * eps * sr6 * (sr6 - 0.5) / r2
+    return e, fr
+
+
+@dataclass(frozen=True)
+class FENEBond:
+    """FENE bond parameters: spring ``k`` (ε_AA/σ_AA²), maximum extent ``r0`` (σ_AA), WCA ``epsilon``/``sigma``.
+
+    Defaults are the Kremer–Grest values (k = 30, R0 = 1.5, ε = σ = 1; K. Kremer, G. S. Grest,
+    J. Chem. Phys. 92, 5057 (1990)), i.e. LAMMPS ``bond_coeff 1 30 1.5 1 1``.
+    """
+
+    k: float = 30.0
+    r0: float = 1.5
+    epsilon: float = 1.0
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("k", "r0", "epsilon", "sigma"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"FENE {name} must be positive and finite, got {v}")
+
+    def energy_force(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised (V(r), −dV/dr) of the bond at lengths ``r`` (ε_AA, ε_AA/σ_AA); V = inf for r ≥ R0."""
+        r = np.atleast_1d(np.asarray(r, dtype=np.float64))
+        e = np.empty_like(r)
+        f = np.empty_like(r)
+        for n, rn in enumerate(r):
+            en, frn = fene_energy_force(self.k, self.r0, self.epsilon, self.sigma, float(rn * rn))
+            e[n] = en
+            f[n] = frn * rn
+        return e, f
+
+
+@njit(cache=True)
+def _accumulate_bonds(kind, table, types, diam, bonds, vectors, k, r0, beps, bsig, w12, d):
+    """Bond terms plus the correction (w12 − 1) × pair term of every bonded pair (special_bonds lj w12)."""
+    n = types.shape[0]
+    e_atom = np.zeros(n)
+    forces = np.zeros((n, d))
+    virial = np.zeros((d, d))
+    for b in range(bonds.shape[0]):
+        i = bonds[b, 0]
+        j = bonds[b, 1]
+        r2 = 0.0
+        for a in range(d):
+            r2 += vectors[b, a] * vectors[b, a]
+        e, fr = fene_energy_force(k, r0, beps, bsig, r2)
+        if w12 != 1.0:
+            ep, frp = pair_energy_force(kind, table, types[i], types[j], diam[i], diam[j], r2)
+            e += (w12 - 1.0) * ep
+            fr += (w12 - 1.0) * frp
+        e_atom[i] += 0.5 * e
+        e_atom[j] += 0.5 * e
+        for a in range(d):
+            # vectors = r_j − r_i: force on i is −fr · vector, on j +fr · vector
+            forces[i, a] -= fr * vectors[b, a]
+            forces[j, a] += fr * vectors[b, a]
+            for c in range(d):
+                virial[a, c] += fr * vectors[b, a] * vectors[b, c]
+    return e_atom, forces, virial
+
+
 @dataclass
 class EnergyForces:
-    """Result of :func:`energy_forces`: energies (ε_AA), forces (ε_AA/σ_AA), virial W = Σ_pairs r⊗F (ε_AA)."""
+    """Result of :func:`energy_forces`: energies (ε_AA), forces (ε_AA/σ_AA), virial W = Σ_pairs r⊗F (ε_AA).
+
+    ``bond_energy`` is the bonded part of ``energy`` (FENE plus the special-bond correction of the
+    bonded pairs' non-bonded term); 0 without bonds.
+    """
 
     energy: float
     per_atom: np.ndarray
     forces: np.ndarray
     virial: np.ndarray
+    bond_energy: float = 0.0
 
     def pressure_tensor(self, volume: float, kinetic: np.ndarray | None = None) -> np.ndarray:
         """(W + Σ m v⊗v)/V in ε_AA/σ_AA^d (LAMMPS' pressure tensor with ``kinetic`` supplied)."""
@@ -307,9 +406,35 @@ class EnergyForces:
         return (self.virial + k) / volume
 
 
-def energy_forces(frame: Frame, potential: PairPotential, diameters: np.ndarray | None = None
-                  ) -> EnergyForces:
-    """Non-bonded energy (ε_AA), per-atom energies (half of each pair), forces and virial of ``frame``."""
+def _check_bonds(bonds: np.ndarray, n: int) -> np.ndarray:
+    b = np.ascontiguousarray(bonds, dtype=np.int64)
+    if b.ndim != 2 or b.shape[1] != 2:
+        raise ValueError(f"bonds must have shape (M, 2) (0-based atom indices), got {b.shape}")
+    if b.size and (b.min() < 0 or b.max() >= n):
+        raise ValueError(f"bond indices must lie in 0..{n - 1}, got range {b.min()}..{b.max()}")
+    if np.any(b[:, 0] == b[:, 1]):
+        k = int(np.flatnonzero(b[:, 0] == b[:, 1])[0])
+        raise ValueError(f"bond {k} joins atom {int(b[k, 0])} to itself")
+    key = np.sort(b, axis=1)
+    if len(np.unique(key, axis=0)) != len(key):
+        # A duplicated bond would apply the special-bond correction twice.
+        raise ValueError("bonds contain a duplicated pair")
+    return b
+
+
+def energy_forces(frame: Frame, potential: PairPotential, diameters: np.ndarray | None = None,
+                  bonds: np.ndarray | None = None, bond: FENEBond | None = None,
+                  special_lj12: float = 0.0) -> EnergyForces:
+    """Energy (ε_AA), per-atom energies (half of each pair/bond), forces and virial of ``frame``.
+
+    Non-bonded pairs use ``potential`` (``diameters`` for ``SOFT_POLY``). With ``bonds`` ((M, 2) 0-based
+    atom indices) every bond adds the FENE ``bond`` term, and the non-bonded term of each bonded pair
+    is scaled by ``special_lj12`` (LAMMPS ``special_bonds lj w12 …``; ``special_bonds fene`` = 0, i.e.
+    excluded). Only 1-2 weights are supported: the 1-3/1-4 weights of ``fene`` are 1 anyway. Bond
+    vectors are minimum images, so every bond must be shorter than half the box. A bond at or beyond
+    R0 raises ValueError (LAMMPS instead warns and clamps the logarithm once r > √0.9 R0).
+    """
+    from glassfix.core.cell import minimum_image
     from glassfix.core.neighbors import neighbor_list
 
     n = frame.n_atoms
@@ -326,10 +451,37 @@ def energy_forces(frame: Frame, potential: PairPotential, diameters: np.ndarray 
         diam = np.ascontiguousarray(diameters, dtype=np.float64)
         if diam.shape != (n,):
             raise ValueError(f"diameters must have shape ({n},), got {diam.shape}")
+        if n and not (np.isfinite(diam).all() and diam.min() > 0):
+            raise ValueError(f"diameters must be positive and finite, got min {diam.min()}")
         cutoff = potential.max_cutoff
-        if potential.kind == SOFT_POLY:
-            cutoff = float(potential.table[0, 0, 2] * diam.max())
+        if potential.kind == SOFT_POLY and n:
+            # σ_ij ≤ (σ_i + σ_j)/2 ≤ max σ for ε_na ≥ 0, so x_c · max σ bounds every pair's range; a
+            # negative ε_na can widen σ_ij by at most the factor 1 + |ε_na| (max σ − min σ).
+            eps_na = float(potential.table[0, 0, 1])
+            smax = float(diam.max()) * (1.0 + max(-eps_na, 0.0) * float(diam.max() - diam.min()))
+            cutoff = float(potential.table[0, 0, 2] * smax)
     nl = neighbor_list(frame, cutoff)
     e_atom, forces, virial = _accumulate(potential.kind, potential.table, types, diam, nl.centers,
                                          nl.offsets, nl.neighbors, nl.vectors, frame.dim)
-    return EnergyForces(energy=float(e_atom.sum()), per_atom=e_atom, forces=forces, virial=virial)
+    bond_energy = 0.0
+    if bonds is not None:
+        if bond is None:
+            raise ValueError("bonds were given without bond parameters (bond=FENEBond(...))")
+        b = _check_bonds(bonds, n)
+        vec = minimum_image(frame.positions[b[:, 1]] - frame.positions[b[:, 0]], frame.cell, frame.pbc)
+        vec = np.ascontiguousarray(vec.reshape(-1, frame.dim))
+        length = np.sqrt(np.einsum("ij,ij->i", vec, vec))
+        if length.size and length.max() >= bond.r0:
+            k = int(np.argmax(length))
+            raise ValueError(f"bond {k} (atoms {int(b[k, 0])}-{int(b[k, 1])}) has length {length[k]:.6g} "
+                             f">= FENE R0 = {bond.r0}: the FENE energy is infinite")
+        eb, fb, wb = _accumulate_bonds(potential.kind, potential.table, types, diam, b, vec, bond.k,
+                                       bond.r0, bond.epsilon, bond.sigma, float(special_lj12), frame.dim)
+        bond_energy = float(eb.sum())
+        e_atom += eb
+        forces += fb
+        virial += wb
+    elif bond is not None:
+        raise ValueError("bond parameters were given without bonds")
+    return EnergyForces(energy=float(e_atom.sum()), per_atom=e_atom, forces=forces, virial=virial,
+                        bond_energy=bond_energy)

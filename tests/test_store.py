@@ -481,3 +481,17 @@ def test_import_dump_labels_and_cli(tmp_path, capsys):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\0" * 100)
     assert cli.main(["info", str(junk)]) == 2 and "not an HDF5 file" in capsys.readouterr().err
+
+
+def test_mode_w_replaces_an_existing_store(tmp_path):
+    """Mode "w" on an existing store starts a fresh, empty store (found by the iso launcher)."""
+    path = tmp_path / "s.h5"
+    frames = _frames()
+    with DatasetStore(path, "w") as s:
+        s.add_frame(frames["ortho"], key="old", group="a")
+    with DatasetStore(path, "w") as s:
+        assert s.keys() == []
+        s.add_frame(frames["tri"], key="new", group="b")
+    with DatasetStore(path, "r") as s:
+        assert s.keys() == ["new"]
+        _assert_same_frame(frames["tri"], s.frame("new"))

@@ -644,14 +644,18 @@ class DatasetStore:
     def _open(self, salvage_ok: bool) -> None:
         self._io: _JournaledFile | None = None
         created = False
-        if not self.path.exists() and self.mode in ("a", "w"):
+        if self.mode == "w" or (self.mode == "a" and not self.path.exists()):
             # A new store is laid out under a temporary name and renamed, so a writer killed while
-            # creating it never leaves a file that is an HDF5 file but not yet a store.
+            # creating it never leaves a file that is an HDF5 file but not yet a store. Mode "w" on an
+            # existing store replaces it the same way (its journal belongs to the old file: dropped).
             tmp = self.path.with_name(f"{self.path.name}.creating-{os.getpid()}.tmp")
             self._f = _open_h5(tmp, "w", self._locking)
             try:
                 self._init_layout()
                 self._f.close()
+                jp = journal_path(self.path)
+                if jp.exists():
+                    jp.unlink()
                 os.replace(tmp, self.path)
             finally:
                 if tmp.exists():
@@ -666,12 +670,8 @@ class DatasetStore:
             # A writer was killed after a commit point: read the committed state through the journal.
             self._io = _JournaledFile(self.path, writable=False, locking=self._locking)
         try:
-            if self.mode == "w" and not created:
-                self._f = _open_h5(self.path, "w", self._locking, io=self._io)
-                self._init_layout()
-            else:
-                self._f = _open_h5(self.path, "r" if self.mode == "r" else "r+", self._locking, io=self._io)
-                self.schema_version = _check_schema(self.path, self._f)
+            self._f = _open_h5(self.path, "r" if self.mode == "r" else "r+", self._locking, io=self._io)
+            self.schema_version = _check_schema(self.path, self._f)
             damage = self._scan()
         except BaseException:
             self._close_handles(commit=False)

@@ -1,0 +1,50 @@
+"""Ensemble launchers: isoconfigurational replicas with labels appended to a dataset store, and the
+executors (local processes, mpi4py.futures, Dask) they run on. See ``docs/ensembles.md``."""
+
+from .executors import EXECUTOR_KINDS, SerialExecutor, default_workers, executor_context, get_executor
+from .iso import (
+    IsoJournal,
+    IsoProgress,
+    IsoReport,
+    IsoSettings,
+    ReplicaResult,
+    ReplicaTask,
+    SystemSpec,
+    TimeGrid,
+    bond_breaking_grid,
+    compute_labels,
+    format_time,
+    launcher_throughput,
+    make_liquid_frame,
+    maxwell_boltzmann,
+    parse_time_grid,
+    replica_seed,
+    run_iso,
+    run_replica,
+)
+
+__all__ = [
+    "EXECUTOR_KINDS",
+    "SerialExecutor",
+    "default_workers",
+    "executor_context",
+    "get_executor",
+    "IsoJournal",
+    "IsoProgress",
+    "IsoReport",
+    "IsoSettings",
+    "ReplicaResult",
+    "ReplicaTask",
+    "SystemSpec",
+    "TimeGrid",
+    "bond_breaking_grid",
+    "compute_labels",
+    "format_time",
+    "launcher_throughput",
+    "make_liquid_frame",
+    "maxwell_boltzmann",
+    "parse_time_grid",
+    "replica_seed",
+    "run_iso",
+    "run_replica",
+]

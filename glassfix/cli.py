@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_cli.add_arguments(sub)
 
+    from glassfix.mc import cli as mc_cli
+
+    mc_cli.add_arguments(sub)
+
+    from glassfix.protocols import cli as protocols_cli
+
+    protocols_cli.add_arguments(sub)
+
+    from glassfix.ensembles import cli as ensembles_cli
+
+    ensembles_cli.add_arguments(sub)
+
     la = sub.add_parser("label", help="offline labels: phop, d2min, propensity, pair-targets")
     from glassfix.labels import cli as labels_cli
 

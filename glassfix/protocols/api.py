@@ -1,0 +1,119 @@
+"""``run(spec, workdir, ...)``: one entry point for every protocol, on 1 rank in-process or K ranks under mpirun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from glassfix.protocols.common import (
+    ENGINES, Progress, ProtocolError, ProtocolResult, Workdir, launch_mpi, sync_frames_to_store,
+)
+
+__all__ = ["run", "run_local", "spec_from_dict", "protocol_of", "PROTOCOLS"]
+
+
+def _registry() -> dict[str, tuple[type, type]]:
+    from glassfix.protocols.aqs import AQSRun, AQSSpec
+    from glassfix.protocols.creep import CreepRun, CreepSpec
+    from glassfix.protocols.nve import NVERun, NVESpec
+    from glassfix.protocols.prepare import PrepareRun, PrepareSpec
+
+    return {"prepare": (PrepareSpec, PrepareRun), "nve": (NVESpec, NVERun), "creep": (CreepSpec, CreepRun),
+            "aqs": (AQSSpec, AQSRun)}
+
+
+PROTOCOLS = ("prepare", "nve", "creep", "aqs")
+
+
+def protocol_of(spec: Any) -> str:
+    """The protocol name of a spec object (``"prepare"``, ``"nve"``, ``"creep"``, ``"aqs"``)."""
+    for name, (spec_cls, _) in _registry().items():
+        if isinstance(spec, spec_cls):
+            return name
+    raise ProtocolError(f"{type(spec).__name__} is not a protocol spec (expected one of "
+                        f"PrepareSpec, NVESpec, CreepSpec, AQSSpec)")
+
+
+def spec_from_dict(protocol: str, d: Mapping[str, Any]) -> Any:
+    """Rebuild the spec of ``protocol`` from its dict (as stored in ``spec.json``)."""
+    reg = _registry()
+    if protocol not in reg:
+        raise ProtocolError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    return reg[protocol][0].from_dict(d)
+
+
+def _start_path(spec: Any, workdir: Path) -> Path | None:
+    """Starting configuration: ``spec.data``, else the nested prepare run's output in ``workdir/prepare``."""
+    if not hasattr(spec, "data"):
+        return None
+    if spec.data:
+        return Path(spec.data).resolve()
+    name = "inherent.data" if getattr(spec, "start_from", "inherent") == "inherent" else "final.data"
+    return (workdir / "prepare" / name).resolve()
+
+
+def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = None, resume: bool = True,
+              progress: bool | Callable[[str], None] = True, stop_after: int | None = None) -> ProtocolResult:
+    """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this)."""
+    name = protocol_of(spec)
+    _, run_cls = _registry()[name]
+    wd = Workdir(workdir, root=(comm is None or comm.Get_rank() == 0))
+    if comm is not None:
+        comm.Barrier()  # rank 0 created the directories
+    runner = run_cls(spec, wd, comm=comm, progress=progress, store=store)
+    start = _start_path(spec, wd.path)
+    if start is not None:
+        runner.start_path = start
+    return runner.execute(resume=resume, stop_after=stop_after)
+
+
+def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1, store: Any = None,
+        resume: bool = True, progress: bool | Callable[[str], None] = True, stop_after: int | None = None,
+        timeout: float | None = None) -> ProtocolResult:
+    """Run (or resume) the protocol described by ``spec`` in ``workdir``.
+
+    - ``engine``: ``"lammps"`` (the OpenMM engine is a separate issue).
+    - ``nprocs``: 1 runs LAMMPS in this process; K > 1 runs the same code under ``mpirun -np K``.
+    - ``store``: a dataset store (path or open :class:`~glassfix.data.store.DatasetStore`) that receives
+      the protocol's frames (group = ``spec.group`` or the work directory's name); None: frames stay in
+      ``workdir/frames``.
+    - ``resume``: continue from the last checkpoint (default); False starts over, deleting the outputs.
+    - ``stop_after``: stop at the first segment boundary at or beyond this protocol step (MD step, or
+      AQS strain step), writing a checkpoint there — e.g. to split a long run over several jobs;
+      calling again resumes.
+    - A creep/AQS/NVE spec without ``data`` first runs its ``prepare`` spec in ``workdir/prepare``.
+
+    Returns a :class:`ProtocolResult`; ``result.complete`` is False when stopped early.
+    """
+    if engine not in ENGINES:
+        raise ProtocolError(f"engine {engine!r} is not available; supported: {', '.join(ENGINES)} "
+                            f"(OpenMM support is added by its own issue)")
+    nprocs = int(nprocs)
+    if nprocs < 1:
+        raise ProtocolError(f"nprocs must be >= 1, got {nprocs}")
+    name = protocol_of(spec)
+    workdir = Path(workdir)
+    say = Progress(progress)
+    if hasattr(spec, "data") and not spec.data:
+        if spec.prepare is None:
+            raise ProtocolError(f"{name}: give either data (a LAMMPS data/restart file) or prepare (a PrepareSpec)")
+        prep_spec = spec.prepare
+        if prep_spec.group is None:  # store group of the glass: "<run group>-prepare", unique per run
+            prep_spec = prep_spec.replace(group=f"{spec.group or workdir.resolve().name}-prepare")
+        prep = run(prep_spec, workdir / "prepare", engine, nprocs, store, resume, progress, None, timeout)
+        if not prep.complete:
+            raise ProtocolError(f"{name}: the preparation in {workdir / 'prepare'} did not complete")
+    if nprocs == 1:
+        return run_local(spec, workdir, None, store, resume, progress, stop_after)
+    launch_mpi(name, spec, workdir, nprocs, resume, stop_after, say, timeout)
+    wd = Workdir(workdir)
+    state = wd.read_state() or {}
+    group = spec.group or wd.path.name
+    if store is not None:
+        sync_frames_to_store(store, wd, group, max_step=int(state.get("step", 0)))
+    summary = json.loads((wd.path / "result.json").read_text()) if state.get("complete") else {}
+    outputs = {p.stem: p for p in wd.path.iterdir() if p.suffix in (".csv", ".data", ".json")}
+    outputs["frames"] = wd.frames
+    return ProtocolResult(name, wd.path, bool(state.get("complete")), int(state.get("step", 0)),
+                          int(state.get("total", 0)), outputs, summary)

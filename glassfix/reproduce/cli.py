@@ -16,6 +16,16 @@ def _cmd_ka_tau(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ka_creep(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.ka_creep import KaCreepConfig, run
+
+    cfg = KaCreepConfig(n=args.n, temperature=args.T, sigma0=args.sigma0, runs=args.runs, steps=args.steps,
+                        seed=args.seed)
+    report = run(cfg, Path(args.workdir), Path(args.report), workers=args.workers)
+    print(f"report: {report}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -31,3 +41,16 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kt.add_argument("--workdir", default="repro_out/ka_tau", help="resumable working directory")
     kt.add_argument("--report", default="docs/ka_tau_alpha.md", help="markdown report (PNG beside it)")
     kt.set_defaults(func=_cmd_ka_tau)
+
+    kc = rsub.add_parser("ka-creep", help="KA glass creep under constant compressive stress: strain vs log t "
+                                          "and the creep modulus C (steps of dt = 0.01 tau)")
+    kc.add_argument("--n", type=int, default=1000, help="particles per glass")
+    kc.add_argument("--T", type=float, default=0.1, help="temperature (epsilon_AA/k_B)")
+    kc.add_argument("--sigma0", type=float, default=0.5, help="compressive stress (epsilon_AA/sigma_AA^3)")
+    kc.add_argument("--runs", type=int, default=4, help="independent glasses")
+    kc.add_argument("--steps", type=int, default=300_000, help="creep MD steps per run")
+    kc.add_argument("--seed", type=int, default=31)
+    kc.add_argument("--workers", type=int, default=2, help="runs simulated in parallel")
+    kc.add_argument("--workdir", default="repro_out/ka_creep", help="resumable working directory")
+    kc.add_argument("--report", default="docs/ka_creep.md", help="markdown report (PNG beside it)")
+    kc.set_defaults(func=_cmd_ka_creep)

@@ -72,8 +72,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from glassfix.descriptors.bench import bench_descriptors
 
         bench_descriptors(report=Path(args.report))
+    elif args.what == "iso":
+        from glassfix.bench import bench_iso
+
+        bench_iso(n_atoms=args.n or 1000, steps=args.steps or 10000, repeats=args.repeats, workers=args.np,
+                  report=Path(args.report))
     elif args.what == "overhead":
-        bench_overhead(out_dir=Path(args.out), n_atoms=args.n, steps=args.steps, every=args.every,
+        bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report))
     return 0
 
@@ -149,11 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_cli.add_arguments(sub)
 
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead", "descriptors"],
+    be.add_argument("what", choices=["overhead", "descriptors", "iso"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
-                         "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame")
-    be.add_argument("--n", type=int, default=32000, help="number of particles")
-    be.add_argument("--steps", type=int, default=2000, help="MD steps per timed run")
+                         "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
+                         "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
+                         "(--np = worker processes)")
+    be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
+    be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
     be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     be.add_argument("--np", type=int, default=2, help="MPI ranks")

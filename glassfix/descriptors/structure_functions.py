@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
-from glassfix.core.frame import NeighborList
+from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors._radial_fused import radial_fused
 from glassfix.descriptors.base import Descriptor, register_descriptor
 
 __all__ = ["RadialStructureFunctions", "default_species_names", "resolve_species_names"]
@@ -187,6 +188,18 @@ class RadialStructureFunctions(Descriptor):
             "cutoff_fn": self.cutoff_fn,
             "species_names": list(self.species_names),
         }
+
+    def compute(self, frame: Frame, centers: np.ndarray | None = None,
+                neighbors: NeighborList | None = None) -> np.ndarray:
+        """Features (n_centers, n_features); every atom of a periodic frame ≥ 3 cutoffs wide takes the fused
+        cell-list kernels (no pair list in memory), anything else the generic list path."""
+        if neighbors is None and centers is None and frame.types.size and int(frame.types.max()) < self.n_species:
+            out = radial_fused(frame.positions, frame.cell, frame.origin, frame.pbc, frame.types, self.mus,
+                               self.delta, self.cutoff, self.cutoff_fn == "cosine", self.n_species,
+                               self._uniform)
+            if out is not None:
+                return out
+        return super().compute(frame, centers=centers, neighbors=neighbors)
 
     def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
         """Run the numba kernel over the CSR list (pairs beyond ``cutoff`` are skipped inside)."""

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
-from glassfix.core.frame import NeighborList
+from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, descriptor_from_spec, register_descriptor
 from glassfix.descriptors.structure_functions import resolve_species_names
 
@@ -353,6 +353,16 @@ class CombinedDescriptor(Descriptor):
     def spec(self) -> dict[str, Any]:
         """{"kind": "combined", "components": [component specs]}."""
         return {"kind": self.kind, "components": [c.spec() for c in self.components]}
+
+    def compute(self, frame: Frame, centers: np.ndarray | None = None,
+                neighbors: NeighborList | None = None) -> np.ndarray:
+        """Features (n_centers, n_features); a whole frame without a given list lets every component take
+        its own fastest path (e.g. the fused radial kernel, the short angular list) instead of sharing
+        one list of the largest cutoff."""
+        if neighbors is None and centers is None:
+            parts = [c.compute(frame) for c in self.components]
+            return np.ascontiguousarray(np.concatenate(parts, axis=1))
+        return super().compute(frame, centers=centers, neighbors=neighbors)
 
     def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
         """Each component on the shared list (each filters pairs to its own cutoff), concatenated."""

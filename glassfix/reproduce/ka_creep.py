@@ -104,7 +104,7 @@ def _complete(wd: Path) -> bool:
 
 def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     """Average the runs' strain, fit the creep law (ln and log10) and write ``report`` + PNG."""
-    from glassfix.analysis import fit_creep_law
+    from glassfix.analysis import fit_creep_law, log_bin
     from glassfix.analysis.plots import plot_creep
     from glassfix.bench import machine_description
     from glassfix.protocols import read_series
@@ -123,8 +123,11 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     fit_10 = fit_creep_law(t, list(strain), cfg.sigma0, t_min=t_min, base="10", sign=-1)
     per_run = [fit_creep_law(t, s, cfg.sigma0, t_min=t_min, base="e", sign=-1) for s in strain]
     png = report.with_name(report.stem + "_strain.png")
-    plot_creep(png, t, fit_e.mean_strain * 1.0, fit=fit_e, std=fit_e.std_strain,
-               title=f"KA creep, N={cfg.n}, T={cfg.temperature}, σ0={cfg.sigma0}, {cfg.runs} runs")
+    # thermal and barostat fluctuations dominate single samples: plot 20 log bins per decade
+    tb, mb = log_bin(t, fit_e.mean_strain, 20)
+    _, sb = log_bin(t, fit_e.std_strain, 20)
+    plot_creep(png, tb, mb, fit=fit_e, std=sb,
+               title=f"KA creep, N={cfg.n}, T={cfg.temperature}, σ0={cfg.sigma0}, {cfg.runs} runs (log-binned)")
     walls = []
     for i in range(cfg.runs):
         wj = workdir / f"run_{i}" / "wall.json"

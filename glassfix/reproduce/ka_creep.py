@@ -40,11 +40,14 @@ class KaCreepConfig:
     system: str = "ka3d"
 
 
-def _spec(cfg: KaCreepConfig, i: int):
+def _spec(cfg: KaCreepConfig, i: int, prep_dt_halved: bool = False):
     from glassfix.protocols.creep import CreepSpec
     from glassfix.protocols.prepare import PrepareSpec
 
     prep = PrepareSpec.for_creep(n=cfg.n, T=cfg.temperature, seed=cfg.seed + 101 * i, system=cfg.system)
+    if prep_dt_halved:
+        # same physical melt and quench times at half the time step
+        prep = prep.replace(dt=prep.dt / 2, melt_steps=2 * prep.melt_steps, quench_steps=2 * prep.quench_steps)
     return CreepSpec(system=cfg.system, prepare=prep, T=cfg.temperature, sigma0=cfg.sigma0,
                      seed=cfg.seed + 101 * i + 7, dt=cfg.dt, steps=cfg.steps,
                      snapshot_every=cfg.snapshot_every, thermo_every=cfg.thermo_every)
@@ -54,8 +57,29 @@ def run_one(cfg: KaCreepConfig, i: int, workdir: Path) -> dict:
     """Run (or resume) creep run ``i`` in ``workdir``; returns its wall time and completion."""
     from glassfix.protocols import run
 
+    import shutil
+
+    from glassfix.engines.lammps.runner import LammpsError
+
+    workdir = Path(workdir)
+    retry = workdir / "prepare_retry.json"
+    halved = retry.exists()
     t0 = time.perf_counter()
-    res = run(_spec(cfg, i), workdir, progress=False)
+    try:
+        res = run(_spec(cfg, i, halved), workdir, progress=False)
+    except LammpsError as exc:
+        # The paper's melt (Langevin T = 3 at dt = 0.01) occasionally loses atoms from a random start.
+        # Only a failure while preparing the glass is retried, once, with the time step halved; the
+        # creep itself always runs at cfg.dt. The retry is recorded and reported.
+        state = workdir / "state.json"
+        if halved or state.exists() or not (workdir / "prepare").exists():
+            raise
+        shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        tmp = retry.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"reason": str(exc)[:500]}))
+        os.replace(tmp, retry)
+        res = run(_spec(cfg, i, True), workdir, progress=False)
     wall = time.perf_counter() - t0
     # wall time summed over invocations (a resumed run adds to it)
     wpath = Path(workdir) / "wall.json"
@@ -134,6 +158,7 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
         if wj.exists():
             walls.append(json.loads(wj.read_text())["wall"])
     cs = [f.C for f in per_run]
+    retried = [i for i in range(cfg.runs) if (workdir / f"run_{i}" / "prepare_retry.json").exists()]
     lines = [
         "# KA creep at T = 0.1, σ0 = 0.5: logarithmic creep law (physics check)",
         "",
@@ -150,6 +175,9 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
         "(compressive) and lateral stresses 0 (`couple none`), tdamp 1 τ, pdamp 10 τ, "
         f"{cfg.steps} steps of {cfg.dt} τ, strain ε = L_z/L_z(0) − 1 every {cfg.thermo_every} steps; "
         f"{cfg.runs} independent glasses and velocity seeds.",
+        *([f"- Run(s) {', '.join(map(str, retried))}: the glass preparation lost atoms at dt = {cfg.dt} "
+           "(Langevin melt at T = 3) and was redone once at half the time step with the same melt and "
+           "quench durations; the creep itself ran at the standard time step."] if retried else []),
         f"- Fit: −ε(t) = ε0 + (σ0/C) log t on the run-averaged strain for t ≥ {t_min:g} τ "
         f"({cfg.fit_from_steps} steps: after the loading transient), log-binned.",
         "",

@@ -26,6 +26,19 @@ def _cmd_ka_creep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_jbb_swap(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.jbb_swap import write_report
+
+    command = args.ladder_command or "glassfix swap jbb ... --out " + args.store
+    command += (f"` then `glassfix reproduce jbb-swap --store {args.store} --report {args.report}"
+                + (f" --report-T {' '.join(f'{t:g}' for t in args.report_T)}" if args.report_T else "")
+                + f" --md-steps {args.md_steps}")
+    report = write_report(Path(args.store), Path(args.report), args.report_T, md_steps=args.md_steps,
+                          md_every=args.md_every, md_dt=args.md_dt, command=command)
+    print(f"report: {report}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -54,3 +67,15 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kc.add_argument("--workdir", default="repro_out/ka_creep", help="resumable working directory")
     kc.add_argument("--report", default="docs/ka_creep.md", help="markdown report (PNG beside it)")
     kc.set_defaults(func=_cmd_ka_creep)
+
+    js = rsub.add_parser("jbb-swap", help="report of a finished `glassfix swap jbb` ladder: equilibration table, "
+                                          "MD tau_alpha at the chosen temperatures and the swap speed-up")
+    js.add_argument("--store", required=True, help="the ladder's dataset store (glassfix swap --out)")
+    js.add_argument("--report", default="docs/swap_jbb.md", help="markdown report (PNG beside it)")
+    js.add_argument("--report-T", dest="report_T", type=float, nargs="+", default=None,
+                    help="equilibrated temperatures for the MD comparison (default: all equilibrated)")
+    js.add_argument("--md-steps", type=int, default=200_000, help="MD steps per temperature")
+    js.add_argument("--md-every", type=int, default=500, help="MD snapshot spacing (steps)")
+    js.add_argument("--md-dt", type=float, default=0.005, help="MD time step (tau)")
+    js.add_argument("--ladder-command", default=None, help="the `glassfix swap` command line, for the report")
+    js.set_defaults(func=_cmd_jbb_swap)

@@ -42,8 +42,16 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     wanted = sorted(report_temperatures or [float(t) for t, r in rows.items() if r["status"] == "equilibrated"],
                     reverse=True)
     results: list[dict[str, Any]] = []
+    legacy = report.with_suffix(".json")  # what `glassfix swap --report <report>` writes
     if md_json.exists():
         results = json.loads(md_json.read_text())
+    elif legacy.exists():
+        results = json.loads(legacy.read_text())
+        if sorted(float(r["T"]) for r in results) == sorted(wanted):
+            tmp = md_json.with_suffix(".tmp")
+            tmp.write_text(json.dumps(results, indent=1, default=float))
+            os.replace(tmp, md_json)
+            legacy.unlink()
     if sorted(float(r["T"]) for r in results) != sorted(wanted):
         results = speedup_report(store, md_md, workdir=work, temperatures=wanted, md_steps=md_steps,
                                  md_every=md_every, md_dt=md_dt)

@@ -100,7 +100,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "",
         "| T | status | sweeps/chain | " + " | ".join(f"acc. {a}" for a in acc_names)
         + " | τ_swap (sweeps) | E/N chain 1 | E/N chain 2 | failed checks | samples | sweeps/s |",
-        "|" + "---|" * (8 + len(acc_names)),
+        "|" + "---|" * (9 + len(acc_names)),
     ]
     for t, r in sorted(rows.items(), key=lambda kv: -float(kv[0])):
         acc = r.get("acceptance") or {}
@@ -117,11 +117,21 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
             f"| {float(t):g} | {r['status']} | {r.get('sweeps_per_chain', '')} | "
             + " | ".join("" for _ in acc_names) + f" | — | | | {', '.join(failed) or '—'} | {r.get('samples', 0)} | |")
     not_done = [t for t in cfg["temperatures"] if f"{t:.6g}" not in rows]
+    in_progress = []
+    for t in not_done:
+        path = work / f"T{t:.6g}.npz"
+        if path.exists():  # a temperature the ladder started but did not finish (interrupted)
+            with np.load(path, allow_pickle=False) as z:
+                sweeps = json.loads(str(z["c0_header"]))["sweeps_done"]
+            in_progress.append(f"T = {t:g} was interrupted after {sweeps} sweeps per chain, within the budget "
+                               "(re-running the same `glassfix swap` command resumes it)")
     lines += [
         "",
         (f"**Lowest equilibrated temperature within the budget: T = {lowest:g}.**" if lowest is not None
          else "**No temperature equilibrated within the budget.**")
-        + (f" Not attempted (ladder stopped or interrupted before them): {not_done}." if not_done else ""),
+        + (" " + "; ".join(in_progress) + "." if in_progress else "")
+        + (f" Not attempted: {[t for t in not_done if not (work / f'T{t:.6g}.npz').exists()]}."
+           if any(not (work / f"T{t:.6g}.npz").exists() for t in not_done) else ""),
         "",
         "## Swap dynamics vs MD",
         "Both relaxation times come from the same cage-relative self-overlap (a = 0.3, 1/e crossing); MD is "
@@ -186,7 +196,7 @@ def _reading(results: list[dict[str, Any]]) -> str:
     if not results:
         return "No MD comparison was run."
     sp = [(float(r["T"]), float(r["speedup"]), bool(r["tau_alpha_lower_bound"])) for r in results]
-    parts = [f"T = {t:g}: {'>' if b else ''}{s:.2g}×" for t, s, b in sp]
+    parts = [f"T = {t:g}: {'>' if b else ''}{s:.3g}×" for t, s, b in sp]
     trend = ""
     if len(sp) >= 2 and not any(b for _, _, b in sp):
         trend = (" The speed-up grows as T decreases." if sp[-1][1] > sp[0][1]

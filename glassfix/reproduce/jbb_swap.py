@@ -129,6 +129,11 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "",
         (f"**Lowest equilibrated temperature within the budget: T = {lowest:g}.**" if lowest is not None
          else "**No temperature equilibrated within the budget.**")
+        + "".join(f" T = {float(t):g} did not equilibrate within the budget (failed: "
+                  f"{', '.join(k for k, ok in (r.get('checks') or {}).items() if not ok)}; τ_swap ≈ "
+                  f"{r.get('tau_swap') or float('nan'):.2g} sweeps, so the required window of 5 τ_swap plus "
+                  f"{cfg['n_samples']} samples {cfg['sample_spacing']:g} τ_swap apart exceeds it)."
+                  for t, r in rows.items() if r["status"] == "not equilibrated")
         + (" " + "; ".join(in_progress) + "." if in_progress else "")
         + (f" Not attempted: {[t for t in not_done if not (work / f'T{t:.6g}.npz').exists()]}."
            if any(not (work / f"T{t:.6g}.npz").exists() for t in not_done) else ""),
@@ -137,7 +142,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "Both relaxation times come from the same cage-relative self-overlap (a = 0.3, 1/e crossing); MD is "
         f"LAMMPS Nosé–Hoover NVT (dt = {md_dt}; run length per T in the table) from the first stored swap sample. "
         "CPU s = one core to relax once; speed-up = MD CPU s / swap CPU s ('>' = lower bound, Q did not "
-        "reach 1/e in the MD run). Swap sweeps/s are re-timed by this command (CPU time of 400 sweeps on "
+        "reach 1/e in the MD run). Swap sweeps/s are re-timed by this command (CPU time of 2000 sweeps on "
         "the same sample) so that both rates come from the same run; the ladder's own average, taken "
         "while other jobs shared the cores, is in parentheses.",
         "",
@@ -161,7 +166,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
 
 
 def _remeasure_swap_rates(store: Path, cfg: dict[str, Any], results: list[dict[str, Any]],
-                          sweeps: int = 400) -> None:
+                          sweeps: int = 2000) -> None:
     """Swap sweeps/s timed now on each T's first sample, beside the MD steps/s timed by the report.
 
     The ladder's own rate averages over hours in which other jobs may have shared the cores; timing both

@@ -19,8 +19,15 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numba
-import numpy as np
+# Numba's default OpenMP threading layer leaves its worker threads spinning after every parallel region.
+# Inside an MPI-parallel LAMMPS each rank already owns a core, so those threads steal it from the MD:
+# with the fix present but idle, KA N = 32000 on 2 ranks lost 1.7 ms per step (LAMMPS' "Other" time,
+# 0.11 s -> 1.73 s per 1000 steps). The workqueue layer blocks instead of spinning. This only takes
+# effect when numba is first imported here (plain `lmp`); a user's choice of layer is kept.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
 

@@ -25,48 +25,26 @@ import numpy as np
 
 from glassfix.core.neighbors import _bin_atoms
 
-_NEGLIGIBLE = 1e-18  # same truncation as the generic kernel (see structure_functions.py)
+# Away from the grid point nearest r the Gaussians fall super-exponentially (and the recurrence ratio
+# q keeps shrinking), so once a term drops below 1e-18 every later one on that side is smaller still and
+# their sum is below 2e-18: adding them cannot change a feature beyond double round-off, yet walking
+# the whole grid costs ~3x more (measured: δ = 0.1 visits ~19 of 50 points).
+_NEGLIGIBLE = 1e-18
 
 
 @numba.njit(cache=True, inline="always")
-def _add(out, row, base, r, mus, inv2d2, rc, cosine, uniform, h, step):
-    """Add the Gaussians of one distance r into out[row, base:base+n_mu] (the generic kernel's recurrence)."""
-    n_mu = mus.shape[0]
-    weight = 1.0
-    if cosine:
-        weight = 0.5 * (math.cos(math.pi * r / rc) + 1.0)
-    if not uniform:
-        for m in range(n_mu):
-            x = mus[m] - r
-            out[row, base + m] += weight * math.exp(-x * x * inv2d2)
-        return
-    m0 = int(math.floor((r - mus[0]) / h + 0.5))
-    m0 = min(max(m0, 0), n_mu - 1)
-    x0 = mus[m0] - r
-    g0 = weight * math.exp(-x0 * x0 * inv2d2)
-    out[row, base + m0] += g0
-    g = g0
-    q = math.exp(-(2.0 * x0 * h + h * h) * inv2d2)
-    for m in range(m0 + 1, n_mu):
-        g *= q
-        q *= step
-        if g < _NEGLIGIBLE:
-            break
-        out[row, base + m] += g
-    g = g0
-    q = math.exp((2.0 * x0 * h - h * h) * inv2d2)
-    for m in range(m0 - 1, -1, -1):
-        g *= q
-        q *= step
-        if g < _NEGLIGIBLE:
-            break
-        out[row, base + m] += g
+def add_gaussians(out, row1, base1, row2, base2, r, mus, inv2d2, rc, cosine, uniform, h, step):
+    """Add the (cutoff-weighted) Gaussians exp(−(μ_m − r)²/(2δ²)) of one distance r into
+    out[row1, base1 + m] and, when row2 ≥ 0, into out[row2, base2 + m] (both atoms of a pair).
 
-
-@numba.njit(cache=True, inline="always")
-def _add2(out, row1, base1, row2, base2, r, mus, inv2d2, rc, cosine, uniform, h, step):
-    """:func:`_add` into two rows at once (both atoms of a pair): the Gaussians are computed once."""
+    The one place the recurrence lives (the generic list kernel and the fused kernels call it). For a
+    uniform grid (spacing h) the Gaussians follow g_{m±1} = g_m · q_m with q_{m+1} = q_m · exp(−h²/δ²),
+    so a pair costs 3 exp instead of one per grid point; the products start at the grid point nearest r
+    and run outwards, where every ratio is < 1 (no overflow), and stop below ``_NEGLIGIBLE``. Values go
+    straight into the rows: a scratch buffer cost 20 % of the fused kernel's time (measured).
+    """
     n_mu = mus.shape[0]
+    two = row2 >= 0
     weight = 1.0
     if cosine:
         weight = 0.5 * (math.cos(math.pi * r / rc) + 1.0)
@@ -75,14 +53,16 @@ def _add2(out, row1, base1, row2, base2, r, mus, inv2d2, rc, cosine, uniform, h,
             x = mus[m] - r
             g = weight * math.exp(-x * x * inv2d2)
             out[row1, base1 + m] += g
-            out[row2, base2 + m] += g
+            if two:
+                out[row2, base2 + m] += g
         return
     m0 = int(math.floor((r - mus[0]) / h + 0.5))
     m0 = min(max(m0, 0), n_mu - 1)
     x0 = mus[m0] - r
     g0 = weight * math.exp(-x0 * x0 * inv2d2)
     out[row1, base1 + m0] += g0
-    out[row2, base2 + m0] += g0
+    if two:
+        out[row2, base2 + m0] += g0
     g = g0
     q = math.exp(-(2.0 * x0 * h + h * h) * inv2d2)
     for m in range(m0 + 1, n_mu):
@@ -91,7 +71,8 @@ def _add2(out, row1, base1, row2, base2, r, mus, inv2d2, rc, cosine, uniform, h,
         if g < _NEGLIGIBLE:
             break
         out[row1, base1 + m] += g
-        out[row2, base2 + m] += g
+        if two:
+            out[row2, base2 + m] += g
     g = g0
     q = math.exp((2.0 * x0 * h - h * h) * inv2d2)
     for m in range(m0 - 1, -1, -1):
@@ -100,7 +81,8 @@ def _add2(out, row1, base1, row2, base2, r, mus, inv2d2, rc, cosine, uniform, h,
         if g < _NEGLIGIBLE:
             break
         out[row1, base1 + m] += g
-        out[row2, base2 + m] += g
+        if two:
+            out[row2, base2 + m] += g
 
 
 @numba.njit(cache=True)
@@ -162,7 +144,7 @@ def radial_half(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 if r2 < rc2 and r2 > 0.0:
                     r = math.sqrt(r2)
-                    _add2(out, i, types[j] * n_mu, j, ti * n_mu, r, mus, inv2d2, rc, cosine, uniform, h, step)
+                    add_gaussians(out, i, types[j] * n_mu, j, ti * n_mu, r, mus, inv2d2, rc, cosine, uniform, h, step)
         # forward neighbour cells
         for k in range(offsets.shape[0]):
             c2, sx, sy, sz = _neighbor_cell(cx, cy, cz, offsets[k, 0], offsets[k, 1], offsets[k, 2], ncell)
@@ -180,7 +162,7 @@ def radial_half(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
                     r2 = d0 * d0 + d1 * d1 + d2 * d2
                     if r2 < rc2 and r2 > 0.0:
                         r = math.sqrt(r2)
-                        _add2(out, i, types[j] * n_mu, j, ti * n_mu, r, mus, inv2d2, rc, cosine, uniform, h,
+                        add_gaussians(out, i, types[j] * n_mu, j, ti * n_mu, r, mus, inv2d2, rc, cosine, uniform, h,
                               step)
     return out
 
@@ -213,7 +195,7 @@ def radial_full(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
                 d2 = xw[j, 2] + v2 - xw[i, 2]
                 r2 = d0 * d0 + d1 * d1 + d2 * d2
                 if r2 < rc2 and r2 > 0.0:
-                    _add(out, i, types[j] * n_mu, math.sqrt(r2), mus, inv2d2, rc, cosine, uniform, h, step)
+                    add_gaussians(out, i, types[j] * n_mu, -1, 0, math.sqrt(r2), mus, inv2d2, rc, cosine, uniform, h, step)
     return out
 
 

@@ -132,21 +132,9 @@ def radial_half(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
         cx = c % ncell[0]
         cy = (c // ncell[0]) % ncell[1]
         cz = c // (ncell[0] * ncell[1])
-        for a in range(start[c], start[c + 1]):
-            i = order[a]
-            ti = types[i]
-            # own cell: later atoms only
-            for b in range(a + 1, start[c + 1]):
-                j = order[b]
-                d0 = xw[j, 0] - xw[i, 0]
-                d1 = xw[j, 1] - xw[i, 1]
-                d2 = xw[j, 2] - xw[i, 2]
-                r2 = d0 * d0 + d1 * d1 + d2 * d2
-                if r2 < rc2 and r2 > 0.0:
-                    r = math.sqrt(r2)
-                    add_gaussians(out, i, types[j] * n_mu, j, ti * n_mu, r, mus, inv2d2, rc, cosine, uniform, h, step)
-        # forward neighbour cells
+        # own cell (offset 0, later atoms only), then the forward neighbour cells
         for k in range(offsets.shape[0]):
+            own = offsets[k, 0] == 0 and offsets[k, 1] == 0 and offsets[k, 2] == 0
             c2, sx, sy, sz = _neighbor_cell(cx, cy, cz, offsets[k, 0], offsets[k, 1], offsets[k, 2], ncell)
             v0 = sx * cell3[0, 0] + sy * cell3[1, 0] + sz * cell3[2, 0]
             v1 = sx * cell3[0, 1] + sy * cell3[1, 1] + sz * cell3[2, 1]
@@ -154,7 +142,7 @@ def radial_half(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
             for a in range(start[c], start[c + 1]):
                 i = order[a]
                 ti = types[i]
-                for b in range(start[c2], start[c2 + 1]):
+                for b in range(a + 1 if own else start[c2], start[c2 + 1]):
                     j = order[b]
                     d0 = xw[j, 0] + v0 - xw[i, 0]
                     d1 = xw[j, 1] + v1 - xw[i, 1]
@@ -200,14 +188,15 @@ def radial_full(xw, cidx, start, order, ncell, cell3, offsets, types, mus, inv2d
 
 
 def _offsets(m: np.ndarray, dim: int, half: bool, cell_size: np.ndarray | None, cutoff: float) -> np.ndarray:
-    """Cell offsets within ±m per axis (only the lexicographically positive half with ``half``); with an
-    orthorhombic ``cell_size`` the blocks whose closest points are ≥ cutoff apart are dropped."""
+    """Cell offsets within ±m per axis (with ``half``: the own cell and the lexicographically positive
+    half); with an orthorhombic ``cell_size`` the blocks whose closest points are ≥ cutoff apart are
+    dropped."""
     rz = range(-m[2], m[2] + 1) if dim == 3 else range(0, 1)
     offs = []
     for dz in rz:
         for dy in range(-m[1], m[1] + 1):
             for dx in range(-m[0], m[0] + 1):
-                if half and (dz, dy, dx) <= (0, 0, 0):
+                if half and (dz, dy, dx) < (0, 0, 0):
                     continue
                 if cell_size is not None:
                     gap = [max(abs(d) - 1, 0) * cs for d, cs in zip((dx, dy, dz), cell_size)]

@@ -79,7 +79,7 @@ void release_views(PyObject *dict)
 
 FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
-    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0), nat_nsp(0), nat_n(0), nat_rc(0.0), nat_h(0.0)
+    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0), nat_nsp(0), nat_rc(0.0)
 {
   if (strcmp(style, "glass/python") == 0) pystyle = "python";
   else if (strcmp(style, "glass/record") == 0) pystyle = "record";
@@ -170,7 +170,6 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
 
   if (gather || receptive_field <= 0.0) ghost_auto = 0;
-  if (native) comm_reverse = 1;    // pair sums of ghost atoms go back to their owners
   // ghost auto: reneighbour at every evaluation step with a ghost shell covering the receptive field,
   // and again one step later with the user's shell, so MD steps in between pay no extra communication
   if (ghost_auto) force_reneighbor = 1;
@@ -309,11 +308,12 @@ void FixGlassPython::init()
     if (!ghost_big) ghost_user = comm->cutghostuser;
     comm->cutghostuser = std::max(ghost_user, receptive_field + neighbor->skin);
     ghost_big = 1;
-    // the native path sums pair functions over a half list; the Python path wants full lists
-    auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
-                                                  : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
-    // every evaluation step re-neighbours first, so the list is always fresh: the cutoff itself suffices
-    req->set_cutoff(receptive_field);
+    // the native path bins atoms itself (RadialTable); the Python path gets LAMMPS' full list, and
+    // every evaluation step re-neighbours first, so the list is always fresh: the cutoff suffices
+    if (!native) {
+      auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+      req->set_cutoff(receptive_field);
+    }
   } else if (!gather && receptive_field > 0.0) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
     // atoms have moved up to the neighbour skin since the last reneighbouring. Checked here, before
@@ -328,12 +328,13 @@ void FixGlassPython::init()
                  "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
                  "'mode gather'",
                  id, style, cutghost, receptive_field, neighbor->skin, need);
-    auto req = neighbor->add_request(this, native ? NeighConst::REQ_OCCASIONAL
-                                                  : NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
-    // Neighbor::build_one() does not rebuild a list already built since the last re-neighbouring, so
-    // between two evaluations without re-neighbouring the list is reused: its reach must include the
-    // skin (atoms move < skin/2 before LAMMPS re-neighbours). Pairs beyond the cutoff are skipped.
-    req->set_cutoff(receptive_field + neighbor->skin);
+    if (!native) {
+      auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
+      // Neighbor::build_one() does not rebuild a list already built since the last re-neighbouring, so
+      // between two evaluations without re-neighbouring the list is reused: its reach must include the
+      // skin (atoms move < skin/2 before LAMMPS re-neighbours). Pairs beyond the cutoff are skipped.
+      req->set_cutoff(receptive_field + neighbor->skin);
+    }
   }
 }
 
@@ -406,7 +407,9 @@ void FixGlassPython::evaluate()
   if (last_eval == update->ntimestep && update->ntimestep > 0) return;
   if (record && update->ntimestep % nevery) return;    // a recorder only writes on its own interval
   last_eval = update->ntimestep;
+  double T0 = MPI_Wtime();
   check_positions();
+  double T1 = MPI_Wtime();
   if (record) {
     evaluate_record();
     return;
@@ -421,7 +424,10 @@ void FixGlassPython::evaluate()
     for (int i = 0; i < nlocal; i++)
       if (mask[i] & groupbit) centers.push_back(i);
     out.assign(centers.size() * static_cast<size_t>(nout), 0.0);
+    double T2 = MPI_Wtime();
     evaluate_local(out.data(), centers);
+    double T3 = MPI_Wtime();
+    if (getenv("GF_TIMING")) fprintf(stderr, "[%d] check %.4f eval %.4f\n", comm->me, T1-T0, T3-T2);
     for (int i = 0; i < nlocal; i++)
       for (int k = 0; k < nout; k++) values[i][k] = 0.0;
     for (size_t c = 0; c < centers.size(); c++)
@@ -455,102 +461,57 @@ bool FixGlassPython::read_native(PyObject *spec)
 {
   if (!PyDict_Check(spec)) return false;
   PyObject *kind = PyDict_GetItemString(spec, "kind");
-  if (!kind || !PyUnicode_Check(kind) || strcmp(PyUnicode_AsUTF8(kind), "radial_table") != 0) return false;
-  double nsp = 0, n = 0;
+  if (!kind || !PyUnicode_Check(kind) || strcmp(PyUnicode_AsUTF8(kind), "radial_quintic") != 0) return false;
+  double nsp = 0, n = 0, h = 0;
   if (!dict_double(spec, "n_species", nsp) || !dict_double(spec, "n", n) || !dict_double(spec, "cutoff", nat_rc) ||
-      !dict_double(spec, "spacing", nat_h))
+      !dict_double(spec, "spacing", h))
     return false;
   nat_nsp = static_cast<int>(nsp);
-  nat_n = static_cast<int>(n);
+  const int nn = static_cast<int>(n);
   std::vector<double> tmp;
   if (!list_doubles(PyDict_GetItemString(spec, "type_map"), tmp)) return false;
   nat_tmap.assign(tmp.begin(), tmp.end());
+  for (int t : nat_tmap)
+    if (t < 0 || t >= nat_nsp) return false;
   if (!list_doubles(PyDict_GetItemString(spec, "has_head"), tmp) || static_cast<int>(tmp.size()) != nat_nsp)
     return false;
   nat_has.assign(tmp.begin(), tmp.end());
   if (!list_doubles(PyDict_GetItemString(spec, "bias"), nat_b) || static_cast<int>(nat_b.size()) != nat_nsp)
     return false;
-  const size_t total = static_cast<size_t>(nat_nsp) * nat_nsp * nat_n;
-  for (int k = 0; k < 2; k++) {
-    PyObject *b = PyDict_GetItemString(spec, k == 0 ? "F" : "dF");
+  if (nat_nsp < 1 || nn < 2) return false;
+  const size_t total = static_cast<size_t>(nat_nsp) * nat_nsp * nn;
+  std::vector<double> tabs[3];
+  const char *names[3] = {"F", "dF", "d2F"};
+  for (int k = 0; k < 3; k++) {
+    PyObject *b = PyDict_GetItemString(spec, names[k]);
     if (!b || !PyBytes_Check(b) || static_cast<size_t>(PyBytes_Size(b)) != total * sizeof(double)) return false;
-    auto &dst = (k == 0) ? nat_F : nat_dF;
-    dst.resize(total);
-    memcpy(dst.data(), PyBytes_AsString(b), total * sizeof(double));
+    tabs[k].resize(total);
+    memcpy(tabs[k].data(), PyBytes_AsString(b), total * sizeof(double));
   }
-  // every pair inside the cutoff must fall between two table nodes
-  if (!(nat_h > 0.0) || (nat_n - 1) * nat_h < nat_rc) return false;
+  // (also checks that every pair inside the cutoff falls between two table nodes)
+  if (!nat_table.load(nat_nsp, nn, nat_rc, h, tabs[0], tabs[1], tabs[2])) return false;
   native = 1;
   return true;
 }
 
-// S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by cubic Hermite interpolation of exact values and
-// derivatives (tables from glassfix.engines.lammps.bridge.native_spec). Every pair is visited once (half
-// list) and feeds both of its atoms; with newton on, sums landing on ghost atoms are sent back to their
-// owners by reverse communication.
+// S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by quintic Hermite interpolation of exact values and
+// derivatives (tables from glassfix.engines.lammps.bridge.native_spec), summed over the owned + ghost
+// atoms by RadialTable's own cell grid (the ghost shell covers the cutoff: checked in init()).
 void FixGlassPython::evaluate_native(double *out, std::vector<int> &centers)
 {
-  neighbor->build_one(list);
-  int nlocal = atom->nlocal;
-  int nall = nlocal + atom->nghost;
-  int newton = force->newton_pair;
-  double **x = atom->x;
+  const int nall = atom->nlocal + atom->nghost;
   int *type = atom->type;
-  int dim = domain->dimension;
-  const double rc2 = nat_rc * nat_rc;
-  const double invh = 1.0 / nat_h;
-  const double h = nat_h;
-  const size_t n = static_cast<size_t>(nat_n);
-  const size_t per = static_cast<size_t>(nat_nsp) * n;
-  nat_acc.assign(static_cast<size_t>(nall), 0.0);
-  double *acc = nat_acc.data();
-  for (int ii = 0; ii < list->inum; ii++) {
-    int i = list->ilist[ii];
-    int ti = nat_tmap[type[i] - 1];
-    int *jlist = list->firstneigh[ii];
-    int jnum = list->numneigh[ii];
-    for (int jj = 0; jj < jnum; jj++) {
-      int j = jlist[jj] & NEIGHMASK;
-      double r2 = 0.0;
-      for (int d = 0; d < dim; d++) {
-        double dx = x[j][d] - x[i][d];
-        r2 += dx * dx;
-      }
-      if (!(r2 < rc2)) continue;
-      int tj = nat_tmap[type[j] - 1];
-      double u = std::sqrt(r2) * invh;
-      size_t k = static_cast<size_t>(u);
-      double t = u - static_cast<double>(k);
-      double t2 = t * t, t3 = t2 * t;
-      double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + t) * h, h01 = 3 * t2 - 2 * t3, h11 = (t3 - t2) * h;
-      if (nat_has[ti]) {
-        size_t off = per * ti + n * tj + k;
-        acc[i] += h00 * nat_F[off] + h10 * nat_dF[off] + h01 * nat_F[off + 1] + h11 * nat_dF[off + 1];
-      }
-      // with newton off, a pair with a ghost is listed on both ranks: each adds to its own atom only
-      if (nat_has[tj] && (newton || j < nlocal)) {
-        size_t off = per * tj + n * ti + k;
-        acc[j] += h00 * nat_F[off] + h10 * nat_dF[off] + h01 * nat_F[off + 1] + h11 * nat_dF[off + 1];
-      }
-    }
-  }
-  if (newton) comm->reverse_comm(this);
+  nat_sp.resize(nall);
+  nat_active.assign(nall, 0);
+  nat_acc.resize(nall);
+  for (int i = 0; i < nall; i++) nat_sp[i] = nat_tmap[type[i] - 1];
+  for (int i : centers) nat_active[i] = 1;
+  nat_table.sum(nall, atom->x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
   for (size_t c = 0; c < centers.size(); c++) {
-    int i = centers[c];
-    int ti = nat_tmap[type[i] - 1];
-    out[c] = nat_has[ti] ? nat_b[ti] + acc[i] : std::numeric_limits<double>::quiet_NaN();
+    const int i = centers[c];
+    const int ti = nat_sp[i];
+    out[c] = nat_has[ti] ? nat_b[ti] + nat_acc[i] : std::numeric_limits<double>::quiet_NaN();
   }
-}
-
-int FixGlassPython::pack_reverse_comm(int n, int first, double *buf)
-{
-  for (int k = 0; k < n; k++) buf[k] = nat_acc[first + k];
-  return n;
-}
-
-void FixGlassPython::unpack_reverse_comm(int n, int *list_, double *buf)
-{
-  for (int k = 0; k < n; k++) nat_acc[list_[k]] += buf[k];
 }
 
 void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)

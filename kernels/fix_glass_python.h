@@ -13,6 +13,7 @@
 #pragma once
 
 #include "fix.h"
+#include "radial_table.h"
 
 #include <functional>
 #include <string>
@@ -41,8 +42,6 @@ class FixGlassPython : public Fix {
   void set_arrays(int) override;
   int pack_exchange(int, double *) override;
   int unpack_exchange(int, double *) override;
-  int pack_reverse_comm(int, int, double *) override;
-  void unpack_reverse_comm(int, int *, double *) override;
 
  private:
   std::string pystyle;        // "predict" or "python": which bridge factory built the handler
@@ -79,11 +78,14 @@ class FixGlassPython : public Fix {
   // native path: a linear model on radial structure functions as tabulated pair functions
   // (see glassfix.engines.lammps.bridge.native_spec); evaluated here without calling Python
   int native;
-  int nat_nsp, nat_n;
-  double nat_rc, nat_h;
-  std::vector<double> nat_F, nat_dF, nat_b;
+  int nat_nsp;
+  double nat_rc;
+  glassfix::RadialTable nat_table;
+  std::vector<double> nat_b;
   std::vector<int> nat_has, nat_tmap;
-  std::vector<double> nat_acc;    // per owned + ghost atom pair sums (ghost parts go back to owners)
+  std::vector<int> nat_sp;        // scratch per owned + ghost atom: species index
+  std::vector<char> nat_active;   //   1 = an evaluated centre
+  std::vector<double> nat_acc;    //   pair sums
   bool read_native(PyObject *spec);
   void nevery_check_names();
   void update_means();

@@ -209,3 +209,76 @@ run 12
         got = fr.metadata["columns"]["f_p"]
         expected = model.predict(fr)[:, 0]
         assert np.abs(got - expected).max() <= 1e-10 * np.abs(expected).max(), fr.step
+
+
+def _native_case(case: str, tmp_path):
+    """(frame, model path, group command, fix group) for the native-path edge cases."""
+    from glassfix.descriptors.structure_functions import RadialStructureFunctions
+    from glassfix.models.softness import SoftnessHead, SoftnessModel
+    from glassfix.systems import KobAndersen2D
+
+    rng = np.random.default_rng(3)
+    if case == "2d":
+        frame = KobAndersen2D().initial_frame(900, seed=4)
+        frame.positions[:, :2] += rng.normal(scale=0.05, size=(900, 2))
+        frame = Frame(positions=frame.positions, types=frame.types, cell=frame.cell, species=("A", "B"))
+    elif case == "sparse":
+        # few atoms in a large box: the sum's cell grid must grow instead of scaling with the volume
+        n, L = 60, 40.0
+        frame = Frame(positions=rng.uniform(0, L, (n, 3)), types=(np.arange(n) % 2).astype(np.int64),
+                      cell=np.eye(3) * L, species=("A", "B"))
+    else:
+        frame = shared_ka_frame(2)
+    cutoff_fn = "cosine" if case == "cosine_one_head" else "none"
+    desc = RadialStructureFunctions(n_species=2, species_names=["A", "B"], cutoff=4.0 if case == "2d" else None,
+                                    cutoff_fn=cutoff_fn)
+    heads = {t: SoftnessHead(mean=rng.uniform(0, 2, desc.n_features), scale=rng.uniform(0.5, 2, desc.n_features),
+                             w=rng.normal(size=desc.n_features), b=float(rng.normal()))
+             for t in ((0,) if case == "cosine_one_head" else (0, 1))}
+    model = tmp_path / f"{case}.glassfix"
+    SoftnessModel(desc, ["A", "B"], heads).save(model)
+    group = "group sel type 2" if case == "group" else "group sel union all"
+    return frame, model, group
+
+
+@pytest.mark.parametrize("case", ["group", "cosine_one_head", "2d", "sparse"])
+def test_native_path_edge_cases(tmp_path, plugin_so, case):
+    """The C++ pair sum on a group of atoms, with a cosine cutoff and a head for one species only, in 2D
+    and for a sparse box equals the offline model (values outside the group are 0, headless species NaN)."""
+    frame, model_path, group = _native_case(case, tmp_path)
+    write_data(frame, tmp_path / "in.data", masses=[1.0, 1.0])
+    results = []
+    for nprocs in (1, 3):
+        wd = tmp_path / f"np{nprocs}"
+        script = f"""plugin load {plugin_so}
+units lj
+dimension {frame.dim}
+atom_style atomic
+boundary p p p
+read_data {tmp_path / 'in.data'}
+pair_style zero 2.5
+pair_coeff * *
+neighbor 0.3 bin
+{group}
+fix p sel glass/predict 1 model {model_path} ghost auto
+dump d all custom 1 out.dump id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 0
+"""
+        proc = run_lmp(script, wd, nprocs=nprocs, timeout=300)
+        assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+        fr = read_dump_frames(wd / "out.dump")[0]
+        results.append(fr.metadata["columns"]["f_p"])
+        if frame.dim == 2:    # the dump reader gives a 3D frame with a thin z; the model wants the 2D one
+            fr = Frame(positions=fr.positions[:, :2], types=fr.types, cell=frame.cell, species=frame.species)
+        expected = load_model(model_path).predict(fr)[:, 0]
+        in_group = fr.types == 1 if case == "group" else np.ones(fr.n_atoms, bool)
+        got = results[-1]
+        assert np.all(got[~in_group] == 0.0)
+        headless = in_group & np.isnan(expected)
+        assert (case == "cosine_one_head") == bool(headless.any())
+        assert np.isnan(got[headless]).all()
+        ok = in_group & ~headless
+        assert ok.sum() > 0
+        assert np.abs(got[ok] - expected[ok]).max() <= 1e-10 * np.abs(expected[ok]).max(), (case, nprocs)
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-10 * np.nanmax(np.abs(results[0])))

@@ -23,7 +23,8 @@ from pathlib import Path
 PLUGIN_NAME = "glassfixplugin.so"
 _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_python.cpp", "kernels/fix_glass_python.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
-            "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "CMakeLists.txt")
+            "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "kernels/radial_table.cpp",
+            "kernels/radial_table.h", "CMakeLists.txt")
 
 
 class PluginBuildError(RuntimeError):
@@ -129,11 +130,12 @@ def _compile_direct(src: Path, out: Path, headers: Path, log: list[str]) -> None
         raise PluginBuildError("neither cmake nor mpicxx found; pip install mpich (provides mpicxx)")
     inc, ld, libpy = _python_embed_flags()
     mpilib = Path(sys.prefix) / "lib"
-    cmd = [cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
+    cmd = [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
            f'-DGLASSFIX_PYTHON="{env_python()}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
            f"-I{headers}", f"-I{src / 'kernels'}", *inc,
            str(src / "kernels/glassfix_plugin.cpp"), str(src / "kernels/fix_glass_python.cpp"),
-           str(src / "kernels/pyembed.cpp"), str(src / "kernels/fix_glass_label.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
+           str(src / "kernels/pyembed.cpp"), str(src / "kernels/fix_glass_label.cpp"),
+           str(src / "kernels/radial_table.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
     _run(cmd, src, log)
 
 

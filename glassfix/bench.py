@@ -69,6 +69,20 @@ def _loop_time(log: Path) -> float:
     return float(times[-1])
 
 
+def _breakdown(log: Path) -> dict[str, float]:
+    """Average time per section (Pair, Neigh, Comm, Output, Modify, Other) of the last run in a LAMMPS log (s)."""
+    text = log.read_text()
+    block = text[text.rfind("MPI task timing breakdown"):]
+    out: dict[str, float] = {}
+    for m in re.finditer(r"^(Pair|Bond|Kspace|Neigh|Comm|Output|Modify|Other)\s*\|([^\n]*)$", block, flags=re.M):
+        cols = [c.strip() for c in m.group(2).split("|")]
+        # 'Other' has only the average column filled
+        vals = [float(c) for c in cols if re.fullmatch(r"[0-9.eE+-]+", c)]
+        if vals:
+            out[m.group(1)] = vals[1] if m.group(1) != "Other" and len(vals) >= 3 else vals[0]
+    return out
+
+
 def machine_description() -> str:
     """Host name, core count and CPU model, for benchmark reports."""
     cpu = platform.processor() or platform.machine()
@@ -161,7 +175,8 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
                 run_lammps(out_dir / f"{name}.lmp", nprocs=nprocs, cwd=out_dir, log_path=f"log.{name}.{i}")
             wall = time.perf_counter() - t0
             loop = _loop_time(out_dir / f"log.{name}.{i}")
-            state["runs"].append({"repeat": i, "variant": name, "loop_s": loop, "wall_s": wall})
+            state["runs"].append({"repeat": i, "variant": name, "loop_s": loop, "wall_s": wall,
+                                  "sections_s": _breakdown(out_dir / f"log.{name}.{i}")})
             save_state()
             console.print(f"  repeat {i + 1} {name:8s} loop {loop:7.2f} s (process wall {wall:6.2f} s)")
 
@@ -174,11 +189,29 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
         "loop_without_s": loops["without"], "loop_with_s": loops["with"],
         "ratio_per_repeat": ratios, "median_ratio": statistics.median(ratios),
         "glassfix": __version__,
+        # median over repeats of (with - without) per LAMMPS timing section: where the extra time goes
+        "extra_by_section_s": _extra_by_section(state),
     }
     (out_dir / "result.json").write_text(json.dumps(result, indent=2))
     _append_report(Path(report), result)
     console.print(f"[bold]median overhead ratio {result['median_ratio']:.3f}[/bold] → {report}")
     return result
+
+
+def _extra_by_section(state: dict) -> dict[str, float]:
+    """Median over repeats of the with − without time of each LAMMPS timing section (s)."""
+    import statistics
+
+    by = {(r["repeat"], r["variant"]): r.get("sections_s") or {} for r in state["runs"]}
+    reps = sorted({r["repeat"] for r in state["runs"]})
+    names = sorted({k for d in by.values() for k in d})
+    out = {}
+    for k in names:
+        diffs = [by[(i, "with")].get(k, 0.0) - by[(i, "without")].get(k, 0.0)
+                 for i in reps if (i, "with") in by and (i, "without") in by]
+        if diffs:
+            out[k] = statistics.median(diffs)
+    return out
 
 
 def sorted_by_repeat(state: dict, variant: str) -> list[float]:
@@ -211,6 +244,17 @@ def _append_report(report: Path, r: dict) -> None:
         f"**Median ratio: {r['median_ratio']:.3f}** (target ≤ 1.10).",
         "",
     ]
+    extra = r.get("extra_by_section_s") or {}
+    if extra:
+        section += [
+            "Extra time with the fix by LAMMPS timing section (median over repeats of with − without, s, "
+            f"over {r['steps']} steps = {r['steps'] // r['every']} evaluations):",
+            "",
+            "| " + " | ".join(extra) + " |",
+            "|" + "---|" * len(extra),
+            "| " + " | ".join(f"{v:+.2f}" for v in extra.values()) + " |",
+            "",
+        ]
     tmp = report.with_name(report.name + ".tmp")
     tmp.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
     os.replace(tmp, report)

@@ -150,7 +150,7 @@ def test_values_during_md_equal_offline_on_each_frame(tmp_path, frames_dir, plug
     """Evaluations during NVE (re-neighbouring, atoms migrating between 3 ranks) equal the offline model.
 
     ``ghost auto`` enlarges the ghost shell only on evaluation steps (no comm_modify needed); ``static``
-    relies on comm_modify cutoff. With newton off the native half-list sum must not send ghost parts back.
+    relies on comm_modify cutoff. The native sum must give the same values with newton on and off.
     """
     comm = "" if ghost == "auto" else "comm_modify cutoff 6.0"
     script = f"""plugin load {plugin_so}

@@ -36,6 +36,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "glassfix.descriptors.ace",
     "glassfix.descriptors.coarse_grained",
     "glassfix.descriptors.interstice",
+    "glassfix.descriptors.graph",
 )
 
 _D = TypeVar("_D", bound=type["Descriptor"])

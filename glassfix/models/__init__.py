@@ -15,6 +15,7 @@ from glassfix.core.frame import Frame
 from glassfix.models.base import MODEL_KINDS, Predictor, register_model
 from glassfix.models.io import ModelFileError, read_model_file, save_model_file
 from glassfix.models.softness import SoftnessModel  # registers kind "softness"
+from glassfix.models.botan import BotanModel  # registers kind "botan" (torch is imported lazily)
 
 __all__ = [
     "MODEL_KINDS",
@@ -26,6 +27,7 @@ __all__ = [
     "load_model",
     "predict_frame",
     "SoftnessModel",
+    "BotanModel",
 ]
 
 

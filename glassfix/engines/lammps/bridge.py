@@ -111,6 +111,20 @@ def _configure_threads(info: dict[str, Any]) -> None:
         pass
 
 
+def _configure_torch_threads(info: dict[str, Any]) -> None:
+    """Same for PyTorch (models that run a torch network): one intra-op thread per MPI rank by default."""
+    want = os.environ.get("GLASSFIX_NUM_THREADS")
+    try:
+        import torch
+
+        if want:
+            torch.set_num_threads(max(1, int(want)))
+        elif int(info.get("nprocs", 1)) > 1:
+            torch.set_num_threads(1)
+    except (ImportError, ValueError):
+        pass
+
+
 @dataclass
 class LocalView:
     """What a ``fix glass/python`` callback receives (lengths in LAMMPS units; arrays valid during the call).
@@ -372,6 +386,8 @@ class PredictHandler:
             raise BridgeError(f"native must be 'yes' or 'no', got '{use_native}'. Usage: {PREDICT_USAGE}")
         self.native = native_spec(self.model, self.type_map) if use_native == "yes" else None
         _configure_threads(info)
+        if getattr(self.model, "uses_torch", False):
+            _configure_torch_threads(info)
 
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: predict for this rank's group atoms from owned + ghost atoms."""

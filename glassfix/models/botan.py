@@ -1,0 +1,281 @@
+"""BOTAN (Shiba et al., J. Chem. Phys. 158, 084503 (2023); seed 004): a weight-tied message-passing
+network predicting particle propensity (nodes) and pair-distance change (edges) from the t = 0 structure.
+
+Architecture (digest §4.1, verified against the authors' weights and outputs in ``../shared/data``):
+node encoder 1 → 64 → 64 and edge encoder 3 → 64 → 64 (ReLU after both layers); ``n_steps`` cycles of
+the *same* edge MLP on [h_src, h_dst, h_e, h_e⁰] (256 → 64 → 64) and node MLP on
+[h_v, h_v⁰, Σ_{e: dst(e) = v} h_e] (192 → 64 → 64); one decoder 64 → 64 → 64 → 1 shared by nodes and
+edges (the reference code; ``shared_decoder=False`` gives the paper's separate edge decoder). float32,
+no normalisation layers. Parameter names follow the reference state dict, so its weights load as they are.
+
+torch is imported only when a network is built (``pip install 'glassfix[torch]'``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors.base import as_center_indices
+from glassfix.descriptors.graph import ParticleGraph
+from glassfix.models.base import Predictor, descriptor_from_manifest, register_model
+from glassfix.models.io import ModelFileError
+
+__all__ = ["BotanModel", "build_network", "parameter_shapes", "EDGE_OUTPUT", "NODE_OUTPUT"]
+
+NODE_OUTPUT = "propensity"
+EDGE_OUTPUT = "pair_distance_change"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("BOTAN models need PyTorch: pip install 'glassfix[torch]' "
+                          "(torch==2.13.0, CPU build)") from exc
+    return torch
+
+
+def parameter_shapes(hidden: int = 64, node_in: int = 1, edge_in: int = 3,
+                     shared_decoder: bool = True) -> dict[str, tuple[int, ...]]:
+    """State-dict names → shapes of a BOTAN network (the reference code's names)."""
+    h = int(hidden)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def lin(name: str, n_in: int, n_out: int) -> None:
+        shapes[f"{name}.weight"] = (n_out, n_in)
+        shapes[f"{name}.bias"] = (n_out,)
+
+    lin("node_encoder.fc1", node_in, h)
+    lin("node_encoder.fc2", h, h)
+    lin("edge_encoder.fc1", edge_in, h)
+    lin("edge_encoder.fc2", h, h)
+    decoders = ["decoder"] if shared_decoder else ["decoder", "edge_decoder"]
+    for d in decoders:
+        lin(f"{d}.fc1", h, h)
+        lin(f"{d}.fc2", h, h)
+        lin(f"{d}.fc3", h, 1)
+    lin("network.edge_model.mlp.fc1", 4 * h, h)
+    lin("network.edge_model.mlp.fc2", h, h)
+    lin("network.node_model.mlp.fc1", 3 * h, h)
+    lin("network.node_model.mlp.fc2", h, h)
+    return shapes
+
+
+def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in: int = 3,
+                  shared_decoder: bool = True):
+    """A fresh (PyTorch-default initialised) BOTAN ``torch.nn.Module``; forward(x, edge_index, edge_attr)
+    returns (node_out (N,), edge_out (E,))."""
+    torch = _torch()
+    nn = torch.nn
+
+    class _TwoLayer(nn.Module):
+        """Linear → ReLU → Linear → ReLU (encoders and the message-passing MLPs)."""
+
+        def __init__(self, n_in: int, n_hidden: int) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(n_in, n_hidden)
+            self.fc2 = nn.Linear(n_hidden, n_hidden)
+
+        def forward(self, x):
+            return torch.relu(self.fc2(torch.relu(self.fc1(x))))
+
+    class _Wrapped(nn.Module):
+        """Holds a two-layer MLP as ``.mlp`` (the reference's module nesting, for its parameter names)."""
+
+        def __init__(self, n_in: int, n_hidden: int) -> None:
+            super().__init__()
+            self.mlp = _TwoLayer(n_in, n_hidden)
+
+        def forward(self, x):
+            return self.mlp(x)
+
+    class _Core(nn.Module):
+        def __init__(self, n_hidden: int) -> None:
+            super().__init__()
+            self.edge_model = _Wrapped(4 * n_hidden, n_hidden)
+            self.node_model = _Wrapped(3 * n_hidden, n_hidden)
+
+    class _Decoder(nn.Module):
+        """Linear → ReLU → Linear → ReLU → Linear (no final activation)."""
+
+        def __init__(self, n_hidden: int) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(n_hidden, n_hidden)
+            self.fc2 = nn.Linear(n_hidden, n_hidden)
+            self.fc3 = nn.Linear(n_hidden, 1)
+
+        def forward(self, x):
+            return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x))))).squeeze(-1)
+
+    class BotanNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n_steps = int(n_steps)
+            self.node_encoder = _TwoLayer(node_in, hidden)
+            self.edge_encoder = _TwoLayer(edge_in, hidden)
+            self.network = _Core(hidden)
+            self.decoder = _Decoder(hidden)
+            self.edge_decoder = None if shared_decoder else _Decoder(hidden)
+
+        def forward(self, x, edge_index, edge_attr):
+            src, dst = edge_index[0], edge_index[1]
+            hv0 = self.node_encoder(x)
+            he0 = self.edge_encoder(edge_attr)
+            hv, he = hv0, he0
+            for _ in range(self.n_steps):
+                # both end nodes update every edge; the encoded inputs are fed again (skip connections)
+                he = self.network.edge_model(torch.cat([hv[src], hv[dst], he, he0], dim=1))
+                agg = torch.zeros_like(hv).index_add_(0, dst, he)    # sum over incoming edges
+                hv = self.network.node_model(torch.cat([hv, hv0, agg], dim=1))
+            dec_e = self.decoder if self.edge_decoder is None else self.edge_decoder
+            return self.decoder(hv), dec_e(he)
+
+    return BotanNet()
+
+
+@register_model
+class BotanModel(Predictor):
+    """BOTAN predictor: per-atom propensity (and per-edge pair-distance change via ``predict_edges``).
+
+    The receptive field is ``n_steps × r_edge`` (14σ for the reference): in LAMMPS use ``mode gather``,
+    or ``mode local`` with a ghost shell at least that thick.
+    """
+
+    kind = "botan"
+    uses_torch = True    # the LAMMPS bridge limits torch to one thread per MPI rank
+
+    def __init__(self, descriptor: ParticleGraph, species: Sequence[str], state: dict[str, np.ndarray],
+                 hidden: int = 64, n_steps: int = 7, shared_decoder: bool = True,
+                 provenance: dict[str, Any] | None = None) -> None:
+        """``state``: parameter name → float32 array (the reference state-dict names, see parameter_shapes)."""
+        if not isinstance(descriptor, ParticleGraph):
+            raise ValueError(f"a BOTAN model needs a ParticleGraph descriptor, got {type(descriptor).__name__}")
+        super().__init__(descriptor, species, [NODE_OUTPUT], provenance)
+        self.hidden, self.n_steps, self.shared_decoder = int(hidden), int(n_steps), bool(shared_decoder)
+        if self.hidden < 1 or self.n_steps < 1:
+            raise ValueError(f"hidden and n_steps must be positive, got {hidden}, {n_steps}")
+        want = parameter_shapes(self.hidden, 1, descriptor_dim(descriptor, state), self.shared_decoder)
+        missing = sorted(set(want) - set(state))
+        extra = sorted(set(state) - set(want))
+        if missing or extra:
+            raise ModelFileError(f"BOTAN parameters do not match the architecture (hidden={self.hidden}, "
+                                 f"shared_decoder={self.shared_decoder}): missing {missing[:4]}, "
+                                 f"unexpected {extra[:4]}")
+        for k, shape in want.items():
+            if tuple(np.shape(state[k])) != shape:
+                raise ModelFileError(f"BOTAN parameter {k} has shape {tuple(np.shape(state[k]))}, expected {shape}")
+            if not np.isfinite(state[k]).all():
+                raise ModelFileError(f"BOTAN parameter {k} holds non-finite values")
+        self.state = {k: np.ascontiguousarray(state[k], dtype=np.float32) for k in want}
+        self.edge_dim = want["edge_encoder.fc1.weight"][1]
+        self._net = None
+
+    # ---- construction -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_network(cls, net, descriptor: ParticleGraph, species: Sequence[str],
+                     provenance: dict[str, Any] | None = None) -> "BotanModel":
+        """Wrap a trained ``build_network`` module (its weights are copied)."""
+        state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+        return cls(descriptor, species, state, hidden=net.decoder.fc1.in_features, n_steps=net.n_steps,
+                   shared_decoder=net.edge_decoder is None, provenance=provenance)
+
+    @classmethod
+    def from_reference_weights(cls, path: str, species: Sequence[str] = ("A", "B"), r_edge: float = 2.0,
+                               n_steps: int = 7) -> "BotanModel":
+        """Load the authors' weights exported as an npz of state-dict arrays (allow_pickle=False)."""
+        with np.load(path, allow_pickle=False) as z:
+            state = {k: z[k] for k in z.files}
+        hidden = int(state["node_encoder.fc1.weight"].shape[0]) if "node_encoder.fc1.weight" in state else 64
+        shared = not any(k.startswith("edge_decoder.") for k in state)
+        desc = ParticleGraph(n_species=len(species), r_edge=r_edge, species_names=list(species))
+        return cls(desc, species, state, hidden=hidden, n_steps=n_steps, shared_decoder=shared,
+                   provenance={"source": str(path)})
+
+    def network(self):
+        """The torch module with this model's weights (built once, in eval mode)."""
+        if self._net is None:
+            torch = _torch()
+            net = build_network(self.hidden, self.n_steps, 1, self.edge_dim, self.shared_decoder)
+            net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.state.items()})
+            net.eval()
+            self._net = net
+        return self._net
+
+    # ---- prediction ---------------------------------------------------------------------------------
+
+    @property
+    def receptive_field(self) -> float:
+        """n_steps × r_edge (length units): every cycle reaches one more edge further."""
+        return float(self.n_steps * self.descriptor.cutoff)
+
+    def forward_graph(self, node_feature: np.ndarray, edge_index: np.ndarray,
+                      edge_attr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw network outputs (node (N,), edge (E,)) float32 for an explicit graph (float32 inputs)."""
+        torch = _torch()
+        net = self.network()
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1))
+            ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64))
+            ea = torch.as_tensor(np.asarray(edge_attr, dtype=np.float32))
+            if ea.shape[1] != self.edge_dim:
+                raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
+                                 f"{self.edge_dim}-dimensional systems")
+            node, edge = net(x, ei, ea)
+        return node.numpy(), edge.numpy()
+
+    def predict_graph(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(node_out (N,), edge_index (2, E), edge_out (E,)) for the whole frame (float32 outputs)."""
+        frame = self._in_model_species(frame)
+        x = self.descriptor.compute(frame)
+        edge_index, edge_vec = self.descriptor.graph(frame)
+        node, edge = self.forward_graph(x, edge_index, edge_vec)
+        return node, edge_index, edge
+
+    def predict_edges(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        """(edge_index (2, E) src/dst, predicted pair-distance change (E,)) for edges with r < r_edge."""
+        _, edge_index, edge = self.predict_graph(frame)
+        return edge_index, edge.astype(np.float64)
+
+    def predict(self, frame: Frame, centers: np.ndarray | None = None,
+                neighbors: NeighborList | None = None) -> np.ndarray:
+        """Propensity (n_centers, 1) float64. The network runs on the whole frame (in LAMMPS' local mode:
+        owned + ghost atoms, exact for atoms at least ``receptive_field`` inside the ghost shell)."""
+        idx = neighbors.centers if neighbors is not None else as_center_indices(centers, frame.n_atoms)
+        node, _, _ = self.predict_graph(frame)
+        return node[idx].astype(np.float64)[:, None]
+
+    def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:
+        """Not available: a GNN needs the graph, not per-atom features (use ``predict``)."""
+        raise NotImplementedError("BOTAN predicts from the whole graph; call predict(frame)")
+
+    # ---- persistence --------------------------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        """Architecture hyperparameters."""
+        return {"hidden": self.hidden, "n_steps": self.n_steps, "shared_decoder": self.shared_decoder}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The network weights (float32), under their state-dict names."""
+        return dict(self.state)
+
+    @classmethod
+    def from_file_contents(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> "BotanModel":
+        """Rebuild from a validated manifest and its arrays."""
+        desc = descriptor_from_manifest(manifest)
+        if not isinstance(desc, ParticleGraph):
+            raise ModelFileError(f"a botan model needs a particle_graph descriptor, got {desc.kind!r}")
+        if list(manifest["outputs"]) != [NODE_OUTPUT]:
+            raise ModelFileError(f"a botan model has the output [{NODE_OUTPUT!r}], got {manifest['outputs']}")
+        p = manifest["params"]
+        return cls(desc, manifest["species"], dict(arrays), hidden=int(p["hidden"]), n_steps=int(p["n_steps"]),
+                   shared_decoder=bool(p["shared_decoder"]), provenance=manifest.get("provenance") or {})
+
+
+def descriptor_dim(descriptor: ParticleGraph, state: dict[str, np.ndarray]) -> int:
+    """Edge-vector dimension the weights expect (3 for the reference; 2 for a 2D model)."""
+    w = state.get("edge_encoder.fc1.weight")
+    return int(np.shape(w)[1]) if w is not None and np.ndim(w) == 2 else 3

@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     labels_cli.add_arguments(la)
 
+    from glassfix.train import cli as train_cli
+
+    train_cli.add_arguments(sub)
+
     from glassfix.reproduce import cli as reproduce_cli
 
     reproduce_cli.add_arguments(sub)

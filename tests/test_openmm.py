@@ -1,0 +1,151 @@
+"""OpenMM engine: LJ glass-former Systems equal the numba reference; the predictor reporter equals the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+mm = pytest.importorskip("openmm")
+
+from conftest import make_softness_model  # noqa: E402
+from glassfix.core.frame import Frame  # noqa: E402
+from glassfix.data.lammps_io import read_dump_frames, write_data  # noqa: E402
+from glassfix.engines.openmm import PredictorReporter, build_system, kelvin, make_simulation  # noqa: E402
+from glassfix.models import load_model  # noqa: E402
+from glassfix.systems import KobAndersen2D, KobAndersen3D, Wahnstrom  # noqa: E402
+from glassfix.systems.potentials import energy_forces  # noqa: E402
+from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame  # noqa: E402
+
+
+def sheared(frame: Frame, gamma: float) -> Frame:
+    L = frame.cell[0, 0]
+    pos = frame.positions.copy()
+    pos[:, 0] += gamma * pos[:, 1]
+    cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
+    return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)
+
+
+def omm_energy_forces(system, frame, platform="Reference"):
+    ctx = mm.Context(build_system(system, frame), mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(platform))
+    ctx.setPositions(frame.positions)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    return st.getPotentialEnergy()._value, np.asarray(st.getForces(asNumpy=True)._value)
+
+
+@pytest.mark.parametrize("style", ["lj/smooth/linear", "truncated-shifted", "truncated", "lj/smooth"])
+@pytest.mark.parametrize("geometry", ["ortho", "tri"])
+def test_ka_energy_and_forces_match_numba_reference(style, geometry):
+    frame = shared_ka_frame(3)
+    if geometry == "tri":
+        frame = sheared(frame, 0.2)
+    system = KobAndersen3D(cutoff_style=style)
+    ref = energy_forces(frame, system.potential())
+    e, f = omm_energy_forces(system, frame)
+    assert abs(e - ref.energy) <= 1e-12 * abs(ref.energy)
+    assert np.abs(f - ref.forces).max() <= 1e-12 * np.abs(ref.forces).max()
+    # the fast (single precision) CPU platform to its precision
+    e, f = omm_energy_forces(system, frame, "CPU")
+    assert abs(e - ref.energy) <= 1e-6 * abs(ref.energy)
+    assert np.abs(f - ref.forces).max() <= 1e-4 * np.abs(ref.forces).max()
+
+
+def test_wahnstrom_and_absolute_cutoffs():
+    rng = np.random.default_rng(0)
+    for system in (Wahnstrom(), KobAndersen3D(cutoff_style="lj/smooth", cutoff_units="absolute")):
+        frame = system.initial_frame(600, seed=1)
+        frame.positions[:] += rng.normal(scale=0.05, size=frame.positions.shape)
+        ref = energy_forces(frame, system.potential())
+        e, f = omm_energy_forces(system, frame)
+        assert abs(e - ref.energy) <= 1e-12 * abs(ref.energy)
+        assert np.abs(f - ref.forces).max() <= 1e-12 * np.abs(ref.forces).max()
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="three dimensions"):
+        build_system(KobAndersen2D(), KobAndersen2D().initial_frame(100))
+    small = KobAndersen3D().initial_frame(60)
+    with pytest.raises(ValueError, match="half the box"):
+        build_system(KobAndersen3D(), small)
+
+
+def test_units_nve_and_langevin():
+    """T* maps to kelvin(T*); NVE conserves energy; Langevin holds the temperature."""
+    system = KobAndersen3D()
+    frame = system.initial_frame(1000, seed=2)    # a lattice start: N = 1000 keeps the test short
+    sim = make_simulation(system, frame, dt=0.002, platform="CPU")
+    mm.LocalEnergyMinimizer.minimize(sim.context, 1e-3, 2000)    # off the lattice, so NVE starts calm
+    frame = Frame(positions=np.asarray(sim.context.getState(getPositions=True).getPositions(asNumpy=True)._value),
+                  types=frame.types, cell=frame.cell, species=frame.species)
+    sim.context.setVelocitiesToTemperature(kelvin(0.44), 5)
+    st = sim.context.getState(getEnergy=True)
+    n = frame.n_atoms
+    t_kin = 2 * st.getKineticEnergy()._value / (3 * n - 3)  # reduced units: kJ/mol = ε
+    assert t_kin == pytest.approx(0.44, rel=0.05)
+    e0 = st.getKineticEnergy()._value + st.getPotentialEnergy()._value
+    sim.step(200)
+    st = sim.context.getState(getEnergy=True)
+    e1 = st.getKineticEnergy()._value + st.getPotentialEnergy()._value
+    assert abs(e1 - e0) / n < 2e-4
+    lang = make_simulation(system, frame, temperature=0.8, friction=10.0, platform="CPU", seed=3)
+    lang.step(300)
+    ts = []
+    for _ in range(10):
+        lang.step(20)
+        ts.append(2 * lang.context.getState(getEnergy=True).getKineticEnergy()._value / (3 * n - 3))
+    assert np.mean(ts) == pytest.approx(0.8, rel=0.05)
+
+
+@pytest.mark.slow
+def test_reporter_equals_offline_and_the_lammps_fix(tmp_path, plugin_so):
+    """Values every N steps equal glassfix's offline prediction on the dumped frames, and at step 0 the
+    values of fix glass/predict on the same configuration in LAMMPS."""
+    frame = shared_ka_frame(4)
+    model_path = make_softness_model(tmp_path / "soft.glassfix", seed=2)
+    model = load_model(model_path)
+    rep = PredictorReporter(model, 10, frame.types, dump=tmp_path / "omm.dump", log=tmp_path / "omm.log")
+    sim = make_simulation(KobAndersen3D(), frame, temperature=0.44, platform="CPU", reporters=[rep])
+    v0 = rep.report_now(sim).copy()
+    sim.step(20)
+    frames = read_dump_frames(tmp_path / "omm.dump")
+    assert [f.step for f in frames] == [0, 10, 20]
+    for fr in frames:
+        got = fr.metadata["columns"]["softness"]
+        expected = model.predict(fr)[:, 0]
+        assert np.abs(got - expected).max() <= 1e-12 * np.abs(expected).max()
+    log = np.loadtxt(tmp_path / "omm.log")
+    assert log.shape == (3, 2) and log[-1, 1] == pytest.approx(rep.means[0])
+    np.testing.assert_array_equal(rep.values[:, 0], frames[-1].metadata["columns"]["softness"])
+
+    write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
+    script = f"""plugin load {plugin_so}
+units lj
+atom_style atomic
+read_data {tmp_path / 'ka.data'}
+{KA_PAIR}
+fix p all glass/predict 1 model {model_path} ghost auto
+dump d all custom 1 lmp.dump id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 0
+"""
+    proc = run_lmp(script, tmp_path / "lmp", nprocs=2, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
+    lmp = read_dump_frames(tmp_path / "lmp" / "lmp.dump")[0].metadata["columns"]["f_p"]
+    assert np.abs(lmp - v0[:, 0]).max() <= 1e-10 * np.abs(lmp).max()
+
+
+def test_reporter_group_and_botan(tmp_path):
+    """A group gets values, the rest 0 (as the fix); a GNN model runs through the same reporter."""
+    pytest.importorskip("torch")
+    from glassfix.models.botan import BotanModel
+    from lmp_util import SHARED
+
+    frame = shared_ka_frame(1)
+    model = BotanModel.from_reference_weights(str(SHARED / "data/botan_reference/pretrained_edge_model1_state_dict.npz"))
+    group = np.flatnonzero(frame.types == 0)
+    rep = PredictorReporter(model, 5, frame.types, group=group)
+    sim = make_simulation(KobAndersen3D(), frame, platform="Reference")
+    vals = rep.report_now(sim)
+    ref = np.load(SHARED / "data/botan_reference/reference_forward_config1.npz")["node_out"]
+    assert np.all(vals[frame.types == 1] == 0.0)
+    assert np.abs(vals[group, 0] - ref[group]).max() <= 2e-5 * np.abs(ref).max()
+    assert rep.means[0] == pytest.approx(float(np.mean(vals[group, 0])))

@@ -163,6 +163,14 @@ run 0
     got = read_dump_frames(tmp_path / "out.dump")[0].metadata["columns"]["f_p"]
     assert_float32_roundoff(got, reference["node_out"], float64_outputs[0])
 
+    # the offline CLI on the same data file gives the same values
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "glassfix.cli", "predict", "--model", str(path), "--frame",
+                    str(tmp_path / "ka.data"), "--out", str(tmp_path / "p.npy")], check=True, timeout=300)
+    assert_float32_roundoff(np.load(tmp_path / "p.npy"), reference["node_out"], float64_outputs[0])
+
     local = script.replace("mode gather", "mode local").replace("out.dump", "local.dump")
     proc = run_lmp(local, tmp_path / "local", nprocs=2, timeout=300)
     assert proc.returncode != 0

@@ -42,3 +42,12 @@ def run_lmp(script: str, cwd: Path, nprocs: int = 1, timeout: float = 120,
 def error_lines(output: str) -> list[str]:
     """The LAMMPS ERROR lines of an output."""
     return [ln for ln in output.splitlines() if ln.startswith("ERROR")]
+
+
+def sheared(frame: Frame, gamma: float) -> Frame:
+    """Affinely sheared copy (x += gamma*y) in a restricted-triclinic box with xy = gamma*L."""
+    L = frame.cell[0, 0]
+    pos = frame.positions.copy()
+    pos[:, 0] += gamma * pos[:, 1]
+    cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
+    return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)

@@ -14,15 +14,7 @@ from glassfix.engines.openmm import PredictorReporter, build_system, kelvin, mak
 from glassfix.models import load_model  # noqa: E402
 from glassfix.systems import KobAndersen2D, KobAndersen3D, Wahnstrom  # noqa: E402
 from glassfix.systems.potentials import energy_forces  # noqa: E402
-from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame  # noqa: E402
-
-
-def sheared(frame: Frame, gamma: float) -> Frame:
-    L = frame.cell[0, 0]
-    pos = frame.positions.copy()
-    pos[:, 0] += gamma * pos[:, 1]
-    cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
-    return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)
+from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame, sheared  # noqa: E402
 
 
 def omm_energy_forces(system, frame, platform="Reference"):

@@ -11,18 +11,9 @@ import pytest
 from glassfix.core.frame import Frame
 from glassfix.data.lammps_io import read_dump_frames, write_data
 from glassfix.models import load_model
-from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame
+from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame, sheared
 
 pytestmark = pytest.mark.slow
-
-
-def sheared(frame: Frame, gamma: float) -> Frame:
-    """Affinely sheared copy (x += gamma*y) in a restricted-triclinic box with xy = gamma*L."""
-    L = frame.cell[0, 0]
-    pos = frame.positions.copy()
-    pos[:, 0] += gamma * pos[:, 1]
-    cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
-    return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,7 @@ class BotanModel(Predictor):
         self.hidden, self.n_steps, self.shared_decoder = int(hidden), int(n_steps), bool(shared_decoder)
         if self.hidden < 1 or self.n_steps < 1:
             raise ValueError(f"hidden and n_steps must be positive, got {hidden}, {n_steps}")
-        want = parameter_shapes(self.hidden, 1, descriptor_dim(descriptor, state), self.shared_decoder)
+        want = parameter_shapes(self.hidden, 1, _edge_dim(state), self.shared_decoder)
         missing = sorted(set(want) - set(state))
         extra = sorted(set(state) - set(want))
         if missing or extra:
@@ -275,7 +275,7 @@ class BotanModel(Predictor):
                    shared_decoder=bool(p["shared_decoder"]), provenance=manifest.get("provenance") or {})
 
 
-def descriptor_dim(descriptor: ParticleGraph, state: dict[str, np.ndarray]) -> int:
+def _edge_dim(state: dict[str, np.ndarray]) -> int:
     """Edge-vector dimension the weights expect (3 for the reference; 2 for a 2D model)."""
     w = state.get("edge_encoder.fc1.weight")
     return int(np.shape(w)[1]) if w is not None and np.ndim(w) == 2 else 3

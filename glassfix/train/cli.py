@@ -47,24 +47,23 @@ def _cmd_botan(args: argparse.Namespace) -> int:
     from glassfix.train.botan import TrainConfig, samples_from_store, train_botan
 
     console = Console()
+    from glassfix.data.store import DatasetError
+
     with DatasetStore(args.store, mode="r") as ds:
         keys = [k for k in ds.keys() if args.time_label in ds.replicas_names(k)]
-        species = list(ds.frame(keys[0]).species or ("A", "B")) if keys else ["A", "B"]
         if not keys:
             raise FileNotFoundError(f"{args.store}: no frame has replicas at {args.time_label!r}")
-        if args.test_keys is None:
-            units: dict[str, list[str]] = {}
-            for k in keys:
-                units.setdefault(str(ds.frame_info(k).get("group", k)), []).append(k)
-            import numpy as np
-
-            names = sorted(units)
-            perm = np.random.default_rng(args.split_seed).permutation(len(names))
-            n_test = min(max(int(round(args.test_fraction * len(names))), 1), len(names) - 1) if len(names) > 1 else 0
-            test_units = {names[i] for i in perm[:n_test]}
-            test_keys = [k for u in sorted(test_units) for k in units[u]]
-        else:
+        species = list(ds.frame(keys[0]).species or ("A", "B"))
+        if args.test_keys is not None:
             test_keys = list(args.test_keys)
+        else:
+            # the store's own grouped split (no configuration on both sides): the stored one
+            # ('glassfix data split'), else one computed here with --test-fraction/--split-seed
+            try:
+                _, test_all = ds.split_keys()
+            except DatasetError:
+                _, test_all = ds.grouped_split(args.test_fraction, args.split_seed)
+            test_keys = [k for k in test_all if k in set(keys)]
     train_keys = [k for k in keys if k not in set(test_keys)]
     cfg = TrainConfig(p=args.p, epochs=args.epochs, lr=args.lr, batch=args.batch, augment=not args.no_augment,
                       seed=args.seed, hidden=args.hidden, n_steps=args.steps,

@@ -97,32 +97,30 @@ def _parse_mode(kw: dict[str, list[str]], usage: str) -> bool:
     return mode == "gather"
 
 
-def _configure_threads(info: dict[str, Any]) -> None:
-    """Under MPI every rank already owns a core: keep numba to one thread per rank unless told otherwise."""
+def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
+    """Under MPI every rank already owns a core: keep numba (and torch, for models that run a torch
+    network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise."""
     want = os.environ.get("GLASSFIX_NUM_THREADS")
+    mpi = int(info.get("nprocs", 1)) > 1
     try:
         import numba
 
         if want:
             numba.set_num_threads(max(1, min(int(want), numba.config.NUMBA_NUM_THREADS)))
-        elif int(info.get("nprocs", 1)) > 1:
+        elif mpi:
             numba.set_num_threads(1)
     except (ImportError, ValueError):
         pass
+    if torch:
+        try:
+            import torch as _torch
 
-
-def _configure_torch_threads(info: dict[str, Any]) -> None:
-    """Same for PyTorch (models that run a torch network): one intra-op thread per MPI rank by default."""
-    want = os.environ.get("GLASSFIX_NUM_THREADS")
-    try:
-        import torch
-
-        if want:
-            torch.set_num_threads(max(1, int(want)))
-        elif int(info.get("nprocs", 1)) > 1:
-            torch.set_num_threads(1)
-    except (ImportError, ValueError):
-        pass
+            if want:
+                _torch.set_num_threads(max(1, int(want)))
+            elif mpi:
+                _torch.set_num_threads(1)
+        except (ImportError, ValueError):
+            pass
 
 
 @dataclass
@@ -385,9 +383,7 @@ class PredictHandler:
         if use_native not in ("yes", "no"):
             raise BridgeError(f"native must be 'yes' or 'no', got '{use_native}'. Usage: {PREDICT_USAGE}")
         self.native = native_spec(self.model, self.type_map) if use_native == "yes" else None
-        _configure_threads(info)
-        if getattr(self.model, "uses_torch", False):
-            _configure_torch_threads(info)
+        _configure_threads(info, torch=bool(getattr(self.model, "uses_torch", False)))
 
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: predict for this rank's group atoms from owned + ghost atoms."""

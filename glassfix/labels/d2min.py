@@ -165,3 +165,18 @@ def d2min_trajectory(positions: np.ndarray, cell: np.ndarray, rcut: float, lag: 
         if return_lambda:
             lams[k] = lam
     return (t0s, out, lams) if return_lambda else (t0s, out)
+
+
+def isoconfigurational_d2min(frame0: Frame, replicas: np.ndarray, rcut: float = 2.5,
+                             normalize: str = "sum") -> np.ndarray:
+    """Replica mean of D²min (length²) between ``frame0`` and each of ``replicas`` (R, N, d) positions at
+    time t, unwrapped from ``frame0.positions`` (the thermal activity score of Rottler & Ortner)."""
+    reps = np.asarray(replicas, dtype=np.float64)
+    if reps.ndim == 2:
+        reps = reps[None]
+    if reps.ndim != 3 or reps.shape[1:] != frame0.positions.shape:
+        raise ValueError(f"replicas must have shape (R, {frame0.n_atoms}, {frame0.dim}), got {reps.shape}")
+    total = np.zeros(frame0.n_atoms)
+    for r in reps:
+        total += d2min(frame0, r, rcut, normalize=normalize)[0]
+    return total / reps.shape[0]

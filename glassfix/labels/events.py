@@ -155,3 +155,29 @@ def loose_tight(d2min: np.ndarray, threshold: float = 0.25) -> np.ndarray:
     out = np.where(d > threshold, 1, 0).astype(np.int8)
     out[~np.isfinite(d)] = -1
     return out
+
+
+def extreme_fraction_labels(values: np.ndarray, mask: np.ndarray | None = None,
+                            fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced two-class labels from a per-atom score (Rottler & Ortner thermal labels: the top and bottom
+    5 % of A particles by isoconfigurational D²min).
+
+    Among the atoms with ``mask`` (default all) and a finite score, the ``k = floor(fraction · n)``
+    largest become active (y = True) and the k smallest inactive (y = False); ties at the boundaries
+    are broken by atom index. Returns ``(indices, y)`` sorted by atom index.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError("values must be 1-D (one score per atom)")
+    if not 0.0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
+    ok = np.isfinite(v) if mask is None else (np.asarray(mask, dtype=bool) & np.isfinite(v))
+    cand = np.flatnonzero(ok)
+    k = int(np.floor(fraction * cand.size))
+    if k < 1:
+        raise ValueError(f"{cand.size} candidate atoms give no label at fraction {fraction}")
+    order = cand[np.lexsort((cand, v[cand]))]    # by score, ties by index
+    idx = np.concatenate([order[:k], order[-k:]])
+    y = np.concatenate([np.zeros(k, bool), np.ones(k, bool)])
+    srt = np.argsort(idx, kind="stable")
+    return idx[srt], y[srt]

@@ -16,6 +16,7 @@ from glassfix.models.base import MODEL_KINDS, Predictor, register_model
 from glassfix.models.io import ModelFileError, read_model_file, save_model_file
 from glassfix.models.softness import SoftnessModel  # registers kind "softness"
 from glassfix.models.botan import BotanModel  # registers kind "botan" (torch is imported lazily)
+from glassfix.models.activity import ActivityModel  # registers kind "ace"
 
 __all__ = [
     "MODEL_KINDS",
@@ -28,6 +29,7 @@ __all__ = [
     "predict_frame",
     "SoftnessModel",
     "BotanModel",
+    "ActivityModel",
 ]
 
 

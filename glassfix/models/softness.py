@@ -122,14 +122,15 @@ def _fit_head(X: np.ndarray, y: np.ndarray, C: float, seed: int, max_iter: int) 
     return head, converged
 
 
-def _cv_score(X: np.ndarray, y: np.ndarray, C: float, folds: int, seed: int, max_iter: int) -> float:
-    """Stratified k-fold balanced accuracy with the scaler refitted inside each fold."""
+def _cv_score(X: np.ndarray, y: np.ndarray, C: float, folds: int, seed: int, max_iter: int,
+              fit=_fit_head) -> float:
+    """Stratified k-fold balanced accuracy with the scaler refitted inside each fold (``fit`` fits a head)."""
     from sklearn.model_selection import StratifiedKFold
 
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = []
     for tr, te in skf.split(X, y):
-        head, _ = _fit_head(X[tr], y[tr], C, seed, max_iter)
+        head, _ = fit(X[tr], y[tr], C, seed, max_iter)
         scores.append(balanced_accuracy(y[te], head.decision(X[te]) > 0))
     return float(np.mean(scores))
 
@@ -139,6 +140,9 @@ class SoftnessModel(Predictor):
     """Per-species linear-SVM softness on a structure-function descriptor; output "softness"."""
 
     kind = "softness"
+    output_name = OUTPUT_NAME
+    # fits one head: (X, y, C, seed, max_iter) -> (head, converged); subclasses swap the classifier
+    _fit = staticmethod(_fit_head)
 
     def __init__(
         self,
@@ -149,7 +153,7 @@ class SoftnessModel(Predictor):
         provenance: dict[str, Any] | None = None,
     ) -> None:
         """heads maps 0-based centre type → head; species without a head predict NaN."""
-        super().__init__(descriptor, species, [OUTPUT_NAME], provenance)
+        super().__init__(descriptor, species, [self.output_name], provenance)
         self.normalize_w = bool(normalize_w)
         self.heads: dict[int, SoftnessHead] = {}
         for t, head in sorted(heads.items()):
@@ -205,10 +209,10 @@ class SoftnessModel(Predictor):
                 if folds < 2:
                     raise ValueError(f"type {t}: too few examples of one class for cross-validation")
                 for c in sorted(float(v) for v in cv_C):
-                    cv_scores[repr(c)] = _cv_score(X, y, c, folds, seed, max_iter)
+                    cv_scores[repr(c)] = _cv_score(X, y, c, folds, seed, max_iter, fit=cls._fit)
                 best = max(cv_scores.values())
                 C_used = min(float(k) for k, v in cv_scores.items() if v == best)
-            head, converged = _fit_head(X, y, C_used, seed, max_iter)
+            head, converged = cls._fit(X, y, C_used, seed, max_iter)
             S = head.decision(X)
             head.metrics = {
                 "n_train": int(X.shape[0]),
@@ -226,14 +230,18 @@ class SoftnessModel(Predictor):
     # ---- prediction -------------------------------------------------------------------------------
 
     def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:
-        """Softness (n, 1) per row; NaN for centre types without a head."""
+        """Output (n, 1) per row (the decision value, through ``_output``); NaN for types without a head."""
         X = np.asarray(X, dtype=np.float64)
         out = np.full((X.shape[0], 1), np.nan, dtype=np.float64)
         for t, head in self.heads.items():
             rows = np.flatnonzero(center_types == t)
             if rows.size:
-                out[rows, 0] = head.decision(X[rows], self.normalize_w)
+                out[rows, 0] = self._output(head.decision(X[rows], self.normalize_w))
         return out
+
+    def _output(self, decision: np.ndarray) -> np.ndarray:
+        """The model's output from the linear decision value (softness: the value itself)."""
+        return decision
 
     # ---- persistence ------------------------------------------------------------------------------
 
@@ -261,8 +269,8 @@ class SoftnessModel(Predictor):
     def from_file_contents(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SoftnessModel":
         """Rebuild and validate shapes against the descriptor (ModelFileError names the bad array)."""
         desc = descriptor_from_manifest(manifest)
-        if manifest["outputs"] != [OUTPUT_NAME]:
-            raise ModelFileError(f"softness model outputs must be [{OUTPUT_NAME!r}], got {manifest['outputs']}")
+        if manifest["outputs"] != [cls.output_name]:
+            raise ModelFileError(f"{cls.kind} model outputs must be [{cls.output_name!r}], got {manifest['outputs']}")
         params = manifest["params"]
         head_specs = params.get("heads")
         if not isinstance(head_specs, list) or not head_specs:
@@ -302,7 +310,7 @@ class SoftnessModel(Predictor):
             heads[t] = head
         extra = sorted(set(arrays) - expected)
         if extra:
-            raise ModelFileError(f"unexpected arrays {extra} in a softness model")
+            raise ModelFileError(f"unexpected arrays {extra} in a {cls.kind} model")
         return cls(
             desc, manifest["species"], heads, normalize_w=bool(params.get("normalize_w", False)),
             provenance=manifest.get("provenance") or {},

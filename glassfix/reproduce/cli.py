@@ -49,6 +49,15 @@ def _cmd_botan_mini(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ace_thermal(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.ace_thermal import AceThermalConfig, run
+
+    cfg = AceThermalConfig(fraction=args.fraction, r_cuts=tuple(args.r_cuts), C=args.C, seed=args.seed)
+    report = run(cfg, Path(args.workdir), Path(args.report))
+    print(f"report: {report}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -101,3 +110,13 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     bm.add_argument("--workdir", default="repro_out/botan_mini", help="resumable working directory")
     bm.add_argument("--report", default="docs/botan_mini.md", help="markdown report (PNG beside it)")
     bm.set_defaults(func=_cmd_botan_mini)
+
+    at = rsub.add_parser("ace-thermal", help="ACE + logistic regression classifying thermal rearrangements "
+                                            "(top/bottom 5%% of A by isoconfigurational D2min) on the shared KA data")
+    at.add_argument("--fraction", type=float, default=0.05, help="fraction of A atoms per class")
+    at.add_argument("--r-cuts", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0], help="ACE cutoffs (sigma)")
+    at.add_argument("--C", type=float, default=1.0, help="inverse L2 strength")
+    at.add_argument("--seed", type=int, default=0)
+    at.add_argument("--workdir", default="repro_out/ace_thermal", help="resumable working directory")
+    at.add_argument("--report", default="docs/ace_thermal.md", help="markdown report (PNG beside it)")
+    at.set_defaults(func=_cmd_ace_thermal)

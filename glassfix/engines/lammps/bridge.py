@@ -253,7 +253,8 @@ def native_spec(model: Any, type_map: np.ndarray, spacing: float = 4e-3,
     from glassfix.descriptors.structure_functions import RadialStructureFunctions
     from glassfix.models.softness import SoftnessModel
 
-    if not isinstance(model, SoftnessModel) or type(model.descriptor) is not RadialStructureFunctions:
+    # exactly softness: subclasses (e.g. the ACE activity classifier) transform the decision value
+    if type(model) is not SoftnessModel or type(model.descriptor) is not RadialStructureFunctions:
         return None
     desc = model.descriptor
     if desc.cutoff_fn not in ("none", "cosine"):

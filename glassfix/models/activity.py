@@ -1,0 +1,48 @@
+"""ACE activity classifier (Rottler & Ortner; seed 000 §5): standardised features → L2 logistic regression.
+
+One head per centre species, like softness; the output ``activity`` is the predicted probability
+P(active) = σ(((X − mean)/scale)·w + b) ∈ [0, 1] (0.5 on the decision boundary). Training: class-balanced
+``LogisticRegression`` (lbfgs, L2, strength 1/C). The descriptor is usually ``ACEDescriptor``, but any
+per-atom descriptor works. Model kind ``"ace"`` (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from glassfix.models.base import register_model
+from glassfix.models.softness import SoftnessHead, SoftnessModel, standardization
+
+__all__ = ["ActivityModel"]
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float, seed: int, max_iter: int) -> tuple[SoftnessHead, bool]:
+    """Standardise, fit a class-balanced L2 logistic regression; return the head and whether lbfgs converged."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = standardization(X)
+    Z = (X - mean) / scale
+    lr = LogisticRegression(C=C, class_weight="balanced", max_iter=min(int(max_iter), 10_000), random_state=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        lr.fit(Z, y.astype(np.int64))
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return SoftnessHead(mean=mean, scale=scale, w=lr.coef_[0].copy(), b=float(lr.intercept_[0]), C=C), converged
+
+
+@register_model
+class ActivityModel(SoftnessModel):
+    """Per-species logistic-regression classifier of rearranging ("active") atoms; output "activity"."""
+
+    kind = "ace"
+    output_name = "activity"
+    _fit = staticmethod(_fit_logistic)
+
+    def _output(self, decision: np.ndarray) -> np.ndarray:
+        """P(active) = σ(decision)."""
+        from scipy.special import expit
+
+        return expit(decision)

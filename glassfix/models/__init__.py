@@ -17,6 +17,7 @@ from glassfix.models.io import ModelFileError, read_model_file, save_model_file
 from glassfix.models.softness import SoftnessModel  # registers kind "softness"
 from glassfix.models.botan import BotanModel  # registers kind "botan" (torch is imported lazily)
 from glassfix.models.activity import ActivityModel  # registers kind "ace"
+from glassfix.models.looseness import LoosenessModel  # registers kind "looseness"
 
 __all__ = [
     "MODEL_KINDS",
@@ -30,6 +31,7 @@ __all__ = [
     "SoftnessModel",
     "BotanModel",
     "ActivityModel",
+    "LoosenessModel",
 ]
 
 

@@ -58,6 +58,15 @@ def _cmd_ace_thermal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ka_looseness(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.ka_looseness import KaLoosenessConfig, run
+
+    cfg = KaLoosenessConfig(d0=args.d0, n_top=args.top, seed=args.seed)
+    report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report))
+    print(f"report: {report}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -120,3 +129,13 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     at.add_argument("--workdir", default="repro_out/ace_thermal", help="resumable working directory")
     at.add_argument("--report", default="docs/ace_thermal.md", help="markdown report (PNG beside it)")
     at.set_defaults(func=_cmd_ace_thermal)
+
+    kl = rsub.add_parser("ka-looseness", help="looseness (EasyEnsemble of logistic regressions on interstice "
+                                             "features) on the minimised snapshots of `reproduce ka-creep`")
+    kl.add_argument("--creep-dir", default="repro_out/ka_creep", help="work directory of reproduce ka-creep")
+    kl.add_argument("--d0", type=float, default=0.25, help="D2min threshold of 'loose' (sigma^2)")
+    kl.add_argument("--top", type=int, default=10, help="features kept after RFE")
+    kl.add_argument("--seed", type=int, default=0)
+    kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
+    kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
+    kl.set_defaults(func=_cmd_ka_looseness)

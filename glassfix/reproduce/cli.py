@@ -20,7 +20,7 @@ def _cmd_ka_creep(args: argparse.Namespace) -> int:
     from glassfix.reproduce.ka_creep import KaCreepConfig, run
 
     cfg = KaCreepConfig(n=args.n, temperature=args.T, sigma0=args.sigma0, runs=args.runs, steps=args.steps,
-                        seed=args.seed)
+                        seed=args.seed, snapshot_every=args.snapshot_every)
     report = run(cfg, Path(args.workdir), Path(args.report), workers=args.workers)
     print(f"report: {report}")
     return 0
@@ -90,6 +90,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kc.add_argument("--sigma0", type=float, default=0.5, help="compressive stress (epsilon_AA/sigma_AA^3)")
     kc.add_argument("--runs", type=int, default=4, help="independent glasses")
     kc.add_argument("--steps", type=int, default=300_000, help="creep MD steps per run")
+    kc.add_argument("--snapshot-every", type=int, default=50_000,
+                    help="steps between configurations minimised under the stress (the looseness paper: 10000)")
     kc.add_argument("--seed", type=int, default=31)
     kc.add_argument("--workers", type=int, default=2, help="runs simulated in parallel")
     kc.add_argument("--workdir", default="repro_out/ka_creep", help="resumable working directory")

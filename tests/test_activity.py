@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glassfix.core.frame import Frame
 from glassfix.data.lammps_io import read_dump_frames, write_data
 from glassfix.descriptors.structure_functions import RadialStructureFunctions
 from glassfix.engines.lammps.bridge import native_spec

@@ -30,24 +30,11 @@ from glassfix.descriptors.structure_functions import RadialStructureFunctions
 
 __all__ = ["bench_descriptors", "shared_ka_frame"]
 
-_KA_CONFIG = "data/ka3d_T0.44_iso_tc07/train/isoconfig_N4096T0.44_1_tc07.npz"
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("GLASSFIX_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-
-
 def shared_ka_frame() -> Frame:
-    """The BOTAN KA configuration (N = 4096, T = 0.44) from the shared data folder (GLASSFIX_SHARED)."""
-    path = _shared_dir() / _KA_CONFIG
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; set GLASSFIX_SHARED to the shared/ folder")
-    z = np.load(path)
-    n = int(z["types"].shape[0])
-    L = (n / 1.2) ** (1.0 / 3.0)  # the printed 15.05658 is this, rounded
-    return Frame(positions=z["initial_positions"], types=z["types"].astype(np.int64), cell=np.eye(3) * L,
-                 species=("A", "B"), metadata={"source": str(path)})
+    """The BOTAN KA configuration 1 (N = 4096, T = 0.44) from the shared data folder (GLASSFIX_SHARED)."""
+    from glassfix.data.shared import load_iso_npz, shared_iso_files
+
+    return load_iso_npz(shared_iso_files()[0])[0]
 
 
 def _time(fn, repeats: int) -> float:

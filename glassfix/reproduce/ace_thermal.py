@@ -12,7 +12,6 @@ Resumable: labels and descriptors are cached in the work directory.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -20,9 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-
-SHARED_ISO = "data/ka3d_T0.44_iso_tc07/train"
-
 
 @dataclass
 class AceThermalConfig:
@@ -35,11 +31,6 @@ class AceThermalConfig:
     C: float = 1.0
     seed: int = 0
     extra: dict = field(default_factory=dict)
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("GLASSFIX_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
 
 
 def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, C: float, seed: int) -> float:
@@ -59,7 +50,7 @@ def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
 
 def _labels(work: Path, files: list[str], cfg: AceThermalConfig) -> dict[str, np.ndarray]:
     """Per configuration: labelled atom indices, labels, and ρ(IC D²min, propensity) of A atoms (cached)."""
-    from glassfix.core.frame import Frame
+    from glassfix.data.shared import load_iso_npz
     from glassfix.labels.d2min import isoconfigurational_d2min
     from glassfix.labels.events import extreme_fraction_labels
     from glassfix.labels.propensity import propensity
@@ -70,7 +61,7 @@ def _labels(work: Path, files: list[str], cfg: AceThermalConfig) -> dict[str, np
             return {k: z[k] for k in z.files}
     out: dict[str, list] = {"idx": [], "y": [], "group": [], "rho": []}
     for g, f in enumerate(files):
-        frame, reps = _load(f)
+        frame, reps = load_iso_npz(f)
         score = isoconfigurational_d2min(frame, reps, cfg.d2min_rcut)
         idx, y = extreme_fraction_labels(score, frame.types == 0, cfg.fraction)
         a = frame.types == 0
@@ -86,17 +77,9 @@ def _labels(work: Path, files: list[str], cfg: AceThermalConfig) -> dict[str, np
     return res
 
 
-def _load(path: str):
-    from glassfix.core.frame import Frame
-
-    with np.load(path, allow_pickle=False) as d:
-        types, x0, reps = d["types"].astype(np.int64), d["initial_positions"], d["positions"]
-    L = (types.size / 1.2) ** (1.0 / 3.0)
-    return Frame(positions=x0, types=types, cell=np.eye(3) * L, species=("A", "B")), reps
-
-
 def _features(work: Path, files: list[str], labels: dict[str, np.ndarray], r_cut: float) -> np.ndarray:
     """ACE invariants of the labelled atoms at ``r_cut`` (cached per r_cut)."""
+    from glassfix.data.shared import load_iso_npz
     from glassfix.descriptors.ace import ACEDescriptor
 
     path = work / f"ace_rcut{r_cut:g}.npy"
@@ -105,7 +88,7 @@ def _features(work: Path, files: list[str], labels: dict[str, np.ndarray], r_cut
     desc = ACEDescriptor(n_species=2, r_cut=r_cut, species_names=["A", "B"])
     rows = []
     for g, f in enumerate(files):
-        frame, _ = _load(f)
+        frame, _ = load_iso_npz(f)
         rows.append(desc.compute(frame, centers=labels["idx"][labels["group"] == g]))
     X = np.concatenate(rows)
     tmp = work / f"ace_rcut{r_cut:g}.tmp.npy"
@@ -120,12 +103,13 @@ def run(cfg: AceThermalConfig, workdir: Path, report: Path) -> Path:
 
     from glassfix.bench import machine_description
     from glassfix.descriptors.ace import ACEDescriptor
+    from glassfix.data.shared import SHARED_ISO, shared_dir, shared_iso_files
     from glassfix.models.activity import ActivityModel
 
     console = Console()
-    files = sorted(glob.glob(str(_shared_dir() / SHARED_ISO / "*.npz")), key=lambda p: int(Path(p).stem.split("_")[2]))
+    files = shared_iso_files()
     if len(files) < cfg.folds:
-        raise FileNotFoundError(f"need at least {cfg.folds} configurations in {_shared_dir() / SHARED_ISO}")
+        raise FileNotFoundError(f"need at least {cfg.folds} configurations in {shared_dir() / SHARED_ISO}")
     workdir.mkdir(parents=True, exist_ok=True)
     with console.status("labels: isoconfigurational D²min of 32 replicas per configuration …"):
         lab = _labels(workdir, files, cfg)

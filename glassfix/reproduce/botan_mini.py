@@ -11,15 +11,11 @@ metrics) on real data and shows how far a short fine-tune gets. Resumable: re-ru
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-SHARED_ISO = "data/ka3d_T0.44_iso_tc07/train"
-SHARED_WEIGHTS = "data/botan_reference/pretrained_edge_model1_state_dict.npz"
 
 
 @dataclass
@@ -32,12 +28,6 @@ class BotanMiniConfig:
     lr: float = 1e-4
     seed: int = 0
     threads: int = 0
-
-
-def _shared_dir() -> Path:
-    """The shared data folder: $GLASSFIX_SHARED, else ../shared beside the checkout."""
-    env = os.environ.get("GLASSFIX_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
 
 
 def baselines(sample, frame) -> dict[str, float]:
@@ -72,12 +62,12 @@ def run(cfg: BotanMiniConfig, workdir: Path, report: Path) -> Path:
     from glassfix.train.botan import TrainConfig, samples_from_store, train_botan
     from glassfix.train.cli import write_report
 
+    from glassfix.data.shared import SHARED_BOTAN_WEIGHTS, SHARED_ISO, shared_dir, shared_iso_files
+
     console = Console()
-    shared = _shared_dir()
-    files = sorted(glob.glob(str(shared / SHARED_ISO / "*.npz")),
-                   key=lambda p: int(Path(p).stem.split("_")[2]))
+    files = shared_iso_files()
     if len(files) <= cfg.n_test:
-        raise FileNotFoundError(f"need more than {cfg.n_test} configurations in {shared / SHARED_ISO}")
+        raise FileNotFoundError(f"need more than {cfg.n_test} configurations in {shared_dir() / SHARED_ISO}")
     workdir.mkdir(parents=True, exist_ok=True)
     store = workdir / "iso.h5"
     with DatasetStore(store, mode="a") as ds:
@@ -95,7 +85,7 @@ def run(cfg: BotanMiniConfig, workdir: Path, report: Path) -> Path:
             nc = split_half_noise_ceiling(reps, frame.positions, n_splits=50, mask=s.node_mask)
             ctx.append({"key": s.key, "ceiling": nc.ceiling, **baselines(s, frame)})
     tcfg = TrainConfig(p=cfg.p, epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads,
-                       init=str(shared / SHARED_WEIGHTS))
+                       init=str(shared_dir() / SHARED_BOTAN_WEIGHTS))
 
     def log(row):
         console.print(f"  epoch {row['epoch']:3d}  train {row.get('train_loss') or float('nan'):.5f}  "

@@ -123,7 +123,6 @@ def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys:
 
     report = report or out / "report.md"
     png = report.with_name(report.stem + "_curves.png")
-    ep = [h["epoch"] for h in history]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     tr = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     if tr:

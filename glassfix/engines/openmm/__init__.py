@@ -1,5 +1,6 @@
 """OpenMM engine (DESIGN.md §7): Systems for the Lennard-Jones glass formers and a reporter that runs any
-glassfix model every N steps, writing the same per-atom outputs and means as ``fix glass/predict``.
+glassfix model every N steps, writing the same per-atom outputs and means as ``fix glass/predict``;
+AQS shear in :mod:`glassfix.engines.openmm.aqs`.
 
 Units: LJ reduced units map one to one onto OpenMM's with σ_AA → 1 nm, ε_AA → 1 kJ/mol and m → 1 amu,
 so τ → 1 ps; a reduced temperature T* is ``kelvin(T*)`` = T* / k_B[kJ/mol/K] kelvin. openmm is imported

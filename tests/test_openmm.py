@@ -172,7 +172,7 @@ def test_aqs_matches_lammps_on_elastic_steps(tmp_path):
     assert not r["event"].any()
     write_data(start, tmp_path / "start.data", masses=[1.0, 1.0])
     ly = start.cell[1, 1]
-    lines = [f"units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / 'start.data'}",
+    lines = ["units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / 'start.data'}",
              "change_box all triclinic", KA_PAIR, "min_modify dmax 0.01", "thermo_style custom step pxy",
              "thermo_modify format float %20.15g", "minimize 0 1e-10 20000 200000"]
     for n in range(1, 4):

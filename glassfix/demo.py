@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix import __version__
+from glassfix.core.atomic import atomic_write_text
 
 REPO_INPUTS = Path(__file__).resolve().parents[1] / "lammps_inputs"
 
@@ -89,9 +90,7 @@ def _stage(console, out: Path, name: str, marker: Path, func) -> None:
 
 
 def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=float))
 
 
 def run_demo(out: Path, nprocs: int = 2, n_atoms: int = 4000, quick: bool = False, seed: int = 1) -> Path:

@@ -22,10 +22,11 @@ from .creep import CreepFit
 from .dynamics import RelaxationFit
 from .mechanics import DropEvents
 
-__all__ = ["plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure"]
+__all__ = ["plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure", "new_figure"]
 
 
-def _new_figure(figsize: tuple[float, float] = (5.0, 3.8)) -> tuple[Figure, Axes]:
+def new_figure(figsize: tuple[float, float] = (5.0, 3.8)) -> tuple[Figure, Axes]:
+    """A pyplot-free Agg figure with one axes (size in inches), for :func:`save_figure`."""
     fig = Figure(figsize=figsize, dpi=120)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
@@ -66,7 +67,7 @@ def plot_fs(
 
     ``tau_alpha`` (tau), e.g. from :func:`tau_alpha_crossing`, is drawn as a vertical dashed line.
     """
-    fig, ax = _new_figure()
+    fig, ax = new_figure()
     curves = fs if isinstance(fs, dict) else {"data": fs}
     for label, y in curves.items():
         tp, yp = _positive(t, y)
@@ -101,7 +102,7 @@ def plot_msd(
     title: str | None = None,
 ) -> Path:
     """Plot MSD (sigma^2) against t (tau) on log-log axes, with t and t^2 guides; writes a PNG."""
-    fig, ax = _new_figure()
+    fig, ax = new_figure()
     curves = msd if isinstance(msd, dict) else {"MSD": msd}
     for label, y in curves.items():
         tp, yp = _positive(t, y)
@@ -126,7 +127,7 @@ def plot_creep(
     title: str | None = None,
 ) -> Path:
     """Plot creep strain against log t (tau), the fitted law in its window and an optional std band; PNG."""
-    fig, ax = _new_figure()
+    fig, ax = new_figure()
     if std is None and fit is not None and fit.n_runs > 1:
         std = fit.std_strain
     if std is not None:
@@ -159,7 +160,7 @@ def plot_stress_strain(
     title: str | None = None,
 ) -> Path:
     """Plot an AQS stress-strain curve with plastic drops marked (stress units); writes a PNG."""
-    fig, ax = _new_figure((6.0, 3.8))
+    fig, ax = new_figure((6.0, 3.8))
     e = np.asarray(strain, dtype=np.float64)
     s = np.asarray(stress, dtype=np.float64)
     ax.plot(e, s, "-", lw=0.8, color="C0", label="stress")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_write
 from glassfix.core.frame import Frame
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor
@@ -127,22 +127,6 @@ def names_path(out: str | os.PathLike[str]) -> Path:
     return out.with_name(stem + ".names.txt")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same directory and os.replace it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def run_descriptors_cli(
     kind: str,
     frame_path: str | os.PathLike[str],
@@ -178,10 +162,10 @@ def run_descriptors_cli(
     desc = descriptor_from_name(kind, n_species, species_names, **options)
     features = np.ascontiguousarray(desc.compute(frame), dtype=np.float64)
     out = Path(out)
-    _atomic_write(out, lambda fh: np.save(fh, features))
-    _atomic_write(names_path(out), lambda fh: fh.write(("\n".join(desc.names) + "\n").encode()))
+    atomic_write(out, lambda fh: np.save(fh, features))
+    atomic_write(names_path(out), lambda fh: fh.write(("\n".join(desc.names) + "\n").encode()))
     if ids_out is not None:
-        _atomic_write(Path(ids_out), lambda fh: np.save(fh, frame.ids))
+        atomic_write(Path(ids_out), lambda fh: np.save(fh, frame.ids))
     return features, desc
 
 

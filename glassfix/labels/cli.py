@@ -13,19 +13,18 @@ Results go to ``--out X.npy`` (written atomically) and/or, with ``--store S.h5``
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_save
 
 
 def _save(out: str | None, arr: np.ndarray) -> None:
     if out is None:
         return
     path = Path(out)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    atomic_save(path, arr)
     print(f"wrote {path}: {arr.shape}")
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,6 +49,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
+from glassfix.core.atomic import atomic_savez, atomic_write_text  # re-exported (mc.ladder imports them here)
 from glassfix.core.cell import perpendicular_widths
 from glassfix.core.frame import Frame
 from glassfix.systems.potentials import SOFT_POLY, PairPotential, pair_energy_force
@@ -499,45 +499,6 @@ def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch
 def _chunk_seed(seed: int, chunk: int) -> int:
     """Numba RNG seed of chunk ``chunk`` (uint32 from SeedSequence, so nearby seeds decorrelate)."""
     return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(chunk)]).generate_state(1)[0])
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_savez(path: str | os.PathLike[str], **arrays: Any) -> None:
-    """np.savez to a temporary file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to a temporary file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass

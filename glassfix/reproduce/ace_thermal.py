@@ -13,12 +13,13 @@ Resumable: labels and descriptors are cached in the work directory.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_save, atomic_savez, atomic_write_text
 
 @dataclass
 class AceThermalConfig:
@@ -71,9 +72,7 @@ def _labels(work: Path, files: list[str], cfg: AceThermalConfig) -> dict[str, np
         out["y"].append(y)
         out["group"].append(np.full(idx.size, g))
     res = {k: np.concatenate(v) if k != "rho" else np.array(v) for k, v in out.items()}
-    tmp = work / "labels.tmp.npz"
-    np.savez(tmp, **res)
-    os.replace(tmp, path)
+    atomic_savez(path, **res)
     return res
 
 
@@ -91,9 +90,7 @@ def _features(work: Path, files: list[str], labels: dict[str, np.ndarray], r_cut
         frame, _ = load_iso_npz(f)
         rows.append(desc.compute(frame, centers=labels["idx"][labels["group"] == g]))
     X = np.concatenate(rows)
-    tmp = work / f"ace_rcut{r_cut:g}.tmp.npy"
-    np.save(tmp, X)
-    os.replace(tmp, path)
+    atomic_save(path, X)
     return X
 
 
@@ -147,19 +144,16 @@ def run(cfg: AceThermalConfig, workdir: Path, report: Path) -> Path:
     model = ActivityModel.train(desc, {0: (X, y)}, C=cfg.C, species=["A", "B"], seed=cfg.seed,
                                 provenance={"command": command, "data": SHARED_ISO, "labels": asdict(cfg)})
     model_path = model.save(workdir / "ka_ace_activity.glassfix")
-    (workdir / "result.json").write_text(json.dumps({"config": asdict(cfg), "accuracy": results,
+    atomic_write_text(workdir / "result.json", json.dumps({"config": asdict(cfg), "accuracy": results,
                                                      "rho_d2min_propensity": lab["rho"].tolist()}, indent=2))
     return _write_report(report, results, lab, cfg, command, machine_description(), model_path, model)
 
 
 def _write_report(report: Path, results, lab, cfg, command, machine, model_path, model) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from glassfix.analysis.plots import new_figure, save_figure
 
     names = list(next(iter(results.values())).keys())
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = new_figure((9, 4))
     width = 0.8 / len(results)
     for k, (rc, row) in enumerate(results.items()):
         ax.bar(np.arange(len(names)) + k * width, [row[n] for n in names], width, label=f"r_cut = {rc}")
@@ -169,12 +163,7 @@ def _write_report(report: Path, results, lab, cfg, command, machine, model_path,
     ax.set_ylim(0.4, 1.0)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    png = report.with_name(report.stem + ".png")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(png.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, png)
+    png = save_figure(fig, report.with_name(report.stem + ".png"))
     head = model.heads[0]
     lines = [
         "# ACE activity classifier: thermal rearrangements in KA (Rottler & Ortner, seed 000)",
@@ -212,7 +201,5 @@ def _write_report(report: Path, results, lab, cfg, command, machine, model_path,
         f"![accuracy by feature set and r_cut]({png.name})",
         "",
     ]
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, "\n".join(lines))
     return report

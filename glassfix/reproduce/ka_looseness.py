@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_save, atomic_savez, atomic_write_text
 
 
 @dataclass
@@ -33,12 +34,11 @@ class KaLoosenessConfig:
     seed: int = 0
 
 
-def _pairs(run_dir: Path):
+def _snapshots(run_dir: Path) -> list:
+    """The run's minimised configurations in step order."""
     from glassfix.protocols import load_frame_npz
 
-    files = sorted(glob.glob(str(run_dir / "frames" / "creep_min_*.npz")))
-    frames = [load_frame_npz(f)[0] for f in files]
-    return frames
+    return [load_frame_npz(f)[0] for f in sorted(glob.glob(str(run_dir / "frames" / "creep_min_*.npz")))]
 
 
 def _run_data(run_dir: Path, cfg: KaLoosenessConfig):
@@ -47,7 +47,7 @@ def _run_data(run_dir: Path, cfg: KaLoosenessConfig):
     from glassfix.labels.d2min import d2min
 
     desc = IntersticeDescriptor(n_species=2, species_names=["A", "B"])
-    frames = _pairs(run_dir)
+    frames = _snapshots(run_dir)
     Xs, ys, ts = [], [], []
     for f0, f1 in zip(frames[:-1], frames[1:]):
         a = np.flatnonzero(f0.types == 0)
@@ -84,9 +84,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
         if not cache.exists():
             with console.status(f"{r.name}: D²min labels and interstice features …"):
                 X, y, t, Xlast, tlast = _run_data(r, cfg)
-            tmp = workdir / f"{r.name}.tmp.npz"
-            np.savez(tmp, X=X, y=y, t=t, Xlast=Xlast, tlast=tlast)
-            os.replace(tmp, cache)
+            atomic_savez(cache, X=X, y=y, t=t, Xlast=Xlast, tlast=tlast)
         with np.load(cache, allow_pickle=False) as z:
             data[r.name] = {k: z[k] for k in z.files}
         console.print(f"  {r.name}: {data[r.name]['y'].size} labelled A particles, "
@@ -103,7 +101,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
     else:
         with console.status("recursive feature elimination (gradient boosting, balanced bootstraps) …"):
             order = select_features_rfe(Xtr, ytr, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, per_class=cfg.per_class)
-        np.save(rank_path, order)
+        atomic_save(rank_path, order)
     top = order[:cfg.n_top]
     command = "glassfix reproduce ka-looseness"
     rows = {}
@@ -131,7 +129,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
         steps = np.unique(d["t"])
         vals = [float(model.looseness(d["X"][d["t"] == s]).mean()) for s in steps]
         series[k] = (list(map(int, steps)) + [int(d["tlast"])], vals + [float(model.looseness(d["Xlast"]).mean())])
-    (workdir / "result.json").write_text(json.dumps({"config": asdict(cfg), "metrics": rows,
+    atomic_write_text(workdir / "result.json", json.dumps({"config": asdict(cfg), "metrics": rows,
                                                      "top_features": [desc.names[i] for i in top],
                                                      "mean_L": series}, indent=2))
     return _report(report, cfg, rows, desc, top, data, train_runs, test_runs, series, command,
@@ -139,12 +137,9 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
 
 
 def _report(report, cfg, rows, desc, top, data, train_runs, test_runs, series, command, machine, model_path):
-    import matplotlib
+    from glassfix.analysis.plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = new_figure((5.5, 3.8))
     for k, (steps, vals) in series.items():
         t = np.array(steps, float) * 0.01
         ok = t > 0
@@ -154,12 +149,7 @@ def _report(report, cfg, rows, desc, top, data, train_runs, test_runs, series, c
     ax.set_ylabel("⟨L⟩ of A particles")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    png = report.with_name(report.stem + ".png")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(png.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, png)
+    png = save_figure(fig, report.with_name(report.stem + ".png"))
     n_lab = sum(d["y"].size for d in data.values())
     n_loose = sum(int(d["y"].sum()) for d in data.values())
     paper = {"train balanced accuracy": "71.6 %", "test balanced accuracy": "70.7 %", "test recall (loose)": "67.9 %",
@@ -196,7 +186,5 @@ def _report(report, cfg, rows, desc, top, data, train_runs, test_runs, series, c
         f"![mean looseness along the creep runs]({png.name})",
         "",
     ]
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, "\n".join(lines))
     return report

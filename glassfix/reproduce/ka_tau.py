@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_savez
+
 
 @dataclass
 class KaTauConfig:
@@ -70,12 +72,6 @@ class KaTauConfig:
     def frame_steps(self) -> np.ndarray:
         """Every production step at which positions are stored."""
         return np.unique((self.origin_steps()[:, None] + self.lag_steps()[None, :]).ravel())
-
-
-def _atomic_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def simulate_config(cfg: KaTauConfig, index: int, out: Path) -> dict:
@@ -132,7 +128,7 @@ def simulate_config(cfg: KaTauConfig, index: int, out: Path) -> dict:
     finally:
         lmp.close()
     etot = np.asarray(etot)
-    _atomic_npz(out, steps=steps, positions=positions, types=types, box=L,
+    atomic_savez(out, steps=steps, positions=positions, types=types, box=L,
                 temperature=np.asarray(temps), etotal=etot,
                 wall=np.float64(time.perf_counter() - t0), seed=np.int64(seed))
     return {"index": index, "wall": time.perf_counter() - t0,

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_savez, atomic_write_text
 from glassfix.core.frame import Frame
 from glassfix.descriptors.graph import ParticleGraph, build_graph
 
@@ -192,9 +193,7 @@ def _save_checkpoint(path: Path, net, opt, epoch: int, config: TrainConfig) -> N
     arrays["adam_param_groups"] = np.array(json.dumps(st["param_groups"]))
     arrays["epoch"] = np.array(epoch)
     arrays["config"] = np.array(json.dumps(asdict(config)))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_savez(path, **arrays)
 
 
 def _load_checkpoint(path: Path, net, opt) -> tuple[int, dict[str, Any]]:
@@ -251,7 +250,7 @@ def train_botan(train: list[GraphSample], test: list[GraphSample], config: Train
     if hist_path.exists():
         history = [json.loads(ln) for ln in hist_path.read_text().splitlines() if ln.strip()]
         history = [h for h in history if h["epoch"] <= start]    # drop lines of an epoch not checkpointed
-        hist_path.write_text("".join(json.dumps(h) + "\n" for h in history))
+        atomic_write_text(hist_path, "".join(json.dumps(h) + "\n" for h in history))
     if start == 0 and not history:
         net.eval()
         row = {"epoch": 0, "train_loss": None, "time_s": 0.0, **{f"test_{k}": v for k, v in evaluate(net, test, config.p).items()}}

@@ -114,16 +114,18 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
 def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys: list[str], test_keys: list[str],
                  command: str, title: str = "BOTAN training", extra: str = "", report: Path | None = None) -> Path:
     """Markdown + PNG (losses and test ρ per epoch) of a training run; returns the markdown path."""
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from glassfix.analysis.plots import save_figure
     from glassfix.bench import machine_description
+    from glassfix.core.atomic import atomic_write_text
 
     report = report or out / "report.md"
     png = report.with_name(report.stem + "_curves.png")
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots(1, 2)
     tr = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     if tr:
         ax[0].plot(*zip(*tr), label="train loss")
@@ -142,10 +144,7 @@ def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys:
     ax[1].set_ylabel("Pearson ρ (test, mean per configuration)")
     ax[1].legend()
     fig.tight_layout()
-    tmp_png = png.with_name(png.stem + ".tmp.png")
-    fig.savefig(tmp_png, dpi=110)
-    plt.close(fig)
-    os.replace(tmp_png, png)
+    save_figure(fig, png)
 
     last = history[-1] if history else {}
     first = history[0] if history else {}
@@ -178,7 +177,5 @@ def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys:
         f"![losses and test correlations]({png.name})",
         "",
     ])
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, report)
+    atomic_write_text(report, text)
     return report

@@ -79,7 +79,7 @@ void release_views(PyObject *dict)
 
 FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
-    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0), nat_nsp(0), nat_rc(0.0)
+    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0)
 {
   if (strcmp(style, "glass/python") == 0) pystyle = "python";
   else if (strcmp(style, "glass/record") == 0) pystyle = "record";
@@ -464,24 +464,24 @@ bool FixGlassPython::read_native(PyObject *spec)
   if (!PyDict_Check(spec)) return false;
   PyObject *kind = PyDict_GetItemString(spec, "kind");
   if (!kind || !PyUnicode_Check(kind) || strcmp(PyUnicode_AsUTF8(kind), "radial_quintic") != 0) return false;
-  double nsp = 0, n = 0, h = 0;
-  if (!dict_double(spec, "n_species", nsp) || !dict_double(spec, "n", n) || !dict_double(spec, "cutoff", nat_rc) ||
+  double nsp = 0, n = 0, h = 0, rc = 0;
+  if (!dict_double(spec, "n_species", nsp) || !dict_double(spec, "n", n) || !dict_double(spec, "cutoff", rc) ||
       !dict_double(spec, "spacing", h))
     return false;
-  nat_nsp = static_cast<int>(nsp);
+  const int nsp_n = static_cast<int>(nsp);
   const int nn = static_cast<int>(n);
   std::vector<double> tmp;
   if (!list_doubles(PyDict_GetItemString(spec, "type_map"), tmp)) return false;
   nat_tmap.assign(tmp.begin(), tmp.end());
   for (int t : nat_tmap)
-    if (t < 0 || t >= nat_nsp) return false;
-  if (!list_doubles(PyDict_GetItemString(spec, "has_head"), tmp) || static_cast<int>(tmp.size()) != nat_nsp)
+    if (t < 0 || t >= nsp_n) return false;
+  if (!list_doubles(PyDict_GetItemString(spec, "has_head"), tmp) || static_cast<int>(tmp.size()) != nsp_n)
     return false;
   nat_has.assign(tmp.begin(), tmp.end());
-  if (!list_doubles(PyDict_GetItemString(spec, "bias"), nat_b) || static_cast<int>(nat_b.size()) != nat_nsp)
+  if (!list_doubles(PyDict_GetItemString(spec, "bias"), nat_b) || static_cast<int>(nat_b.size()) != nsp_n)
     return false;
-  if (nat_nsp < 1 || nn < 2) return false;
-  const size_t total = static_cast<size_t>(nat_nsp) * nat_nsp * nn;
+  if (nsp_n < 1 || nn < 2) return false;
+  const size_t total = static_cast<size_t>(nsp_n) * nsp_n * nn;
   std::vector<double> tabs[3];
   const char *names[3] = {"F", "dF", "d2F"};
   for (int k = 0; k < 3; k++) {
@@ -491,7 +491,7 @@ bool FixGlassPython::read_native(PyObject *spec)
     memcpy(tabs[k].data(), PyBytes_AsString(b), total * sizeof(double));
   }
   // (also checks that every pair inside the cutoff falls between two table nodes)
-  if (!nat_table.load(nat_nsp, nn, nat_rc, h, tabs[0], tabs[1], tabs[2])) return false;
+  if (!nat_table.load(nsp_n, nn, rc, h, tabs[0], tabs[1], tabs[2])) return false;
   native = 1;
   return true;
 }

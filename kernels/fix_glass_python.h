@@ -78,8 +78,6 @@ class FixGlassPython : public Fix {
   // native path: a linear model on radial structure functions as tabulated pair functions
   // (see glassfix.engines.lammps.bridge.native_spec); evaluated here without calling Python
   int native;
-  int nat_nsp;
-  double nat_rc;
   glassfix::RadialTable nat_table;
   std::vector<double> nat_b;
   std::vector<int> nat_has, nat_tmap;

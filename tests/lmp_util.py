@@ -51,3 +51,19 @@ def sheared(frame: Frame, gamma: float) -> Frame:
     pos[:, 0] += gamma * pos[:, 1]
     cell = np.array([[L, 0, 0], [gamma * L, L, 0], [0, 0, L]])
     return Frame(positions=pos, types=frame.types, cell=cell, species=frame.species)
+
+
+def predict_run_script(plugin, data, model, options: str = "ghost auto", extra: str = "", dump: str = "out.dump") -> str:
+    """An input that reads ``data`` (KA pair style), evaluates ``model`` once with ``fix p all glass/predict 1
+    ... <options>`` at ``run 0`` and dumps ``id type x y z f_p`` at full precision, sorted by id."""
+    return f"""plugin load {plugin}
+units lj
+atom_style atomic
+read_data {data}
+{KA_PAIR}
+fix p all glass/predict 1 model {model} {options}
+{extra}
+dump d all custom 1 {dump} id type x y z f_p
+dump_modify d format float %20.16g sort id
+run 0
+"""

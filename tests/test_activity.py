@@ -11,7 +11,7 @@ from glassfix.engines.lammps.bridge import native_spec
 from glassfix.labels.d2min import d2min, isoconfigurational_d2min
 from glassfix.labels.events import extreme_fraction_labels
 from glassfix.models import ActivityModel, SoftnessModel, load_model
-from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame
+from lmp_util import error_lines, predict_run_script, run_lmp, shared_ka_frame
 
 
 def test_extreme_fraction_labels_against_sorting():
@@ -87,16 +87,7 @@ def test_activity_model_in_lammps_takes_the_python_path(tmp_path, plugin_so):
     assert native_spec(model, np.array([0, 1])) is None
     path = model.save(tmp_path / "act.glassfix")
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
-    script = f"""plugin load {plugin_so}
-units lj
-atom_style atomic
-read_data {tmp_path / 'ka.data'}
-{KA_PAIR}
-fix p all glass/predict 1 model {path} ghost auto
-dump d all custom 1 out.dump id type x y z f_p
-dump_modify d format float %20.16g sort id
-run 0
-"""
+    script = predict_run_script(plugin_so, tmp_path / "ka.data", path)
     proc = run_lmp(script, tmp_path, nprocs=2, timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
     fr = read_dump_frames(tmp_path / "out.dump")[0]

@@ -13,7 +13,7 @@ from glassfix.descriptors.base import descriptor_from_spec  # noqa: E402
 from glassfix.descriptors.graph import ParticleGraph  # noqa: E402
 from glassfix.models import ModelFileError, load_model  # noqa: E402
 from glassfix.models.botan import BotanModel, build_network, parameter_shapes  # noqa: E402
-from lmp_util import KA_PAIR, SHARED, error_lines, run_lmp, shared_ka_frame  # noqa: E402
+from lmp_util import SHARED, error_lines, predict_run_script, run_lmp, shared_ka_frame  # noqa: E402
 
 REF = SHARED / "data" / "botan_reference"
 WEIGHTS = REF / "pretrained_edge_model1_state_dict.npz"
@@ -146,18 +146,8 @@ def test_lammps_gather_mode_reproduces_reference(tmp_path, plugin_so, model, ref
     mode local without a thick enough ghost shell stops with a clear error."""
     path = model.save(tmp_path / "botan.glassfix")
     write_data(shared_ka_frame(1), tmp_path / "ka.data", masses=[1.0, 1.0])
-    script = f"""plugin load {plugin_so}
-units lj
-atom_style atomic
-read_data {tmp_path / "ka.data"}
-{KA_PAIR}
-fix p all glass/predict 1 model {path} mode gather
-compute m all reduce ave f_p
-thermo_style custom step pe c_m
-dump d all custom 1 out.dump id type x y z f_p
-dump_modify d format float %20.16g sort id
-run 0
-"""
+    script = predict_run_script(plugin_so, tmp_path / "ka.data", path, "mode gather",
+                                extra="compute m all reduce ave f_p\nthermo_style custom step pe c_m")
     proc = run_lmp(script, tmp_path, nprocs=2, timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
     got = read_dump_frames(tmp_path / "out.dump")[0].metadata["columns"]["f_p"]

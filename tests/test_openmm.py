@@ -14,7 +14,7 @@ from glassfix.engines.openmm import PredictorReporter, build_system, kelvin, mak
 from glassfix.models import load_model  # noqa: E402
 from glassfix.systems import KobAndersen2D, KobAndersen3D, Wahnstrom  # noqa: E402
 from glassfix.systems.potentials import energy_forces  # noqa: E402
-from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame, sheared  # noqa: E402
+from lmp_util import KA_PAIR, error_lines, predict_run_script, run_lmp, shared_ka_frame, sheared  # noqa: E402
 
 
 def omm_energy_forces(system, frame, platform="Reference"):
@@ -109,16 +109,7 @@ def test_reporter_equals_offline_and_the_lammps_fix(tmp_path, plugin_so):
     np.testing.assert_array_equal(rep.values[:, 0], frames[-1].metadata["columns"]["softness"])
 
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
-    script = f"""plugin load {plugin_so}
-units lj
-atom_style atomic
-read_data {tmp_path / 'ka.data'}
-{KA_PAIR}
-fix p all glass/predict 1 model {model_path} ghost auto
-dump d all custom 1 lmp.dump id type x y z f_p
-dump_modify d format float %20.16g sort id
-run 0
-"""
+    script = predict_run_script(plugin_so, tmp_path / "ka.data", model_path, dump="lmp.dump")
     proc = run_lmp(script, tmp_path / "lmp", nprocs=2, timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
     lmp = read_dump_frames(tmp_path / "lmp" / "lmp.dump")[0].metadata["columns"]["f_p"]

@@ -9,7 +9,7 @@ from glassfix.data.lammps_io import read_dump_frames, write_data
 from glassfix.descriptors.base import descriptor_from_spec
 from glassfix.models import load_model
 from glassfix.models.softness import SoftnessHead, SoftnessModel
-from lmp_util import KA_PAIR, error_lines, run_lmp, shared_ka_frame
+from lmp_util import error_lines, predict_run_script, run_lmp, shared_ka_frame
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +34,7 @@ def test_linear_model_on_descriptor_in_lammps(tmp_path, plugin_so, name):
     model_path = tmp_path / f"{name}.glassfix"
     SoftnessModel(desc, ["A", "B"], heads).save(model_path)
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
-    script = f"""plugin load {plugin_so}
-units lj
-atom_style atomic
-read_data ka.data
-{KA_PAIR}
-fix p all glass/predict 1 model {model_path} ghost auto
-dump d all custom 1 out.dump id type x y z f_p
-dump_modify d format float %20.16g sort id
-run 0
-"""
+    script = predict_run_script(plugin_so, "ka.data", model_path)
     proc = run_lmp(script, tmp_path, nprocs=2, timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
     fr = read_dump_frames(tmp_path / "out.dump")[0]

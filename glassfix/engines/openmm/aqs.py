@@ -74,7 +74,7 @@ def aqs_shear(system: Any, frame: Frame, dgamma: float = 1e-4, steps: int = 100,
         pe.append(ef.energy / f.n_atoms)
         sigma.append(-ef.virial[0, 1] / volume)
         if reporter is not None:
-            reporter._evaluate(f)
+            reporter.evaluate(f)
     pe_a, sigma_a = np.array(pe), np.array(sigma)
     out: dict[str, Any] = {"gamma": dgamma * np.arange(steps + 1), "pe": pe_a, "sigma": sigma_a, "frames": frames}
     out.update(detect_events(sigma_a, pe_a, volume / frame.n_atoms, dgamma))

@@ -68,15 +68,16 @@ class PredictorReporter:
 
     def report(self, simulation, state) -> None:
         """OpenMM reporter protocol: evaluate the model on the current positions."""
-        self._evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
+        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
 
     def report_now(self, simulation) -> np.ndarray:
         """Evaluate on the Simulation's current state (e.g. at step 0); returns ``values``."""
         state = simulation.context.getState(getPositions=True)
-        self._evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
+        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
         return self.values
 
-    def _evaluate(self, frame: Frame) -> None:
+    def evaluate(self, frame: Frame) -> None:
+        """Evaluate the model on ``frame`` (σ units) and record values, means, log and dump (once per step)."""
         if frame.step == self._last:
             return
         if not np.isfinite(frame.positions).all():

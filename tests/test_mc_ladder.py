@@ -10,8 +10,10 @@ import pytest
 
 from glassfix.core.frame import Frame
 from glassfix.data.store import DatasetStore
-from glassfix.mc.ladder import (LadderConfig, bond_order, cage_relative_overlap, demixing_test, load_summary,
-                                mean_error, plateau_test, relaxation_time, run_ladder, setup_system)
+from glassfix.mc.diagnostics import (bond_order, cage_relative_overlap, demixing_test, mean_error, plateau_test,
+                                     relaxation_time)
+from glassfix.mc.ladder import LadderConfig, load_summary, run_ladder
+from glassfix.mc.setup import setup_system
 from glassfix.systems.potentials import energy_forces
 
 # tiny, hot JBB ladder: 43 particles (composition 20:11:12), large steps so τ_swap is a few hundred sweeps

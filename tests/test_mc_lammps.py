@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from glassfix.mc.engine import SwapMC
-from glassfix.mc.ladder import mean_error, setup_system
+from glassfix.mc.diagnostics import mean_error
+from glassfix.mc.setup import setup_system
 from glassfix.mc.lammps_swap import hybrid_commands, run_hybrid_md_swap, swap_fix_commands
 from glassfix.systems import get_system
 from glassfix.systems.potentials import energy_forces

@@ -26,7 +26,7 @@ __all__ = ["swap_fix_commands", "hybrid_commands", "HybridResult", "run_hybrid_m
 
 def default_swap_pairs(system: Any) -> list[tuple[int, int]]:
     """0-based type pairs exchanged for ``system``: its swap-MC pairs (JBB 1↔3, 2↔3; binary A↔B)."""
-    from glassfix.mc.ladder import setup_system
+    from glassfix.mc.setup import setup_system
 
     setup = setup_system(system.name)
     if setup.moves.diameter_swap > 0:
@@ -188,14 +188,14 @@ def md_relaxation(system: Any, frame: Frame, temperature: float, steps: int, eve
                   lammps_kwargs: dict[str, Any] | None = None) -> MDRelaxation:
     """Nosé–Hoover NVT MD (no swaps) of ``frame`` at T; Q(t) of unwrapped positions every ``every`` steps.
 
-    Q is :func:`glassfix.mc.ladder.cage_relative_overlap` (a = 0.3 σ_AA, cage 1.5 σ_AA), the same
+    Q is :func:`glassfix.mc.diagnostics.cage_relative_overlap` (a = 0.3 σ_AA, cage 1.5 σ_AA), the same
     correlation that defines τ_swap, so τα (first 1/e crossing, in τ; inf if Q never gets there within
     ``steps``) and τ_swap (sweeps) measure the same relaxation. Velocities are drawn at T (Maxwell).
     """
     import time as _time
 
     from glassfix.engines.lammps.runner import LammpsError, import_lammps
-    from glassfix.mc.ladder import cage_relative_overlap, relaxation_time
+    from glassfix.mc.diagnostics import cage_relative_overlap, relaxation_time
 
     steps, every = int(steps), int(every)
     if steps < every or every < 1:

@@ -176,7 +176,7 @@ def _remeasure_swap_rates(store: Path, cfg: dict[str, Any], results: list[dict[s
 
     from glassfix.data.store import DatasetStore
     from glassfix.mc.engine import SwapMC
-    from glassfix.mc.ladder import setup_system
+    from glassfix.mc.setup import setup_system
 
     setup = setup_system(cfg["system"], cfg.get("p_swap"), cfg.get("step"), **(cfg.get("system_kwargs") or {}))
     for r in results:

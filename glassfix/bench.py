@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import statistics
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix import __version__
+from glassfix.core.machine import machine_description
 from glassfix.systems import KobAndersen3D
 
 _PREPARE = """# KA 3D configuration for the overhead benchmark
@@ -81,19 +81,6 @@ def _breakdown(log: Path) -> dict[str, float]:
         if vals:
             out[m.group(1)] = vals[1] if m.group(1) != "Other" and len(vals) >= 3 else vals[0]
     return out
-
-
-def machine_description() -> str:
-    """Host name, core count and CPU model, for benchmark reports."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}, {os.cpu_count()} cores, {cpu}"
 
 
 def model_receptive_field(path: Path) -> float:

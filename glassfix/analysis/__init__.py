@@ -22,7 +22,7 @@ from .dynamics import (
     shell_wavevectors,
     tau_alpha_crossing,
 )
-from .mechanics import DropEvents, DropStatistics, detect_drops, drop_statistics
+from .mechanics import DropEvents, DropStatistics, detect_drops, detect_events, drop_statistics
 
 _PLOTS = ("plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure")
 
@@ -45,6 +45,7 @@ __all__ = [
     "DropStatistics",
     "detect_drops",
     "drop_statistics",
+    "detect_events",
     *_PLOTS,
 ]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DropEvents", "DropStatistics", "detect_drops", "drop_statistics"]
+__all__ = ["DropEvents", "DropStatistics", "detect_drops", "drop_statistics", "detect_events"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +171,33 @@ def drop_statistics(
         flow_strain=fs,
         events=events,
     )
+
+
+def detect_events(sigma: np.ndarray, pe: np.ndarray, volume_per_atom: float | np.ndarray, dgamma: float,
+                  d2min_max: np.ndarray | None = None, stress_drop_tol: float = 1e-6,
+                  energy_drop_tol: float = 1e-6, d2min_threshold: float = 0.6) -> dict[str, np.ndarray]:
+    """Plastic-event flags of AQS steps 1..n−1 from per-step series (index 0 = the starting minimum).
+
+    ``sigma``: shear stress σ = −P_plane (ε/σ³); ``pe``: potential energy per atom (ε); ``volume_per_atom``
+    (σ³); ``d2min_max``: max D²min of step k (minimum k−1 → k; entry 0 ignored). Returns arrays of length n
+    (entry 0 False/NaN): ``dsigma``, ``energy_residual`` = Δpe − v·½(σ_k + σ_{k−1})·δγ, and boolean
+    ``event_stress``, ``event_energy``, ``event_d2min``, ``event``.
+    """
+    sigma = np.asarray(sigma, dtype=np.float64)
+    pe = np.asarray(pe, dtype=np.float64)
+    n = sigma.shape[0]
+    v = np.broadcast_to(np.asarray(volume_per_atom, dtype=np.float64), (n,))
+    dsigma = np.full(n, np.nan)
+    resid = np.full(n, np.nan)
+    dsigma[1:] = np.diff(sigma)
+    resid[1:] = np.diff(pe) - v[1:] * 0.5 * (sigma[1:] + sigma[:-1]) * dgamma
+    ev_s = np.zeros(n, dtype=bool)
+    ev_e = np.zeros(n, dtype=bool)
+    ev_d = np.zeros(n, dtype=bool)
+    ev_s[1:] = dsigma[1:] < -stress_drop_tol
+    ev_e[1:] = resid[1:] < -energy_drop_tol
+    if d2min_max is not None:
+        dm = np.asarray(d2min_max, dtype=np.float64)
+        ev_d[1:] = np.nan_to_num(dm[1:], nan=0.0) > d2min_threshold
+    return {"dsigma": dsigma, "energy_residual": resid, "event_stress": ev_s, "event_energy": ev_e,
+            "event_d2min": ev_d, "event": ev_s | ev_e | ev_d}

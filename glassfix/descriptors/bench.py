@@ -11,7 +11,6 @@ relative to it. Results are appended to ``docs/benchmarks.md`` with date and mac
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
-from glassfix.bench import machine_description
+from glassfix.core.machine import machine_description
 from glassfix.core.frame import Frame
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor

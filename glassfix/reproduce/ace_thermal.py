@@ -98,7 +98,7 @@ def run(cfg: AceThermalConfig, workdir: Path, report: Path) -> Path:
     """Labels, descriptors, cross-validated accuracies, a trained model and the report."""
     from rich.console import Console
 
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.descriptors.ace import ACEDescriptor
     from glassfix.data.shared import SHARED_ISO, shared_dir, shared_iso_files
     from glassfix.models.activity import ActivityModel

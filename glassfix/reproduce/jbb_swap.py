@@ -29,7 +29,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     from matplotlib.figure import Figure
 
     from glassfix.analysis.plots import save_figure
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.mc.ladder import default_workdir, load_summary, speedup_report
 
     store = Path(store)

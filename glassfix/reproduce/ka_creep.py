@@ -130,7 +130,7 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     """Average the runs' strain, fit the creep law (ln and log10) and write ``report`` + PNG."""
     from glassfix.analysis import fit_creep_law, log_bin
     from glassfix.analysis.plots import plot_creep
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.protocols import read_series
 
     series = [read_series(workdir / f"run_{i}" / "series.csv") for i in range(cfg.runs)]

@@ -68,7 +68,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
     from rich.console import Console
     from sklearn.metrics import f1_score, roc_auc_score
 
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.descriptors.interstice import IntersticeDescriptor
     from glassfix.models.looseness import LoosenessModel, select_features_rfe
     from glassfix.models.softness import balanced_accuracy

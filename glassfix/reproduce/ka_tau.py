@@ -185,7 +185,7 @@ def write_report(cfg: KaTauConfig, workdir: Path, report: Path, wall: float) -> 
     """Analyse ``config_*.npz`` in ``workdir`` and write ``report`` (markdown) with a PNG beside it."""
     from glassfix.analysis import fit_double_stretched, fit_kww, tau_alpha_crossing
     from glassfix.analysis.plots import save_figure
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
 
     from matplotlib.figure import Figure
 

@@ -118,7 +118,7 @@ def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys:
     from matplotlib.figure import Figure
 
     from glassfix.analysis.plots import save_figure
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.core.atomic import atomic_write_text
 
     report = report or out / "report.md"

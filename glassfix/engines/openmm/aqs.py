@@ -5,7 +5,7 @@ tilt0 + n·δγ·L_y with an affine remap of the atoms (x += Δtilt · y / L_y),
 OpenMM wants its box in reduced form (|b_x| ≤ a_x / 2), so the tilt it is given is reduced by lattice
 vectors; positions are unaffected (an equivalent lattice). The shear stress σ = −P_xy = −W_xy / V of each
 minimum comes from the numba reference (athermal: virial only), and plastic events are flagged as the
-LAMMPS driver does (:func:`glassfix.protocols.aqs.detect_events`).
+LAMMPS driver does (:func:`glassfix.analysis.mechanics.detect_events`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def aqs_shear(system: Any, frame: Frame, dgamma: float = 1e-4, steps: int = 100,
     import openmm as mm
 
     from glassfix.engines.openmm.system import best_platform, build_system
-    from glassfix.protocols.aqs import detect_events
+    from glassfix.analysis.mechanics import detect_events
     from glassfix.systems.potentials import energy_forces
 
     cell = np.asarray(frame.cell, dtype=np.float64).copy()

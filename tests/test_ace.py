@@ -16,7 +16,8 @@ from glassfix.core.frame import Frame, NeighborList
 from glassfix.core.neighbors import neighbor_list
 from glassfix.descriptors import ace as ace_mod  # noqa: F401  (registers kind "ace")
 from glassfix.descriptors._wigner import complex_from_real, wigner_3j, wigner_3j_tensor
-from glassfix.descriptors.ace import ACEDescriptor, ace_basis, distance_transform, radial_basis
+from glassfix.descriptors.ace import ACEDescriptor
+from glassfix.descriptors.ace_basis import ace_basis, distance_transform, radial_basis
 from glassfix.descriptors.base import descriptor_from_spec
 
 SQ4PI = math.sqrt(4 * math.pi)

@@ -12,7 +12,8 @@ no import. Third-party code adds entries with the :meth:`Registry.register` deco
         kind = "my-kind"
         ...
 
-Unknown names raise ``ValueError`` with the known names and the caller's hint (one line).
+Unknown names raise :class:`UnknownName` (both a ``KeyError`` and a ``ValueError``, so existing callers of
+either convention keep working) with the known names and the caller's hint, in one line.
 """
 
 from __future__ import annotations
@@ -20,21 +21,30 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar, overload
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "UnknownName"]
 
 T = TypeVar("T")
+
+
+class UnknownName(KeyError, ValueError):
+    """A name no registry entry answers to; the message names the known entries."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class Registry(Generic[T]):
     """Name -> class/factory of one kind of plugin point (``what``: e.g. "model kind"), lazily importing built-ins."""
 
     def __init__(self, what: str, builtins: Mapping[str, str] | None = None,
-                 aliases: Mapping[str, str] | None = None, key: str = "kind", hint: str = "") -> None:
+                 aliases: Mapping[str, str] | None = None, key: str = "kind", hint: str = "",
+                 normalize: Callable[[str], str] | None = None) -> None:
         self.what = what
         self.key = key
         self.hint = hint
+        self._normalize = normalize or (lambda s: s)
         self._builtins = dict(builtins or {})
-        self._aliases = {k.lower(): v for k, v in (aliases or {}).items()}
+        self._aliases = {self._normalize(k.lower()): v for k, v in (aliases or {}).items()}
         self._entries: dict[str, T] = {}
 
     # ------------------------------------------------------------------ registration
@@ -63,11 +73,12 @@ class Registry(Generic[T]):
 
     # ------------------------------------------------------------------ lookup
     def canonical(self, name: str) -> str:
-        """The registered name behind ``name`` (aliases resolved, case-insensitive for aliases)."""
-        return self._aliases.get(str(name).lower(), name)
+        """The registered name behind ``name`` (normalised; aliases resolved case-insensitively)."""
+        key = self._normalize(str(name))
+        return self._aliases.get(key.lower(), key)
 
     def get(self, name: str) -> T:
-        """The entry registered as ``name`` (or an alias); ValueError naming the known entries otherwise."""
+        """The entry registered as ``name`` (or an alias); :class:`UnknownName` naming the known ones otherwise."""
         key = self.canonical(name)
         if key not in self._entries and key in self._builtins:
             module, _, attr = self._builtins[key].partition(":")
@@ -79,7 +90,7 @@ class Registry(Generic[T]):
         except KeyError:
             known = ", ".join(self.names()) or "none"
             hint = f"; {self.hint}" if self.hint else ""
-            raise ValueError(f"unknown {self.what} {name!r} (known: {known}){hint}") from None
+            raise UnknownName(f"unknown {self.what} {name!r}; available: {known}{hint}") from None
 
     def load_all(self) -> dict[str, T]:
         """Every entry, importing the built-ins (name -> entry)."""
@@ -101,9 +112,7 @@ class Registry(Generic[T]):
         return len(self.names())
 
     def __getitem__(self, name: str) -> T:
-        """Like :meth:`get`, but KeyError for unknown names (dict-style access)."""
-        if name not in self:
-            raise KeyError(name)
+        """Same as :meth:`get` (dict-style access)."""
         return self.get(name)
 
     def __repr__(self) -> str:

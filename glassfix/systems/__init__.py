@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from glassfix.core.registry import Registry
 from glassfix.systems.jbb import JBB
 from glassfix.systems.ka import KobAndersen3D
 from glassfix.systems.ka2d import KobAndersen2D
@@ -27,32 +28,32 @@ from glassfix.systems.polydisperse import Polydisperse
 from glassfix.systems.polymer import KremerGrest
 from glassfix.systems.wahnstrom import Wahnstrom
 
-_REGISTRY: dict[str, Callable[..., Any]] = {
-    "ka3d": KobAndersen3D,
-    "ka2d": KobAndersen2D,
-    "jbb": JBB,
-    "wahnstrom": Wahnstrom,
-    "kremergrest": KremerGrest,
-    "polydisperse": Polydisperse,
-}
-_ALIASES = {"kg": "kremergrest", "nbc": "polydisperse", "wahnström": "wahnstrom"}
+#: name -> system class; aliases and spelling (case, ``-``, ``_``) are normalised by the registry.
+SYSTEMS: Registry[Callable[..., Any]] = Registry(
+    "system",
+    builtins={
+        "ka3d": "glassfix.systems.ka:KobAndersen3D",
+        "ka2d": "glassfix.systems.ka2d:KobAndersen2D",
+        "jbb": "glassfix.systems.jbb:JBB",
+        "wahnstrom": "glassfix.systems.wahnstrom:Wahnstrom",
+        "kremergrest": "glassfix.systems.polymer:KremerGrest",
+        "polydisperse": "glassfix.systems.polydisperse:Polydisperse",
+    },
+    aliases={"kg": "kremergrest", "nbc": "polydisperse", "wahnström": "wahnstrom"},
+    key="name",
+    normalize=lambda s: s.lower().replace("-", "").replace("_", ""),
+)
 
 
 def available_systems() -> list[str]:
     """Names accepted by :func:`get_system` (aliases not listed)."""
-    return sorted(_REGISTRY)
+    return SYSTEMS.names()
 
 
 def get_system(name: str, **kwargs: Any) -> Any:
     """Instantiate the system registered as ``name`` (case-insensitive, ``-``/``_`` ignored) with ``kwargs``."""
-    key = name.lower().replace("-", "").replace("_", "")
-    key = _ALIASES.get(key, key)
-    try:
-        factory = _REGISTRY[key]
-    except KeyError:
-        raise KeyError(f"unknown system {name!r}; available: {', '.join(available_systems())}") from None
-    return factory(**kwargs)
+    return SYSTEMS.get(name)(**kwargs)
 
 
 __all__ = ["KobAndersen3D", "KobAndersen2D", "JBB", "Wahnstrom", "KremerGrest", "Polydisperse",
-           "get_system", "available_systems"]
+           "get_system", "available_systems", "SYSTEMS"]

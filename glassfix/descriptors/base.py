@@ -9,13 +9,13 @@ neighbour skin), so every implementation filters pairs to r < cutoff itself.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.core.registry import Registry
 
 __all__ = [
     "Descriptor",
@@ -25,39 +25,24 @@ __all__ = [
     "as_center_indices",
 ]
 
-#: kind -> Descriptor subclass; filled by :func:`register_descriptor` when a module is imported.
-DESCRIPTOR_KINDS: dict[str, type["Descriptor"]] = {}
-
-# Modules that define the built-in kinds. They are imported lazily by descriptor_from_spec so that
-# this module never imports its subclasses at import time (they import this module).
-_BUILTIN_MODULES: tuple[str, ...] = (
-    "glassfix.descriptors.structure_functions",
-    "glassfix.descriptors.angular",
-    "glassfix.descriptors.ace",
-    "glassfix.descriptors.coarse_grained",
-    "glassfix.descriptors.interstice",
-    "glassfix.descriptors.graph",
+#: kind -> Descriptor subclass. Built-ins are imported on first lookup, so this module never imports its
+#: subclasses at import time (they import this module); other kinds register with ``@register_descriptor``.
+DESCRIPTOR_KINDS: Registry[Any] = Registry(
+    "descriptor kind",
+    builtins={
+        "radial_structure_functions": "glassfix.descriptors.structure_functions:RadialStructureFunctions",
+        "angular_structure_functions": "glassfix.descriptors.angular:AngularStructureFunctions",
+        "combined": "glassfix.descriptors.angular:CombinedDescriptor",
+        "ace": "glassfix.descriptors.ace:ACEDescriptor",
+        "coarse_grained": "glassfix.descriptors.coarse_grained:CoarseGrainedDescriptor",
+        "interstice": "glassfix.descriptors.interstice:IntersticeDescriptor",
+        "particle_graph": "glassfix.descriptors.graph:ParticleGraph",
+    },
+    hint="the model may need a newer glassfix",
 )
 
-_D = TypeVar("_D", bound=type["Descriptor"])
-
-
-def register_descriptor(cls: _D) -> _D:
-    """Class decorator: make ``cls`` constructible from a spec whose "kind" is ``cls.kind``."""
-    kind = getattr(cls, "kind", None)
-    if not isinstance(kind, str) or not kind:
-        raise TypeError(f"{cls.__name__} must define a non-empty class attribute 'kind'")
-    other = DESCRIPTOR_KINDS.get(kind)
-    if other is not None and other.__qualname__ != cls.__qualname__:
-        raise ValueError(f"descriptor kind {kind!r} is already registered by {other.__name__}")
-    DESCRIPTOR_KINDS[kind] = cls
-    return cls
-
-
-def _load_builtin_kinds() -> None:
-    """Import the modules of the built-in descriptor kinds (registers them)."""
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(mod)
+#: Class decorator: make ``cls`` constructible from a spec whose "kind" is ``cls.kind``.
+register_descriptor = DESCRIPTOR_KINDS.register
 
 
 def descriptor_from_spec(spec: dict[str, Any]) -> "Descriptor":
@@ -67,15 +52,7 @@ def descriptor_from_spec(spec: dict[str, Any]) -> "Descriptor":
     kind = spec.get("kind")
     if not isinstance(kind, str):
         raise ValueError("descriptor spec has no string 'kind' field")
-    if kind not in DESCRIPTOR_KINDS:
-        _load_builtin_kinds()
     cls = DESCRIPTOR_KINDS.get(kind)
-    if cls is None:
-        known = ", ".join(sorted(DESCRIPTOR_KINDS)) or "none"
-        raise ValueError(
-            f"unknown descriptor kind {kind!r} (known kinds: {known}); "
-            "the model may need a newer glassfix"
-        )
     return cls.from_spec(spec)
 
 

@@ -6,33 +6,16 @@ import dataclasses
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Sequence, TypeVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, as_center_indices, descriptor_from_spec
-from glassfix.models.io import ModelFileError, save_model_file
+from glassfix.models.io import ModelFileError, read_model_file, save_model_file
+from glassfix.models.registry import MODEL_KINDS, register_model
 
-__all__ = ["Predictor", "MODEL_KINDS", "register_model", "descriptor_from_manifest"]
-
-#: kind -> Predictor subclass; filled by :func:`register_model` (re-exported by glassfix.models).
-MODEL_KINDS: dict[str, type["Predictor"]] = {}
-
-_P = TypeVar("_P", bound=type["Predictor"])
-
-
-def register_model(cls: _P) -> _P:
-    """Class decorator: make ``load_model`` dispatch manifests of kind ``cls.kind`` to ``cls``."""
-    kind = getattr(cls, "kind", None)
-    if not isinstance(kind, str) or not kind:
-        raise TypeError(f"{cls.__name__} must define a non-empty class attribute 'kind'")
-    other = MODEL_KINDS.get(kind)
-    if other is not None and other.__qualname__ != cls.__qualname__:
-        raise ValueError(f"model kind {kind!r} is already registered by {other.__name__}")
-    MODEL_KINDS[kind] = cls
-    return cls
-
+__all__ = ["Predictor", "MODEL_KINDS", "register_model", "descriptor_from_manifest", "load_model", "predict_frame"]
 
 def descriptor_from_manifest(manifest: dict[str, Any]) -> Descriptor:
     """Rebuild the manifest's descriptor and check it agrees with the species list (ModelFileError)."""
@@ -151,8 +134,6 @@ class Predictor(ABC):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Predictor":
         """Load a model file; when called on a subclass, the file must be of that kind."""
-        from glassfix.models import load_model
-
         model = load_model(path)
         if cls is not Predictor and not isinstance(model, cls):
             raise ModelFileError(f"model file {str(path)!r} holds a {model.kind!r} model, not {cls.kind!r}")
@@ -163,3 +144,24 @@ class Predictor(ABC):
             f"{type(self).__name__}(kind={self.kind!r}, species={self.species}, "
             f"outputs={self.output_names}, receptive_field={self.receptive_field:g})"
         )
+
+
+def load_model(path: str | os.PathLike[str]) -> Predictor:
+    """Load a ``*.glassfix`` model file; ModelFileError (naming the file and the fix) on any problem."""
+    manifest, arrays = read_model_file(path, known_kinds=MODEL_KINDS.names())
+    cls = MODEL_KINDS.get(manifest["kind"])
+    try:
+        return cls.from_file_contents(manifest, arrays)
+    except ModelFileError as exc:  # already explains itself; add which file
+        raise ModelFileError(f"model file {str(path)!r}: {exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(
+            f"model file {str(path)!r} is inconsistent: {exc}; re-save it with the glassfix that trained it"
+        ) from exc
+
+
+def predict_frame(model: Predictor | str | os.PathLike[str], frame: Frame) -> np.ndarray:
+    """Predictions (N, n_outputs) for every atom of ``frame``; ``model`` may be a path to a model file."""
+    if isinstance(model, (str, Path, os.PathLike)):
+        model = load_model(model)
+    return model.predict(frame)

@@ -115,10 +115,10 @@ def save_model_file(
 
 
 def _known_kinds() -> list[str]:
-    """Model kinds registered in glassfix.models (imported lazily: that package imports this module)."""
-    from glassfix.models import MODEL_KINDS
+    """Model kinds of the registry (built-in and registered; listing them imports no kind)."""
+    from glassfix.models.registry import MODEL_KINDS
 
-    return sorted(MODEL_KINDS)
+    return MODEL_KINDS.names()
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, where: str) -> bytes:

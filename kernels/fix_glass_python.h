@@ -56,6 +56,7 @@ class FixGlassPython : public Fix {
   std::vector<std::string> recnames;   // the per-atom references to record, e.g. "f_ph", "f_soft[2]"
   std::vector<class Fix *> recfix;     // resolved in init()
   std::vector<int> reccol;             // 0 = per-atom vector, k >= 1 = column k of a per-atom array
+  std::vector<int> recvalid;           // per recorded value: 1 = its fix has defined values now
   bigint last_eval;           // step of the last evaluation
   int ghost_auto;             // 1 = enlarge the ghost shell on evaluation steps only
   int ghost_big;              // 1 while the enlarged shell is in force

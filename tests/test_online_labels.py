@@ -108,3 +108,74 @@ run 10
     errs = error_lines(proc.stdout)
     assert proc.returncode != 0 and len(errs) == 1, proc.stdout[-2000:]
     assert expected in errs[0], errs[0]
+
+
+def restart_script(plugin, data, store, restart: bool) -> str:
+    """200 steps of KA NVE with phop, d2min and a recorder on them; with ``restart`` the run stops at step
+    100, writes a restart file, clears LAMMPS, reads it back and re-defines the fixes under the same IDs."""
+    head = f"""plugin load {plugin}
+units lj
+atom_style atomic
+read_data {data}
+{KA_PAIR}
+comm_modify cutoff 3.0
+velocity all create 0.6 2024 dist gaussian mom yes rot no loop geom
+"""
+    fixes = f"""fix nve all nve
+timestep 0.005
+fix ph all glass/phop 10 {WINDOW}
+fix d2 all glass/d2min 10 {LAG} {RCUT} margin 1.0
+fix rec all glass/record 10 {store} values f_ph f_d2 group g system ka
+"""
+
+    def dump(name):
+        return (f"dump d all custom 10 {name} id type x y z f_ph f_d2\n"
+                "dump_modify d format float %20.16g sort id\n")
+
+    if not restart:
+        return head + fixes + dump("a.dump") + "run 200\n"
+    return (head + fixes + dump("a.dump") + "run 100\nwrite_restart ka.restart\nclear\n"
+            f"plugin load {plugin}\nread_restart ka.restart\n{KA_PAIR}\ncomm_modify cutoff 3.0\n"
+            + fixes + dump("b.dump") + "run 100\n")
+
+
+def test_restart_continues_label_history(tmp_path, plugin_so):
+    """write_restart + read_restart + the same fix IDs: phop and d2min continue as if never interrupted
+    (before, they were NaN until the window / lag refilled and the recorder stored those NaN)."""
+    write_data(shared_ka_frame(3), tmp_path / "ka.data", masses=[1.0, 1.0])
+    out = {}
+    for restart in (False, True):
+        wd = tmp_path / ("restarted" if restart else "straight")
+        proc = run_lmp(restart_script(plugin_so, tmp_path / "ka.data", wd / "s.h5", restart), wd, nprocs=2,
+                       timeout=300)
+        assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+        if restart:
+            assert "Resetting peratom fix info from restart file" in proc.stdout
+        frames = read_dump_frames(wd / "a.dump")
+        if restart:
+            frames = frames + read_dump_frames(wd / "b.dump")  # b.dump starts at step 100 again
+        out[restart] = ({f.step: f.metadata["columns"] for f in frames}, wd / "s.h5")
+    straight, restarted = out[False][0], out[True][0]
+    assert sorted(straight) == sorted(restarted) == list(range(0, 201, 10))
+    for name, first_valid in (("f_ph", 10 * 2 * (WINDOW // 2)), ("f_d2", LAG)):
+        for step in range(first_valid, 201, 10):
+            a, b = straight[step][name], restarted[step][name]
+            assert np.isfinite(a).all() and np.isfinite(b).all(), (name, step)
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(a).max(), (name, step, np.abs(a - b).max())
+
+    # the recorders of both runs hold the same 21 frames, each label only from its first defined step
+    from glassfix.data.store import DatasetStore
+
+    stores = {}
+    for restart in (False, True):
+        with DatasetStore(out[restart][1]) as ds:
+            stores[restart] = {ds.frame(k).step: ds.labels(k) for k in ds.keys()}
+    assert sorted(stores[False]) == sorted(stores[True]) == list(range(0, 201, 10))
+    for step in range(0, 201, 10):
+        for name, first_valid in (("f_ph", 10 * 2 * (WINDOW // 2)), ("f_d2", LAG)):
+            for restart in (False, True):
+                labels = stores[restart][step]
+                assert (name in labels) == (step >= first_valid), (restart, step, name)
+                if name in labels:
+                    dumped = (restarted if restart else straight)[step][name]  # %.16g: 1 ulp off
+                    np.testing.assert_allclose(labels[name], dumped, rtol=1e-15, atol=0)

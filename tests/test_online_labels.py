@@ -30,23 +30,27 @@ fix ph all glass/phop {EVERY} {WINDOW}
 fix d2 all glass/d2min {EVERY} {LAG} {RCUT} margin 1.0 {extra}
 thermo_style custom step temp f_ph f_d2
 thermo {EVERY}
-dump d all custom {EVERY} out.dump id type x y z xu yu zu f_ph f_d2
+dump d all custom {EVERY} out.dump id type x y z xu yu zu ix iy iz f_ph f_d2
 dump_modify d format float %20.16g sort id
 run 300
 """
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, plugin_so):
+def online_dir(tmp_path_factory, plugin_so):
+    """NVE runs with both fixes on 1 and 3 ranks: <dir>/np1/out.dump, <dir>/np3/out.dump."""
     d = tmp_path_factory.mktemp("online")
     write_data(shared_ka_frame(3), d / "ka.data", masses=[1.0, 1.0])
-    out = {}
     for nprocs in (1, 3):
         wd = d / f"np{nprocs}"
         proc = run_lmp(online_script(plugin_so, d / "ka.data"), wd, nprocs=nprocs, timeout=300)
         assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
-        out[nprocs] = read_dump_frames(wd / "out.dump")
-    return out
+    return d
+
+
+@pytest.fixture(scope="module")
+def runs(online_dir):
+    return {nprocs: read_dump_frames(online_dir / f"np{nprocs}" / "out.dump") for nprocs in (1, 3)}
 
 
 def test_online_phop_equals_offline(runs):
@@ -76,13 +80,39 @@ def test_online_d2min_equals_offline(runs):
             assert np.abs(online[k] - expected).max() <= 1e-10 * np.abs(expected).max(), (nprocs, k)
 
 
-def test_same_for_any_rank_count(runs):
+def test_same_for_any_rank_count_on_the_same_positions(online_dir, plugin_so):
+    """Rank-count independence as it holds: the same positions give the same labels (<= 1e-10) on 1, 2 and
+    3 ranks. Here: `rerun` of one trajectory. (Free MD on different rank counts drifts apart at round-off,
+    so comparing two independent MD runs tests the integrator's chaos, not the fixes.)"""
+    labels = {}
+    for nprocs in (1, 2, 3):
+        wd = online_dir / f"rerun_np{nprocs}"
+        script = f"""plugin load {plugin_so}
+units lj
+atom_style atomic
+read_data {online_dir / 'ka.data'}
+{KA_PAIR}
+comm_modify cutoff 3.0
+fix ph all glass/phop {EVERY} {WINDOW}
+fix d2 all glass/d2min {EVERY} {LAG} {RCUT} margin 1.0
+dump d all custom {EVERY} rerun.dump id type x y z f_ph f_d2
+dump_modify d format float %20.16g sort id
+rerun {online_dir / 'np1' / 'out.dump'} dump x y z ix iy iz
+"""
+        proc = run_lmp(script, wd, nprocs=nprocs, timeout=300)
+        assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+        frames = read_dump_frames(wd / "rerun.dump")
+        assert [f.step for f in frames] == list(range(0, 301, EVERY))
+        labels[nprocs] = {name: np.stack([f.metadata["columns"][name] for f in frames])
+                          for name in ("f_ph", "f_d2")}
     for name in ("f_ph", "f_d2"):
-        a = np.stack([f.metadata["columns"][name] for f in runs[1]])
-        b = np.stack([f.metadata["columns"][name] for f in runs[3]])
-        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        a = labels[1][name]
         ok = ~np.isnan(a)
-        assert np.abs(a[ok] - b[ok]).max() <= 1e-10 * np.abs(a[ok]).max()
+        assert ok.sum() > a.size // 2
+        for nprocs in (2, 3):
+            b = labels[nprocs][name]
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            assert np.abs(a[ok] - b[ok]).max() <= 1e-10 * np.abs(a[ok]).max(), (name, nprocs)
 
 
 @pytest.mark.parametrize("line,expected", [

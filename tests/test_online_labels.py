@@ -140,17 +140,11 @@ run 10
     assert expected in errs[0], errs[0]
 
 
-def restart_script(plugin, data, store, restart: bool) -> str:
-    """200 steps of KA NVE with phop, d2min and a recorder on them; with ``restart`` the run stops at step
-    100, writes a restart file, clears LAMMPS, reads it back and re-defines the fixes under the same IDs."""
-    head = f"""plugin load {plugin}
-units lj
-atom_style atomic
-read_data {data}
-{KA_PAIR}
-comm_modify cutoff 3.0
-velocity all create 0.6 2024 dist gaussian mom yes rot no loop geom
-"""
+def restart_scripts(plugin, data, store, restart: bool) -> list[tuple[str, int]]:
+    """(input, ranks) of 200 steps of KA NVE with phop, d2min and a recorder on them: one run on 2 ranks,
+    or with ``restart`` two jobs: 100 steps on 2 ranks ending in write_restart, then read_restart, the
+    same fix IDs and 100 more steps on 3 ranks."""
+    pair = f"{KA_PAIR}\ncomm_modify cutoff 3.0\n"
     fixes = f"""fix nve all nve
 timestep 0.005
 fix ph all glass/phop 10 {WINDOW}
@@ -162,25 +156,27 @@ fix rec all glass/record 10 {store} values f_ph f_d2 group g system ka
         return (f"dump d all custom 10 {name} id type x y z f_ph f_d2\n"
                 "dump_modify d format float %20.16g sort id\n")
 
+    start = (f"plugin load {plugin}\nunits lj\natom_style atomic\nread_data {data}\n{pair}"
+             "velocity all create 0.6 2024 dist gaussian mom yes rot no loop geom\n" + fixes + dump("a.dump"))
     if not restart:
-        return head + fixes + dump("a.dump") + "run 200\n"
-    return (head + fixes + dump("a.dump") + "run 100\nwrite_restart ka.restart\nclear\n"
-            f"plugin load {plugin}\nread_restart ka.restart\n{KA_PAIR}\ncomm_modify cutoff 3.0\n"
-            + fixes + dump("b.dump") + "run 100\n")
+        return [(start + "run 200\n", 2)]
+    return [(start + "run 100\nwrite_restart ka.restart\n", 2),
+            (f"plugin load {plugin}\nread_restart ka.restart\n{pair}" + fixes + dump("b.dump") + "run 100\n", 3)]
 
 
 def test_restart_continues_label_history(tmp_path, plugin_so):
-    """write_restart + read_restart + the same fix IDs: phop and d2min continue as if never interrupted
-    (before, they were NaN until the window / lag refilled and the recorder stored those NaN)."""
+    """write_restart, then read_restart (on another rank count) + the same fix IDs: phop and d2min continue
+    as if never interrupted (before, they were NaN until the window / lag refilled and the recorder stored
+    those NaN); a fix re-defined with another window refuses the stored history."""
     write_data(shared_ka_frame(3), tmp_path / "ka.data", masses=[1.0, 1.0])
     out = {}
     for restart in (False, True):
         wd = tmp_path / ("restarted" if restart else "straight")
-        proc = run_lmp(restart_script(plugin_so, tmp_path / "ka.data", wd / "s.h5", restart), wd, nprocs=2,
-                       timeout=300)
-        assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
-        if restart:
-            assert "Resetting peratom fix info from restart file" in proc.stdout
+        for k, (text, nprocs) in enumerate(restart_scripts(plugin_so, tmp_path / "ka.data", wd / "s.h5", restart)):
+            proc = run_lmp(text, wd, nprocs=nprocs, timeout=300, name=f"in.part{k}")
+            assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+            if k == 1:
+                assert "Resetting peratom fix info from restart file" in proc.stdout
         frames = read_dump_frames(wd / "a.dump")
         if restart:
             frames = frames + read_dump_frames(wd / "b.dump")  # b.dump starts at step 100 again
@@ -209,3 +205,11 @@ def test_restart_continues_label_history(tmp_path, plugin_so):
                 if name in labels:
                     dumped = (restarted if restart else straight)[step][name]  # %.16g: 1 ulp off
                     np.testing.assert_allclose(labels[name], dumped, rtol=1e-15, atol=0)
+
+    # the same fix ID with another window: the stored history does not fit, and the fix says so
+    text = (f"plugin load {plugin_so}\nread_restart ka.restart\n{KA_PAIR}\ncomm_modify cutoff 3.0\n"
+            f"fix ph all glass/phop 10 {WINDOW + 2}\nrun 0\n")
+    proc = run_lmp(text, tmp_path / "restarted", nprocs=2, timeout=120, name="in.mismatch")
+    errs = error_lines(proc.stdout)
+    assert proc.returncode != 0 and len(errs) == 1, proc.stdout[-2000:]
+    assert f"sampled with N = 10, WINDOW = {WINDOW} but the fix now has N = 10, WINDOW = {WINDOW + 2}" in errs[0]

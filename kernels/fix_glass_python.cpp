@@ -88,7 +88,8 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   else pystyle = "predict";
   record = (pystyle == "record") ? 1 : 0;
   const std::string usage = (pystyle == "python")
-      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]"
+      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] "
+        "[ghost static|auto] [nan error|allow]"
       : (record ? "fix ID group glass/record N FILE [values f_ID ...] [group NAME] [system NAME] [temperature T]"
                 : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]");
   if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage);

@@ -1,7 +1,7 @@
 // fix glass/predict and fix glass/python: per-atom predictions computed by Python every N steps.
 //
 //   fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 S2 ...]
-//   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]
+//   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] [nan error|allow]
 //   fix ID group glass/record  N FILE [values f_ID f_ID[k] ...] [group NAME] [system NAME] [temperature T]
 //
 // glass/record gathers all atoms (positions, unwrapped positions, ids, types) and the per-atom values

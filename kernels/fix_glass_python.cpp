@@ -102,7 +102,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   nevery = static_cast<int>(n);
 
   std::string err = glassfix::ensure_python();
-  fail_if_any(!err.empty(), err, false);
+  fail_if_any(!err.empty(), err, RANK_IF_PARTIAL);
 
   std::string msg;
   {
@@ -164,7 +164,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
       }
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, record ? RANK_NEVER : RANK_IF_PARTIAL);
   if (record) {
     // a recorder has no outputs of its own; it only needs the per-atom values of other fixes
     nevery_check_names();
@@ -371,12 +371,14 @@ std::string FixGlassPython::py_error_message()
 // lowest failing rank, that rank broadcasts its message, and everyone stops through error->all, so
 // exactly one clean ERROR line is printed and every rank exits non-zero. The line names the failing
 // rank when only some ranks failed (e.g. an import that works on one node and not on another), and
-// always if `name_rank` (a callback that sees only that rank's atoms).
-void FixGlassPython::fail_if_any(bool failed, const std::string &msg, bool name_rank)
+// always for RANK_ALWAYS (a callback that sees only that rank's atoms); never for RANK_NEVER (work that
+// rank 0 does alone, where "1 of N ranks failed" would mislead).
+void FixGlassPython::fail_if_any(bool failed, const std::string &msg, RankNaming naming)
 {
   auto fail = glassfix::first_failure(world, failed, msg);
   if (!fail) return;
-  error->all(FLERR, "Fix {} {}{}: {}", id, style, fail.where(name_rank), fail.text);
+  std::string where = (naming == RANK_NEVER) ? "" : fail.where(naming == RANK_ALWAYS);
+  error->all(FLERR, "Fix {} {}{}: {}", id, style, where, fail.text);
 }
 
 void FixGlassPython::check_positions()
@@ -395,7 +397,7 @@ void FixGlassPython::check_positions()
       break;
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, RANK_IF_PARTIAL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -568,7 +570,7 @@ void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
       release_views(v);
     }
   }
-  fail_if_any(!msg.empty(), msg, true);
+  fail_if_any(!msg.empty(), msg, RANK_ALWAYS);
 }
 
 // Gather, for every owned atom, (id, type, in-group) and `nd` doubles filled by `fill(i, row)` to rank
@@ -642,7 +644,7 @@ void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd,
       release_views(v);
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, RANK_NEVER);
 }
 
 void FixGlassPython::evaluate_gather()

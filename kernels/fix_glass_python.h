@@ -89,7 +89,10 @@ class FixGlassPython : public Fix {
   void nevery_check_names();
   void update_means();
   void check_positions();
-  void fail_if_any(bool failed, const std::string &msg, bool name_rank);
+  // which rank the ERROR line names: none (work done by rank 0 alone), the failing one when only some
+  // ranks failed, or always (per-rank work whose message depends on that rank's atoms)
+  enum RankNaming { RANK_NEVER, RANK_IF_PARTIAL, RANK_ALWAYS };
+  void fail_if_any(bool failed, const std::string &msg, RankNaming naming);
   std::string py_error_message();
 };
 

@@ -18,6 +18,7 @@
 #include <limits>
 #include <vector>
 
+#include "collective.h"
 #include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
@@ -25,6 +26,8 @@ using namespace LAMMPS_NS;
 namespace {
 enum { PHOP = 0, D2MIN = 1 };
 const double NaN = std::numeric_limits<double>::quiet_NaN();
+const int RESTART_VERSION = 1;
+const int RESTART_GLOBAL = 9;    // doubles in the global restart record (see write_restart)
 
 long parse_positive(Error *error, const char *style, const char *what, const char *arg)
 {
@@ -125,9 +128,13 @@ FixGlassLabel::FixGlassLabel(LAMMPS *lmp, int narg, char **arg) :
   extscalar = 0;
   create_attribute = 1;
   maxexchange = 3 * nslots + 1;    // values pack_exchange() sends per atom
+  // the history goes into restart files: a restarted run continues it instead of starting a new one
+  restart_global = 1;
+  restart_peratom = 1;
 
   FixGlassLabel::grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
+  atom->add_callback(Atom::RESTART);
   for (int i = 0; i < atom->nmax; i++) set_arrays(i);
 }
 
@@ -135,6 +142,7 @@ FixGlassLabel::~FixGlassLabel()
 {
   if (copymode) return;
   atom->delete_callback(id, Atom::GROW);
+  atom->delete_callback(id, Atom::RESTART);
   memory->destroy(hist);
   memory->destroy(label);
   memory->destroy(disp);
@@ -181,8 +189,34 @@ void FixGlassLabel::end_of_step()
 
 /* ---------------------------------------------------------------------- */
 
+// Positions are sampled into a history that outlives this step: a NaN would poison every label of
+// the window without any error, so stop here, collectively (only the rank owning the atom sees it).
+void FixGlassLabel::check_positions()
+{
+  double **x = atom->x;
+  int nlocal = atom->nlocal;
+  int dim = domain->dimension;
+  std::string msg;
+  for (int i = 0; i < nlocal && msg.empty(); i++) {
+    bool bad = false;
+    for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
+    if (bad)
+      msg = fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the simulation "
+                        "has blown up (check the time step and the initial overlaps)",
+                        atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
+  }
+  auto fail = glassfix::first_failure(world, !msg.empty(), msg);
+  if (fail) error->all(FLERR, "Fix {} {}: {}", id, style, fail.text);
+}
+
+bool FixGlassLabel::values_valid() const
+{
+  return (kind == PHOP) ? nsamples >= nslots : nsamples > lagslots;
+}
+
 void FixGlassLabel::sample()
 {
+  check_positions();
   int slot = static_cast<int>(nsamples % nslots);
   double **x = atom->x;
   imageint *image = atom->image;
@@ -394,6 +428,82 @@ int FixGlassLabel::unpack_exchange(int nlocal, double *buf)
   for (int k = 0; k < 3 * nslots; k++) hist[nlocal][k] = buf[m++];
   label[nlocal] = buf[m++];
   return m;
+}
+
+/* ----------------------------------------------------------------------
+   restart files: the global record holds the sampling state (and the arguments it depends on, to
+   refuse a history sampled differently); each atom carries its ring buffer and its current label
+------------------------------------------------------------------------- */
+
+void FixGlassLabel::write_restart(FILE *fp)
+{
+  double list[RESTART_GLOBAL] = {static_cast<double>(RESTART_VERSION), static_cast<double>(kind),
+                                 static_cast<double>(nevery),   static_cast<double>(nslots),
+                                 static_cast<double>(window),   static_cast<double>(lagslots),
+                                 static_cast<double>(nsamples), static_cast<double>(last_sample),
+                                 mean};
+  if (comm->me == 0) {
+    int size = RESTART_GLOBAL * sizeof(double);
+    fwrite(&size, sizeof(int), 1, fp);
+    fwrite(list, sizeof(double), RESTART_GLOBAL, fp);
+  }
+}
+
+void FixGlassLabel::restart(char *buf)
+{
+  auto *list = reinterpret_cast<double *>(buf);
+  if (static_cast<int>(list[0]) != RESTART_VERSION)
+    error->all(FLERR, "Fix {} {}: the restart file holds a history of format {} (this plugin reads {}); "
+               "use a new fix ID to start a fresh history", id, style, static_cast<int>(list[0]),
+               RESTART_VERSION);
+  int r_every = static_cast<int>(list[2]), r_window = static_cast<int>(list[4]);
+  int r_lagslots = static_cast<int>(list[5]);
+  if (static_cast<int>(list[1]) != kind || r_every != nevery || static_cast<int>(list[3]) != nslots ||
+      r_window != window || r_lagslots != lagslots) {
+    if (kind == PHOP)
+      error->all(FLERR, "Fix {} {}: the restart file holds a history sampled with N = {}, WINDOW = {} but "
+                 "the fix now has N = {}, WINDOW = {}; use the same N and WINDOW to continue it, or a new "
+                 "fix ID to start a fresh history", id, style, r_every, r_window, nevery, window);
+    error->all(FLERR, "Fix {} {}: the restart file holds a history sampled with N = {}, LAG = {} but the "
+               "fix now has N = {}, LAG = {}; use the same N and LAG to continue it, or a new fix ID to "
+               "start a fresh history", id, style, r_every, static_cast<bigint>(r_lagslots) * r_every,
+               nevery, static_cast<bigint>(lagslots) * nevery);
+  }
+  nsamples = static_cast<bigint>(list[6]);
+  last_sample = static_cast<bigint>(list[7]);
+  mean = list[8];
+}
+
+int FixGlassLabel::pack_restart(int i, double *buf)
+{
+  int m = 1;
+  for (int k = 0; k < 3 * nslots; k++) buf[m++] = hist[i][k];
+  buf[m++] = label[i];
+  buf[0] = m;    // LAMMPS' convention: the first value is the length of this fix's record
+  return m;
+}
+
+void FixGlassLabel::unpack_restart(int nlocal, int nth)
+{
+  double **extra = atom->extra;
+  // skip the records of the fixes stored before this one
+  int m = 0;
+  for (int k = 0; k < nth; k++) m += static_cast<int>(extra[nlocal][m]);
+  // restart() already checked the sampling arguments, so the length matches this fix's
+  if (static_cast<int>(extra[nlocal][m]) != 3 * nslots + 2) return;
+  m++;
+  for (int k = 0; k < 3 * nslots; k++) hist[nlocal][k] = extra[nlocal][m++];
+  label[nlocal] = extra[nlocal][m++];
+}
+
+int FixGlassLabel::size_restart(int)
+{
+  return 3 * nslots + 2;
+}
+
+int FixGlassLabel::maxsize_restart()
+{
+  return 3 * nslots + 2;
 }
 
 int FixGlassLabel::pack_forward_comm(int n, int *list_, double *buf, int, int *)

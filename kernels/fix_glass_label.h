@@ -9,6 +9,11 @@
 // D2min between now and LAG steps ago (LAG a multiple of N), with neighbours within RCUT at the
 // reference time. Values not yet defined (not enough history) are NaN. Definitions equal those of
 // glassfix.labels.phop.phop and glassfix.labels.d2min.d2min (form "unwrapped").
+//
+// The history (per-atom ring buffer and label) and the sample counter are written to restart files:
+// a fix with the same ID and style defined after read_restart continues exactly where the old one
+// stopped (it must have the same N and WINDOW / LAG, or it stops with an error). A non-finite position
+// at a sample step stops every rank with one error naming the atom.
 #pragma once
 
 #include "fix.h"
@@ -35,6 +40,16 @@ class FixGlassLabel : public Fix {
   int unpack_exchange(int, double *) override;
   int pack_forward_comm(int, int *, double *, int, int *) override;
   void unpack_forward_comm(int, int, double *) override;
+  void write_restart(FILE *) override;
+  void restart(char *) override;
+  int pack_restart(int, double *) override;
+  void unpack_restart(int, int) override;
+  int size_restart(int) override;
+  int maxsize_restart() override;
+
+  // 1 once the history covers the window (phop) or the lag (d2min): the per-atom values of this step
+  // are defined (glass/record stores only such values)
+  bool values_valid() const;
 
  private:
   int kind;           // PHOP or D2MIN
@@ -53,6 +68,7 @@ class FixGlassLabel : public Fix {
   class NeighList *list;
 
   void sample();
+  void check_positions();
   void compute_phop();
   void compute_d2min();
   void update_mean();

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <limits>
 
+#include "collective.h"
+#include "fix_glass_label.h"
 #include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
@@ -86,7 +88,8 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   else pystyle = "predict";
   record = (pystyle == "record") ? 1 : 0;
   const std::string usage = (pystyle == "python")
-      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]"
+      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] "
+        "[ghost static|auto] [nan error|allow]"
       : (record ? "fix ID group glass/record N FILE [values f_ID ...] [group NAME] [system NAME] [temperature T]"
                 : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]");
   if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage);
@@ -99,7 +102,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   nevery = static_cast<int>(n);
 
   std::string err = glassfix::ensure_python();
-  fail_if_any(!err.empty(), err, false);
+  fail_if_any(!err.empty(), err, RANK_IF_PARTIAL);
 
   std::string msg;
   {
@@ -161,7 +164,7 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
       }
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, record ? RANK_NEVER : RANK_IF_PARTIAL);
   if (record) {
     // a recorder has no outputs of its own; it only needs the per-atom values of other fixes
     nevery_check_names();
@@ -366,21 +369,16 @@ std::string FixGlassPython::py_error_message()
 
 // Report an error that may have happened on only some ranks without deadlocking: all ranks learn the
 // lowest failing rank, that rank broadcasts its message, and everyone stops through error->all, so
-// exactly one clean ERROR line is printed and every rank exits non-zero.
-void FixGlassPython::fail_if_any(bool failed, const std::string &msg, bool name_rank)
+// exactly one clean ERROR line is printed and every rank exits non-zero. The line names the failing
+// rank when only some ranks failed (e.g. an import that works on one node and not on another), and
+// always for RANK_ALWAYS (a callback that sees only that rank's atoms); never for RANK_NEVER (work that
+// rank 0 does alone, where "1 of N ranks failed" would mislead).
+void FixGlassPython::fail_if_any(bool failed, const std::string &msg, RankNaming naming)
 {
-  int mine = failed ? comm->me : comm->nprocs;
-  int first = comm->nprocs;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world);
-  if (first == comm->nprocs) return;
-  int len = (comm->me == first) ? static_cast<int>(msg.size()) : 0;
-  MPI_Bcast(&len, 1, MPI_INT, first, world);
-  std::string text(len, ' ');
-  if (comm->me == first) text = msg;
-  if (len > 0) MPI_Bcast(&text[0], len, MPI_CHAR, first, world);
-  if (name_rank && comm->nprocs > 1)
-    error->all(FLERR, "Fix {} {} (MPI rank {}): {}", id, style, first, text);
-  error->all(FLERR, "Fix {} {}: {}", id, style, text);
+  auto fail = glassfix::first_failure(world, failed, msg);
+  if (!fail) return;
+  std::string where = (naming == RANK_NEVER) ? "" : fail.where(naming == RANK_ALWAYS);
+  error->all(FLERR, "Fix {} {}{}: {}", id, style, where, fail.text);
 }
 
 void FixGlassPython::check_positions()
@@ -399,7 +397,7 @@ void FixGlassPython::check_positions()
       break;
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, RANK_IF_PARTIAL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -572,7 +570,7 @@ void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
       release_views(v);
     }
   }
-  fail_if_any(!msg.empty(), msg, true);
+  fail_if_any(!msg.empty(), msg, RANK_ALWAYS);
 }
 
 // Gather, for every owned atom, (id, type, in-group) and `nd` doubles filled by `fill(i, row)` to rank
@@ -630,6 +628,14 @@ void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd,
         set_item(v, "doubles", ro_view(g.dbls.data(), sizeof(double) * g.dbls.size())) &&
         set_item(v, "box", box_tuple(domain));
     if (ok && out) ok = set_item(v, "out", rw_view(out->data(), sizeof(double) * out->size()));
+    if (ok && record) {
+      // per recorded value: 1 if its fix has defined values at this step (see evaluate_record)
+      PyObject *valid = PyList_New(static_cast<Py_ssize_t>(recvalid.size()));
+      ok = valid != nullptr;
+      for (size_t k = 0; ok && k < recvalid.size(); k++)
+        PyList_SET_ITEM(valid, static_cast<Py_ssize_t>(k), PyBool_FromLong(recvalid[k]));
+      ok = ok && set_item(v, "valid", valid);
+    }
     if (!ok) {
       msg = "cannot build the view passed to Python (" + py_error_message() + ")";
     } else {
@@ -638,7 +644,7 @@ void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd,
       release_views(v);
     }
   }
-  fail_if_any(!msg.empty(), msg, false);
+  fail_if_any(!msg.empty(), msg, RANK_NEVER);
 }
 
 void FixGlassPython::evaluate_gather()
@@ -667,6 +673,14 @@ void FixGlassPython::evaluate_gather()
 void FixGlassPython::evaluate_record()
 {
   int nval = static_cast<int>(recfix.size());
+  // A label fix (glass/phop, glass/d2min) outputs NaN until its history covers the window or lag;
+  // those are not labels, so the bridge leaves them out of the frame instead of storing NaN. Every
+  // other fix has evaluated by now (its interval divides ours and it is defined before us).
+  recvalid.assign(nval, 1);
+  for (int k = 0; k < nval; k++) {
+    auto *lab = dynamic_cast<FixGlassLabel *>(recfix[k]);
+    if (lab && !lab->values_valid()) recvalid[k] = 0;
+  }
   int nd = 6 + nval;    // x(3), unwrapped x(3), recorded values
   Gathered g;
   gather_atoms(nd, [this, nval](int i, double *row) {

@@ -1,7 +1,7 @@
 // fix glass/predict and fix glass/python: per-atom predictions computed by Python every N steps.
 //
 //   fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 S2 ...]
-//   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather]
+//   fix ID group glass/python  N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] [nan error|allow]
 //   fix ID group glass/record  N FILE [values f_ID f_ID[k] ...] [group NAME] [system NAME] [temperature T]
 //
 // glass/record gathers all atoms (positions, unwrapped positions, ids, types) and the per-atom values
@@ -56,6 +56,7 @@ class FixGlassPython : public Fix {
   std::vector<std::string> recnames;   // the per-atom references to record, e.g. "f_ph", "f_soft[2]"
   std::vector<class Fix *> recfix;     // resolved in init()
   std::vector<int> reccol;             // 0 = per-atom vector, k >= 1 = column k of a per-atom array
+  std::vector<int> recvalid;           // per recorded value: 1 = its fix has defined values now
   bigint last_eval;           // step of the last evaluation
   int ghost_auto;             // 1 = enlarge the ghost shell on evaluation steps only
   int ghost_big;              // 1 while the enlarged shell is in force
@@ -88,7 +89,10 @@ class FixGlassPython : public Fix {
   void nevery_check_names();
   void update_means();
   void check_positions();
-  void fail_if_any(bool failed, const std::string &msg, bool name_rank);
+  // which rank the ERROR line names: none (work done by rank 0 alone), the failing one when only some
+  // ranks failed, or always (per-rank work whose message depends on that rank's atoms)
+  enum RankNaming { RANK_NEVER, RANK_IF_PARTIAL, RANK_ALWAYS };
+  void fail_if_any(bool failed, const std::string &msg, RankNaming naming);
   std::string py_error_message();
 };
 

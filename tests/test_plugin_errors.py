@@ -27,6 +27,22 @@ def boom_on_one_rank(view):
 
 def wrong_shape(view):
     return np.zeros(view.centers.size + 1)
+
+def nan_for_atom_9(view):
+    out = np.zeros(view.centers.size)
+    out[view.ids[view.centers] == 9] = np.nan
+    return out
+'''
+
+# a module that cannot be imported on MPI rank 1 only (e.g. missing on one node); mpich's mpirun sets
+# PMI_RANK in every process
+RANK_IMPORT = '''
+import os
+if os.environ.get("PMI_RANK") == "1":
+    raise ImportError("rankimport is broken on rank 1 only")
+
+def f(view):
+    return view.positions[view.centers, 0] * 0.0
 '''
 
 
@@ -79,12 +95,27 @@ CASES = {
     "callback_raises_one_rank": ("glass/python 5 callbacks.boom_on_one_rank", {},
                                  "RuntimeError: callback failed on purpose"),
     "callback_wrong_shape": ("glass/python 5 callbacks.wrong_shape", {}, "returned shape"),
+    "callback_returns_nan": ("glass/python 5 callbacks.nan_for_atom_9", {},
+                             "of 2 ranks failed): callbacks.nan_for_atom_9 returned nan for atom id 9"),
+    "bad_nan_keyword": ("glass/python 5 callbacks.ok nan ignore", {}, "nan must be 'error' or 'allow'"),
+    "import_fails_on_one_rank": ("glass/python 5 rankimport.f", {},
+                                 "Fix f glass/python (MPI rank 1; 1 of 2 ranks failed): cannot import module "
+                                 "'rankimport' (ImportError: rankimport is broken on rank 1 only)"),
     # LAMMPS itself stops on NaN coordinates when it re-neighbours; between re-neighbourings (a NaN
     # distance never triggers one) only the fix can notice: give atom 7 a NaN force mid-run.
     "nan_position": ("glass/python 1 callbacks.ok",
                      {"pre": "group one id 7\nvariable bad equal (1e308*10)-(1e308*10)\n"
                              "fix nve all nve\nfix sf one setforce v_bad v_bad v_bad"},
                      "atom id 7 has a non-finite position"),
+    # the online labels sample positions into a history: they must stop as well, naming fix and atom
+    "nan_position_phop": ("glass/phop 1 4",
+                          {"pre": "group one id 7\nvariable bad equal (1e308*10)-(1e308*10)\n"
+                                  "fix nve all nve\nfix sf one setforce v_bad v_bad v_bad"},
+                          "Fix f glass/phop: atom id 7 has a non-finite position"),
+    "nan_position_d2min": ("glass/d2min 1 2 1.5",
+                           {"pre": "group one id 7\nvariable bad equal (1e308*10)-(1e308*10)\n"
+                                   "fix nve all nve\nfix sf one setforce v_bad v_bad v_bad"},
+                           "Fix f glass/d2min: atom id 7 has a non-finite position"),
     "nan_position_at_setup": ("glass/python 5 callbacks.ok",
                               {"pre": "variable bad atom (1e308*10)-(1e308*10)\nset atom 7 x v_bad"},
                               "Non-numeric atom coords"),
@@ -96,6 +127,7 @@ CASES = {
 def test_bad_input_gives_one_clear_error(tmp_path, plugin_so, softness_model_file, small_data, case, nprocs):
     fix_args, kw, expected = CASES[case]
     (tmp_path / "callbacks.py").write_text(CALLBACKS)
+    (tmp_path / "rankimport.py").write_text(RANK_IMPORT)
     bad_kind = rewrite_manifest(softness_model_file, tmp_path / "bad_kind.glassfix", kind="telepathy")
     too_new = rewrite_manifest(softness_model_file, tmp_path / "too_new.glassfix", format_version=99)
     corrupt = tmp_path / "corrupt.glassfix"
@@ -136,3 +168,16 @@ def test_pickle_payload_in_model_is_rejected_without_executing(tmp_path, plugin_
     assert proc.returncode != 0 and len(errs) == 1
     assert "pickle" in errs[0]
     assert not marker.exists()
+
+
+def test_callback_nan_allowed_on_request(tmp_path, plugin_so, small_data):
+    """'nan allow': the callback's NaN is stored as given (the default stops with an error, see above)."""
+    (tmp_path / "callbacks.py").write_text(CALLBACKS)
+    line = ("fix f all glass/python 5 callbacks.nan_for_atom_9 nan allow\n"
+            "dump d all custom 5 out.dump id f_f\ndump_modify d sort id")
+    proc = run_lmp(script(plugin_so, small_data, line).replace("run 10", "run 0"), tmp_path, nprocs=2,
+                   timeout=120)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
+    rows = [ln.split() for ln in (tmp_path / "out.dump").read_text().splitlines()[9:]]
+    values = {int(r[0]): float(r[1]) for r in rows}
+    assert np.isnan(values[9]) and sum(np.isnan(v) for v in values.values()) == 1

@@ -426,7 +426,7 @@ class PredictHandler:
 # fix glass/python
 
 PYTHON_USAGE = ("fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] "
-                "[ghost static|auto]")
+                "[ghost static|auto] [nan error|allow]")
 
 
 class PythonHandler:
@@ -437,8 +437,13 @@ class PythonHandler:
             got = args[0] if args else "nothing"
             raise BridgeError(f"expected MODULE.FUNCTION after N, got '{got}'. Usage: {PYTHON_USAGE}")
         target = args[0]
-        kw = _parse_keywords(args[1:], {"cutoff": 1, "ncol": 1, "mode": 1, "ghost": 1}, "glass/python",
-                             PYTHON_USAGE)
+        kw = _parse_keywords(args[1:], {"cutoff": 1, "ncol": 1, "mode": 1, "ghost": 1, "nan": 1},
+                             "glass/python", PYTHON_USAGE)
+        nan = kw.get("nan", ["error"])[0]
+        if nan not in ("error", "allow"):
+            raise BridgeError(f"nan must be 'error' or 'allow', got '{nan}'. Usage: {PYTHON_USAGE}")
+        # a NaN result usually means a bug in the callback; a user who means "undefined" says so
+        self.allow_nan = nan == "allow"
         self.gather = _parse_mode(kw, PYTHON_USAGE)
         self.ghost_auto = _parse_ghost(kw, PYTHON_USAGE)
         try:
@@ -470,6 +475,8 @@ class PythonHandler:
         _configure_threads(info)
 
     def _call(self, lv: LocalView, step: int) -> np.ndarray:
+        """The callback's result as (n_centres, ncol) float64; BridgeError for exceptions, bad shapes
+        and (unless ``nan allow``) non-finite values, naming the first offending atom id."""
         try:
             result = self.func(lv)
         except Exception as exc:
@@ -488,6 +495,16 @@ class PythonHandler:
             want = f"({n},)" if self.n_outputs == 1 else f"({n}, {self.n_outputs})"
             raise BridgeError(f"{self.target} returned shape {arr.shape}, expected {want}: one row per "
                               f"centre atom (view.centers) and ncol={self.n_outputs} columns")
+        if not self.allow_nan:
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                atom_id = int(lv.ids[lv.centers[row]])
+                colname = f" column {col + 1}" if self.n_outputs > 1 else ""
+                raise BridgeError(f"{self.target} returned {arr[row, col]}{colname} for atom id {atom_id} "
+                                  f"(step {step}; {int(bad.any(axis=1).sum())} of {n} atoms non-finite); "
+                                  f"return finite values, or add 'nan allow' to the fix to store NaN/inf "
+                                  f"as given")
         return arr
 
     def compute_local(self, view: dict[str, Any]) -> None:
@@ -528,7 +545,9 @@ class RecordHandler:
     """Appends every N-th frame and the per-atom values of other fixes to a dataset store (rank 0 writes).
 
     Frames are keyed ``SYSTEM/GROUP/STEP`` (zero-padded), so a restarted run that re-records a step
-    it already stored skips it: the store stays free of duplicates.
+    it already stored skips it: the store stays free of duplicates. A value is stored as a label of a
+    frame only if its fix had defined values at that step (``view["valid"]``): frames recorded while a
+    glass/phop window or a glass/d2min lag is still filling lack that label.
     """
 
     n_outputs = 0
@@ -570,7 +589,10 @@ class RecordHandler:
             frame = Frame(positions=dbl[order, :dim], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
                           origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64),
                           unwrapped=dbl[order, 3:3 + dim], step=int(view["step"]), time=float(view["time"]))
-            labels = {name: dbl[order, 6 + k].copy() for k, name in enumerate(self.values)}
+            # a value whose fix has no defined output yet (glass/phop before its window is full,
+            # glass/d2min before LAG) is left out of this frame rather than stored as NaN labels
+            valid = list(view.get("valid", [True] * len(self.values)))
+            labels = {name: dbl[order, 6 + k].copy() for k, name in enumerate(self.values) if valid[k]}
             labels["in_group"] = ints[order, 2].astype(np.float64)
             key = f"{self.system}/{self.group}/{frame.step:012d}"
             self.store.add_frame(frame, key=key, group=self.group, system=self.system,

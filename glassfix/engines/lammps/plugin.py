@@ -24,7 +24,7 @@ PLUGIN_NAME = "glassfixplugin.so"
 _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_python.cpp", "kernels/fix_glass_python.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
             "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "kernels/radial_table.cpp",
-            "kernels/radial_table.h", "CMakeLists.txt")
+            "kernels/radial_table.h", "kernels/collective.h", "CMakeLists.txt")
 
 
 class PluginBuildError(RuntimeError):

@@ -9,7 +9,6 @@ Every function returns the path it wrote.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from glassfix.core.atomic import atomic_write
 
 from .creep import CreepFit
 from .dynamics import RelaxationFit
@@ -34,18 +35,7 @@ def new_figure(figsize: tuple[float, float] = (5.0, 3.8)) -> tuple[Figure, Axes]
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Write ``fig`` as PNG to ``path`` atomically (temp file in the same directory, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", bbox_inches="tight"))
 
 
 def _positive(t: np.ndarray, *ys: np.ndarray) -> list[np.ndarray]:

@@ -3,6 +3,7 @@ reader (or a resumed job after a crash) sees either the old file or the complete
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_savez", "atomic_save", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_savez", "atomic_save", "atomic_write_text", "atomic_write_json"]
 
 
 def _umask() -> int:
@@ -20,20 +21,35 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], binary: bool = True) -> Path:
-    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``; returns the path."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], binary: bool = True,
+                 durable: bool = False) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``; returns the path.
+
+    ``durable``: fsync the file before the rename and the directory after it, so the new content also
+    survives a power loss or a killed node (checkpoints and files other processes wait for); off by
+    default because it costs a disk flush per write.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             write(fh)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if durable:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
     return path
 
 
@@ -47,6 +63,11 @@ def atomic_save(path: str | os.PathLike[str], array: np.ndarray) -> None:
     atomic_write(path, lambda fh: np.save(fh, array))
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, durable: bool = False) -> None:
     """Write ``text`` to ``path`` atomically."""
-    atomic_write(path, lambda fh: fh.write(text), binary=False)
+    atomic_write(path, lambda fh: fh.write(text), binary=False, durable=durable)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1, **dumps: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (``dumps``: extra ``json.dumps`` arguments)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, **dumps))

@@ -11,13 +11,13 @@ import io
 import itertools
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
+from ..core.atomic import atomic_write_text
 from ..core.cell import cell_to_lammps_box, lammps_box_to_cell, to_fractional
 from ..core.frame import Frame
 
@@ -57,22 +57,6 @@ def _parse_table(lines: Sequence[str], ncol: int | None = None) -> np.ndarray:
     if flat.size != nrow * ncol:
         raise ValueError(f"expected {nrow} rows of {ncol} numbers, could not parse them as such")
     return flat.reshape(nrow, ncol)
-
-
-def _write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to path through a temporary file in the same directory and os.replace."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp_", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _format_rows(table: np.ndarray, int_cols: Sequence[bool]) -> str:
@@ -270,7 +254,7 @@ def write_data(
         vel3[:, :d] = frame.velocities
         out.append("\nVelocities\n\n")
         out.append(_format_rows(np.column_stack([frame.ids, vel3]), [True, False, False, False]))
-    _write_atomically(path, "".join(out))
+    atomic_write_text(path, "".join(out), durable=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -527,4 +511,4 @@ def write_dump(
                 fh.write(snap)
                 fh.flush()
     else:
-        _write_atomically(path, "".join(text))
+        atomic_write_text(path, "".join(text), durable=True)

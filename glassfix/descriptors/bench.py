@@ -10,7 +10,6 @@ relative to it. Results are appended to ``docs/benchmarks.md`` with date and mac
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -21,8 +20,9 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
-from glassfix.core.machine import machine_description
+from glassfix.core.atomic import atomic_write_text
 from glassfix.core.frame import Frame
+from glassfix.core.machine import machine_description
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor
 from glassfix.descriptors.structure_functions import RadialStructureFunctions
@@ -194,7 +194,7 @@ def bench_descriptors(
 
 
 def _append_report(report: Path, r: dict[str, Any]) -> None:
-    """Append a dated section to ``report`` (Markdown) atomically (temporary file + os.replace)."""
+    """Append a dated section to ``report`` (Markdown) atomically."""
     from glassfix import __version__
 
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -228,9 +228,7 @@ def _append_report(report: Path, r: dict[str, Any]) -> None:
               f"{ds[k]['speedup']:.2f} | {ds[k]['max_rel_diff']:.1e} |" for k in ("radial", "angular", "radial+angular")],
             "",
         ]
-    tmp = report.with_name(f".{report.name}.{os.getpid()}.tmp")
-    tmp.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m glassfix.descriptors.bench [REPORT]

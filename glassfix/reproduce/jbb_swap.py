@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
 
 def write_report(store: Path, report: Path, report_temperatures: list[float] | None = None,
@@ -48,16 +49,12 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     elif legacy.exists():
         results = json.loads(legacy.read_text())
         if sorted(float(r["T"]) for r in results) == sorted(wanted):
-            tmp = md_json.with_suffix(".tmp")
-            tmp.write_text(json.dumps(results, indent=1, default=float))
-            os.replace(tmp, md_json)
+            atomic_write_json(md_json, results, default=float)
             legacy.unlink()
     if sorted(float(r["T"]) for r in results) != sorted(wanted):
         results = speedup_report(store, md_md, workdir=work, temperatures=wanted, md_steps=md_steps,
                                  md_every=md_every, md_dt=md_dt)
-        tmp = md_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1, default=float))
-        os.replace(tmp, md_json)
+        atomic_write_json(md_json, results, default=float)
         if md_md.with_suffix(".json").exists():
             md_md.with_suffix(".json").unlink()  # the same content lives in md_json
     _remeasure_swap_rates(store, cfg, results)
@@ -157,9 +154,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
                      f"{r['md_steps_per_s']:.0f} | "
                      f"{gt}{r['md_cpu_s']:.3g} | {gt}{r['speedup']:.3g} |")
     lines += ["", f"![overlap]({png.name})", "", "## Reading", _reading(results), ""]
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, "\n".join(lines))
     if md_md.exists():
         md_md.unlink()  # folded into the report
     return report

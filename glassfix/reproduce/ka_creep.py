@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -21,6 +20,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
 
 @dataclass
@@ -76,17 +77,13 @@ def run_one(cfg: KaCreepConfig, i: int, workdir: Path) -> dict:
             raise
         shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        tmp = retry.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"reason": str(exc)[:500]}))
-        os.replace(tmp, retry)
+        atomic_write_json(retry, {"reason": str(exc)[:500]}, indent=None)
         res = run(_spec(cfg, i, True), workdir, progress=False)
     wall = time.perf_counter() - t0
     # wall time summed over invocations (a resumed run adds to it)
     wpath = Path(workdir) / "wall.json"
     total = json.loads(wpath.read_text())["wall"] if wpath.exists() else 0.0
-    tmp = wpath.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"wall": total + wall}))
-    os.replace(tmp, wpath)
+    atomic_write_json(wpath, {"wall": total + wall}, indent=None)
     return {"index": i, "wall": wall, "complete": bool(res.complete)}
 
 
@@ -101,9 +98,7 @@ def run(cfg: KaCreepConfig, workdir: Path, report: Path, workers: int = 2, progr
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
         raise ValueError(f"{workdir} holds a run with different parameters ({cfg_path}); use another "
                          "--workdir or the same parameters")
-    tmp = cfg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(cfg), indent=1))
-    os.replace(tmp, cfg_path)
+    atomic_write_json(cfg_path, asdict(cfg))
     todo = [i for i in range(cfg.runs) if not _complete(workdir / f"run_{i}")]
     if todo:
         console.print(f"[bold]KA creep[/]: {len(todo)} of {cfg.runs} runs to do (N={cfg.n}, T={cfg.temperature}, "
@@ -204,10 +199,7 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     if walls:
         lines.insert(5, f"Wall time per run (prepare + creep + snapshots): "
                         f"{', '.join(f'{w:.0f} s' for w in walls)}  ")
-    tmp = report.with_name(report.name + ".tmp")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, "\n".join(lines))
     (workdir / "result.json").write_text(json.dumps(
         {"C_ln": fit_e.C, "C_ln_err": fit_e.C_err, "eps0": fit_e.eps0, "C_log10": fit_10.C,
          "r2": fit_e.r2, "rate_exponent": fit_e.strain_rate_exponent, "C_per_run": cs}, indent=1))

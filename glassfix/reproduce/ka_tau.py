@@ -21,16 +21,15 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-from glassfix.core.atomic import atomic_savez
+from glassfix.core.atomic import atomic_savez, atomic_write_json, atomic_write_text
 
 
 @dataclass
@@ -164,9 +163,7 @@ def run(cfg: KaTauConfig, workdir: Path, report: Path, workers: int = 2, progres
             raise ValueError(f"{workdir} holds a run with different parameters ({cfg_path}); "
                              "use another --workdir or the same parameters")
     else:
-        tmp = cfg_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(cfg), indent=1))
-        os.replace(tmp, cfg_path)
+        atomic_write_json(cfg_path, asdict(cfg))
     todo = [i for i in range(cfg.n_configs) if not (workdir / f"config_{i}.npz").exists()]
     t_start = time.perf_counter()
     if todo:
@@ -258,10 +255,7 @@ def write_report(cfg: KaTauConfig, workdir: Path, report: Path, wall: float) -> 
         _discussion(cfg, tau_cross, dse, tau_each),
         "",
     ]
-    tmp = report.with_name(report.name + ".tmp")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, "\n".join(lines))
     result = {"tau_crossing": tau_cross, "tau_dse": dse.tau_alpha, "tau_each": tau_each,
               "t": t.tolist(), "fs": fs.tolist(), "fs_err": fs_err.tolist()}
     (workdir / "result.json").write_text(json.dumps(result, indent=1, default=float))

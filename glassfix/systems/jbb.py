@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_write_text
 from glassfix.systems.base import DiscreteMixture
 from glassfix.systems.potentials import PairPotential, poly_lj_potential
 
@@ -168,9 +169,7 @@ class JBB(DiscreteMixture):
                          f"N {len(r)} RSQ {rlo:.17g} {rc:.17g} FPRIME {fp[0]:.17g} {fp[1]:.17g}\n\n")
             idx = np.arange(1, len(r) + 1)
             lines.append("".join(f"{k} {a:.17g} {b:.17g} {c:.17g}\n" for k, a, b, c in zip(idx, r, e, f)))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(lines))
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(lines))
         return path
 
     def table_path(self, table_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_write_text
 from glassfix.core.cell import cell_to_lammps_box
 from glassfix.core.frame import Frame
 from glassfix.systems.base import cube_box_length, grid_positions, system_metadata
@@ -220,9 +221,7 @@ class Polydisperse:
         out.append("\nAtoms # sphere\n\n")
         out.extend(f"{frame.ids[i]} {frame.types[i] + 1} {diam[i]:.17g} {dens[i]:.17g} "
                    f"{pos3[i, 0]:.17g} {pos3[i, 1]:.17g} {pos3[i, 2]:.17g}\n" for i in range(frame.n_atoms))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(out))
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(out))
         return path
 
     def initial_lammps_commands(self, n: int, density: float | None = None, seed: int = 0,

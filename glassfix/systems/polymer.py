@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from glassfix.core.atomic import atomic_write_text
 from glassfix.core.frame import Frame
 from glassfix.systems.base import cube_box_length, system_metadata
 from glassfix.systems.potentials import EnergyForces, FENEBond, PairPotential, energy_forces, lj_potential
@@ -388,9 +389,7 @@ class KremerGrest:
                    f"{images[i, 0]} {images[i, 1]} {images[i, 2]}\n" for i in range(n))
         out.append("\nBonds\n\n")
         out.extend(f"{k + 1} 1 {frame.ids[b[0]]} {frame.ids[b[1]]}\n" for k, b in enumerate(bonds))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(out))
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(out))
         return path
 
     def initial_lammps_commands(self, n: int, density: float | None = None, seed: int = 0,

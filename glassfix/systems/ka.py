@@ -42,11 +42,6 @@ class KobAndersen3D(LJMixture):
     radius of ``lj/smooth``; ``cutoff_units``: ``"sigma"`` (radii × σ_αβ) or ``"absolute"`` (σ_AA).
     """
 
-    cutoff_style: str = "lj/smooth/linear"
-    rc_factor: float = 2.5
-    inner_factor: float = 2.2
-    cutoff_units: str = "sigma"
-
     name = "ka3d"
     dim = 3
     species = ("A", "B")
@@ -57,6 +52,3 @@ class KobAndersen3D(LJMixture):
     epsilon = ((1.0, 1.5), (1.5, 0.5))
     sigma = ((1.0, 0.8), (0.8, 0.88))
     default_density = 1.2
-
-    def __post_init__(self) -> None:
-        self._validate()

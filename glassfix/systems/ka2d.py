@@ -29,9 +29,6 @@ class KobAndersen2D(LJMixture):
     """2D Kob–Andersen 65:35 mixture at ρ = 1.2; see the module docstring. Cutoff fields as KobAndersen3D."""
 
     cutoff_style: str = "truncated-shifted"
-    rc_factor: float = 2.5
-    inner_factor: float = 2.2
-    cutoff_units: str = "sigma"
 
     name = "ka2d"
     dim = 2
@@ -42,6 +39,3 @@ class KobAndersen2D(LJMixture):
     epsilon = ((1.0, 1.5), (1.5, 0.5))
     sigma = ((1.0, 0.8), (0.8, 0.88))
     default_density = 1.2
-
-    def __post_init__(self) -> None:
-        self._validate()

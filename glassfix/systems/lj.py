@@ -23,6 +23,9 @@ and our reading of the ACE paper, which does not say) or used as they are for ev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
 from glassfix.systems.base import DiscreteMixture
@@ -65,16 +68,27 @@ def smooth_force_coefficients(rin: float, rc: float, eps: float, sig: float) -> 
     return np.linalg.solve(a, b)
 
 
+@dataclass(frozen=True)
 class LJMixture(DiscreteMixture):
-    """Mixin for LJ mixtures; subclasses are frozen dataclasses with fields ``cutoff_style``, ``rc_factor``,
-    ``inner_factor``, ``cutoff_units`` and class attributes ``epsilon``, ``sigma``, ``masses``, …"""
+    """Base of the LJ mixtures (KA 3D, KA 2D, Wahnström): the cutoff fields and everything computed from the
+    class attributes ``epsilon``, ``sigma``, ``masses`` (+ the composition attributes of DiscreteMixture).
 
-    rc_factor: float
-    inner_factor: float
-    cutoff_units: str
-    epsilon: tuple
-    sigma: tuple
-    masses: tuple
+    Fields: ``cutoff_style`` (one of CUTOFF_STYLES; subclasses change the default), ``rc_factor`` (outer pair
+    cutoff), ``inner_factor`` (inner radius of ``lj/smooth``), ``cutoff_units`` (``"sigma"``: radii × σ_αβ,
+    or ``"absolute"``: σ_AA).
+    """
+
+    cutoff_style: str = "lj/smooth/linear"
+    rc_factor: float = 2.5
+    inner_factor: float = 2.2
+    cutoff_units: str = "sigma"
+
+    epsilon: ClassVar[tuple]
+    sigma: ClassVar[tuple]
+    masses: ClassVar[tuple]
+
+    def __post_init__(self) -> None:
+        self._validate()
 
     def _validate(self) -> None:
         if self.cutoff_style not in CUTOFF_STYLES:

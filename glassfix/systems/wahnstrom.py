@@ -29,9 +29,6 @@ class Wahnstrom(LJMixture):
     """Wahnström 50:50 mixture; see the module docstring. Cutoff fields as KobAndersen3D."""
 
     cutoff_style: str = "lj/smooth"
-    rc_factor: float = 2.5
-    inner_factor: float = 2.2
-    cutoff_units: str = "sigma"
 
     name = "wahnstrom"
     dim = 3
@@ -42,6 +39,3 @@ class Wahnstrom(LJMixture):
     epsilon = ((1.0, 1.0), (1.0, 1.0))
     sigma = ((1.0, 11.0 / 12.0), (11.0 / 12.0, 5.0 / 6.0))
     default_density = 1.3
-
-    def __post_init__(self) -> None:
-        self._validate()

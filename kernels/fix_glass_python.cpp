@@ -407,9 +407,7 @@ void FixGlassPython::evaluate()
   if (last_eval == update->ntimestep && update->ntimestep > 0) return;
   if (record && update->ntimestep % nevery) return;    // a recorder only writes on its own interval
   last_eval = update->ntimestep;
-  double T0 = MPI_Wtime();
   check_positions();
-  double T1 = MPI_Wtime();
   if (record) {
     evaluate_record();
     return;
@@ -424,10 +422,7 @@ void FixGlassPython::evaluate()
     for (int i = 0; i < nlocal; i++)
       if (mask[i] & groupbit) centers.push_back(i);
     out.assign(centers.size() * static_cast<size_t>(nout), 0.0);
-    double T2 = MPI_Wtime();
     evaluate_local(out.data(), centers);
-    double T3 = MPI_Wtime();
-    if (getenv("GF_TIMING")) fprintf(stderr, "[%d] check %.4f eval %.4f\n", comm->me, T1-T0, T3-T2);
     for (int i = 0; i < nlocal; i++)
       for (int k = 0; k < nout; k++) values[i][k] = 0.0;
     for (size_t c = 0; c < centers.size(); c++)

@@ -35,6 +35,9 @@ class FixGlassLabel : public Fix {
   int unpack_exchange(int, double *) override;
   int pack_forward_comm(int, int *, double *, int, int *) override;
   void unpack_forward_comm(int, int, double *) override;
+  // JSON description of the label (kind, parameters, and the step offset from the step at which a
+  // value is output to the step it describes); fix glass/record stores it with the recorded values
+  std::string label_meta() const;
 
  private:
   int kind;           // PHOP or D2MIN

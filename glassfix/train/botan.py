@@ -212,8 +212,9 @@ def _load_checkpoint(path: Path, net, opt) -> tuple[int, dict[str, Any]]:
 
 def train_botan(train: list[GraphSample], test: list[GraphSample], config: TrainConfig, out_dir: str | os.PathLike[str],
                 species: Sequence[str] = ("A", "B"), provenance: dict[str, Any] | None = None,
-                log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train (or resume) in ``out_dir``; writes ``botan.glassfix``, ``history.jsonl`` and ``checkpoint.npz``.
+                log: Callable[[dict[str, Any]], None] | None = None,
+                model_name: str = "botan.glassfix") -> dict[str, Any]:
+    """Train (or resume) in ``out_dir``; writes ``model_name`` (default ``botan.glassfix``), ``history.jsonl`` and ``checkpoint.npz``.
 
     Returns {"model": path, "history": [...], "final": last evaluation}.
     """
@@ -291,5 +292,5 @@ def train_botan(train: list[GraphSample], test: list[GraphSample], config: Train
     prov = {"trainer": "glassfix.train.botan", "config": asdict(config), "train_keys": [s.key for s in train],
             "test_keys": [s.key for s in test], "final": history[-1] if history else {}, **(provenance or {})}
     model = BotanModel.from_network(net, desc, species, provenance=prov)
-    path = model.save(out / "botan.glassfix")
+    path = model.save(out / model_name)
     return {"model": str(path), "history": history, "final": history[-1] if history else {}}

@@ -308,3 +308,30 @@ def test_help_states_units_and_defaults(capsys):
             main(argv)
         text = capsys.readouterr().out
         assert "default" in text and ("sigma" in text or "σ" in text), argv
+
+
+@pytest.mark.slow
+def test_offline_and_online_labels_align_through_their_metadata(store, tmp_path):
+    """``glassfix label d2min --store`` on the recorded trajectory: its label (stored on frame k, reference
+    k − lag) and the online one describe the same frames with the same values."""
+    from glassfix.data.lammps_io import write_dump
+    from glassfix.train.dataset import aligned_pairs
+
+    with DatasetStore(store) as ds:
+        keys = [k for k in ds.keys() if ds.frame_info(k)["group"] == "run2"]
+        frames = [ds.frame(k) for k in keys]
+        online = {ds.frame_info(k)["step"]: ds.labels(k, [D2MIN])[D2MIN] for k in keys}
+        online_pairs = {ds.frame_info(lk)["step"]: ds.frame_info(fk)["step"] for lk, fk in aligned_pairs(ds, D2MIN, keys)}
+    write_dump(frames, tmp_path / "traj.dump", columns=["id", "type", "x", "y", "z", "xu", "yu", "zu"])
+    off = tmp_path / "offline.h5"
+    assert main(["label", "d2min", str(tmp_path / "traj.dump"), "--lag", str(LAG // EVERY), "--rcut", "2.5",
+                 "--normalize", "mean", "--store", str(off), "--system", "ka", "--group", "run2"]) == 0
+    with DatasetStore(off) as ds:
+        name = next(n for n in ds.label_names(ds.keys()[-1]) if n.startswith("d2min"))
+        pairs = aligned_pairs(ds, name, ds.keys())
+        assert len(pairs) == len(online_pairs)
+        for lk, fk in pairs:
+            s, t = ds.frame_info(lk)["step"], ds.frame_info(fk)["step"]
+            assert online_pairs[s] == t == s - LAG
+            got, want = ds.labels(lk, [name])[name], online[s]
+            assert np.abs(got - want).max() <= 1e-10 * np.abs(want).max()

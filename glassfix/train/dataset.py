@@ -169,10 +169,10 @@ def aligned_pairs(ds: Any, label: str, keys: Sequence[str], offset: int | None =
     metadata; ``offset`` states it for labels without metadata). Raises TrainDataError naming the frames
     whose described configuration the store does not hold.
     """
-    index: dict[tuple[str, str, int], str] = {}
+    index: dict[tuple[str, str, int], list[str]] = {}
     for k in ds.keys():
         fi = ds.frame_info(k)
-        index.setdefault((fi["system"], fi["group"], int(fi["step"])), k)
+        index.setdefault((fi["system"], fi["group"], int(fi["step"])), []).append(k)
     pairs, missing = [], []
     for k in keys:
         if label not in ds.label_names(k):
@@ -187,7 +187,7 @@ def aligned_pairs(ds: Any, label: str, keys: Sequence[str], offset: int | None =
             else int(fi["step"]) + off
         if not np.isfinite(np.asarray(ds.labels(k, [label])[label], np.float64)).any():
             continue  # not yet defined (the history was too short at this step)
-        fk = index.get((fi["system"], fi["group"], target))
+        fk = k if target == int(fi["step"]) else _closest_key(k, index.get((fi["system"], fi["group"], target), []))
         if fk is None:
             missing.append((k, target))
         else:
@@ -202,6 +202,14 @@ def aligned_pairs(ds: Any, label: str, keys: Sequence[str], offset: int | None =
         raise TrainDataError(f"label {label!r} has no defined value in the selected frames of {ds.path}; run "
                              f"longer than the label's window/lag or select other --frames")
     return pairs
+
+
+def _closest_key(key: str, candidates: list[str]) -> str | None:
+    """The candidate frame sharing the longest key prefix with ``key`` (a protocol may store several kinds of
+    frame, e.g. MD and minimised, at one step of one run); None if there is none."""
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: len(os.path.commonprefix([c, key])))
 
 
 def split_keys(ds: Any, test_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str], dict[str, Any]]:

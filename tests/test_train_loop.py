@@ -321,7 +321,8 @@ def test_offline_and_online_labels_align_through_their_metadata(store, tmp_path)
         keys = [k for k in ds.keys() if ds.frame_info(k)["group"] == "run2"]
         frames = [ds.frame(k) for k in keys]
         online = {ds.frame_info(k)["step"]: ds.labels(k, [D2MIN])[D2MIN] for k in keys}
-        online_pairs = {ds.frame_info(lk)["step"]: ds.frame_info(fk)["step"] for lk, fk in aligned_pairs(ds, D2MIN, keys)}
+        online_pairs = {ds.frame_info(lk)["step"]: ds.frame_info(fk)["step"]
+                        for lk, fk in aligned_pairs(ds, D2MIN, keys)}
     write_dump(frames, tmp_path / "traj.dump", columns=["id", "type", "x", "y", "z", "xu", "yu", "zu"])
     off = tmp_path / "offline.h5"
     assert main(["label", "d2min", str(tmp_path / "traj.dump"), "--lag", str(LAG // EVERY), "--rcut", "2.5",

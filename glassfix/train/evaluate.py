@@ -146,7 +146,8 @@ def _evaluate_classifier(model: Any, ds: Any, keys: list[str], prov: dict[str, A
     return metrics, png
 
 
-def _evaluate_botan(model: Any, ds: Any, keys: list[str], prov: dict[str, Any], out: Path) -> tuple[dict[str, Any], Path]:
+def _evaluate_botan(model: Any, ds: Any, keys: list[str], prov: dict[str, Any],
+                    out: Path) -> tuple[dict[str, Any], Path]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

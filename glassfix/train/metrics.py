@@ -97,7 +97,8 @@ def regression_metrics(target: np.ndarray, pred: np.ndarray, groups: Sequence[An
     ok = np.isfinite(t) & np.isfinite(p)
     t, p = t[ok], p[ok]
     out: dict[str, Any] = {"n": int(t.size), "mse": float(np.mean((p - t) ** 2)) if t.size else float("nan"),
-                           "pearson_pooled": pearson(t, p), "spearman_pooled": spearman(t, p) if t.size else float("nan")}
+                           "pearson_pooled": pearson(t, p),
+                           "spearman_pooled": spearman(t, p) if t.size else float("nan")}
     if groups is not None:
         g = np.asarray(groups, dtype=object)[ok]
         per = {str(n): {"n": int((g == n).sum()), "pearson": pearson(t[g == n], p[g == n]),

@@ -227,9 +227,8 @@ def split_keys(ds: Any, test_fraction: float = 0.2, seed: int = 0) -> tuple[list
             raise TrainDataError(f"{exc}; record at least two runs (glass/record ... group NAME) so that "
                                  f"train and test configurations differ") from None
         how = "computed"
-    split = getattr(ds, "_split", None)
-    if split is None and "split" in ds._f.attrs:
-        split = json.loads(ds._f.attrs["split"])
+    # the split just computed (read-only stores keep it in memory only), else the stored one
+    split = getattr(ds, "_split", None) or ds.info().get("split")
     return train, test, {"how": how, **(split or {})}
 
 

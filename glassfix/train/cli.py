@@ -30,28 +30,41 @@ _KIND_HELP = {
 }
 
 
+class _Help(argparse.HelpFormatter):
+    """Appends '(default: X)' unless the help already names its default or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, argparse.SUPPRESS) or action.required
+                or isinstance(action, argparse._StoreTrueAction)):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def _add_classifier(tsub: argparse._SubParsersAction, kind: str) -> None:
     d = _KIND_DEFAULTS[kind]
     c = tsub.add_parser(kind, help=_KIND_HELP[kind], description=_KIND_HELP[kind] + (
         ". Reads a dataset store written by fix glass/record, glassfix iso, glassfix run or an importer; "
         "labels are aligned to the configuration they describe from their stored step metadata. Writes "
         f"OUT/{kind}.glassfix, OUT/metrics.json, OUT/report.md + PNG; descriptors are cached in OUT/cache, so "
-        "re-running the same command resumes."), formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "re-running the same command resumes."), formatter_class=_Help)
     c.add_argument("--store", required=True, help="dataset store (HDF5)")
     c.add_argument("--out", required=True, help="output directory (resumable)")
     c.add_argument("--label", default=d["label"], help="label: full stored name (e.g. phop/every=20,window=4), its "
                    "kind (phop, d2min, propensity/...) or the recorded value name (f_ph)")
     g = c.add_argument_group("classes (label units: p_hop and D2min in sigma^2)")
-    g.add_argument("--above", type=float, default=d["above"], help="positive if label > ABOVE")
+    rule = f"--above {d['above']:g}" if d["above"] is not None else f"--top {d['top']:g}"
+    g.add_argument("--above", type=float, default=None, help=f"positive if label > ABOVE (default: {rule} when "
+                   f"neither --above nor --top is given)")
     g.add_argument("--below", type=float, default=None, help="negative if label < BELOW (default: ABOVE)")
-    g.add_argument("--top", type=float, default=d["top"], help="positive: this top fraction of each frame and "
+    g.add_argument("--top", type=float, default=None, help="positive: this top fraction of each frame and "
                    "species (instead of --above)")
     g.add_argument("--bottom", type=float, default=None, help="negative: this bottom fraction (default: TOP)")
     g.add_argument("--label-offset", type=int, default=None, help="MD steps from a label's frame to the frame it "
                    "describes, only for labels stored without step metadata (e.g. imported dump columns)")
     s = c.add_argument_group("examples")
-    s.add_argument("--species", nargs="+", default=None, help="centre species to train (default: the first, "
-                   "e.g. A)")
+    s.add_argument("--species", nargs="+", default=None, help="centre species to train (default: the first "
+                   "species of the store, e.g. A)")
     s.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: all frames)")
     s.add_argument("--per-class", type=int, default=None, help="at most this many examples per class and species")
     s.add_argument("--balance", action=argparse.BooleanOptionalAction, default=d["balance"],
@@ -93,7 +106,7 @@ def _add_botan(tsub: argparse._SubParsersAction, name: str) -> None:
     b = tsub.add_parser(name, help=("NT-GNN: BOTAN with p = 1 (node loss only) and batch 5, the reference "
                                     "settings" if nt else "BOTAN (p = 0.4) or NT-GNN (p = 1)")
                         + " on propensity + pair-distance change (lengths in sigma, times as stored)",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=_Help)
     b.add_argument("--store", required=True, help="dataset store with replicas (glassfix iso, or glassfix data "
                    "import botan ...)")
     b.add_argument("--time-label", default="t=4120", help="replica time label, e.g. t=4120")
@@ -144,10 +157,12 @@ def _cmd_classifier(args: argparse.Namespace) -> int:
     kind = args.train_kind
     desc = {k: getattr(args, k) for k in ("mu_min", "mu_max", "mu_step", "delta", "body_order", "degree", "r_cut",
                                           "radii", "voronoi_backend") if getattr(args, k, None) is not None}
-    top = args.top if args.above is None else None
+    above, top = args.above, args.top
+    if above is None and top is None:  # the kind's default rule
+        above, top = _KIND_DEFAULTS[kind]["above"], _KIND_DEFAULTS[kind]["top"]
     console = Console(stderr=True)
     try:
-        cfg = ClassifierConfig(kind=kind, label=args.label, above=args.above, below=args.below, top=top,
+        cfg = ClassifierConfig(kind=kind, label=args.label, above=above, below=args.below, top=top,
                                bottom=args.bottom, species=args.species, frames=args.frames,
                                label_offset=args.label_offset, per_class=args.per_class, balance=args.balance,
                                C=args.C, cv_C=list(args.cv_C) if args.cv_C else None, cv_folds=args.cv_folds,

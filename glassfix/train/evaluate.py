@@ -33,7 +33,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                         "recall, specificity and ROC AUC for classifiers (softness > 0, activity > 0.5, looseness > "
                         "0.5 predict positive), Pearson/Spearman of propensity per configuration for BOTAN/NT-GNN. "
                         "Labels keep their units (sigma^2 for p_hop and D2min, sigma for propensity).",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=_help_formatter())
     ev.add_argument("model", help="*.glassfix model written by glassfix train")
     ev.add_argument("--store", required=True, help="dataset store (HDF5) with the model's label")
     ev.add_argument("--split", choices=["test", "train", "all"], default="test",
@@ -44,6 +44,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: the model's)")
     ev.add_argument("--out", default=None, help="output directory (default: MODEL's directory/eval-<store>-<split>)")
     ev.set_defaults(func=_cmd_evaluate)
+
+
+def _help_formatter() -> type:
+    from glassfix.train.cli import _Help
+
+    return _Help
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

@@ -336,3 +336,32 @@ def test_offline_and_online_labels_align_through_their_metadata(store, tmp_path)
             assert online_pairs[s] == t == s - LAG
             got, want = ds.labels(lk, [name])[name], online[s]
             assert np.abs(got - want).max() <= 1e-10 * np.abs(want).max()
+
+
+def test_quiescent_negatives_stay_below_the_threshold_over_their_window(tmp_path):
+    from glassfix.descriptors.structure_functions import RadialStructureFunctions
+    from glassfix.train.dataset import LabelRule, aligned_pairs, build_examples
+
+    store = _toy_store(tmp_path / "toy.h5", frames=5)
+    desc = RadialStructureFunctions(2, mus=[1.0], species_names=["A", "B"])
+    name = "phop/every=20,window=2"
+    with DatasetStore(store) as ds:
+        pairs = aligned_pairs(ds, name, ds.keys())
+        plain = build_examples(ds, name, pairs, LabelRule(above=0.5), [0], desc)
+        quiet = build_examples(ds, name, pairs, LabelRule(above=0.5, quiescent=40), [0], desc)
+        # expected: values per (group, described step, atom id) -> negatives need the last 3 labelled steps < 0.5
+        val = {}
+        for lk, fk in pairs:
+            fi = ds.frame_info(fk)
+            for i, v in zip(ds.frame(lk).ids, ds.labels(lk, [name])[name]):
+                val[(fi["group"], fi["step"], int(i))] = v
+    steps = {fk: int(fk.rsplit("/", 1)[1]) for fk in set(quiet.frame_key)}
+    assert quiet.y.sum() == plain.y.sum()  # positives are not affected
+    for k in range(quiet.n):
+        if quiet.y[k]:
+            continue
+        g, s, i = quiet.group[k], steps[quiet.frame_key[k]], int(quiet.atom_id[k])
+        assert s >= 40 and all(val[(g, s - d, i)] < 0.5 for d in (0, 20, 40))
+    n_expected = sum(1 for (g, s, i), v in val.items() if s >= 40 and i % 5 != 1   # species A: ids 5k+2..5k+5
+                     and all(val[(g, s - d, i)] < 0.5 for d in (0, 20, 40)))
+    assert (~quiet.y).sum() == n_expected < (~plain.y).sum()

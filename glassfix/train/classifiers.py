@@ -44,6 +44,7 @@ class ClassifierConfig:
     below: float | None = None
     top: float | None = None
     bottom: float | None = None
+    quiescent: int = 0                      # MD steps negatives must stay below the threshold
     species: list[str] | None = None        # centre species (default: the first)
     frames: list[str] | None = None         # glob patterns on store keys
     label_offset: int | None = None         # for labels without step metadata
@@ -68,7 +69,7 @@ class ClassifierConfig:
 
     def rule(self) -> LabelRule:
         """The label → class rule."""
-        return LabelRule(self.above, self.below, self.top, self.bottom)
+        return LabelRule(self.above, self.below, self.top, self.bottom, self.quiescent)
 
 
 def make_descriptor(kind: str, species: Sequence[str], options: dict[str, Any]) -> Any:
@@ -188,8 +189,8 @@ def train_classifier(store: str | os.PathLike[str], out: str | os.PathLike[str],
             log(f"descriptors {i + 1}/{n}: {key}")
 
         cache = out / "cache"
-        train_all = build_examples(ds, label, tr_pairs, rule, center_types, descriptor, cache, prog)
-        test_ex = build_examples(ds, label, te_pairs, rule, center_types, descriptor, cache, prog) \
+        train_all = build_examples(ds, label, tr_pairs, rule, center_types, descriptor, cache, prog, pairs)
+        test_ex = build_examples(ds, label, te_pairs, rule, center_types, descriptor, cache, prog, pairs) \
             if te_pairs else None
         store_hash = store_sha256(store)
     for t in center_types:

@@ -60,6 +60,8 @@ def _add_classifier(tsub: argparse._SubParsersAction, kind: str) -> None:
     g.add_argument("--top", type=float, default=None, help="positive: this top fraction of each frame and "
                    "species (instead of --above)")
     g.add_argument("--bottom", type=float, default=None, help="negative: this bottom fraction (default: TOP)")
+    g.add_argument("--quiescent", type=int, default=0, help="negatives must stay below the threshold for this "
+                   "many MD steps up to their step (Cubuk: tau_alpha; 0: off)")
     g.add_argument("--label-offset", type=int, default=None, help="MD steps from a label's frame to the frame it "
                    "describes, only for labels stored without step metadata (e.g. imported dump columns)")
     s = c.add_argument_group("examples")
@@ -163,7 +165,7 @@ def _cmd_classifier(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
         cfg = ClassifierConfig(kind=kind, label=args.label, above=above, below=args.below, top=top,
-                               bottom=args.bottom, species=args.species, frames=args.frames,
+                               bottom=args.bottom, quiescent=args.quiescent, species=args.species, frames=args.frames,
                                label_offset=args.label_offset, per_class=args.per_class, balance=args.balance,
                                C=args.C, cv_C=list(args.cv_C) if args.cv_C else None, cv_folds=args.cv_folds,
                                min_per_class=args.min_per_class, test_fraction=args.test_fraction,

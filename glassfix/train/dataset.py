@@ -40,12 +40,16 @@ class TrainDataError(ValueError):
 @dataclass
 class LabelRule:
     """Label values → classes. Positive: value > ``above`` or in the ``top`` fraction (per frame and
-    species); negative: value < ``below`` (default: ``above``) or in the ``bottom`` fraction. Others dropped."""
+    species); negative: value < ``below`` (default: ``above``) or in the ``bottom`` fraction. Others dropped.
+    ``quiescent`` (MD steps, threshold rule only): a negative must also stay below ``below`` at every
+    labelled step of its run within [s − quiescent, s] (Cubuk: no rearrangement for τ_α before t), with the
+    whole window recorded (glassfix.labels.events.quiescent_mask, online)."""
 
     above: float | None = None
     below: float | None = None
     top: float | None = None
     bottom: float | None = None
+    quiescent: int = 0
 
     def __post_init__(self) -> None:
         if (self.above is None) == (self.top is None):
@@ -60,6 +64,8 @@ class LabelRule:
                 raise TrainDataError(f"--{name} must be a fraction in (0, 1), got {v}")
         if self.above is not None and self.below is not None and self.below > self.above:
             raise TrainDataError(f"--below {self.below} is above --above {self.above}: the classes would overlap")
+        if self.quiescent < 0 or (self.quiescent and self.above is None):
+            raise TrainDataError(f"--quiescent {self.quiescent} needs a threshold rule (--above) and >= 0 MD steps")
 
     def classes(self, values: np.ndarray) -> np.ndarray:
         """int8 per value: 1 positive, 0 negative, −1 dropped (NaN is always dropped)."""
@@ -80,7 +86,8 @@ class LabelRule:
     def describe(self) -> str:
         """Human-readable rule."""
         if self.above is not None:
-            return f"positive if value > {self.above:g}, negative if value < {self.below:g}"
+            q = f" for the {self.quiescent} steps up to it" if self.quiescent else ""
+            return f"positive if value > {self.above:g}, negative if value < {self.below:g}{q}"
         return (f"positive: top {100 * self.top:g} %, negative: bottom {100 * self.bottom:g} % of each frame "
                 f"and species")
 
@@ -264,11 +271,49 @@ def frame_features(ds: Any, key: str, descriptor: Any, centers: np.ndarray, cach
     return X[centers]
 
 
+class _History:
+    """Label values of a run by described step, aligned to atom ids (for the quiescence window)."""
+
+    def __init__(self, ds: Any, label: str, pairs: Sequence[tuple[str, str]]) -> None:
+        self.ds, self.label = ds, label
+        self.by_run: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for lk, fk in pairs:
+            fi = ds.frame_info(fk)
+            self.by_run.setdefault((fi["system"], fi["group"]), []).append((int(fi["step"]), lk))
+        for v in self.by_run.values():
+            v.sort()
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _values(self, lk: str) -> tuple[np.ndarray, np.ndarray]:
+        if lk not in self._cache:
+            self._cache[lk] = (self.ds.frame(lk).ids, np.asarray(self.ds.labels(lk, [self.label])[self.label], float))
+        return self._cache[lk]
+
+    def window_max(self, run: tuple[str, str], step: int, span: int, ids: np.ndarray) -> np.ndarray:
+        """Max of the label over the run's labelled steps in [step − span, step] per atom id; NaN where the
+        window is not fully recorded or a value is undefined."""
+        hist = self.by_run.get(run, [])
+        if not hist or hist[0][0] > step - span:
+            return np.full(ids.shape, np.nan)
+        out = np.full(ids.shape, -np.inf)
+        for s, lk in hist:
+            if step - span <= s <= step:
+                lids, vals = self._values(lk)
+                if not np.array_equal(lids, ids):
+                    pos = {int(i): j for j, i in enumerate(lids)}
+                    vals = np.array([vals[pos[int(i)]] if int(i) in pos else np.nan for i in ids])
+                out = np.maximum(out, vals)   # NaN propagates: undefined anywhere -> not quiescent
+        return out
+
+
 def build_examples(ds: Any, label: str, pairs: Sequence[tuple[str, str]], rule: LabelRule, center_types: Sequence[int],
                    descriptor: Any, cache_dir: Path | None = None,
-                   progress: Callable[[int, int, str], None] | None = None) -> Examples:
+                   progress: Callable[[int, int, str], None] | None = None,
+                   history: Sequence[tuple[str, str]] | None = None) -> Examples:
     """Examples of the (label frame, described frame) ``pairs``: centres of ``center_types`` whose label gives
-    a class, with their descriptor rows in the described frame."""
+    a class, with their descriptor rows in the described frame. ``history``: all aligned pairs of the
+    label (default ``pairs``), searched for the quiescence window of negatives."""
+    hist = _History(ds, label, history if history is not None else pairs) if rule.quiescent else None
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("X", "y", "value", "types", "label_key", "frame_key",
                                                           "group", "atom_id")}
     for n, (lk, fk) in enumerate(pairs):
@@ -285,9 +330,15 @@ def build_examples(ds: Any, label: str, pairs: Sequence[tuple[str, str]], rule: 
             except KeyError:
                 raise TrainDataError(f"frames {lk!r} and {fk!r} hold different atoms; the label cannot be "
                                      f"aligned (was the system changed between them?)") from None
+        qmax = None
+        if hist is not None:
+            qmax = hist.window_max((fr_info["system"], fr_info["group"]), int(fr_info["step"]), rule.quiescent,
+                                   fr.ids)
         for t in center_types:
             atoms = np.flatnonzero(fr.types == t)
             cls = rule.classes(values[atoms])
+            if qmax is not None:
+                cls[(cls == 0) & ~(qmax[atoms] < rule.below)] = -1
             keep = cls >= 0
             atoms, cls = atoms[keep], cls[keep]
             if atoms.size == 0:

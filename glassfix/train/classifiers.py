@@ -178,7 +178,9 @@ def train_classifier(store: str | os.PathLike[str], out: str | os.PathLike[str],
         center_types = [species.index(s) for s in want]
         descriptor = make_descriptor(cfg.kind, species, cfg.descriptor)
         first = next(iter(pairs))
-        label_attrs = ds.label_params(first[0], label)
+        # the label's parameters; the per-frame steps (recorded/described) are not parameters
+        label_attrs = {k: v for k, v in ds.label_params(first[0], label).items()
+                       if k not in ("recorded_step", "describes_step")}
         test_set = set(test_keys)
         tr_pairs = [p for p in pairs if p[1] not in test_set]
         te_pairs = [p for p in pairs if p[1] in test_set]

@@ -133,7 +133,9 @@ def _add_botan(tsub: argparse._SubParsersAction, name: str) -> None:
     b.add_argument("--eval-every", type=int, default=1)
     b.add_argument("--out", required=True, help=f"output directory (resumable): {name}.glassfix, history, "
                    "metrics.json, report")
-    b.set_defaults(func=_cmd_botan, p=1.0 if nt else None, model_name=name)
+    b.set_defaults(func=_cmd_botan, model_name=name)
+    if nt:
+        b.set_defaults(p=1.0)   # node loss only
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
@@ -212,8 +214,7 @@ def _cmd_botan(args: argparse.Namespace) -> int:
                 _, test_all = ds.grouped_split(args.test_fraction, args.split_seed)
             test_keys = [k for k in test_all if k in set(keys)]
     train_keys = [k for k in keys if k not in set(test_keys)]
-    p = args.p if args.p is not None else 0.4
-    cfg = TrainConfig(p=p, epochs=args.epochs, lr=args.lr, batch=args.batch, augment=not args.no_augment,
+    cfg = TrainConfig(p=args.p, epochs=args.epochs, lr=args.lr, batch=args.batch, augment=not args.no_augment,
                       seed=args.seed, hidden=args.hidden, n_steps=args.steps,
                       shared_decoder=not args.separate_edge_decoder, r_edge=args.r_edge, eval_every=args.eval_every,
                       threads=args.threads, init=os.path.abspath(args.init) if args.init else None)

@@ -232,6 +232,10 @@ def train_classifier(store: str | os.PathLike[str], out: str | os.PathLike[str],
         if cfg.kind == "looseness":
             C_used = float(np.median(list(C_used.values())))
     model = fit(train_ex.X, train_ex.y, train_ex.types, C_used, feature_index)
+    for t, head in getattr(model, "heads", {}).items():   # softness/ACE heads carry their CV scores too
+        if species[t] in cv:
+            head.metrics["cv_balanced_accuracy"] = cv[species[t]]["scores"]
+            head.metrics["cv_folds"] = cv[species[t]]["folds"]
 
     metrics: dict[str, Any] = {
         "kind": cfg.kind, "label": label, "threshold": threshold,

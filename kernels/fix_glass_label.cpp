@@ -168,6 +168,20 @@ void FixGlassLabel::init()
   req->set_cutoff(reach + neighbor->skin);
 }
 
+std::string FixGlassLabel::label_meta() const
+{
+  // p_hop output at step s is the window centre: s - (WINDOW/2)*N; D2min output at s compares s with
+  // its reference s - LAG and describes the reference configuration (the structure before the motion)
+  if (kind == PHOP)
+    return fmt::format("{{\"kind\": \"phop\", \"fix_style\": \"{}\", \"every\": {}, \"window\": {}, "
+                       "\"step_offset\": {}}}",
+                       style, nevery, window, -static_cast<bigint>(window / 2) * nevery);
+  return fmt::format("{{\"kind\": \"d2min\", \"fix_style\": \"{}\", \"every\": {}, \"lag\": {}, "
+                     "\"rcut\": {:.17g}, \"normalize\": \"{}\", \"step_offset\": {}}}",
+                     style, nevery, static_cast<bigint>(lagslots) * nevery, rcut, mean_norm ? "mean" : "sum",
+                     -static_cast<bigint>(lagslots) * nevery);
+}
+
 void FixGlassLabel::init_list(int, NeighList *ptr)
 {
   list = ptr;

@@ -51,6 +51,10 @@ class FixGlassLabel : public Fix {
   // are defined (glass/record stores only such values)
   bool values_valid() const;
 
+  // JSON description of the label (kind, parameters, and the step offset from the step at which a
+  // value is output to the step it describes); fix glass/record stores it with the recorded values
+  std::string label_meta() const;
+
  private:
   int kind;           // PHOP or D2MIN
   int nslots;         // ring buffer length (samples)

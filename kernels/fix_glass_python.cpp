@@ -1,6 +1,7 @@
 #include "fix_glass_python.h"
 
 #include "pyembed.h"
+#include "fix_glass_label.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -305,6 +306,24 @@ void FixGlassPython::init()
       recfix.push_back(f);
       reccol.push_back(col);
     }
+    // tell the recorder what each value means (label kind, parameters, step offset) for the store
+    std::string msg;
+    {
+      GilGuard gil;
+      PyRef meta(PyList_New(0));
+      for (size_t k = 0; k < recfix.size(); k++) {
+        auto *gl = dynamic_cast<FixGlassLabel *>(recfix[k]);
+        std::string js = gl ? gl->label_meta()
+                            : fmt::format("{{\"fix_style\": \"{}\"}}", recfix[k]->style);
+        PyRef s(PyUnicode_FromString(js.c_str()));
+        PyList_Append(meta.get(), s.get());
+      }
+      if (PyObject_HasAttrString(handler, "set_sources")) {
+        PyRef r(PyObject_CallMethod(handler, "set_sources", "O", meta.get()));
+        if (!r) msg = py_error_message();
+      }
+    }
+    fail_if_any(!msg.empty(), msg, false);
     return;
   }
   if (ghost_auto) {

@@ -87,7 +87,8 @@ def import_botan_npz(store: DatasetStore, npz_path: str | os.PathLike[str], box_
         from ..labels.propensity import propensity as _propensity
 
         labels[f"propensity/{time_label}"] = (np.asarray(_propensity(initial, replicas, kind="abs"), np.float64),
-                                              {"replicas": int(replicas.shape[0]), "quantity": "mean |dr|"})
+                                              {"replicas": int(replicas.shape[0]), "quantity": "mean |dr|",
+                                               "recorded_step": 0, "step_offset": 0, "describes_step": 0})
     return store.add_frame(frame, key=key, group=group, system=system, temperature=temperature,
                            labels=labels, replicas={time_label: replicas})
 

@@ -422,10 +422,12 @@ def compute_labels(frame: Frame, replicas: Mapping[str, np.ndarray], *, cage_rad
     ``bb_cut = (cut_in, cut_out)`` (per-type-pair matrices, length) also ``bond_breaking/<t>`` (C_B,
     dimensionless). ``params`` are attached to every label, ``extra_params[t]`` to those of time ``t``.
     """
+    from ..data.labels_meta import offset_attrs
     from ..labels.bonds import bond_breaking
     from ..labels.propensity import propensity
 
-    base = dict(params or {})
+    # replica labels describe the configuration they start from: the frame they are stored on
+    base = {**dict(params or {}), **offset_attrs(frame.step, 0)}
     cage = None
     if cage_radius is not None:
         from ..core.neighbors import neighbor_list

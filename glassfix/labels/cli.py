@@ -50,7 +50,8 @@ def _cmd_phop(args: argparse.Namespace) -> int:
     values = phop(np.stack([f.unwrapped for f in frames]), args.window)
     _save(args.out, values)
     if args.store:
-        _to_store(args, frames, {f"phop/window={args.window}": values})
+        # offline p_hop(t) is centred on frame t: it describes the frame it is stored on
+        _to_store(args, frames, {f"phop/window={args.window}": values}, offsets={})
     return 0
 
 
@@ -69,7 +70,10 @@ def _cmd_d2min(args: argparse.Namespace) -> int:
                              cell1=frames[k].cell)
     _save(args.out, values)
     if args.store:
-        _to_store(args, frames, {f"d2min/lag={args.lag},rcut={args.rcut},normalize={args.normalize}": values})
+        # D²min stored on frame k compares it with frame k − lag and describes that reference frame
+        name = f"d2min/lag={args.lag},rcut={args.rcut},normalize={args.normalize}"
+        offsets = {k: frames[k - args.lag].step - frames[k].step for k in range(args.lag, T)}
+        _to_store(args, frames, {name: values}, offsets={name: offsets})
     return 0
 
 
@@ -103,14 +107,19 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _to_store(args: argparse.Namespace, frames, labels: dict[str, np.ndarray]) -> None:
+def _to_store(args: argparse.Namespace, frames, labels: dict[str, np.ndarray],
+              offsets: dict[str, dict[int, int]]) -> None:
+    """Frames + labels into the store; ``offsets[name][k]``: MD steps from frame k to the frame its label
+    describes (0 when absent), stored as label metadata (glassfix.data.labels_meta)."""
+    from glassfix.data.labels_meta import offset_attrs
     from glassfix.data.store import DatasetStore
 
     with DatasetStore(args.store, mode="a") as ds:
         for k, f in enumerate(frames):
             key = f"{args.system}/{args.group}/{f.step:012d}"
             ds.add_frame(f, key=key, group=args.group, system=args.system)
-            ds.add_labels(key, {name: v[k] for name, v in labels.items()})
+            ds.add_labels(key, {name: (v[k], offset_attrs(f.step, offsets.get(name, {}).get(k, 0)))
+                                for name, v in labels.items()})
     print(f"stored {len(frames)} frames with {', '.join(labels)} in {args.store}")
 
 

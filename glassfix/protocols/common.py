@@ -583,8 +583,12 @@ def sync_frames_to_store(store: Any, workdir: Workdir, group: str, max_step: int
             key = frame_key(system, group, kind, frame.metadata.get("protocol_step", frame.step))
             if st.has_frame(key):
                 continue
-            st.add_frame(frame, key, group=group, system=system,
-                         temperature=frame.metadata.get("T"), labels=labels)
+            # protocol labels (AQS: the forward D²min of a minimum) describe the frame they are saved with
+            from glassfix.data.labels_meta import offset_attrs
+
+            meta = offset_attrs(frame.step, 0)
+            st.add_frame(frame, key, group=group, system=system, temperature=frame.metadata.get("T"),
+                         labels={name: (values, meta) for name, values in labels.items()})
             added += 1
     finally:
         if own:

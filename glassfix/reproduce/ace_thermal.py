@@ -39,13 +39,14 @@ def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from glassfix.models.activity import _fit_logistic
-    from glassfix.models.softness import balanced_accuracy
+    from glassfix.train.metrics import classification_metrics
 
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = []
     for tr, te in cv.split(X, y, groups):
         head, _ = _fit_logistic(X[tr], y[tr], C, seed, 10_000)
-        scores.append(balanced_accuracy(y[te], head.decision(X[te]) > 0))
+        # the metric every trainer and 'glassfix evaluate' report (decision > 0 is P(active) > 0.5)
+        scores.append(classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"])
     return float(np.mean(scores))
 
 

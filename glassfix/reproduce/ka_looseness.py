@@ -66,12 +66,12 @@ def _run_data(run_dir: Path, cfg: KaLoosenessConfig):
 def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) -> Path:
     """Labels, features (cached), RFE, EasyEnsemble, metrics and the report."""
     from rich.console import Console
-    from sklearn.metrics import f1_score, roc_auc_score
+    from sklearn.metrics import f1_score
 
     from glassfix.core.machine import machine_description
     from glassfix.descriptors.interstice import IntersticeDescriptor
     from glassfix.models.looseness import LoosenessModel, select_features_rfe
-    from glassfix.models.softness import balanced_accuracy
+    from glassfix.train.metrics import classification_metrics
 
     console = Console()
     runs = sorted((p for p in creep_dir.glob("run_*") if (p / "frames").is_dir()), key=lambda p: int(p.name[4:]))
@@ -112,12 +112,14 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path) ->
         m = LoosenessModel.train(desc, Xtr, labels, feature_index=cols, seed=cfg.seed,
                                  provenance={"command": command, "train_runs": train_runs, "labels": asdict(cfg)})
         Ltr, Lte = m.looseness(Xtr), m.looseness(Xte)
+        # the metrics every trainer and 'glassfix evaluate' report (glassfix.train.metrics)
+        mtr, mte = classification_metrics(labels, Ltr, 0.5), classification_metrics(yte, Lte, 0.5)
         rows[name] = {
-            "train balanced accuracy": balanced_accuracy(labels, Ltr > 0.5),
-            "test balanced accuracy": balanced_accuracy(yte, Lte > 0.5),
-            "test recall (loose)": float((Lte[yte] > 0.5).mean()) if yte.any() else float("nan"),
-            "test specificity (tight)": float((Lte[~yte] <= 0.5).mean()),
-            "test AUC": float(roc_auc_score(yte, Lte)) if 0 < yte.sum() < yte.size else float("nan"),
+            "train balanced accuracy": mtr["balanced_accuracy"],
+            "test balanced accuracy": mte["balanced_accuracy"],
+            "test recall (loose)": mte["recall_positive"],
+            "test specificity (tight)": mte["specificity"],
+            "test AUC": mte["auc"],
             "test weighted F1": float(f1_score(yte, Lte > 0.5, average="weighted")),
         }
         models[name] = m

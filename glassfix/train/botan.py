@@ -27,6 +27,7 @@ import numpy as np
 from glassfix.core.atomic import atomic_savez, atomic_write_text
 from glassfix.core.frame import Frame
 from glassfix.descriptors.graph import ParticleGraph, build_graph
+from glassfix.train.metrics import pearson  # the one implementation (re-exported)
 
 __all__ = ["GraphSample", "TrainConfig", "make_sample", "samples_from_store", "train_botan", "evaluate",
            "pearson"]
@@ -118,14 +119,6 @@ def samples_from_store(store_path: str | os.PathLike[str], time_label: str, keys
     return out
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation (nan if either side is constant)."""
-    a = np.asarray(a, np.float64) - np.mean(a)
-    b = np.asarray(b, np.float64) - np.mean(b)
-    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    return float(np.dot(a, b) / den) if den > 0 else float("nan")
-
-
 def _cubic_group(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:
     """A random element of the hyperoctahedral group: axis permutation and per-axis signs."""
     return rng.permutation(d), rng.choice(np.array([-1.0, 1.0], np.float32), size=d)
@@ -212,8 +205,10 @@ def _load_checkpoint(path: Path, net, opt) -> tuple[int, dict[str, Any]]:
 
 def train_botan(train: list[GraphSample], test: list[GraphSample], config: TrainConfig, out_dir: str | os.PathLike[str],
                 species: Sequence[str] = ("A", "B"), provenance: dict[str, Any] | None = None,
-                log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train (or resume) in ``out_dir``; writes ``botan.glassfix``, ``history.jsonl`` and ``checkpoint.npz``.
+                log: Callable[[dict[str, Any]], None] | None = None,
+                model_name: str = "botan.glassfix") -> dict[str, Any]:
+    """Train (or resume) in ``out_dir``; writes ``model_name`` (default ``botan.glassfix``), ``history.jsonl``
+    and ``checkpoint.npz``.
 
     Returns {"model": path, "history": [...], "final": last evaluation}.
     """
@@ -291,5 +286,5 @@ def train_botan(train: list[GraphSample], test: list[GraphSample], config: Train
     prov = {"trainer": "glassfix.train.botan", "config": asdict(config), "train_keys": [s.key for s in train],
             "test_keys": [s.key for s in test], "final": history[-1] if history else {}, **(provenance or {})}
     model = BotanModel.from_network(net, desc, species, provenance=prov)
-    path = model.save(out / "botan.glassfix")
+    path = model.save(out / model_name)
     return {"model": str(path), "history": history, "final": history[-1] if history else {}}

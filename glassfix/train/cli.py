@@ -11,22 +11,117 @@ from typing import Any
 PRETRAINED_HINT = "../shared/data/botan_reference/pretrained_edge_model1_state_dict.npz"
 
 
-def add_arguments(sub: argparse._SubParsersAction) -> None:
-    """Register ``glassfix train``."""
-    tr = sub.add_parser("train", help="train a model on a dataset store (resumable; writes a report)")
-    tsub = tr.add_subparsers(dest="kind", required=True)
-    b = tsub.add_parser("botan", help="BOTAN (p = 0.4) or NT-GNN (p = 1) on propensity + pair-distance change "
-                                      "(lengths in sigma, times as stored)")
-    b.add_argument("--store", required=True, help="dataset store with replicas (glassfix data import botan ...)")
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Cubuk: p_hop > p_c = 0.2 sigma^2 rearranging; linear SVM, C by cross-validation over 1e-3..1e2
+    "softness": {"label": "phop", "above": 0.2, "top": None, "balance": True,
+                 "cv_C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0], "rfe": 0},
+    # ACE (thermal recipe): top 5 % of D2min active, bottom 5 % inactive; L2 logistic regression
+    "ace": {"label": "d2min", "above": None, "top": 0.05, "balance": True,
+            "cv_C": [0.01, 0.1, 1.0, 10.0, 100.0], "rfe": 0},
+    # looseness: D2min > D0 = 0.25 loose; EasyEnsemble of 10 logistic regressions (C = 1) on the top 10
+    # RFE features; no undersampling here (EasyEnsemble balances each learner itself)
+    "looseness": {"label": "d2min", "above": 0.25, "top": None, "balance": False, "cv_C": None, "rfe": 10},
+}
+
+_KIND_HELP = {
+    "softness": "Cubuk softness: per-species linear SVM on radial structure functions (lengths in sigma)",
+    "ace": "ACE activity: L2 logistic regression on ACE invariants (lengths in sigma)",
+    "looseness": "Wu & Ruiz Pestana looseness: EasyEnsemble of logistic regressions on interstice features",
+}
+
+
+class _Help(argparse.HelpFormatter):
+    """Appends '(default: X)' unless the help already names its default or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, argparse.SUPPRESS) or action.required
+                or isinstance(action, argparse._StoreTrueAction)):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _add_classifier(tsub: argparse._SubParsersAction, kind: str) -> None:
+    d = _KIND_DEFAULTS[kind]
+    c = tsub.add_parser(kind, help=_KIND_HELP[kind], description=_KIND_HELP[kind] + (
+        ". Reads a dataset store written by fix glass/record, glassfix iso, glassfix run or an importer; "
+        "labels are aligned to the configuration they describe from their stored step metadata. Writes "
+        f"OUT/{kind}.glassfix, OUT/metrics.json, OUT/report.md + PNG; descriptors are cached in OUT/cache, so "
+        "re-running the same command resumes."), formatter_class=_Help)
+    c.add_argument("--store", required=True, help="dataset store (HDF5)")
+    c.add_argument("--out", required=True, help="output directory (resumable)")
+    c.add_argument("--label", default=d["label"], help="label: full stored name (e.g. phop/every=20,window=4), its "
+                   "kind (phop, d2min, propensity/...) or the recorded value name (f_ph)")
+    g = c.add_argument_group("classes (label units: p_hop and D2min in sigma^2)")
+    rule = f"--above {d['above']:g}" if d["above"] is not None else f"--top {d['top']:g}"
+    g.add_argument("--above", type=float, default=None, help=f"positive if label > ABOVE (default: {rule} when "
+                   f"neither --above nor --top is given)")
+    g.add_argument("--below", type=float, default=None, help="negative if label < BELOW (default: ABOVE)")
+    g.add_argument("--top", type=float, default=None, help="positive: this top fraction of each frame and "
+                   "species (instead of --above)")
+    g.add_argument("--bottom", type=float, default=None, help="negative: this bottom fraction (default: TOP)")
+    g.add_argument("--quiescent", type=int, default=0, help="negatives must stay below the threshold for this "
+                   "many MD steps up to their step (Cubuk: tau_alpha; 0: off)")
+    g.add_argument("--label-offset", type=int, default=None, help="MD steps from a label's frame to the frame it "
+                   "describes, only for labels stored without step metadata (e.g. imported dump columns)")
+    s = c.add_argument_group("examples")
+    s.add_argument("--species", nargs="+", default=None, help="centre species to train (default: the first "
+                   "species of the store, e.g. A)")
+    s.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: all frames)")
+    s.add_argument("--per-class", type=int, default=None, help="at most this many examples per class and species")
+    s.add_argument("--balance", action=argparse.BooleanOptionalAction, default=d["balance"],
+                   help="undersample the larger class to equal numbers per species")
+    s.add_argument("--min-per-class", type=int, default=10, help="fewest training examples of each class accepted")
+    s.add_argument("--test-fraction", type=float, default=0.2, help="fraction of configurations (groups) held out "
+                   "when the store has no stored split ('glassfix data split')")
+    s.add_argument("--split-seed", type=int, default=0)
+    s.add_argument("--shuffle-labels", action="store_true", help="control: permute the training labels (scores "
+                   "should fall to chance, 0.5)")
+    m = c.add_argument_group("model")
+    m.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength (when --cv-C is not given)")
+    m.add_argument("--cv-C", type=float, nargs="*", default=d["cv_C"], help="candidate C values picked by grouped "
+                   "k-fold cross-validation on the training configurations (none: use --C)")
+    m.add_argument("--cv-folds", type=int, default=5, help="folds of the grouped cross-validation")
+    m.add_argument("--seed", type=int, default=0)
+    if kind == "softness":
+        m.add_argument("--mu-min", type=float, default=0.0, help="first radial grid point (sigma)")
+        m.add_argument("--mu-max", type=float, default=4.9, help="last radial grid point (sigma)")
+        m.add_argument("--mu-step", type=float, default=0.1, help="radial grid spacing (sigma)")
+        m.add_argument("--delta", type=float, default=0.1, help="Gaussian width (sigma)")
+    elif kind == "ace":
+        m.add_argument("--body-order", type=int, default=4, choices=[2, 3, 4], help="maximum body order")
+        m.add_argument("--degree", type=float, default=10, help="total polynomial degree")
+        m.add_argument("--r-cut", type=float, default=4.0, help="cutoff radius (sigma)")
+    else:
+        m.add_argument("--radii", type=float, nargs="+", default=None, help="radius per species (sigma; default "
+                       "Kob-Andersen 0.5, 0.44)")
+        m.add_argument("--voronoi-backend", choices=["numba", "freud"], default="numba",
+                       help="Voronoi backend of the interstice features (numba also runs inside LAMMPS)")
+        m.add_argument("--learners", type=int, default=10, help="EasyEnsemble logistic regressions")
+        m.add_argument("--rfe", type=int, default=d["rfe"], help="keep the top-k features of a recursive feature "
+                       "elimination with gradient boosting (0: all 60)")
+    c.set_defaults(func=_cmd_classifier, train_kind=kind)
+
+
+def _add_botan(tsub: argparse._SubParsersAction, name: str) -> None:
+    nt = name == "nt-gnn"
+    b = tsub.add_parser(name, help=("NT-GNN: BOTAN with p = 1 (node loss only) and batch 5, the reference "
+                                    "settings" if nt else "BOTAN (p = 0.4) or NT-GNN (p = 1)")
+                        + " on propensity + pair-distance change (lengths in sigma, times as stored)",
+                        formatter_class=_Help)
+    b.add_argument("--store", required=True, help="dataset store with replicas (glassfix iso, or glassfix data "
+                   "import botan ...)")
     b.add_argument("--time-label", default="t=4120", help="replica time label, e.g. t=4120")
     b.add_argument("--test-keys", nargs="*", default=None, help="frames held out for testing (default: a grouped "
                                                                 "split with --test-fraction)")
     b.add_argument("--test-fraction", type=float, default=0.2)
     b.add_argument("--split-seed", type=int, default=0)
-    b.add_argument("--p", type=float, default=0.4, help="node-loss weight: 0.4 BOTAN, 1 NT-GNN, 0 edges only")
+    if not nt:
+        b.add_argument("--p", type=float, default=0.4, help="node-loss weight: 0.4 BOTAN, 1 NT-GNN, 0 edges only")
     b.add_argument("--epochs", type=int, default=100)
     b.add_argument("--lr", type=float, default=1e-4)
-    b.add_argument("--batch", type=int, default=1, help="graphs per step (reference: 1 BOTAN, 5 NT-GNN)")
+    b.add_argument("--batch", type=int, default=5 if nt else 1, help="graphs per step (reference: 1 BOTAN, "
+                                                                      "5 NT-GNN)")
     b.add_argument("--no-augment", action="store_true", help="no random cubic-group transforms of edge vectors")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--hidden", type=int, default=64)
@@ -36,8 +131,62 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--init", default=None, help=f"initial weights (.npz state dict), e.g. {PRETRAINED_HINT}")
     b.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     b.add_argument("--eval-every", type=int, default=1)
-    b.add_argument("--out", required=True, help="output directory (resumable): botan.glassfix, history, report")
-    b.set_defaults(func=_cmd_botan)
+    b.add_argument("--out", required=True, help=f"output directory (resumable): {name}.glassfix, history, "
+                   "metrics.json, report")
+    b.set_defaults(func=_cmd_botan, model_name=name)
+    if nt:
+        b.set_defaults(p=1.0)   # node loss only
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    """Register ``glassfix train`` (softness, ace, looseness, botan, nt-gnn) and ``glassfix evaluate``."""
+    tr = sub.add_parser("train", help="train a model on a dataset store (resumable; writes a report)")
+    tsub = tr.add_subparsers(dest="kind", required=True)
+    for kind in _KIND_DEFAULTS:
+        _add_classifier(tsub, kind)
+    _add_botan(tsub, "botan")
+    _add_botan(tsub, "nt-gnn")
+    from glassfix.train import evaluate as _evaluate
+
+    _evaluate.add_arguments(sub)
+
+
+def _cmd_classifier(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from glassfix.data.labels_meta import LabelMetaError
+    from glassfix.data.store import DatasetError
+    from glassfix.train.classifiers import ClassifierConfig, train_classifier
+
+    kind = args.train_kind
+    desc = {k: getattr(args, k) for k in ("mu_min", "mu_max", "mu_step", "delta", "body_order", "degree", "r_cut",
+                                          "radii", "voronoi_backend") if getattr(args, k, None) is not None}
+    above, top = args.above, args.top
+    if above is None and top is None:  # the kind's default rule
+        above, top = _KIND_DEFAULTS[kind]["above"], _KIND_DEFAULTS[kind]["top"]
+    console = Console(stderr=True)
+    try:
+        cfg = ClassifierConfig(kind=kind, label=args.label, above=above, below=args.below, top=top,
+                               bottom=args.bottom, quiescent=args.quiescent, species=args.species, frames=args.frames,
+                               label_offset=args.label_offset, per_class=args.per_class, balance=args.balance,
+                               C=args.C, cv_C=list(args.cv_C) if args.cv_C else None, cv_folds=args.cv_folds,
+                               min_per_class=args.min_per_class, test_fraction=args.test_fraction,
+                               split_seed=args.split_seed, seed=args.seed, shuffle_labels=args.shuffle_labels,
+                               n_learners=getattr(args, "learners", 10), rfe=getattr(args, "rfe", 0), descriptor=desc)
+        command = f"glassfix train {kind} " + " ".join(_argv_of(args))
+        with console.status(f"training {kind} …") as st:
+            def log(msg: str) -> None:
+                # per-frame progress updates the status line; milestones are printed
+                if msg.startswith("descriptors"):
+                    st.update(msg)
+                else:
+                    console.print(msg)
+
+            res = train_classifier(args.store, args.out, cfg, command=command, log=log)
+    except (ValueError, DatasetError, LabelMetaError, KeyError) as exc:
+        raise SystemExit(f"glassfix train {kind}: error: {exc}") from None
+    console.print(f"model: {res['model']}\nreport: {res['report']}")
+    return 0
 
 
 def _cmd_botan(args: argparse.Namespace) -> int:
@@ -86,17 +235,31 @@ def _cmd_botan(args: argparse.Namespace) -> int:
         parts.append(f"{row.get('time_s', 0):.0f} s")
         console.print("  " + "  ".join(parts))
 
-    command = "glassfix train botan " + " ".join(_argv_of(args))
+    name = getattr(args, "model_name", "botan")
+    command = f"glassfix train {name} " + " ".join(_argv_of(args))
+    from glassfix.core.atomic import atomic_write_text
+    from glassfix.train.dataset import store_sha256
+    from glassfix.train.report import finite_json
+
+    with DatasetStore(args.store, mode="r") as ds:
+        lname = f"propensity/{args.time_label}"
+        label = {"name": lname, "params": ds.label_params(train_keys[0], lname)
+                 if lname in ds.label_names(train_keys[0]) else {"replicas_time_label": args.time_label}}
     res = train_botan(train, test, cfg, args.out, species=species,
-                      provenance={"store": os.path.abspath(args.store), "time_label": args.time_label,
-                                  "command": command}, log=log)
-    report = write_report(Path(args.out), res["history"], cfg, train_keys, test_keys, command)
+                      provenance={"store": os.path.abspath(args.store), "store_sha256": store_sha256(args.store),
+                                  "time_label": args.time_label, "label": label, "trainer_name": name,
+                                  "command": command}, log=log, model_name=f"{name}.glassfix")
+    atomic_write_text(Path(args.out) / "metrics.json", json.dumps(finite_json(
+        {"kind": name, "label": label["name"], "final": res["final"],
+         "test": {k[5:]: v for k, v in res["final"].items() if k.startswith("test_")}}), indent=2))
+    report = write_report(Path(args.out), res["history"], cfg, train_keys, test_keys, command,
+                          title="NT-GNN training" if name == "nt-gnn" else "BOTAN training")
     console.print(f"model: {res['model']}\nreport: {report}")
     return 0
 
 
 def _argv_of(args: argparse.Namespace) -> list[str]:
-    skip = {"func", "command", "kind"}
+    skip = {"func", "command", "kind", "train_kind", "model_name"}
     out = []
     for k, v in vars(args).items():
         if k in skip or v is None or v is False:

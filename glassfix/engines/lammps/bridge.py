@@ -570,6 +570,7 @@ class RecordHandler:
         except ValueError:
             raise BridgeError(f"temperature must be a number. Usage: {RECORD_USAGE}") from None
         self.rank = int(info.get("rank", 0))
+        self.sources: list[str] = ["{}"] * len(self.values)
         if self.rank == 0:
             from glassfix.data.store import DatasetStore
 
@@ -577,6 +578,13 @@ class RecordHandler:
                 self.store = DatasetStore(self.path, mode="a")
             except Exception as exc:
                 raise BridgeError(f"cannot open dataset store '{self.path}': {exc}") from None
+
+    def set_sources(self, sources: list[str]) -> None:
+        """Called by the fix at every init: one JSON self-description per recorded value (label kind,
+        parameters, step offset), stored with the label (glassfix.data.labels_meta)."""
+        if len(sources) != len(self.values):
+            raise BridgeError(f"got {len(sources)} value descriptions for {len(self.values)} values")
+        self.sources = [str(s) for s in sources]
 
     def record(self, view: dict[str, Any]) -> None:
         """Write one frame with the recorded per-atom values as labels (sorted by atom id)."""
@@ -589,11 +597,18 @@ class RecordHandler:
             frame = Frame(positions=dbl[order, :dim], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
                           origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64),
                           unwrapped=dbl[order, 3:3 + dim], step=int(view["step"]), time=float(view["time"]))
+            from glassfix.data.labels_meta import offset_attrs, online_label
+
             # a value whose fix has no defined output yet (glass/phop before its window is full,
             # glass/d2min before LAG) is left out of this frame rather than stored as NaN labels
             valid = list(view.get("valid", [True] * len(self.values)))
-            labels = {name: dbl[order, 6 + k].copy() for k, name in enumerate(self.values) if valid[k]}
-            labels["in_group"] = ints[order, 2].astype(np.float64)
+            labels = {}
+            for k, (value, source) in enumerate(zip(self.values, self.sources)):
+                if not valid[k]:
+                    continue
+                name, attrs = online_label(value, source, frame.step)
+                labels[name] = (dbl[order, 6 + k].copy(), attrs)
+            labels["in_group"] = (ints[order, 2].astype(np.float64), offset_attrs(frame.step, 0))
             key = f"{self.system}/{self.group}/{frame.step:012d}"
             self.store.add_frame(frame, key=key, group=self.group, system=self.system,
                                  temperature=self.temperature, labels=labels)

@@ -323,7 +323,7 @@ void FixGlassPython::init()
         if (!r) msg = py_error_message();
       }
     }
-    fail_if_any(!msg.empty(), msg, false);
+    fail_if_any(!msg.empty(), msg, RANK_NEVER);
     return;
   }
   if (ghost_auto) {

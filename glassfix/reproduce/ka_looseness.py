@@ -180,7 +180,8 @@ def _report(report, cfg, rows, desc, top, data, train_runs, test_runs, series, c
     lines += [
         "",
         "Top features (best first): " + ", ".join(f"`{desc.names[i]}`" for i in top) + ". Paper: Std(A), Std(V), "
-        "Std(D), Min(D) and six neighbour averages of such statistics.",
+        "Std(D), Min(D) and six neighbour statistics (MRFs), four of them neighbour averages of non-mean "
+        "statistics; the exact six are only in the paper's Fig. 5B.",
         "",
         f"Model: `{model_path.name}` (kind `looseness`). ⟨L⟩ of the A particles along each run (paper: it "
         "decreases roughly like −log t as the glass creeps):",

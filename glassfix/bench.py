@@ -209,7 +209,9 @@ def sorted_by_repeat(state: dict, variant: str) -> list[float]:
 
 def _append_report(report: Path, r: dict) -> None:
     report.parent.mkdir(parents=True, exist_ok=True)
-    text = report.read_text() if report.exists() else "# glassfix benchmarks\n\nSpeed is reported as ratios measured within one run on the same input.\n"
+    from glassfix.core.machine import BENCH_HEADER
+
+    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     section = [
         "",
         f"## Overhead of fix glass/predict — {r['date']}",

@@ -6,7 +6,11 @@ import os
 import platform
 from pathlib import Path
 
-__all__ = ["machine_description"]
+__all__ = ["BENCH_HEADER", "machine_description"]
+
+# the first line of docs/benchmarks.md, written by whichever benchmark creates the file
+BENCH_HEADER = ("Speed comparisons are ratios measured within one run on the same input; absolute times and rates "
+                "(s, atoms/s) are given for context and depend on the machine and its load.")
 
 
 def machine_description() -> str:

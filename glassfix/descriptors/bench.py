@@ -196,10 +196,10 @@ def bench_descriptors(
 def _append_report(report: Path, r: dict[str, Any]) -> None:
     """Append a dated section to ``report`` (Markdown) atomically."""
     from glassfix import __version__
+    from glassfix.core.machine import BENCH_HEADER
 
     report.parent.mkdir(parents=True, exist_ok=True)
-    text = report.read_text() if report.exists() else (
-        "# glassfix benchmarks\n\nSpeed is reported as ratios measured within one run on the same input.\n")
+    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     lines = [
         "",
         f"## Descriptor throughput — {r['date']}",

@@ -57,7 +57,8 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         atomic_write_json(md_json, results, default=float)
         if md_md.with_suffix(".json").exists():
             md_md.with_suffix(".json").unlink()  # the same content lives in md_json
-    _remeasure_swap_rates(store, cfg, results)
+    if _remeasure_swap_rates(store, cfg, results):
+        atomic_write_json(md_json, results, default=float)  # the JSON must hold the rates the table shows
     equilibrated = [float(t) for t, r in rows.items() if r["status"] == "equilibrated"]
     lowest = min(equilibrated) if equilibrated else None
 
@@ -89,11 +90,13 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         f"Date: {datetime.date.today().isoformat()}",
         "",
         "## Ladder",
-        f"Temperatures {cfg['temperatures']}, budget **{cfg['sweeps_max']} sweeps per chain per temperature**; "
-        "two chains per T (one annealed from the previous T, one freshly melted), samples every "
-        f"{cfg['sample_spacing']} τ_swap; moves of `shared/science/001_jung.md` §2.2 (p_swap = 0.2 split over "
-        "A↔C and B↔C, Gaussian displacements σ_δ = 0.05). Checks: energy plateau, agreement of the two "
-        "starts, decorrelation (window ≥ 5 τ_swap), no crystal (ψ6), no demixing.",
+        f"Temperatures {cfg['temperatures']}, equilibration budget **{cfg['sweeps_max']} sweeps per chain per "
+        "temperature**; two chains per T (one annealed from the previous T, one freshly melted), samples every "
+        f"{cfg['sample_spacing']} τ_swap after equilibration; moves of `shared/science/001_jung.md` §2.2 (p_swap = "
+        "0.2 split over A↔C and B↔C, Gaussian displacements σ_δ = 0.05). Checks: energy plateau, agreement of the "
+        f"two starts (window means within {float(cfg.get('z', 3.0)):g} combined standard errors), decorrelation "
+        f"(production window, the second half of the run, ≥ {_min_decays(cfg):g} τ_swap), no crystal (ψ6), no "
+        "demixing." + _sweeps_note(rows, cfg) + _starts_note(rows, cfg),
         "",
         "| T | status | sweeps/chain | " + " | ".join(f"acc. {a}" for a in acc_names)
         + " | τ_swap (sweeps) | E/N chain 1 | E/N chain 2 | failed checks | samples | sweeps/s |",
@@ -126,10 +129,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "",
         (f"**Lowest equilibrated temperature within the budget: T = {lowest:g}.**" if lowest is not None
          else "**No temperature equilibrated within the budget.**")
-        + "".join(f" T = {float(t):g} did not equilibrate within the budget (failed: "
-                  f"{', '.join(k for k, ok in (r.get('checks') or {}).items() if not ok)}; τ_swap ≈ "
-                  f"{r.get('tau_swap') or float('nan'):.2g} sweeps, so the required window of 5 τ_swap plus "
-                  f"{cfg['n_samples']} samples {cfg['sample_spacing']:g} τ_swap apart exceeds it)."
+        + "".join(f" T = {float(t):g} did not equilibrate within the budget ({_why_failed(r, cfg)})."
                   for t, r in rows.items() if r["status"] == "not equilibrated")
         + (" " + "; ".join(in_progress) + "." if in_progress else "")
         + (f" Not attempted: {[t for t in not_done if not (work / f'T{t:.6g}.npz').exists()]}."
@@ -141,7 +141,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "CPU s = one core to relax once; speed-up = MD CPU s / swap CPU s ('>' = lower bound, Q did not "
         "reach 1/e in the MD run). Swap sweeps/s are re-timed by this command (CPU time of 2000 sweeps on "
         "the same sample) so that both rates come from the same run; the ladder's own average, taken "
-        "while other jobs shared the cores, is in parentheses.",
+        "while other jobs shared the cores, is in parentheses." + _md_provenance(results, md_steps, md_every, md_dt),
         "",
         "| T | τ_swap (sweeps) | swap sweeps/s | swap CPU s | MD run (τ) | τα^MD (τ) | MD steps/s | MD CPU s | speed-up |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -161,8 +161,10 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
 
 
 def _remeasure_swap_rates(store: Path, cfg: dict[str, Any], results: list[dict[str, Any]],
-                          sweeps: int = 2000) -> None:
+                          sweeps: int = 2000) -> bool:
     """Swap sweeps/s timed now on each T's first sample, beside the MD steps/s timed by the report.
+
+    Returns whether any rate was (re)timed, i.e. whether ``results`` changed.
 
     The ladder's own rate averages over hours in which other jobs may have shared the cores; timing both
     engines in the same command makes the CPU-time ratio a like-for-like comparison.
@@ -173,6 +175,8 @@ def _remeasure_swap_rates(store: Path, cfg: dict[str, Any], results: list[dict[s
     from glassfix.mc.engine import SwapMC
     from glassfix.mc.setup import setup_system
 
+    if all("swap_sweeps_per_s_ladder" in r for r in results):
+        return False
     setup = setup_system(cfg["system"], cfg.get("p_swap"), cfg.get("step"), **(cfg.get("system_kwargs") or {}))
     for r in results:
         if "swap_sweeps_per_s_ladder" in r:
@@ -189,19 +193,111 @@ def _remeasure_swap_rates(store: Path, cfg: dict[str, Any], results: list[dict[s
         r["swap_sweeps_per_s"] = rate
         r["swap_cpu_s"] = r["tau_swap_sweeps"] / rate
         r["speedup"] = r["md_cpu_s"] / r["swap_cpu_s"]
+    return True
+
+
+def _min_decays(cfg: dict[str, Any]) -> float:
+    return float(cfg.get("min_decays", 5.0))
+
+
+def _sweeps_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """The sweeps/chain column counts equilibration and sampling; say how much was equilibration."""
+    eq = [(float(t), int(r["eq_sweeps"])) for t, r in sorted(rows.items(), key=lambda kv: -float(kv[0]))
+          if r["status"] == "equilibrated" and int(r.get("eq_sweeps") or -1) > 0]
+    if not eq:
+        return ""
+    return (" The sweeps/chain column counts the equilibration rounds ("
+            + ", ".join(f"{n} at T = {t:g}" for t, n in eq)
+            + f") plus chain 0's share of the sampling ({(int(cfg['n_samples']) + 1) // 2} samples "
+            f"{cfg['sample_spacing']:g} τ_swap apart), which comes after the budgeted equilibration.")
+
+
+def _md_provenance(results: list[dict[str, Any]], md_steps: int, md_every: int, md_dt: float) -> str:
+    """Say which MD runs were reused from an earlier invocation (the JSON is kept when it holds the T)."""
+    want_len, want_every = md_steps * md_dt, md_every * md_dt
+    old = [r for r in results if len(r["md_times"]) > 1 and (
+        abs(r["md_times"][-1] - want_len) > 1e-6 * want_len
+        or abs(r["md_times"][1] - r["md_times"][0] - want_every) > 1e-6 * want_every)]
+    if not old:
+        return ""
+    return (" The MD runs at " + ", ".join(
+        f"T = {float(r['T']):g} ({r['md_times'][-1]:g} τ, snapshots every {r['md_times'][1] - r['md_times'][0]:g} τ)"
+        for r in old) + f" come from earlier invocations and are reused from the JSON; this command's settings "
+        f"(--md-steps {md_steps}, --md-every {md_every}, dt = {md_dt:g}) would give {want_len:g} τ with snapshots "
+        f"every {want_every:g} τ.")
+
+
+def _starts_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """Equilibrated temperatures whose two starts pass the agreement check only narrowly (> 2/3 of z)."""
+    z = float(cfg.get("z", 3.0))
+    close = []
+    for t, r in sorted(rows.items(), key=lambda kv: -float(kv[0])):
+        e, err = r.get("energy_per_particle") or [], r.get("energy_err") or []
+        if r["status"] != "equilibrated" or len(e) < 2 or len(err) < 2:
+            continue
+        sig = float(np.hypot(err[0], err[1]))
+        if sig > 0 and abs(e[0] - e[1]) / sig > 2 * z / 3:
+            close.append(f"{abs(e[0] - e[1]) / sig:.1f} at T = {float(t):g}")
+    if not close:
+        return ""
+    return (" The two starts agree only narrowly at some temperatures (difference of the window means in "
+            f"combined standard errors: {', '.join(close)}; the criterion is {z:g}).")
+
+
+def _why_failed(r: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """The failed checks of a temperature that did not equilibrate, with the numbers behind 'decorrelated'."""
+    checks = r.get("checks") or {}
+    failed = [k for k, ok in checks.items() if not ok]
+    out = f"failed: {', '.join(failed) or 'none recorded'}"
+    tau, total = r.get("tau_swap"), int(r.get("sweeps_per_chain") or cfg["sweeps_max"])
+    if "decorrelated" in failed and tau is not None and tau == tau:
+        window = total - total // 2
+        out += (f"; τ_swap ≈ {tau:.2g} sweeps, so {_min_decays(cfg):g} τ_swap ≈ {_min_decays(cfg) * tau:.3g} "
+                f"sweeps is longer than the production window, the second half of the {total}-sweep run "
+                f"({window} sweeps)")
+    if "plateau" in failed:
+        out += "; the energy had not reached a plateau within that window"
+    return out
 
 
 def _reading(results: list[dict[str, Any]]) -> str:
     """What the speed-up numbers say, from the numbers."""
     if not results:
         return "No MD comparison was run."
+    results = sorted(results, key=lambda r: -float(r["T"]))
     sp = [(float(r["T"]), float(r["speedup"]), bool(r["tau_alpha_lower_bound"])) for r in results]
     parts = [f"T = {t:g}: {'>' if b else ''}{s:.3g}×" for t, s, b in sp]
-    trend = ""
+    text = "Speed-up of swap MC over MD in CPU time to relax once: " + "; ".join(parts) + "."
+    grows = False
     if len(sp) >= 2 and not any(b for _, _, b in sp):
-        trend = (" The speed-up grows as T decreases." if sp[-1][1] > sp[0][1]
-                 else " The speed-up does not grow as T decreases over this range.")
-    return ("Speed-up of swap MC over MD in CPU time to relax once: " + "; ".join(parts) + "." + trend
-            + " With σ_δ = 0.05 a swap-MC sweep moves particles much less than an MD time unit, so at the "
-            "highest temperatures swap MC can be slower than MD; its advantage is the swap moves' access to "
-            "low temperatures (the digest's Parmar–Ozawa–Berthier argument), measured here rather than assumed.")
+        vals = [s for _, s, _ in sp]
+        grows = vals[-1] > vals[0]
+        if all(b > a for a, b in zip(vals, vals[1:])):
+            r0, r1 = results[0], results[-1]
+            text += (f" The speed-up grows at every step down in T: from T = {sp[0][0]:g} to {sp[-1][0]:g}, "
+                     f"τα^MD grows {r1['tau_alpha_md'] / r0['tau_alpha_md']:.1f}-fold and τ_swap "
+                     f"{r1['tau_swap_sweeps'] / r0['tau_swap_sweeps']:.1f}-fold.")
+        elif vals[-1] > vals[0]:
+            text += " The speed-up is larger at the lowest T than at the highest, but does not grow at every step."
+        else:
+            text += " The speed-up does not grow as T decreases over this range."
+    # ±10 %: one timing of each engine on a shared machine does not resolve a smaller difference
+    slower = [f"{t:g}" for t, s, b in sp if s < 0.9 and not b]
+    par = [f"{t:g}" for t, s, b in sp if 0.9 <= s <= 1.1 and not b]
+    faster = [f"{t:g}" for t, s, b in sp if s > 1.1]
+    unknown = [f"{t:g} (at least {s:.3g}×)" for t, s, b in sp if b and s <= 1.1]
+    verdict = []
+    if slower:
+        verdict.append(f"slower than MD at T = {', '.join(slower)}")
+    if par:
+        verdict.append(f"about as fast (within 10 %) at T = {', '.join(par)}")
+    if faster:
+        verdict.append(f"faster at T = {', '.join(faster)}")
+    if unknown:
+        verdict.append(f"of undetermined rank at T = {', '.join(unknown)}, where MD did not relax in its run")
+    text += " Swap MC is " + "; ".join(verdict) + "."
+    if not faster and not unknown:
+        text += (f" The advantage expected from the swap moves at low temperature (the digest's "
+                 f"Parmar–Ozawa–Berthier argument) is not reached down to T = {sp[-1][0]:g}, the lowest "
+                 "temperature compared here" + ("; only the trend points to it." if grows else "."))
+    return text

@@ -600,6 +600,9 @@ def launch_mpi(protocol: str, spec: Any, workdir: Path, nprocs: int, resume: boo
     ``<workdir>/worker.out`` and its lines starting with ``[glassfix]`` to ``progress``.
     """
     nprocs = int(nprocs)
+    # the worker runs with cwd = workdir: every path it gets must be absolute (a relative --out such as
+    # "run/" would otherwise be resolved twice, run/run/tmp/request.json)
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     req = workdir / "tmp" / "request.json"

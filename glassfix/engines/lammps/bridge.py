@@ -126,6 +126,26 @@ def choose_mode(model: Any, requested: str | None, source: str) -> bool:
     return requested == "gather"
 
 
+def describe_model(path: str) -> dict[str, Any]:
+    """What a driver needs to attach ``fix glass/predict`` for the model file ``path``: ``kind``,
+    ``outputs``, ``receptive_field`` (length; inf for Voronoi descriptors) and ``mode`` (the mode it runs
+    best in: ``gather`` for an unbounded receptive field or a torch network, else ``local``).
+    Raises BridgeError with one line for a missing or unreadable file."""
+    from glassfix.models import load_model
+
+    if not os.path.isfile(path):
+        raise BridgeError(f"model file '{path}' not found (give a *.glassfix file, e.g. "
+                          f"examples/models/ka_softness.glassfix or one written by glassfix train)")
+    try:
+        model = load_model(path)
+    except Exception as exc:  # every loader failure becomes one clear line
+        raise BridgeError(f"cannot load model '{path}': {exc}") from None
+    rf = float(model.receptive_field)
+    gather = not np.isfinite(rf) or bool(getattr(model, "uses_torch", False))
+    return {"kind": str(model.kind), "outputs": list(model.output_names), "receptive_field": rf,
+            "mode": "gather" if gather else "local", "model": model}
+
+
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
     """Under MPI every rank already owns a core: keep numba (and torch, for models that run a torch
     network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise."""

@@ -42,15 +42,23 @@ def check_frames(workdir: Path, kind: str, model: Path, output: str, rtol: float
 
 
 def test_nve_softness_np2(tmp_path):
+    """``glassfix run nve --model --every --np 2 --store``: frames, series and store carry the predictions."""
+    from glassfix.cli import main
+    from glassfix.data.store import DatasetStore
+
     model = MODELS / "ka_softness.glassfix"
-    res = run(NVESpec(data=str(START), T=0.45, steps=40, frame_every=20, thermo_every=10, model=str(model),
-                      predict_every=10), tmp_path / "nve", nprocs=2, progress=False)
-    assert res.complete
+    assert main(["run", "nve", "--data", str(START), "--T", "0.45", "--steps", "40", "--frame-every", "20",
+                 "--thermo-every", "10", "--model", str(model), "--every", "10", "--np", "2", "--quiet",
+                 "--store", str(tmp_path / "s.h5"), "--out", str(tmp_path / "nve")]) == 0
     assert check_frames(tmp_path / "nve", "md", model, "softness", 1e-10, tmp_path) == 3
     pred = read_series(tmp_path / "nve" / "predictions.csv")
     assert pred["step"].tolist() == [0, 10, 20, 30, 40]
     _, labels, _ = load_frame_npz(tmp_path / "nve" / "frames" / "md_000000000040.npz")
     assert pred["softness_mean"][-1] == pytest.approx(np.nanmean(labels["predict/softness"]), rel=1e-12)
+    with DatasetStore(tmp_path / "s.h5", "r") as ds:
+        keys = ds.keys()
+        assert len(keys) == 3
+        np.testing.assert_array_equal(ds.labels(keys[-1])["predict/softness"], labels["predict/softness"])
 
 
 @pytest.mark.slow

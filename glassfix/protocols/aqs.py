@@ -27,6 +27,8 @@ Frames (``frames/aqs_<n>.npz``) in the collection window: the minimum n with its
 (n → n+1) as the per-atom label ``d2min/rcut=…,dgamma=…,normalize=…`` — every ``save_every`` steps,
 and, with ``save_events``, the minimum just before every event (the configuration whose structure the
 ACE classifier sees).
+With ``model``: the model on every ``predict_every``-th minimum (``predictions.csv``; ``predict/<output>``
+labels on the saved minima), see ``glassfix.protocols.predict``.
 """
 
 from __future__ import annotations

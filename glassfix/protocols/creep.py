@@ -24,6 +24,8 @@ and force continuous at the cutoff.
 Outputs: ``series.csv`` (MD: step, time, temp, pe, stresses, box, strain every ``thermo_every`` steps),
 ``snapshots.csv`` (minimised copies: energy, stresses, box, strain, residual, convergence),
 ``frames/creep_min_<step>.npz`` (and ``creep_md_<step>.npz`` with ``save_md_frames``), ``final.data``.
+With ``model``: ``predictions.csv`` (MD), ``snapshot_predictions.csv`` (the model on every minimised
+snapshot) and ``predict/<output>`` labels on the frames (``glassfix.protocols.predict``).
 """
 
 from __future__ import annotations

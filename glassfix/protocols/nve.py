@@ -10,7 +10,8 @@ of the thermal protocols (``000_ace.md`` §2: NVE runs of length τ_α from fres
 
 Outputs: ``series.csv`` (step, time, temp, pe, ke, etotal, press, … every ``thermo_every`` steps; energies
 per atom), ``frames/md_<step>.npz`` and ``frames/is_<step>.npz``, ``final.data``, ``result.json`` with the
-total-energy drift.
+total-energy drift. With ``model``: ``predictions.csv`` and ``predict/<output>`` labels on the frames
+(``glassfix.protocols.predict``).
 """
 
 from __future__ import annotations

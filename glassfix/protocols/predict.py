@@ -76,7 +76,7 @@ class OnTheFly:
         """None without ``spec.model``; else the fix settings, the model loaded once to check it runs."""
         if not getattr(spec, "model", None):
             return None
-        from glassfix.engines.lammps.bridge import BridgeError, choose_mode, describe_model
+        from glassfix.engines.lammps.model_modes import BridgeError, choose_mode, describe_model
 
         path = str(Path(spec.model))
         try:

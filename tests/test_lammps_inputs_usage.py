@@ -29,9 +29,9 @@ SHORT = {
     "creep_looseness.lmp": dict(steps=20, snapshot_every=20, every=20, thermo_every=20, maxiter=20),
     "aqs_ka.lmp": dict(nsteps=2, dgamma=1e-3, dump_every=1, ftol=1e-6),
     "aqs_ace.lmp": dict(nsteps=2, dgamma=1e-3, dump_every=1, ftol=1e-6),
-    "ka_prepare.lmp": dict(N=200, melt_steps=200, quench_steps=200, equil_steps=200, prod_steps=200,
+    "ka_prepare.lmp": dict(N=200, melt_steps=100, quench_steps=100, equil_steps=100, prod_steps=100,
                            dump_every=100, thermo_every=100),
-    "ka_quench_frames.lmp": dict(last=200, every=100, ftol=1e-4),
+    "ka_quench_frames.lmp": dict(last=100, every=100, ftol=1e-4, maxiter=200),
 }
 # run in this order in one directory (the second reads what the first wrote)
 CHAINS = [["ka_prepare.lmp", "ka_quench_frames.lmp"]]

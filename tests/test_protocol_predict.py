@@ -64,9 +64,10 @@ def test_nve_softness_np2(tmp_path):
 @pytest.mark.slow
 def test_creep_looseness_np2_gathers_by_itself(tmp_path):
     model = MODELS / "ka_looseness.glassfix"  # trained with the freud default; unbounded receptive field
+    # a few CG iterations per snapshot suffice: the test is about the values on whatever minimum is reached
     res = run(CreepSpec(data=str(START), steps=20, snapshot_every=10, thermo_every=10, min_ftol=1e-6,
-                        stress_tol=1e-3, max_min_rounds=1, model=str(model)), tmp_path / "creep", nprocs=2,
-              progress=False)
+                        min_maxiter=50, stress_tol=10.0, max_min_rounds=1, model=str(model)), tmp_path / "creep",
+              nprocs=2, progress=False)
     assert res.complete
     assert check_frames(tmp_path / "creep", "creep_min", model, "looseness", 1e-10, tmp_path) == 3
     snap = read_series(tmp_path / "creep" / "snapshot_predictions.csv")

@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     model_path = MODELS / "ka_softness.glassfix"
     spec = CreepSpec(data=str(MODELS / "ka_start.data"), model=str(model_path), steps=args.steps, snapshot_every=args.steps // 2, thermo_every=100,
-                  min_ftol=1e-6, stress_tol=1e-3)
+                  min_ftol=1e-6, stress_tol=1e-3, max_min_rounds=2)
     res = run(spec, args.out, nprocs=args.np)
     pred = read_series(Path(args.out) / "snapshot_predictions.csv")
     print(f"{res.protocol}: mean softness at {pred['step'].size} evaluations: "

@@ -34,7 +34,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from glassfix.descriptors.cli import read_frame
 
     try:
-        frame = read_frame(args.frame, args.format, args.step).sorted_by_id()
+        frame = read_frame(args.frame, args.format, args.step, args.dim).sorted_by_id()
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     frame.check_finite()
@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--types", nargs="+", default=None,
                     help="model species name of each LAMMPS type (as the fix's 'types' keyword)")
     pr.add_argument("--ntypes", type=int, default=None, help="number of LAMMPS atom types (default: from file)")
+    pr.add_argument("--dim", type=int, choices=[2, 3], default=None,
+                    help="dimension of the frame (default: from the file: 2 when every atom has z = 0 inside a z "
+                         "slab around 0, as a LAMMPS 'dimension 2' run writes it, else 3)")
     pr.add_argument("--out", required=True, help="output .npy: (N,) or (N, n_outputs), rows by atom id")
     pr.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
     pr.set_defaults(func=_cmd_predict)

@@ -80,17 +80,19 @@ def read_data(
     path: str | os.PathLike[str],
     species: Sequence[str] | None = None,
     atom_style: str | None = None,
-    dim: int = 3,
+    dim: int | None = 3,
 ) -> Frame:
     """Read a LAMMPS data file (atomic, charge, molecular/bond/angle, full, sphere styles) as a Frame.
 
     The atom style comes from ``atom_style``, else the ``Atoms # style`` hint, else the column count
-    (5 or 8 columns: atomic). Image flags, if present, also fill ``unwrapped``. ``dim=2`` drops z.
+    (5 or 8 columns: atomic). Image flags, if present, also fill ``unwrapped``. ``dim=2`` drops z;
+    ``dim=None`` takes it from the file (2 when every atom sits at z = 0 inside a z slab around 0, as
+    LAMMPS ``dimension 2`` writes it, else 3).
     Masses go to ``metadata["masses"]`` (indexed by 0-based type, NaN where absent); molecule ids and
     charges to ``metadata["molecules"]``/``["charges"]``. Species default to the ``Atom Type Labels``.
     """
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    if dim not in (2, 3, None):
+        raise ValueError(f"dim must be 2 or 3 (or None: from the file), got {dim}")
     with open(path) as fh:
         lines = fh.readlines()
     header: dict[str, list[float]] = {}
@@ -152,6 +154,10 @@ def read_data(
         hi = [header.get(k, [-0.5, 0.5])[1] for k in ("xlo xhi", "ylo yhi", "zlo zhi")]
         xy, xz, yz = header.get("xy xz yz", [0.0, 0.0, 0.0])
         cell, origin = lammps_box_to_cell(lo, hi, xy, xz, yz)
+    if dim is None:
+        zcol = c_x + 2
+        dim = 2 if (n >= 2 and origin[2] < 0.0 < origin[2] + cell[2, 2] and not cell[2, :2].any()
+                    and np.all(table[:, zcol] == 0.0)) else 3
     cell, origin = cell[:dim, :dim].copy(), origin[:dim].copy()
 
     ids = table[:, c_id].astype(np.int64)
@@ -298,6 +304,21 @@ def _family(cols: dict[str, int], names: tuple[str, ...], d: int) -> list[int] |
     return [cols[c] for c in names[:d]] if all(c in cols for c in names[:d]) else None
 
 
+def _planar_z(table: np.ndarray, cols: dict[str, int], lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether a dump with z columns comes from a 2D LAMMPS run: ``dimension 2`` keeps every atom at z = 0
+    inside a z slab around 0 (LAMMPS writes z = 0, zs = −zlo/(zhi − zlo)); a 3D frame of two or more
+    atoms never has all z exactly 0."""
+    if table.shape[0] < 2 or not lo[2] < 0.0 < hi[2]:
+        return False
+    for name in ("z", "zu"):
+        if name in cols:
+            return bool(np.all(table[:, cols[name]] == 0.0))
+    for name in ("zs", "zsu"):
+        if name in cols:
+            return bool(np.allclose(table[:, cols[name]], -lo[2] / (hi[2] - lo[2]), rtol=0.0, atol=1e-12))
+    return False
+
+
 def _build_dump_frame(
     step: int, time: float | None, box: tuple, columns: list[str], lines: list[str], dim: int | None
 ) -> Frame:
@@ -319,8 +340,9 @@ def _build_dump_frame(
                 if name in _KNOWN:
                     raise ValueError(f"dump column {name!r} is not numeric") from None
                 text_columns[name] = raw[:, k].astype(str)
-    d = dim or (3 if any(c in cols for c in ("z", "zs", "zu", "zsu")) else 2)
     lo, hi, xy, xz, yz, flags = box
+    d = dim or (3 if any(c in cols for c in ("z", "zs", "zu", "zsu")) and not _planar_z(table, cols, lo, hi)
+                else 2)
     cell, origin = lammps_box_to_cell(lo[:d], hi[:d], xy, xz if d == 3 else 0.0, yz if d == 3 else 0.0)
     pbc = np.array([f == "pp" for f in flags[:d]])
 
@@ -377,8 +399,9 @@ def read_dump(
 
     Positions come from x/y/z, else xs (scaled), else xu, else xsu; ``unwrapped`` from xu, xsu, or
     positions + image flags; velocities from vx/vy/vz; any other column lands in
-    ``metadata["columns"][name]`` (float, or str for text columns). ``dim`` defaults to 3 if a z
-    coordinate column is present, else 2; pass ``dim=2`` for 2D runs that still dump z. Only snapshots
+    ``metadata["columns"][name]`` (float, or str for text columns). ``dim`` (None) is taken from the file:
+    2 without a z column or when every atom sits at z = 0 inside a z slab around 0 (what a LAMMPS
+    ``dimension 2`` run dumps), else 3; pass ``dim`` to override. Only snapshots
     whose timestep is in ``steps`` are parsed when it is given.
     """
     wanted = None if steps is None else {int(s) for s in steps}

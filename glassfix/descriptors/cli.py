@@ -102,7 +102,8 @@ def read_frame(path: str | os.PathLike[str], fmt: str = "auto", step: int | None
                dim: int | None = None) -> Frame:
     """One frame of a LAMMPS data file or dump (``fmt`` auto: a file starting with "ITEM:" is a dump).
 
-    From a dump, ``step`` selects the snapshot (default: the last one). ``dim`` = 2 drops z.
+    From a dump, ``step`` selects the snapshot (default: the last one). ``dim`` = 2 drops z; None takes
+    the dimension from the file (a LAMMPS ``dimension 2`` run writes every z = 0 in a slab around 0).
     """
     from glassfix.data import lammps_io
 
@@ -111,7 +112,7 @@ def read_frame(path: str | os.PathLike[str], fmt: str = "auto", step: int | None
         with open(p) as fh:
             fmt = "dump" if fh.readline().startswith("ITEM:") else "data"
     if fmt == "data":
-        return lammps_io.read_data(p, dim=dim or 3)
+        return lammps_io.read_data(p, dim=dim)
     if fmt != "dump":
         raise ValueError(f"format must be auto, data or dump, got {fmt!r}")
     frames = lammps_io.read_dump_frames(p, steps=None if step is None else [step], dim=dim)
@@ -192,7 +193,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                                      "feature names go to OUT.names.txt")
     parser.add_argument("--format", dest="fmt", choices=["auto", "data", "dump"], default="auto")
     parser.add_argument("--step", type=int, default=None, help="timestep to take from a dump (default: last)")
-    parser.add_argument("--dim", type=int, choices=[2, 3], default=None, help="2 for 2D frames (drops z)")
+    parser.add_argument("--dim", type=int, choices=[2, 3], default=None, help="2 for 2D frames (drops z) [default: from the file: 2 when every "
+                        "atom has z = 0 inside a z slab around 0, as LAMMPS 'dimension 2' writes it]")
     parser.add_argument("--ntypes", type=int, default=None, help="number of species (default: from file)")
     parser.add_argument("--species", nargs="+", default=None, help="species names of types 1, 2, …")
     parser.add_argument("--cutoff", type=float, default=None,

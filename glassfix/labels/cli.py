@@ -77,7 +77,7 @@ def _cmd_d2min(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_iso(path: str, box: float):
+def _load_iso(path: str):
     d = np.load(path, allow_pickle=False)
     for key in ("types", "initial_positions", "positions"):
         if key not in d:
@@ -88,7 +88,7 @@ def _load_iso(path: str, box: float):
 def _cmd_propensity(args: argparse.Namespace) -> int:
     from glassfix.labels.propensity import propensity
 
-    _, initial, replicas = _load_iso(args.npz, args.box)
+    _, initial, replicas = _load_iso(args.npz)
     values = propensity(initial, replicas, kind=args.kind)
     _save(args.out, values)
     return 0
@@ -98,9 +98,12 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     from glassfix.core.frame import Frame
     from glassfix.labels.bonds import pair_targets
 
-    types, initial, replicas = _load_iso(args.npz, args.box)
+    types, initial, replicas = _load_iso(args.npz)
     frame = Frame(positions=initial, types=types, cell=np.eye(3) * args.box)
-    edges, target = pair_targets(frame, replicas, r_edge=args.r_edge, form=args.form)
+    try:
+        edges, target = pair_targets(frame, replicas, r_edge=args.r_edge, form=args.form)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     _save(args.out, target)
     if args.edges_out:
         _save(args.edges_out, edges)
@@ -147,20 +150,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_d2min)
 
     def common_iso(p):
-        p.add_argument("npz", help="isoconfigurational .npz: types, initial_positions, positions (R, N, 3)")
-        p.add_argument("--box", type=float, default=(4096 / 1.2) ** (1 / 3),
-                       help="cubic box length (default: KA N=4096 at density 1.2)")
+        p.add_argument("npz", help="isoconfigurational .npz: types, initial_positions, positions (R, N, 3), "
+                                   "replica positions unwrapped from initial_positions")
         p.add_argument("--out", required=True, help="output .npy")
 
-    p = sub.add_parser("propensity", help="replica mean of |dr| (length) or |dr|^2")
+    # propensity needs no box: the replica positions are unwrapped, Δr = r(t) − r(0) directly
+    p = sub.add_parser("propensity", help="replica mean of |dr| (length) or |dr|^2 (length^2)",
+                       description="Isoconfigurational propensity from unwrapped replica positions (no box "
+                                   "needed): the replica mean of |r_i(t) - r_i(0)| (--kind abs, length) or of "
+                                   "its square (--kind sq, length^2).")
     common_iso(p)
-    p.add_argument("--kind", choices=["abs", "sq"], default="abs")
+    p.add_argument("--kind", choices=["abs", "sq"], default="abs", help="abs: |dr|; sq: |dr|^2 [default: abs]")
     p.set_defaults(func=_cmd_propensity)
 
-    p = sub.add_parser("pair-targets", help="BOTAN pair targets (length)")
+    p = sub.add_parser("pair-targets", help="BOTAN pair targets (length)",
+                       description="BOTAN pair targets E_ij = replica mean of |r_ij(t)| - |r_ij(0)| for the pairs "
+                                   "closer than --r-edge at t = 0 (lengths in the file's unit).")
     common_iso(p)
-    p.add_argument("--r-edge", type=float, default=2.0)
-    p.add_argument("--form", choices=["robust", "minimum_image"], default="robust")
+    p.add_argument("--box", type=float, default=(4096 / 1.2) ** (1 / 3),
+                   help="cubic box length (length) [default: 15.0566, KA N=4096 at density 1.2]")
+    p.add_argument("--r-edge", type=float, default=2.0, help="pair cutoff at t = 0 (length) [default: 2.0]")
+    p.add_argument("--form", choices=["minimum_image", "robust"], default="minimum_image",
+                   help="pair separation at time t: minimum_image (default) = minimum image of r_j(t) - r_i(t), "
+                        "what `glassfix train botan` and the BOTAN reference use; robust = the t = 0 image "
+                        "followed continuously, which stays right for pairs separating by more than half the "
+                        "box (it differs from the trainer's labels only for such pairs)")
     p.add_argument("--edges-out", help="also save edge_index (2, E)")
     p.set_defaults(func=_cmd_pairs)
 

@@ -53,6 +53,17 @@ def _start_path(spec: Any, workdir: Path) -> Path | None:
     return (workdir / "prepare" / name).resolve()
 
 
+def _absolute_paths(spec: Any) -> Any:
+    """``spec`` with its input files (``data``, ``model``) as absolute paths: an MPI worker runs with the
+    work directory as its current directory, where a relative path would point elsewhere."""
+    changes = {}
+    for name in ("data", "model"):
+        v = getattr(spec, name, None)
+        if v and not Path(v).is_absolute():
+            changes[name] = str(Path(v).resolve())
+    return spec.replace(**changes) if changes else spec
+
+
 def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = None, resume: bool = True,
               progress: bool | Callable[[str], None] = True, stop_after: int | None = None) -> ProtocolResult:
     """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this)."""
@@ -93,7 +104,8 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
     if nprocs < 1:
         raise ProtocolError(f"nprocs must be >= 1, got {nprocs}")
     name = protocol_of(spec)
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()
+    spec = _absolute_paths(spec)
     say = Progress(progress)
     if hasattr(spec, "data") and not spec.data:
         if spec.prepare is None:
@@ -104,6 +116,10 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
         prep = run(prep_spec, workdir / "prepare", engine, nprocs, store, resume, progress, None, timeout)
         if not prep.complete:
             raise ProtocolError(f"{name}: the preparation in {workdir / 'prepare'} did not complete")
+    if getattr(spec, "model", None):
+        from glassfix.engines.lammps.plugin import plugin_path
+
+        plugin_path()  # build it here once, not concurrently on every MPI rank
     if nprocs == 1:
         return run_local(spec, workdir, None, store, resume, progress, stop_after)
     launch_mpi(name, spec, workdir, nprocs, resume, stop_after, say, timeout)

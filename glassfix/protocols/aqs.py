@@ -27,6 +27,8 @@ Frames (``frames/aqs_<n>.npz``) in the collection window: the minimum n with its
 (n → n+1) as the per-atom label ``d2min/rcut=…,dgamma=…,normalize=…`` — every ``save_every`` steps,
 and, with ``save_events``, the minimum just before every event (the configuration whose structure the
 ACE classifier sees).
+With ``model``: the model on every ``predict_every``-th minimum (``predictions.csv``; ``predict/<output>``
+labels on the saved minima), see ``glassfix.protocols.predict``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from glassfix.analysis.mechanics import detect_events
 from glassfix.core.frame import Frame
 from glassfix.protocols.base import ProtocolRun, common_settings, load_start_commands, thermo_by_keyword
 from glassfix.protocols.common import LammpsSession, ProtocolError, fmt, quote
+from glassfix.protocols.predict import OnTheFly, check_predict_fields
 from glassfix.protocols.prepare import PrepareSpec
 from glassfix.protocols.specs import StartSpecMixin
 
@@ -82,6 +85,9 @@ class AQSSpec(StartSpecMixin):
     save_every: int = 0
     save_events: bool = True
     checkpoint_every: int = 100
+    model: str | None = None
+    predict_every: int | None = None
+    predict_mode: str | None = None
     group: str | None = None
 
     def __post_init__(self) -> None:
@@ -108,6 +114,7 @@ class AQSSpec(StartSpecMixin):
         if int(self.checkpoint_every) < 1 or int(self.save_every) < 0:
             raise ProtocolError(f"checkpoint_every ({self.checkpoint_every}) must be >= 1 and save_every "
                                 f"({self.save_every}) >= 0")
+        check_predict_fields(self, self.save_every or None, "save_every")
 
     @property
     def n_prestrain(self) -> int:
@@ -142,6 +149,11 @@ class AQSRun(ProtocolRun):
                                    "sigma", "dsigma", "energy_residual", "iterations", "fnorm", "d2min_max",
                                    "d2min_mean", "n_active", "event_stress", "event_energy", "event_d2min",
                                    "event"])
+        # the model on every predict_every-th minimum (AQS steps); the previous minimum's values label its frame
+        self.otf = OnTheFly.from_spec(spec, 1)
+        self.prev_pred: np.ndarray | None = None
+        if self.otf is not None:
+            self.add_series("predictions", self.otf.columns("gamma"))
 
     def total(self) -> int:
         """Pre-strain + collection steps."""
@@ -182,6 +194,7 @@ class AQSRun(ProtocolRun):
         iters = self._relax(s)
         th = thermo_by_keyword(s)
         self.prev = s.frame(self.system, step=0)
+        self.prev_pred = None
         vol = float(th["vol"])
         self.state_extras.update(prev_sigma=-th[self.pkey], prev_pe=th["pe"], volume_per_atom=vol / s.natoms)
         row = {"step": 0, "gamma": 0.0, "phase": 0, **{k: th[k] for k in ("pe", "pxx", "pyy", "pzz", "pxy",
@@ -190,6 +203,15 @@ class AQSRun(ProtocolRun):
                "fnorm": th["fnorm"], "d2min_max": np.nan, "d2min_mean": np.nan, "n_active": 0,
                "event_stress": False, "event_energy": False, "event_d2min": False, "event": False}
         self.write_rows("series", [row])
+        self.prev_pred = self._predict(s, 0)
+
+    def _predict(self, s: LammpsSession, n: int) -> np.ndarray | None:
+        """Evaluate the model on minimum ``n`` if it is a prediction step: values (N, k) by id, else None."""
+        if self.otf is None or n % self.otf.every:
+            return None
+        values, means = self.otf.evaluate_now(s)
+        self.write_rows("predictions", [{"step": n, "gamma": n * self.spec.dgamma, **means}])
+        return values
 
     def restore(self, s: LammpsSession, state: Mapping[str, Any]) -> None:
         """Interactions; the previous minimum comes back from the checkpoint arrays."""
@@ -199,13 +221,17 @@ class AQSRun(ProtocolRun):
                           origin=a["prev_origin"], ids=a["prev_ids"], unwrapped=a["prev_unwrapped"],
                           species=tuple(self.system.species), step=int(state["step"]),
                           metadata={"system": self.system.name})
+        self.prev_pred = a.get("prev_pred")
 
     def extra_arrays(self) -> dict[str, np.ndarray]:
         """The previous minimum (needed for the next D²min)."""
         p = self.prev
         assert p is not None
-        return {"prev_positions": p.positions, "prev_unwrapped": p.unwrapped, "prev_types": p.types,
-                "prev_ids": p.ids, "prev_cell": p.cell, "prev_origin": p.origin}
+        out = {"prev_positions": p.positions, "prev_unwrapped": p.unwrapped, "prev_types": p.types,
+               "prev_ids": p.ids, "prev_cell": p.cell, "prev_origin": p.origin}
+        if self.prev_pred is not None:
+            out["prev_pred"] = self.prev_pred
+        return out
 
     def advance(self, s: LammpsSession, step: int, to: int) -> None:
         """One AQS step: affine tilt + remap, minimisation, D²min, events, frames."""
@@ -219,6 +245,7 @@ class AQSRun(ProtocolRun):
         iters = self._relax(s)
         th = thermo_by_keyword(s)
         cur = s.frame(self.system, step=n)
+        cur_pred = self._predict(s, n)
         prev = self.prev
         assert prev is not None
         # D²min on rank 0 only (every rank holds the gathered frames); the scalars that steer the loop
@@ -266,9 +293,13 @@ class AQSRun(ProtocolRun):
                                   "next_event": event, "next_event_stress": bool(ev["event_stress"][1]),
                                   "next_event_energy": bool(ev["event_energy"][1]),
                                   "next_event_d2min": bool(ev["event_d2min"][1]), "next_d2min_max": d2max})
-            self.save_frame(out, "aqs", m, labels={sp.label_name(): d2} if d2 is not None else None)
+            labels = {sp.label_name(): d2} if d2 is not None else {}
+            if self.otf is not None:
+                labels.update(self.otf.labels(self.prev_pred))
+            self.save_frame(out, "aqs", m, labels=labels or None)
         ex["prev_sigma"], ex["prev_pe"] = sigma, th["pe"]
         self.prev = cur
+        self.prev_pred = cur_pred
 
     def finish(self, s: LammpsSession) -> dict[str, Any]:
         """final.data (the last minimum) and the summary."""

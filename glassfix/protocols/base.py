@@ -107,10 +107,12 @@ class CopyMinimizer:
     def minimize(self, md: LammpsSession, settings: MinimizeSettings, dt: float = 0.005,
                  box_relax: str | None = None, targets: Mapping[str, float] | None = None,
                  stress_tol: float = 1e-4, max_rounds: int = 1,
-                 metadata: Mapping[str, Any] | None = None) -> tuple[Frame, dict[str, Any]]:
+                 metadata: Mapping[str, Any] | None = None, predict: Any = None) -> tuple[Frame, dict[str, Any]]:
         """Minimised frame of ``md``'s current configuration and ``info`` (thermo of the minimum, rounds,
         ``residual`` = max |P_c − target_c| over ``targets`` (e.g. ``{"pzz": 0.5, "pxx": 0.0}``),
-        ``converged``, ``iterations``)."""
+        ``converged``, ``iterations``). With ``predict`` (a :class:`~glassfix.protocols.predict.OnTheFly`)
+        the model is evaluated on the minimum: ``info["predict_values"]`` (N, n_outputs) by atom id and
+        ``info["predict_means"]``."""
         path = self.tmpdir / "copy.restart"
         step = md.timestep
         md.command(f"write_restart {quote(path)}")
@@ -136,9 +138,13 @@ class CopyMinimizer:
             converged = residual <= stress_tol
             if converged:
                 break
-        frame = c.frame(self.system, step=step, metadata=metadata)
         info = {"rounds": rounds, "iterations": iters, "residual": residual, "converged": converged,
                 **{k: v for k, v in th.items() if k != "step"}}
+        if predict is not None:
+            if box_relax:
+                c.command("unfix gf_relax")  # a minimisation fix; the evaluation is a plain run 0
+            info["predict_values"], info["predict_means"] = predict.evaluate_now(c)
+        frame = c.frame(self.system, step=step, metadata=metadata)
         return frame, info
 
     def close(self) -> None:

@@ -169,6 +169,19 @@ def add_arguments(subparsers: Any) -> None:
         if name == "aqs":
             p.add_argument("--affine-only", action="store_true", default=None,
                            help="no minimisation (purely affine steps; a diagnostic)")
+        g = p.add_argument_group("on-the-fly prediction (fix glass/predict; docs/protocols.md)")
+        g.add_argument("--model", default=None, help="*.glassfix model evaluated during the run: group means in "
+                                                     "OUT/predictions.csv, per-atom values as frame/store labels "
+                                                     "predict/<output>" + (" (also on every minimised snapshot: "
+                                                     "snapshot_predictions.csv)" if name == "creep" else ""))
+        g.add_argument("--every", type=int, default=None,
+                       help=("AQS steps between evaluations (each on the minimum) [default: 1]" if name == "aqs" else
+                             "MD steps between evaluations [default: gcd(thermo_every, "
+                             + ("frame_every)]" if name == "nve" else "snapshot_every)]")))
+        g.add_argument("--mode", choices=["local", "gather"], default=None,
+                       help="local: each rank evaluates its own atoms (ghost shell = receptive field + skin); "
+                            "gather: rank 0 evaluates all atoms [default: gather for Voronoi (looseness) and torch "
+                            "(BOTAN) models, else local]")
         _add_common(p)
         p.set_defaults(func=main_run, protocol_cls=cls)
 
@@ -263,6 +276,12 @@ def main_run(args: argparse.Namespace) -> int:
             ov["save_md_frames"] = True
         if getattr(args, "affine_only", None):
             ov["relax"] = False
+        if args.model:
+            ov["model"] = str(Path(args.model).resolve())
+        if args.every is not None:
+            ov["predict_every"] = args.every
+        if args.mode is not None:
+            ov["predict_mode"] = args.mode
         d = {**base, **ov}
         if args.data and args.n:
             raise ProtocolError("give --data or --n, not both")

@@ -404,8 +404,9 @@ class Workdir:
                 raise ProtocolError(f"{self.path} holds a {old.get('protocol')!r} run, not {protocol!r}; "
                                     f"use another work directory")
             a = {k: v for k, v in old.get("spec", {}).items() if k not in extendable}
+            # a field added to the spec since the run started (e.g. model) binds nothing while it is None
             b = {k: v for k, v in json.loads(json.dumps(spec_dict, default=_json_default)).items()
-                 if k not in extendable}
+                 if k not in extendable and (k in a or v is not None)}
             if a != b:
                 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
                 raise ProtocolError(
@@ -604,6 +605,9 @@ def launch_mpi(protocol: str, spec: Any, workdir: Path, nprocs: int, resume: boo
     ``<workdir>/worker.out`` and its lines starting with ``[glassfix]`` to ``progress``.
     """
     nprocs = int(nprocs)
+    # the worker runs with cwd = workdir: every path it gets must be absolute (a relative --out such as
+    # "run/" would otherwise be resolved twice, run/run/tmp/request.json)
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     req = workdir / "tmp" / "request.json"

@@ -24,10 +24,13 @@ and force continuous at the cutoff.
 Outputs: ``series.csv`` (MD: step, time, temp, pe, stresses, box, strain every ``thermo_every`` steps),
 ``snapshots.csv`` (minimised copies: energy, stresses, box, strain, residual, convergence),
 ``frames/creep_min_<step>.npz`` (and ``creep_md_<step>.npz`` with ``save_md_frames``), ``final.data``.
+With ``model``: ``predictions.csv`` (MD), ``snapshot_predictions.csv`` (the model on every minimised
+snapshot) and ``predict/<output>`` labels on the frames (``glassfix.protocols.predict``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -35,6 +38,7 @@ from glassfix.protocols.base import (
     CopyMinimizer, ProtocolRun, common_settings, load_start_commands, thermo_by_keyword,
 )
 from glassfix.protocols.common import LammpsSession, ProtocolError, fmt, quote
+from glassfix.protocols.predict import OnTheFly, check_predict_fields
 from glassfix.protocols.prepare import PrepareSpec
 from glassfix.protocols.specs import StartSpecMixin
 
@@ -82,6 +86,9 @@ class CreepSpec(StartSpecMixin):
     require_convergence: bool = False
     save_min_frames: bool = True
     save_md_frames: bool = False
+    model: str | None = None
+    predict_every: int | None = None
+    predict_mode: str | None = None
     group: str | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +109,11 @@ class CreepSpec(StartSpecMixin):
                                                   int(self.checkpoint_every) % int(self.snapshot_every)):
             raise ProtocolError(f"checkpoint_every ({self.checkpoint_every}) must be a positive multiple of "
                                 f"snapshot_every ({self.snapshot_every})")
+        check_predict_fields(self, self.snapshot_every if self.save_md_frames else None, "snapshot_every")
+
+    def default_predict_every(self) -> int:
+        """MD prediction interval without ``predict_every``: gcd(thermo_every, snapshot_every) (MD steps)."""
+        return math.gcd(int(self.thermo_every), int(self.snapshot_every))
 
 
 class CreepRun(ProtocolRun):
@@ -125,6 +137,10 @@ class CreepRun(ProtocolRun):
         self.add_series("snapshots", ["step", "time", "pe", "pxx", "pyy", "pzz", "pxy", "pxz", "pyz", "lx", "ly",
                                       "lz", "vol", *strains, "residual", "rounds", "iterations", "converged",
                                       "fnorm"])
+        self.otf = OnTheFly.from_spec(spec, spec.default_predict_every())
+        if self.otf is not None:
+            self.add_series("predictions", self.otf.columns("time"))
+            self.add_series("snapshot_predictions", self.otf.columns("time"))
 
     def total(self) -> int:
         """Creep length in MD steps."""
@@ -178,16 +194,22 @@ class CreepRun(ProtocolRun):
         s.command(f"velocity all create {fmt(self.spec.T)} {int(self.spec.seed)} dist gaussian mom yes rot no "
                   f"loop geom")
         s.command(self._fix_command())
+        if self.otf is not None:
+            self.otf.attach(s)
         s.command("run 0")
         th = thermo_by_keyword(s)
         self.write_rows("series", [self._md_row({"step": 0, **{k: th[k] for k in ("temp", "pe", "press",
                                                                                   *_STRESS_BOX)}})])
+        if self.otf is not None:
+            self.write_rows("predictions", [{"step": 0, "time": 0.0, **self.otf.means(s)}])
         self._snapshot(s, 0)
 
     def restore(self, s: LammpsSession, state: Mapping[str, Any]) -> None:
         """Interactions, thermo and the barostat fix (its state comes back from the restart)."""
         self._settings(s)
         s.command(self._fix_command())
+        if self.otf is not None:
+            self.otf.attach(s)
 
     # ---------------------------------------------------------------- segments
     def _strains(self, lengths: Mapping[str, float]) -> dict[str, float]:
@@ -204,9 +226,15 @@ class CreepRun(ProtocolRun):
 
     def advance(self, s: LammpsSession, step: int, to: int) -> None:
         """MD from ``step`` to ``to``, then the stress-constrained snapshot at ``to``."""
+        tmp = self.wd.tmp / "segment_predictions.txt"
+        if self.otf is not None:
+            self.otf.begin_series(s, tmp, self.root)
         rows = self.run_md(s, to - step, self.spec.thermo_every, keep_from=step + 1,
                            keywords=("temp", "pe", "press", *_STRESS_BOX))
         self.write_rows("series", [self._md_row(r) for r in rows])
+        if self.otf is not None:
+            pred = self.otf.end_series(s, tmp, self.root, keep_from=step + 1)
+            self.write_rows("predictions", [{**r, "time": r["step"] * self.spec.dt} for r in pred])
         self._snapshot(s, to)
 
     def _snapshot(self, s: LammpsSession, step: int) -> None:
@@ -216,9 +244,12 @@ class CreepRun(ProtocolRun):
         if sp.save_md_frames:
             md = s.frame(self.system, velocities=True, metadata={**meta, "kind": "creep_md"})
             md.time = step * sp.dt
-            self.save_frame(md, "creep_md", step)
+            labels = {}
+            if self.otf is not None and step % self.otf.every == 0:  # the MD fix evaluated this very step
+                labels = self.otf.labels(self.otf.values(s))
+            self.save_frame(md, "creep_md", step, labels=labels)
         frame, info = self.copy.minimize(s, sp.min_settings(), sp.dt, relax, targets, sp.stress_tol,
-                                         sp.max_min_rounds, metadata=meta)
+                                         sp.max_min_rounds, metadata=meta, predict=self.otf)
         strains = self._strains(info)
         frame.time = step * sp.dt
         frame.metadata.update(kind="creep_min", converged=bool(info["converged"]), residual=info["residual"],
@@ -238,8 +269,14 @@ class CreepRun(ProtocolRun):
             if sp.require_convergence:
                 raise ProtocolError(msg + "; raise max_min_rounds/min_maxiter or stress_tol")
             self.say("warning: " + msg)
+        labels = {}
+        if self.otf is not None:
+            labels = self.otf.labels(info["predict_values"])
+            frame.metadata["predict_model"] = self.otf.model
+            self.write_rows("snapshot_predictions", [{"step": step, "time": step * sp.dt,
+                                                      **info["predict_means"]}])
         if sp.save_min_frames:
-            self.save_frame(frame, "creep_min", step)
+            self.save_frame(frame, "creep_min", step, labels=labels)
 
     def finish(self, s: LammpsSession) -> dict[str, Any]:
         """final.data and the summary (final strain, convergence of the snapshots)."""

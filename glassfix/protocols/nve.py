@@ -10,11 +10,13 @@ of the thermal protocols (``000_ace.md`` §2: NVE runs of length τ_α from fres
 
 Outputs: ``series.csv`` (step, time, temp, pe, ke, etotal, press, … every ``thermo_every`` steps; energies
 per atom), ``frames/md_<step>.npz`` and ``frames/is_<step>.npz``, ``final.data``, ``result.json`` with the
-total-energy drift.
+total-energy drift. With ``model``: ``predictions.csv`` and ``predict/<output>`` labels on the frames
+(``glassfix.protocols.predict``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -24,6 +26,7 @@ from glassfix.protocols.base import (
     MD_SERIES_KEYWORDS, CopyMinimizer, ProtocolRun, common_settings, load_start_commands, thermo_by_keyword,
 )
 from glassfix.protocols.common import LammpsSession, ProtocolError, fmt, quote
+from glassfix.protocols.predict import OnTheFly, check_predict_fields
 from glassfix.protocols.prepare import PrepareSpec
 from glassfix.protocols.specs import StartSpecMixin
 
@@ -58,6 +61,9 @@ class NVESpec(StartSpecMixin):
     min_maxiter: int = 100000
     min_maxeval: int = 1000000
     min_line: str = "quadratic"
+    model: str | None = None
+    predict_every: int | None = None
+    predict_mode: str | None = None
     group: str | None = None
 
     def __post_init__(self) -> None:
@@ -72,6 +78,11 @@ class NVESpec(StartSpecMixin):
             raise ProtocolError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         if int(self.seed) <= 0:
             raise ProtocolError(f"seed must be a positive integer (LAMMPS), got {self.seed}")
+        check_predict_fields(self, self.frame_every, "frame_every")
+
+    def default_predict_every(self) -> int:
+        """Prediction interval without ``predict_every``: gcd(thermo_every, frame_every) (MD steps)."""
+        return math.gcd(int(self.thermo_every), int(self.frame_every)) if self.frame_every else int(self.thermo_every)
 
 
 class NVERun(ProtocolRun):
@@ -85,6 +96,9 @@ class NVERun(ProtocolRun):
         self.copy = CopyMinimizer(self.system, self.wd.tmp, self.comm) if spec.inherent else None
         self.start_path = None
         self.add_series("series", ["step", "time", *MD_SERIES_KEYWORDS])
+        self.otf = OnTheFly.from_spec(spec, spec.default_predict_every())
+        if self.otf is not None:
+            self.add_series("predictions", self.otf.columns("time"))
 
     def total(self) -> int:
         """Run length in MD steps."""
@@ -119,9 +133,13 @@ class NVERun(ProtocolRun):
         s.command(f"velocity all create {fmt(self.spec.T)} {int(self.spec.seed)} dist gaussian mom yes rot no "
                   f"loop geom")
         s.command("fix gf_nve all nve")
+        if self.otf is not None:
+            self.otf.attach(s)
         s.command("run 0")
         th = thermo_by_keyword(s)
         self.write_rows("series", [{"step": 0, "time": 0.0, **{k: th[k] for k in MD_SERIES_KEYWORDS}}])
+        if self.otf is not None:
+            self.write_rows("predictions", [{"step": 0, "time": 0.0, **self.otf.means(s)}])
         if self.spec.frame_every:
             self._frames(s, 0)
 
@@ -129,13 +147,21 @@ class NVERun(ProtocolRun):
         """Interactions, thermo, ``fix nve``."""
         self._settings(s)
         s.command("fix gf_nve all nve")
+        if self.otf is not None:
+            self.otf.attach(s)
 
     def advance(self, s: LammpsSession, step: int, to: int) -> None:
         """MD to ``to``; frames when ``to`` is a multiple of ``frame_every``."""
+        tmp = self.wd.tmp / "segment_predictions.txt"
+        if self.otf is not None:
+            self.otf.begin_series(s, tmp, self.root)
         rows = self.run_md(s, to - step, self.spec.thermo_every, keep_from=step + 1)
         for r in rows:
             r["time"] = r["step"] * self.spec.dt
         self.write_rows("series", rows)
+        if self.otf is not None:
+            pred = self.otf.end_series(s, tmp, self.root, keep_from=step + 1)
+            self.write_rows("predictions", [{**r, "time": r["step"] * self.spec.dt} for r in pred])
         if self.spec.frame_every and to % int(self.spec.frame_every) == 0:
             self._frames(s, to)
 
@@ -144,7 +170,11 @@ class NVERun(ProtocolRun):
         meta = {"T": sp.T, "kind": "md"}
         frame = s.frame(self.system, velocities=True, metadata=meta)
         frame.time = step * sp.dt
-        self.save_frame(frame, "md", step)
+        labels = {}
+        if self.otf is not None and step % self.otf.every == 0:  # the fix evaluated this very step
+            labels = self.otf.labels(self.otf.values(s))
+            frame.metadata["predict_model"] = self.otf.model
+        self.save_frame(frame, "md", step, labels=labels)
         if self.copy is not None:
             inh, info = self.copy.minimize(s, sp.min_settings(), sp.dt,
                                            metadata={"T": sp.T, "kind": "is"})

@@ -30,10 +30,10 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
+    BridgeError, choose_mode, describe_model, engine_safe,
+)
 
-
-class BridgeError(Exception):
-    """An error with a complete user-facing message (printed by LAMMPS without a traceback)."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,16 +354,17 @@ class PredictHandler:
         path = args[1]
         kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1},
                              "glass/predict", PREDICT_USAGE)
-        self.gather = _parse_mode(kw, PREDICT_USAGE)
+        _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
         from glassfix.models import load_model
 
         try:
-            self.model = load_model(path)
+            self.model = engine_safe(load_model(path))
         except FileNotFoundError:
             raise BridgeError(f"model file '{path}' not found (working directory {os.getcwd()})") from None
         except Exception as exc:  # every loader failure becomes one clear line
             raise BridgeError(f"cannot load model '{path}': {exc}") from None
+        self.gather = choose_mode(self.model, kw["mode"][0] if "mode" in kw else None, f"'{path}'")
         self.dim = int(info["dimension"])
         self.type_map = species_map_for(list(self.model.species), int(info["ntypes"]),
                                         kw.get("types"), f"'{path}'")

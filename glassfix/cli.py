@@ -23,7 +23,6 @@ def _cmd_plugin(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from glassfix.engines.lammps.bridge import BridgeError, species_map_for
     from glassfix.models import load_model
     from glassfix.models.io import ModelFileError
 
@@ -39,9 +38,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {exc}") from None
     frame.check_finite()
     ntypes = int(args.ntypes) if args.ntypes else int(frame.types.max()) + 1
+    from glassfix.models.species import species_map
+
     try:
-        tmap = species_map_for(list(model.species), ntypes, args.types, f"'{args.model}'")
-    except BridgeError as exc:
+        tmap = species_map(list(model.species), ntypes, args.types, f"'{args.model}'")
+    except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     frame.types = tmap[frame.types]
     pred = np.asarray(model.predict(frame), dtype=np.float64)

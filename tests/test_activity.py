@@ -7,7 +7,6 @@ import pytest
 
 from glassfix.data.lammps_io import read_dump_frames, write_data
 from glassfix.descriptors.structure_functions import RadialStructureFunctions
-from glassfix.engines.lammps.bridge import native_spec
 from glassfix.labels.d2min import d2min, isoconfigurational_d2min
 from glassfix.labels.events import extreme_fraction_labels
 from glassfix.models import ActivityModel, SoftnessModel, load_model
@@ -84,7 +83,7 @@ def test_activity_model_in_lammps_takes_the_python_path(tmp_path, plugin_so):
         Xt = X[frame.types[centers] == t]
         data[t] = (Xt, Xt[:, 12] > np.median(Xt[:, 12]))    # a structural label, per species
     model = ActivityModel.train(desc, data)
-    assert native_spec(model, np.array([0, 1])) is None
+    assert model.native_tables(np.array([0, 1])) is None
     path = model.save(tmp_path / "act.glassfix")
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
     script = predict_run_script(plugin_so, tmp_path / "ka.data", path)

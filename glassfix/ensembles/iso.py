@@ -35,7 +35,6 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -283,11 +282,10 @@ class ReplicaResult:
 
 
 def _lammps_instance(lammps_mod: Any) -> Any:
-    # One rank per task: under mpi4py (MPI pool workers, a launcher inside mpirun) COMM_WORLD spans other
-    # processes, and a LAMMPS instance on it would wait for them forever.
-    mpi = sys.modules.get("mpi4py.MPI")
-    comm = mpi.COMM_SELF if mpi is not None and mpi.Is_initialized() else None
-    return lammps_mod.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
+    """A single-rank LAMMPS instance (the raw ``lammps`` object of a :class:`LammpsSession`)."""
+    from ..engines.lammps.session import LammpsSession, single_rank_comm
+
+    return LammpsSession(comm=single_rank_comm(), lammps_module=lammps_mod).lmp
 
 
 def _setup_lammps(lmp: Any, positions: np.ndarray, types: np.ndarray, cell: np.ndarray, origin: np.ndarray,
@@ -299,24 +297,11 @@ def _setup_lammps(lmp: Any, positions: np.ndarray, types: np.ndarray, cell: np.n
     if n and (types.min() < 0 or types.max() >= system.n_types):
         raise ValueError(f"frame types span {int(types.min())}..{int(types.max())} but system {system.name} "
                          f"has {system.n_types} species (0-based types 0..{system.n_types - 1})")
-    cell3 = np.eye(3)
-    cell3[:d, :d] = cell
-    origin3 = np.array([0.0, 0.0, -0.5])
-    origin3[:d] = origin
-    # LAMMPS restricted triclinic: a=(lx,0,0), b=(xy,ly,0), c=(xz,yz,lz) (as glassfix.core.cell.cell_to_lammps_box,
-    # repeated here so that workers never import glassfix.core)
-    if np.any(cell3[np.triu_indices(3, k=1)] != 0.0) or (np.diag(cell3) <= 0).any():
-        raise ValueError(f"cell is not a LAMMPS restricted-triclinic cell (rows a=(lx,0,0), b=(xy,ly,0), "
-                         f"c=(xz,yz,lz), lx, ly, lz > 0): got\n{cell}; rotate the frame first")
+    from ..engines.lammps.session import box_commands
+
+    commands = box_commands(cell, origin, system.n_types)  # validates the cell before anything is created
     wrapped = _wrap(positions, cell, origin)  # LAMMPS drops atoms created outside the box
-    lo, hi = origin3, origin3 + np.diag(cell3)
-    tilt = (cell3[1, 0], cell3[2, 0], cell3[2, 1])
-    tri = any(v != 0.0 for v in tilt)
-    bounds = " ".join(repr(float(v)) for pair in zip(lo, hi) for v in pair)  # full precision
-    tilts = " ".join(repr(float(v)) for v in tilt)
-    region = f"region box prism {bounds} {tilts}" if tri else f"region box block {bounds}"
-    lmp.commands_list(["units lj", f"dimension {d}", "atom_style atomic", "boundary p p p",
-                       "atom_modify map array", region, f"create_box {system.n_types} box"])
+    lmp.commands_list(commands)
     x3 = np.zeros((n, 3))
     x3[:, :d] = wrapped
     created = lmp.create_atoms(n, list(range(1, n + 1)), [int(t) + 1 for t in types], x3.ravel().tolist())

@@ -94,16 +94,12 @@ class HybridResult:
 
 
 def _box_commands(frame: Frame, n_types: int) -> list[str]:
-    cell = frame.cell
-    if np.count_nonzero(cell - np.diag(np.diag(cell))):
+    if np.count_nonzero(frame.cell - np.diag(np.diag(frame.cell))):
         raise ValueError("run_hybrid_md_swap supports orthorhombic boxes only; got a triclinic cell "
-                         f"{cell.tolist()}")
-    lo = [float(v) for v in frame.origin]
-    hi = [float(a + b) for a, b in zip(frame.origin, np.diag(cell))]
-    z = f"{lo[2]!r} {hi[2]!r}" if frame.dim == 3 else "-0.5 0.5"
-    return ["units lj", f"dimension {frame.dim}", "atom_style atomic", "atom_modify map array",
-            "boundary p p p", f"region box block {lo[0]!r} {hi[0]!r} {lo[1]!r} {hi[1]!r} {z}",
-            f"create_box {n_types} box"]
+                         f"{frame.cell.tolist()}")
+    from glassfix.engines.lammps.session import box_commands
+
+    return box_commands(frame.cell, frame.origin, n_types)
 
 
 def run_hybrid_md_swap(system: Any, frame: Frame, temperature: float, steps: int, *,
@@ -118,7 +114,8 @@ def run_hybrid_md_swap(system: Any, frame: Frame, temperature: float, steps: int
     sampled every ``sample_every`` steps. ``lammps_kwargs`` go to ``system.lammps_commands`` (e.g.
     ``table_dir`` for JBB). The returned frame is ordered by atom id with the final types.
     """
-    from glassfix.engines.lammps.runner import LammpsError, import_lammps
+    from glassfix.engines.lammps.runner import LammpsError
+    from glassfix.engines.lammps.session import LammpsSession
 
     steps, sample_every = int(steps), int(sample_every)
     if steps < 0 or sample_every < 1:
@@ -129,8 +126,7 @@ def run_hybrid_md_swap(system: Any, frame: Frame, temperature: float, steps: int
     n_types = len(system.species)
     if frame.types.max() >= n_types:
         raise ValueError(f"frame has type {int(frame.types.max())} (0-based) but {system.name} has {n_types}")
-    lammps = import_lammps()
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = LammpsSession().lmp
     try:
         try:
             lmp.commands_list(_box_commands(frame, n_types))
@@ -194,15 +190,15 @@ def md_relaxation(system: Any, frame: Frame, temperature: float, steps: int, eve
     """
     import time as _time
 
-    from glassfix.engines.lammps.runner import LammpsError, import_lammps
+    from glassfix.engines.lammps.runner import LammpsError
+    from glassfix.engines.lammps.session import LammpsSession
     from glassfix.mc.diagnostics import cage_relative_overlap, relaxation_time
 
     steps, every = int(steps), int(every)
     if steps < every or every < 1:
         raise ValueError(f"need steps >= every >= 1, got steps={steps}, every={every}")
     n = frame.n_atoms
-    lammps = import_lammps()
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = LammpsSession().lmp
     snaps = []
     try:
         try:

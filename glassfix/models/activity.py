@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from glassfix.models.base import register_model
-from glassfix.models.softness import SoftnessHead, SoftnessModel, standardization
+from glassfix.models.softness import LinearHeadsModel, SoftnessHead, standardization
 
 __all__ = ["ActivityModel"]
 
@@ -34,7 +34,7 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float, seed: int, max_iter: i
 
 
 @register_model
-class ActivityModel(SoftnessModel):
+class ActivityModel(LinearHeadsModel):
     """Per-species logistic-regression classifier of rearranging ("active") atoms; output "activity"."""
 
     kind = "ace"

@@ -97,6 +97,14 @@ class Predictor(ABC):
         assert out.shape == (idx.shape[0], self.n_outputs)
         return out
 
+    def native_tables(self, type_map: np.ndarray) -> dict[str, Any] | None:
+        """Tables for the plugin's native C++ path, or None (default): the fix then calls :meth:`predict`.
+
+        ``type_map[t − 1]`` is the model species of LAMMPS type t. A kind overrides this only when its
+        output is exactly what the native kernel computes (see :mod:`glassfix.models.native`).
+        """
+        return None
+
     @abstractmethod
     def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:
         """Outputs (n, n_outputs) from descriptor rows X (n, n_features) and the centres' 0-based types."""

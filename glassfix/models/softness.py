@@ -18,7 +18,7 @@ from glassfix.descriptors.base import Descriptor
 from glassfix.models.base import Predictor, descriptor_from_manifest, register_model
 from glassfix.models.io import ModelFileError
 
-__all__ = ["SoftnessModel", "SoftnessHead", "standardization", "balanced_accuracy"]
+__all__ = ["LinearHeadsModel", "SoftnessHead", "standardization", "balanced_accuracy"]
 
 OUTPUT_NAME = "softness"
 
@@ -135,14 +135,15 @@ def _cv_score(X: np.ndarray, y: np.ndarray, C: float, folds: int, seed: int, max
     return float(np.mean(scores))
 
 
-@register_model
-class SoftnessModel(Predictor):
-    """Per-species linear-SVM softness on a structure-function descriptor; output "softness"."""
+class LinearHeadsModel(Predictor):
+    """Base of the per-species linear read-outs (softness, ACE activity): one standardised linear head per
+    centre species on any per-atom descriptor. Not a model kind itself: a kind sets ``kind``,
+    ``output_name``, ``_fit`` and ``_output`` (scikit-learn style: shared behaviour lives in the base,
+    never in a concrete estimator another kind subclasses)."""
 
-    kind = "softness"
-    output_name = OUTPUT_NAME
-    # fits one head: (X, y, C, seed, max_iter) -> (head, converged); subclasses swap the classifier
-    _fit = staticmethod(_fit_head)
+    output_name: str
+    # fits one head: (X, y, C, seed, max_iter) -> (head, converged)
+    _fit: Any
 
     def __init__(
         self,
@@ -180,7 +181,7 @@ class SoftnessModel(Predictor):
         normalize_w: bool = False,
         cv_folds: int = 5,
         max_iter: int = 100_000,
-    ) -> "SoftnessModel":
+    ) -> "LinearHeadsModel":
         """Fit one head per centre type t in X_by_species: {t: (X (n, n_features), y (n,) True=rearranging)}.
 
         ``cv_C``: candidate C values picked by stratified ``cv_folds``-fold balanced accuracy (ties → the
@@ -240,8 +241,8 @@ class SoftnessModel(Predictor):
         return out
 
     def _output(self, decision: np.ndarray) -> np.ndarray:
-        """The model's output from the linear decision value (softness: the value itself)."""
-        return decision
+        """The model's output from the linear decision value."""
+        raise NotImplementedError
 
     # ---- persistence ------------------------------------------------------------------------------
 
@@ -266,7 +267,7 @@ class SoftnessModel(Predictor):
         return out
 
     @classmethod
-    def from_file_contents(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SoftnessModel":
+    def from_file_contents(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> "LinearHeadsModel":
         """Rebuild and validate shapes against the descriptor (ModelFileError names the bad array)."""
         desc = descriptor_from_manifest(manifest)
         if manifest["outputs"] != [cls.output_name]:
@@ -315,3 +316,22 @@ class SoftnessModel(Predictor):
             desc, manifest["species"], heads, normalize_w=bool(params.get("normalize_w", False)),
             provenance=manifest.get("provenance") or {},
         )
+
+
+@register_model
+class SoftnessModel(LinearHeadsModel):
+    """Per-species linear-SVM softness on a structure-function descriptor; output "softness"."""
+
+    kind = "softness"
+    output_name = OUTPUT_NAME
+    _fit = staticmethod(_fit_head)
+
+    def _output(self, decision: np.ndarray) -> np.ndarray:
+        """Softness is the decision value itself."""
+        return decision
+
+    def native_tables(self, type_map: np.ndarray) -> dict[str, Any] | None:
+        """Pair tables for the plugin's C++ path (radial structure functions only; else None)."""
+        from glassfix.models.native import radial_quintic_tables
+
+        return radial_quintic_tables(self, type_map)

@@ -75,13 +75,12 @@ class KaTauConfig:
 
 def simulate_config(cfg: KaTauConfig, index: int, out: Path) -> dict:
     """Prepare one equilibrated configuration and record its NVE production; writes ``out`` (npz)."""
-    from glassfix.engines.lammps.runner import import_lammps
+    from glassfix.engines.lammps.session import LammpsSession
     from glassfix.systems.ka import KobAndersen3D
 
-    lammps = import_lammps()
     system = KobAndersen3D(cutoff_style=cfg.cutoff_style)
     seed = cfg.seed + 1000 * index + 1
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = LammpsSession().lmp
     t0 = time.perf_counter()
     try:
         lmp.commands_list(system.initial_lammps_commands(cfg.n, cfg.density, seed=seed))

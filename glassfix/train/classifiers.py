@@ -23,11 +23,10 @@ import numpy as np
 
 from glassfix.train.dataset import (Examples, LabelRule, TrainDataError, aligned_pairs, balance, build_examples,
                                     check_classes, resolve_label, select_keys, species_names_of, split_keys,
-                                    store_sha256)
+                                    store_sha256, score_examples)
 from glassfix.train.metrics import classification_metrics
 
-__all__ = ["ClassifierConfig", "train_classifier", "make_descriptor", "THRESHOLDS", "score_examples",
-           "grouped_cv"]
+__all__ = ["ClassifierConfig", "train_classifier", "make_descriptor", "THRESHOLDS", "grouped_cv"]
 
 #: output value above which a centre is predicted positive, per model kind
 THRESHOLDS = {"softness": 0.0, "ace": 0.5, "looseness": 0.5}
@@ -116,11 +115,6 @@ def _fitter(cfg: ClassifierConfig, descriptor: Any, species: Sequence[str]) -> C
         return cls(descriptor, species, heads, provenance=provenance)
 
     return fit
-
-
-def score_examples(model: Any, ex: Examples) -> np.ndarray:
-    """The model's output (n,) on the examples' descriptor rows (what ``glassfix predict`` gives there)."""
-    return np.asarray(model.predict_features(ex.X, ex.types), np.float64)[:, 0]
 
 
 def grouped_cv(ex: Examples, Cs: Sequence[float], folds: int, fit: Callable[..., Any], threshold: float,

@@ -146,9 +146,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         _add_classifier(tsub, kind)
     _add_botan(tsub, "botan")
     _add_botan(tsub, "nt-gnn")
-    from glassfix.train import evaluate as _evaluate
-
-    _evaluate.add_arguments(sub)
+    _add_evaluate(sub)
 
 
 def _cmd_classifier(args: argparse.Namespace) -> int:
@@ -342,3 +340,38 @@ def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys:
     ])
     atomic_write_text(report, text)
     return report
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """Register ``glassfix evaluate``."""
+    ev = sub.add_parser("evaluate", help="evaluate a trained model on a dataset store (the trainers' metrics)",
+                        description="Evaluate MODEL on the labelled frames of a store: accuracy, balanced accuracy, "
+                        "recall, specificity and ROC AUC for classifiers (softness > 0, activity > 0.5, looseness > "
+                        "0.5 predict positive), Pearson/Spearman of propensity per configuration for BOTAN/NT-GNN. "
+                        "Labels keep their units (sigma^2 for p_hop and D2min, sigma for propensity).",
+                        formatter_class=_Help)
+    ev.add_argument("model", help="*.glassfix model written by glassfix train")
+    ev.add_argument("--store", required=True, help="dataset store (HDF5) with the model's label")
+    ev.add_argument("--split", choices=["test", "train", "all"], default="test",
+                    help="configurations to evaluate (test/train: the model's split on its own store, else the "
+                         "store's stored split)")
+    ev.add_argument("--label", default=None, help="label to evaluate against (default: the one the model was "
+                    "trained on)")
+    ev.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: the model's)")
+    ev.add_argument("--out", default=None, help="output directory (default: MODEL's directory/eval-<store>-<split>)")
+    ev.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from glassfix.data.labels_meta import LabelMetaError
+    from glassfix.data.store import DatasetError
+    from glassfix.models.io import ModelFileError
+
+    from glassfix.train.evaluate import evaluate_model
+
+    try:
+        res = evaluate_model(args.model, args.store, args.split, args.out, label=args.label, frames=args.frames)
+    except (ValueError, DatasetError, LabelMetaError, ModelFileError, KeyError) as exc:
+        raise SystemExit(f"glassfix evaluate: error: {exc}") from None
+    print(f"{res['summary']}\nreport: {res['report']}")
+    return 0

@@ -28,7 +28,7 @@ import numpy as np
 from glassfix.data.labels_meta import LabelMetaError, label_offset
 
 __all__ = ["TrainDataError", "LabelRule", "Examples", "resolve_label", "aligned_pairs", "split_keys",
-           "build_examples", "balance", "store_sha256", "species_names_of"]
+           "build_examples", "balance", "store_sha256", "species_names_of", "score_examples"]
 
 EXCLUDED_LABELS = {"in_group"}
 
@@ -387,3 +387,8 @@ def check_classes(ex: Examples, species: Sequence[str], label: str, rule: LabelR
                 f"label {label!r} ({rule.describe()}) gives {n_pos} positive and {n_neg} negative {where} "
                 f"examples of species {species[int(t)]} (need >= {minimum} of each); change --above/--below "
                 f"(or --top/--bottom), record more frames, or lower --min-per-class")
+
+
+def score_examples(model: Any, ex: Examples) -> np.ndarray:
+    """The model's output (n,) on the examples' descriptor rows (what ``glassfix predict`` gives there)."""
+    return np.asarray(model.predict_features(ex.X, ex.types), np.float64)[:, 0]

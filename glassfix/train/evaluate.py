@@ -14,7 +14,6 @@ trainer held out / used (from the model's provenance); on another store, its sto
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from datetime import datetime, timezone
@@ -23,46 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["add_arguments", "evaluate_model"]
-
-
-def add_arguments(sub: argparse._SubParsersAction) -> None:
-    """Register ``glassfix evaluate``."""
-    ev = sub.add_parser("evaluate", help="evaluate a trained model on a dataset store (the trainers' metrics)",
-                        description="Evaluate MODEL on the labelled frames of a store: accuracy, balanced accuracy, "
-                        "recall, specificity and ROC AUC for classifiers (softness > 0, activity > 0.5, looseness > "
-                        "0.5 predict positive), Pearson/Spearman of propensity per configuration for BOTAN/NT-GNN. "
-                        "Labels keep their units (sigma^2 for p_hop and D2min, sigma for propensity).",
-                        formatter_class=_help_formatter())
-    ev.add_argument("model", help="*.glassfix model written by glassfix train")
-    ev.add_argument("--store", required=True, help="dataset store (HDF5) with the model's label")
-    ev.add_argument("--split", choices=["test", "train", "all"], default="test",
-                    help="configurations to evaluate (test/train: the model's split on its own store, else the "
-                         "store's stored split)")
-    ev.add_argument("--label", default=None, help="label to evaluate against (default: the one the model was "
-                    "trained on)")
-    ev.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: the model's)")
-    ev.add_argument("--out", default=None, help="output directory (default: MODEL's directory/eval-<store>-<split>)")
-    ev.set_defaults(func=_cmd_evaluate)
-
-
-def _help_formatter() -> type:
-    from glassfix.train.cli import _Help
-
-    return _Help
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from glassfix.data.labels_meta import LabelMetaError
-    from glassfix.data.store import DatasetError
-    from glassfix.models.io import ModelFileError
-
-    try:
-        res = evaluate_model(args.model, args.store, args.split, args.out, label=args.label, frames=args.frames)
-    except (ValueError, DatasetError, LabelMetaError, ModelFileError, KeyError) as exc:
-        raise SystemExit(f"glassfix evaluate: error: {exc}") from None
-    print(f"{res['summary']}\nreport: {res['report']}")
-    return 0
+__all__ = ["evaluate_model"]
 
 
 def _split_keys(ds: Any, prov: dict[str, Any], store: str, split: str) -> list[str]:
@@ -121,7 +81,8 @@ def evaluate_model(model_path: str | os.PathLike[str], store: str | os.PathLike[
 
 def _evaluate_classifier(model: Any, ds: Any, keys: list[str], prov: dict[str, Any], out: Path,
                          label: str | None, frames: list[str] | None) -> tuple[dict[str, Any], Path]:
-    from glassfix.train.classifiers import THRESHOLDS, score_examples
+    from glassfix.train.classifiers import THRESHOLDS
+    from glassfix.train.dataset import score_examples
     from glassfix.train.dataset import LabelRule, TrainDataError, aligned_pairs, build_examples, resolve_label
     from glassfix.train.metrics import classification_metrics
     from glassfix.train.report import classification_figure
@@ -196,7 +157,7 @@ def _evaluate_botan(model: Any, ds: Any, keys: list[str], prov: dict[str, Any],
 
 
 def _write_markdown(out: Path, model: Any, m: dict[str, Any], png: Path) -> tuple[Path, str]:
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.core.atomic import atomic_write_text
     from glassfix.train.report import _f, metrics_table
 

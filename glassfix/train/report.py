@@ -90,9 +90,9 @@ def classification_figure(png: Path, sets: dict[str, tuple[np.ndarray, np.ndarra
 def write_classifier_report(out: Path, model: Any, metrics: dict[str, Any], prov: dict[str, Any], train_ex: Any,
                             test_ex: Any, command: str) -> Path:
     """``<out>/report.md`` + ``report_curves.png`` of a classifier training; returns the markdown path."""
-    from glassfix.bench import machine_description
+    from glassfix.core.machine import machine_description
     from glassfix.core.atomic import atomic_write_text
-    from glassfix.train.classifiers import score_examples
+    from glassfix.train.dataset import score_examples
 
     sets = {"train": (train_ex.y, score_examples(model, train_ex))}
     if test_ex is not None and test_ex.n:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from glassfix.core.registry import Registry, UnknownName
 from glassfix.protocols.common import (
     ENGINES, Progress, ProtocolError, ProtocolResult, Workdir, launch_mpi, sync_frames_to_store,
 )
@@ -13,34 +14,32 @@ from glassfix.protocols.common import (
 __all__ = ["run", "run_local", "spec_from_dict", "protocol_of", "PROTOCOLS"]
 
 
-def _registry() -> dict[str, tuple[type, type]]:
-    from glassfix.protocols.aqs import AQSRun, AQSSpec
-    from glassfix.protocols.creep import CreepRun, CreepSpec
-    from glassfix.protocols.nve import NVERun, NVESpec
-    from glassfix.protocols.prepare import PrepareRun, PrepareSpec
-
-    return {"prepare": (PrepareSpec, PrepareRun), "nve": (NVESpec, NVERun), "creep": (CreepSpec, CreepRun),
-            "aqs": (AQSSpec, AQSRun)}
-
-
-PROTOCOLS = ("prepare", "nve", "creep", "aqs")
+#: protocol name -> its ProtocolRun class (which names its spec dataclass in ``spec_class``).
+PROTOCOLS: Registry[Any] = Registry(
+    "protocol",
+    builtins={"prepare": "glassfix.protocols.prepare:PrepareRun", "nve": "glassfix.protocols.nve:NVERun",
+              "creep": "glassfix.protocols.creep:CreepRun", "aqs": "glassfix.protocols.aqs:AQSRun"},
+    key="protocol",
+)
 
 
 def protocol_of(spec: Any) -> str:
     """The protocol name of a spec object (``"prepare"``, ``"nve"``, ``"creep"``, ``"aqs"``)."""
-    for name, (spec_cls, _) in _registry().items():
-        if isinstance(spec, spec_cls):
+    runs = PROTOCOLS.load_all()
+    for name, run_cls in runs.items():
+        if isinstance(spec, run_cls.spec_class):
             return name
     raise ProtocolError(f"{type(spec).__name__} is not a protocol spec (expected one of "
-                        f"PrepareSpec, NVESpec, CreepSpec, AQSSpec)")
+                        f"{', '.join(r.spec_class.__name__ for r in runs.values())})")
 
 
 def spec_from_dict(protocol: str, d: Mapping[str, Any]) -> Any:
     """Rebuild the spec of ``protocol`` from its dict (as stored in ``spec.json``)."""
-    reg = _registry()
-    if protocol not in reg:
-        raise ProtocolError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    return reg[protocol][0].from_dict(d)
+    try:
+        run_cls = PROTOCOLS.get(protocol)
+    except UnknownName as exc:
+        raise ProtocolError(str(exc)) from None
+    return run_cls.spec_class.from_dict(d)
 
 
 def _start_path(spec: Any, workdir: Path) -> Path | None:
@@ -67,8 +66,7 @@ def _absolute_paths(spec: Any) -> Any:
 def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = None, resume: bool = True,
               progress: bool | Callable[[str], None] = True, stop_after: int | None = None) -> ProtocolResult:
     """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this)."""
-    name = protocol_of(spec)
-    _, run_cls = _registry()[name]
+    run_cls = PROTOCOLS.get(protocol_of(spec))
     wd = Workdir(workdir, root=(comm is None or comm.Get_rank() == 0))
     if comm is not None:
         comm.Barrier()  # rank 0 created the directories

@@ -135,6 +135,7 @@ class AQSRun(ProtocolRun):
     """Runner of :class:`AQSSpec` (use :func:`glassfix.protocols.run`)."""
 
     protocol = "aqs"
+    spec_class = AQSSpec
     extendable = ("strain",)
     unit = "aqs step"
 

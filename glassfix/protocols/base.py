@@ -186,6 +186,8 @@ class ProtocolRun:
     """
 
     protocol = "base"
+    #: the spec dataclass this runner executes (registered with the protocol name in ``PROTOCOLS``)
+    spec_class: type = object
     extendable: tuple[str, ...] = ()
     unit = "step"
 

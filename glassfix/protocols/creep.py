@@ -120,6 +120,7 @@ class CreepRun(ProtocolRun):
     """Runner of :class:`CreepSpec` (use :func:`glassfix.protocols.run`)."""
 
     protocol = "creep"
+    spec_class = CreepSpec
     extendable = ("steps",)
 
     def __init__(self, spec: CreepSpec, *args: Any, **kw: Any) -> None:

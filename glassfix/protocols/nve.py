@@ -89,6 +89,7 @@ class NVERun(ProtocolRun):
     """Runner of :class:`NVESpec` (use :func:`glassfix.protocols.run`)."""
 
     protocol = "nve"
+    spec_class = NVESpec
     extendable = ("steps",)
 
     def __init__(self, spec: NVESpec, *args: Any, **kw: Any) -> None:

@@ -170,6 +170,7 @@ class PrepareRun(ProtocolRun):
     """Runner of :class:`PrepareSpec` (use :func:`glassfix.protocols.run`)."""
 
     protocol = "prepare"
+    spec_class = PrepareSpec
     extendable = ()
 
     def __init__(self, spec: PrepareSpec, *args: Any, **kw: Any) -> None:

@@ -242,7 +242,11 @@ def fit_log_creep(t: np.ndarray, strain: np.ndarray, points_per_decade: int | No
     def resid(p: np.ndarray) -> np.ndarray:
         return p[0] + p[1] * np.log1p(t / np.exp(p[2])) - y
 
-    sol = least_squares(resid, np.array([a0, b0, np.log(g0)]), method="lm", x_scale="jac")
+    # t0 stays within the grid: outside it the law degenerates (t0 -> 0: a pure log t law with C -> 0 and
+    # eps0 -> -inf; t0 -> inf: a straight line) and the data cannot tell t0 anyway
+    lo, hi = np.log(grid[0]), np.log(grid[-1])
+    sol = least_squares(resid, np.array([a0, b0, np.clip(np.log(g0), lo + 1e-9, hi - 1e-9)]), method="trf",
+                        x_scale="jac", bounds=([-np.inf, -np.inf, lo], [np.inf, np.inf, hi]))
     p = sol.x
     r = sol.fun
     dof = max(t.size - 3, 1)

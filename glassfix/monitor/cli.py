@@ -42,21 +42,25 @@ def follow(args: Any, stream: Any = None) -> int:
 
     src, st = _make(args)
     idle_since = time.time()
-    last_step = None
+    last_activity = -1
     with TerminalView(plain=True if args.plain else None, stream=stream) as view:
         try:
             while True:
                 st.update(src.poll())
                 sm = st.summary()
-                done = bool(sm["complete"])
-                if sm["step"] != last_step:
-                    last_step, idle_since = sm["step"], time.time()
+                failed = bool(sm["errors"]) and not sm["complete"]
+                done = bool(sm["complete"]) or failed
+                act = src.activity()
+                if act != last_activity:  # any file grew (series, log, dumps): the run is alive
+                    last_activity, idle_since = act, time.time()
                 idle = args.idle_exit is not None and time.time() - idle_since > args.idle_exit
                 stop = args.once or done or idle
                 _write_outputs(st, sm, args.html, args.json, live=not stop, refresh=args.refresh)
                 view.update(sm, force=stop)
                 if stop:
-                    if idle and not done:
+                    if failed:
+                        print(f"glassfix monitor: the run failed: {sm['errors'][-1]}", file=sys.stderr)
+                    elif idle and not done:
                         print(f"glassfix monitor: no new data for {args.idle_exit:g} s; the run stopped before "
                               f"completing (page written)" if args.html else
                               f"glassfix monitor: no new data for {args.idle_exit:g} s; stopping",

@@ -197,6 +197,13 @@ window.addEventListener('error', function (e) {
       location.reload();
     }, data.refresh * 1000);
   }
+  var rects = [];
+  document.querySelectorAll('.card').forEach(function (c) {
+    var r = c.getBoundingClientRect();
+    rects.push([c.id, Math.round(r.left + window.scrollX), Math.round(r.top + window.scrollY),
+                Math.round(r.width), Math.round(r.height)].join(':'));
+  });
+  document.body.setAttribute('data-gf-rects', rects.join(' '));
   document.body.setAttribute('data-gf-ready', '1');
 })();
 """

@@ -103,6 +103,8 @@ class Source:
         self.npz_dir, self.info_files, self.extra = npz_dir, list(info_files or []), dict(extra or {})
         self.total = total
         self._npz_seen: set[str] = set()
+        self.find_log: Any = None
+        self.find_dumps: Any = None
 
     # ------------------------------------------------------------------ frames
     def _npz_frames(self) -> tuple[list[PredFrame], bool]:
@@ -143,10 +145,21 @@ class Source:
                                      dt.path.name))
         return out, reset, errs
 
+    def activity(self) -> int:
+        """Bytes of complete lines read so far from all followed files (grows while the run writes)."""
+        tails = [t.tail for t in (self.series, self.log, *self.dumps, *self.extra.values()) if t is not None]
+        return sum(t.offset for t in tails) + len(self._npz_seen)
+
     # ------------------------------------------------------------------ poll
     def poll(self) -> RunData:
         """Read what was appended since the last poll."""
         rd = RunData(self.path, self.kind)
+        if self.log is None and self.find_log is not None:
+            lp = self.find_log()
+            if lp is not None:
+                self.log = LogTail(lp)
+        if not self.dumps and self.find_dumps is not None:
+            self.dumps = [DumpTail(d) for d in self.find_dumps()[:1]]
         info: dict[str, Any] = {"total": self.total}
         for f in self.info_files:
             d = _read_json(f)
@@ -177,6 +190,9 @@ class Source:
         for name, tail in self.extra.items():
             tail.poll()
             info[name] = tail.data()
+        if self.kind == "LAMMPS input" and self.log is None and series.get("step") is not None and \
+                series["step"].size and info.get("total_steps") and series["step"][-1] >= info["total_steps"]:
+            info["complete"] = True  # no log to say so: the series reached the announced length
         if "step" in series and "time" not in series and info.get("dt"):
             series["time"] = series["step"] * float(info["dt"])
         prog = info.get("progress") or {}
@@ -284,14 +300,15 @@ def open_source(path: str | Path, log: str | Path | None = None, dump: str | Pat
         names = ["aqs_series.txt" if mj.get("protocol") == "aqs" else "series.txt"]
     if names:
         name = names[0]
-        if logp is None:
-            cand = [p / "log.lammps", p.parent / "log.lammps"]
-            logp = next((c for c in cand if c.exists() and f"{p.name}/" in c.read_text(errors="replace")), None)
-        ds = dumps or _prefer(list(p.glob("*.dump")))
         extra = {"snapshots": TableTail(p / "snapshots.txt")} if name == "series.txt" else {}
-        return Source(p, "LAMMPS input", series=TableTail(p / name), log=LogTail(logp) if logp else None,
-                      dumps=[DumpTail(d) for d in ds[:1]], info_files=[p / "monitor.json"], extra=extra,
-                      total=total)
+        src = Source(p, "LAMMPS input", series=TableTail(p / name), log=LogTail(logp) if logp else None,
+                     info_files=[p / "monitor.json"], extra=extra, total=total)
+        if logp is None:  # the log is beside or above the outputs; it may not name them yet: look each poll
+            src.find_log = lambda: next((c for c in (p / "log.lammps", p.parent / "log.lammps")
+                                         if c.exists() and f"{p.name}/" in _head(c, 1 << 16)), None)
+        # the dumps appear after the first snapshot: look for them at each poll until one is there
+        src.find_dumps = (lambda: [Path(dump)]) if dump else (lambda: _prefer(list(p.glob("*.dump"))))
+        return src
     if logp is not None or (p / "log.lammps").exists():
         return open_source(logp or (p / "log.lammps"), None, dump, total)
     omm = [f for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".log", ".txt") and _is_openmm_log(f)]

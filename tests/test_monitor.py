@@ -207,3 +207,26 @@ def test_page_is_self_contained_and_reloads_only_while_live(creep_run):
         assert data["summary"]["step"] == 300
     assert json.loads(re.search(r'id="gf-data">(.*?)</script>', live, re.S).group(1))["live"] is True
     assert json.loads(re.search(r'id="gf-data">(.*?)</script>', done, re.S).group(1))["live"] is False
+
+
+def test_terminal_views(creep_run):
+    """The rich panel (TTY) and the plain line (pipes) show the same facts."""
+    import io
+
+    from glassfix.monitor.terminal import TerminalView
+
+    st = MonitorState()
+    st.update(open_source(creep_run).poll())
+    sm = st.summary()
+    buf = io.StringIO()
+    with TerminalView(plain=False, stream=buf) as view:
+        view.update(sm)
+    text = buf.getvalue()
+    assert "creep law" in text and "300 / 300" in text and "complete" in text
+    buf = io.StringIO()
+    view = TerminalView(stream=buf)  # not a TTY: plain lines, one per change
+    assert view.plain
+    view.update(sm)
+    view.update(sm)
+    assert buf.getvalue().count("\n") == 1 and buf.getvalue().startswith("step 300/300")
+

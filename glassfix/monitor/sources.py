@@ -193,7 +193,7 @@ class Source:
         if self.kind == "LAMMPS input" and self.log is None and series.get("step") is not None and \
                 series["step"].size and info.get("total_steps") and series["step"][-1] >= info["total_steps"]:
             info["complete"] = True  # no log to say so: the series reached the announced length
-        if "step" in series and "time" not in series and info.get("dt"):
+        if "step" in series and "time" not in series and "gamma" not in series and info.get("dt"):
             series["time"] = series["step"] * float(info["dt"])
         prog = info.get("progress") or {}
         if len(prog.get("step", [])):
@@ -229,10 +229,7 @@ def _head(path: Path, n: int = 4096) -> str:
 def _dumps_in_log(log: Path) -> list[Path]:
     """Dump files named by ``dump ... custom`` / ``write_dump ... custom`` commands echoed in a log."""
     out: list[Path] = []
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return out
+    text = _head(log, 1 << 18)  # the commands come before the long thermo output
     for ln in text.splitlines():
         m = _DUMP_CMD.match(ln)
         if m:
@@ -274,8 +271,11 @@ def open_source(path: str | Path, log: str | Path | None = None, dump: str | Pat
     if p.is_file():
         head = _head(p)
         if head.startswith("LAMMPS (") or "\nLAMMPS (" in head[:400] or logp == p:
-            ds = dumps or _prefer([d for d in _dumps_in_log(p) if d.exists()] or list(p.parent.glob("*.dump")))
-            return Source(p, "LAMMPS log", log=LogTail(p), dumps=[DumpTail(d) for d in ds[:1]], total=total)
+            src = Source(p, "LAMMPS log", log=LogTail(p), total=total)
+            # the dumps the log names (they appear with their first snapshot), else those beside it
+            src.find_dumps = (lambda: [Path(dump)]) if dump else (lambda: _prefer(
+                [d for d in _dumps_in_log(p) if d.exists()] or list(p.parent.glob("*.dump"))))
+            return src
         if _is_openmm_log(p):
             ds = dumps or _prefer(list(p.parent.glob("*.dump")))
             return Source(p, "OpenMM reporter", series=TableTail(p), dumps=[DumpTail(d) for d in ds[:1]],
@@ -286,14 +286,15 @@ def open_source(path: str | Path, log: str | Path | None = None, dump: str | Pat
                            f"mean_…' header) or a dump ('ITEM: TIMESTEP'); give the run directory or the log")
     if (p / "spec.json").exists() or (p / "state.json").exists():
         lp = logp or (p / "log.lammps")
-        ds = dumps or _prefer([d for d in p.glob("*.dump")] + list((p / "predictions").glob("*.dump")))
-        extra = {"progress": TableTail(p / "progress.csv", sep=",")}
-        if (p / "snapshots.csv").exists() or (p / "spec.json").exists():
-            extra["snapshots"] = TableTail(p / "snapshots.csv", sep=",")
-        return Source(p, "glassfix run", series=TableTail(p / "series.csv", sep=","),
-                      log=LogTail(lp) if lp.exists() else None, dumps=[DumpTail(d) for d in ds[:1]],
-                      npz_dir=p / "frames", info_files=[p / "spec.json", p / "state.json"], extra=extra,
-                      total=total)
+        extra = {"progress": TableTail(p / "progress.csv", sep=","),
+                 "snapshots": TableTail(p / "snapshots.csv", sep=",")}
+        src = Source(p, "glassfix run", series=TableTail(p / "series.csv", sep=","), log=LogTail(lp),
+                     npz_dir=p / "frames", info_files=[p / "spec.json", p / "state.json"], extra=extra,
+                     total=total)
+        # prediction dumps (fix glass/predict + dump) may appear once the run is under way
+        src.find_dumps = (lambda: [Path(dump)]) if dump else \
+            (lambda: _prefer(list(p.glob("*.dump")) + list((p / "predictions").glob("*.dump"))))
+        return src
     mj = _read_json(p / "monitor.json")
     names = [n for n in ("series.txt", "aqs_series.txt") if (p / n).exists()]
     if mj and not names:  # a shipped input that has not written its first row yet

@@ -31,7 +31,8 @@ def status_rows(sm: dict[str, Any]) -> list[tuple[str, str]]:
     step, total = sm.get("step"), sm.get("total")
     pct = f" ({100 * step / total:.1f} %)" if step is not None and total else ""
     rows.append(("step", f"{step if step is not None else 'n/a'} / {total or '?'}{pct}"))
-    rows.append(("time", f"{_g(sm.get('time'))} τ"))
+    if sm.get("time") is not None:
+        rows.append(("time", f"{sm['time']:.5g} τ"))
     if sm.get("strain") is not None:
         rows.append(("strain, rate", f"{sm['strain']:.5g}, dε/dt = {_g(sm.get('strain_rate'), '.3g')} 1/τ"))
     if sm.get("gamma") is not None:

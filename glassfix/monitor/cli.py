@@ -40,6 +40,12 @@ def follow(args: Any, stream: Any = None) -> int:
     """The monitor loop: poll every ``args.every`` s, redraw, rewrite the page; returns the exit code."""
     from glassfix.monitor.terminal import TerminalView
 
+    try:  # one thread for the D²min kernels: the monitor shares the machine with the run it watches
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):
+        pass
     src, st = _make(args)
     idle_since = time.time()
     last_activity = -1

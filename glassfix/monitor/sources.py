@@ -83,7 +83,8 @@ def _normalise(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for k, v in d.items():
         name = _RENAME.get(k)
         if name is None:
-            if (k.startswith("f_") or k.startswith("mean_")) and "pred_mean" not in d and "pred_mean" not in out:
+            if (k.startswith("f_") or k.startswith("mean_") or k.startswith("pred")) and "pred_mean" not in d \
+                    and "pred_mean" not in out:
                 name = "pred_mean"
             else:
                 name = k.lower() if k[:1].isupper() else k

@@ -169,7 +169,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px;color:#222;background:#fafafa}
 h1{font-size:20px;margin:0 0 4px} .sub{color:#555;font-size:13px;margin-bottom:10px}
 table.st{border-collapse:collapse;font-size:13px;margin:8px 0 12px} table.st td{padding:2px 12px 2px 0}
-table.st td:first-child{color:#666} .grid2{display:flex;flex-wrap:wrap;gap:12px}
+table.st td:first-child{color:#666;white-space:nowrap;vertical-align:top} .grid2{display:flex;flex-wrap:wrap;gap:12px}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px}
 svg text{font-size:11px;fill:#333} svg .title{font-size:13px;font-weight:600}
 svg .label{font-size:12px} svg .legend{font-size:11px} svg .note{font-size:13px;fill:#888}

@@ -202,8 +202,12 @@ class MonitorState:
             return
         self._fit_rows = n
         try:
-            self.fit = fit_log_creep(s["time"] - s["time"][0], s["strain"])
-            self.fit_note = ""
+            t = s["time"] - s["time"][0]
+            self.fit = fit_log_creep(t, s["strain"])
+            tp = t[t > 0]
+            edge = self.fit.t0 <= 1.01 * tp.min() / 100 or self.fit.t0 >= 0.99 * tp.max() * 10
+            self.fit_note = ("t0 is at the edge of its range (t_min/100 … 10 t_max): the data do not determine it "
+                             "yet, C is then the slope of ε against ln t" if edge else "")
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
             self.fit, self.fit_note = None, f"fit not available yet: {exc}"
 
@@ -248,10 +252,14 @@ class MonitorState:
             if w1 > w0 and s1 > s0:
                 return float((s1 - s0) / (w1 - w0)), "observed by the monitor"
         loops = info.get("loops") or []
-        st = sum(n for n, _ in loops)
         sec = sum(t for _, t in loops)
+        s = self.series
+        # every run/minimize of the log counts (a creep input's snapshot minimisations take most of the
+        # time), divided into the MD steps the series advanced
+        st = float(s["step"][-1] - s["step"][0]) if "step" in s and s["step"].size > 1 else \
+            float(sum(n for n, _ in loops))
         if st > 0 and sec > 0:
-            return float(st / sec), "LAMMPS loop times"
+            return st / sec, "LAMMPS loop times"
         return None, ""
 
     def total_steps(self) -> int | None:

@@ -42,7 +42,8 @@ def status_rows(sm: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("creep law ε0 + C log(1 + t/t0)",
                      f"ε0 = {fit['eps0']:.4g} ± {_g(fit['eps0_err'], '.2g')}, C = {fit['C']:.4g} ± "
                      f"{_g(fit['C_err'], '.2g')}, t0 = {fit['t0']:.3g} ± {_g(fit['t0_err'], '.2g')} τ "
-                     f"({fit['n_points']} binned points, rms {_g(fit['rms'], '.2g')})"))
+                     f"({fit['n_points']} binned points, rms {_g(fit['rms'], '.2g')})"
+                     + (f"; {sm['fit_note']}" if sm.get("fit_note") else "")))
     elif sm.get("fit_note") and sm.get("protocol") == "creep":
         rows.append(("creep law", sm["fit_note"]))
     if sm.get("pred_mean") is not None:

@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce_cli.add_arguments(sub)
 
+    from glassfix.monitor import cli as monitor_cli
+
+    monitor_cli.add_arguments(sub)
+
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
     be.add_argument("what", choices=["overhead", "descriptors", "iso"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "

@@ -19,7 +19,7 @@ import numpy as np
 
 from .dynamics import log_bin
 
-__all__ = ["CreepFit", "fit_creep_law", "axial_strain", "average_runs"]
+__all__ = ["CreepFit", "fit_creep_law", "axial_strain", "average_runs", "LogCreepFit", "fit_log_creep"]
 
 
 def axial_strain(length: np.ndarray, length0: float | None = None) -> np.ndarray:
@@ -184,3 +184,78 @@ def fit_creep_law(
         mean_strain=mean,
         std_strain=std,
     )
+
+
+@dataclass(frozen=True)
+class LogCreepFit:
+    """eps(t) = eps0 + C log(1 + t/t0) (natural log; t, t0 in tau; eps0, C dimensionless) with standard
+    errors from the least-squares covariance, the residual rms and the number of (binned) points fitted."""
+
+    eps0: float
+    C: float
+    t0: float
+    eps0_err: float
+    C_err: float
+    t0_err: float
+    rms: float
+    n_points: int
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        """Fitted strain at times t >= 0 (tau)."""
+        return self.eps0 + self.C * np.log1p(np.asarray(t, dtype=np.float64) / self.t0)
+
+
+def _linear_lsq(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(a, b, sum of squared residuals) of y = a + b x."""
+    A = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r = y - A @ coef
+    return float(coef[0]), float(coef[1]), float(r @ r)
+
+
+def fit_log_creep(t: np.ndarray, strain: np.ndarray, points_per_decade: int | None = 10) -> LogCreepFit:
+    """Fit eps(t) = eps0 + C log(1 + t/t0) to a creep curve (t in tau, t >= 0; strain dimensionless).
+
+    For fixed t0 the law is linear in (eps0, C), so t0 is first located on a log grid spanning the data
+    (a profile of the residual), then (eps0, C, log t0) are refined by nonlinear least squares, whose
+    covariance gives the errors. With ``points_per_decade``, points at t > 0 are averaged in log-spaced
+    bins so that every decade of time weighs the same (a point at t = 0 is kept). Needs >= 4 points.
+    """
+    from scipy.optimize import least_squares
+
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(strain, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(y) & (t >= 0)
+    t, y = t[ok], y[ok]
+    pos = t > 0
+    if points_per_decade is not None and pos.sum() >= 2:
+        tb, yb = log_bin(t[pos], y[pos], points_per_decade)
+        t, y = np.concatenate([t[~pos][:1], tb]), np.concatenate([y[~pos][:1], yb])
+    if t.size < 4 or np.count_nonzero(t > 0) < 3:
+        raise ValueError(f"only {t.size} usable points (t >= 0, finite); need >= 4 to fit eps0 + C log(1 + t/t0)")
+    tp = t[t > 0]
+    grid = np.geomspace(tp.min() / 100.0, tp.max() * 10.0, 121)
+    sse = [_linear_lsq(np.log1p(t / g), y)[2] for g in grid]
+    g0 = float(grid[int(np.argmin(sse))])
+    a0, b0, _ = _linear_lsq(np.log1p(t / g0), y)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return p[0] + p[1] * np.log1p(t / np.exp(p[2])) - y
+
+    # t0 stays within the grid: outside it the law degenerates (t0 -> 0: a pure log t law with C -> 0 and
+    # eps0 -> -inf; t0 -> inf: a straight line) and the data cannot tell t0 anyway
+    lo, hi = np.log(grid[0]), np.log(grid[-1])
+    sol = least_squares(resid, np.array([a0, b0, np.clip(np.log(g0), lo + 1e-9, hi - 1e-9)]), method="trf",
+                        x_scale="jac", bounds=([-np.inf, -np.inf, lo], [np.inf, np.inf, hi]))
+    p = sol.x
+    r = sol.fun
+    dof = max(t.size - 3, 1)
+    s2 = float(r @ r) / dof
+    try:
+        cov = np.linalg.inv(sol.jac.T @ sol.jac) * s2
+        err = np.sqrt(np.clip(np.diag(cov), 0, None))
+    except np.linalg.LinAlgError:
+        err = np.full(3, np.inf)
+    t0 = float(np.exp(p[2]))
+    return LogCreepFit(eps0=float(p[0]), C=float(p[1]), t0=t0, eps0_err=float(err[0]), C_err=float(err[1]),
+                       t0_err=float(t0 * err[2]), rms=float(np.sqrt(np.mean(r**2))), n_points=int(t.size))

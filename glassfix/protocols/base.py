@@ -14,6 +14,7 @@ the measured agreement).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -190,6 +191,9 @@ class ProtocolRun:
     spec_class: type = object
     extendable: tuple[str, ...] = ()
     unit = "step"
+    #: append (step, wall-clock time, total) to progress.csv after every segment: the throughput and ETA
+    #: of ``glassfix monitor`` (one short line per segment; False only to measure its cost)
+    write_progress = True
 
     def __init__(self, spec: Any, workdir: Workdir, comm: Any = None,
                  progress: bool | Callable[[str], None] = True, store: Any = None) -> None:
@@ -204,6 +208,13 @@ class ProtocolRun:
         self.series: dict[str, SeriesFile] = {}
         self.state_extras: dict[str, Any] = {}
         self.arrays: dict[str, np.ndarray] = {}
+        if self.write_progress:
+            self.add_series("progress", ["step", "wall", "total"])
+
+    def _progress(self, step: int) -> None:
+        """One row of progress.csv: protocol step, wall-clock time (s since the epoch), total steps."""
+        if self.write_progress:
+            self.write_rows("progress", [{"step": int(step), "wall": time.time(), "total": self.total()}])
 
     # ---------------------------------------------------------------- hooks
     def total(self) -> int:
@@ -346,6 +357,7 @@ class ProtocolRun:
                 step = 0
                 self.start(s)
                 self._checkpoint(s, 0)
+                self._progress(0)
             else:
                 step = int(state["step"])
                 if step > total:
@@ -367,6 +379,7 @@ class ProtocolRun:
                     raise ProtocolError(f"internal error: segment from {step} does not advance")
                 self.advance(s, step, to)
                 step = to
+                self._progress(step)
                 if step == total or self.is_checkpoint(step) or (stop_after is not None and step >= stop_after):
                     self._checkpoint(s, step)
                     self.say(f"{self.protocol}: {self.unit} {step}/{total} checkpointed")

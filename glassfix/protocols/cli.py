@@ -310,7 +310,23 @@ def main_run(args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         print(f"glassfix run {args.protocol}: error: {exc}", file=sys.stderr)
         return 2
+    if args.protocol in ("creep", "aqs"):
+        _html_report(res.workdir, args)
     return _report(args, res)
+
+
+def _html_report(workdir: Path, args: argparse.Namespace) -> None:
+    """The `glassfix monitor` dashboard of the run as <workdir>/report.html (a failure here only warns:
+    the run's own outputs are complete)."""
+    from glassfix.monitor.cli import write_report
+
+    try:
+        path = write_report(workdir)
+        if not args.quiet and not args.json:
+            print(f"report: {path}")
+    except Exception as exc:  # the page is a convenience; never turn a finished run into a failure
+        print(f"glassfix run {args.protocol}: warning: report.html not written ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,6 +169,26 @@ def test_run_without_predictions_is_a_partial_view(creep_run, tmp_path, capsys):
     assert "complete" in page and "no predictions in this run" in page and page.count("<svg") >= 6
 
 
+def test_run_with_model_shows_its_predictions(creep_run, tmp_path, capsys):
+    """`glassfix run creep --model`: the monitor shows predictions.csv's means and the frames' predictions."""
+    model = make_softness_model(tmp_path / "soft.glassfix")
+    out = tmp_path / "run_model"
+    res = glassfix_subprocess("run", "creep", "--data", str(creep_run.parent / "prep" / "inherent.data"),
+                              "--out", str(out), "--steps", "200", "--snapshot-every", "100", "--thermo-every",
+                              "10", "--min-ftol", "1e-8", "--T", "0.05", "--model", str(model), "--every", "50")
+    assert res.returncode == 0, res.stderr
+    res = glassfix_cli("monitor", str(out), "--once", "--plain", "--json", str(tmp_path / "m.json"), capsys=capsys)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    mon = json.loads((tmp_path / "m.json").read_text())
+    pred = read_series(out / "predictions.csv")
+    steps = np.asarray(mon["series"]["step"])
+    shown = np.array([np.nan if v is None else v for v in mon["series"]["pred_mean"]], dtype=float)
+    for s, v in zip(pred["step"], pred["softness_mean"]):  # at every prediction step the run's own mean
+        assert shown[steps == s][0] == v
+    assert np.isnan(shown[steps < pred["step"][0]]).all()  # nothing is shown before the first prediction
+    assert mon["summary"]["pred"] is not None and mon["summary"]["hist"] is not None
+
+
 def test_openmm_reporter_files(tmp_path):
     """The files PredictorReporter writes (its log and dump) are followed like a LAMMPS run."""
     from glassfix.core.frame import Frame

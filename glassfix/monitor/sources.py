@@ -199,6 +199,7 @@ class Source:
         prog = info.get("progress") or {}
         if len(prog.get("step", [])):
             info["wall"] = (prog["step"], prog["wall"])
+        _attach_prediction_means(series, info.get("predictions") or {})
         rd.series = series
         frames, r1 = self._npz_frames()
         dframes, r2, errs = self._dump_frames()
@@ -288,7 +289,9 @@ def open_source(path: str | Path, log: str | Path | None = None, dump: str | Pat
     if (p / "spec.json").exists() or (p / "state.json").exists():
         lp = logp or (p / "log.lammps")
         extra = {"progress": TableTail(p / "progress.csv", sep=","),
-                 "snapshots": TableTail(p / "snapshots.csv", sep=",")}
+                 "snapshots": TableTail(p / "snapshots.csv", sep=","),
+                 # `glassfix run ... --model`: group means of the prediction fix every N steps
+                 "predictions": TableTail(p / "predictions.csv", sep=",")}
         src = Source(p, "glassfix run", series=TableTail(p / "series.csv", sep=","), log=LogTail(lp),
                      npz_dir=p / "frames", info_files=[p / "spec.json", p / "state.json"], extra=extra,
                      total=total)
@@ -322,3 +325,15 @@ def open_source(path: str | Path, log: str | Path | None = None, dump: str | Pat
     raise MonitorError(f"{p} is not a run directory: it has no spec.json/state.json (`glassfix run`), "
                        f"series.txt/aqs_series.txt (lammps_inputs/*.lmp), log.lammps, OpenMM reporter log or "
                        f"*.dump; give the directory passed as --out / -var out, or the LAMMPS log file")
+
+
+def _attach_prediction_means(series: dict[str, np.ndarray], pred: dict[str, Any]) -> None:
+    """``pred_mean`` of the series from ``predictions.csv`` (``<output>_mean`` columns, every N steps):
+    at each series step the latest prediction at or before it, NaN (a gap) before the first one."""
+    cols = [k for k in pred if str(k).endswith("_mean")]
+    if "pred_mean" in series or not cols or "step" not in series or not len(pred.get("step", [])):
+        return
+    ps = np.asarray(pred["step"], dtype=np.float64)
+    pv = np.asarray(pred[cols[0]], dtype=np.float64)
+    k = np.searchsorted(ps, np.asarray(series["step"], dtype=np.float64), side="right") - 1
+    series["pred_mean"] = np.where(k >= 0, pv[np.clip(k, 0, None)], np.nan)

@@ -21,7 +21,7 @@ from ..core.atomic import atomic_write_text
 from ..core.cell import cell_to_lammps_box, lammps_box_to_cell, to_fractional
 from ..core.frame import Frame
 
-__all__ = ["read_data", "write_data", "read_dump", "read_dump_frames", "write_dump"]
+__all__ = ["read_data", "write_data", "read_dump", "read_dump_frames", "write_dump", "parse_dump_box", "build_dump_frame"]
 
 # Data-file atom styles: (number of columns without image flags, column of id, type, x).
 _ATOM_STYLES: dict[str, tuple[int, int, int, int]] = {
@@ -278,7 +278,7 @@ _KNOWN = {"id", "type", *_WRAPPED, *_SCALED, *_UNWRAPPED, *_SCALED_UNWRAPPED, *_
 _INT_COLUMNS = {"id", "type", "mol", "proc", "procp1", *_IMAGES}
 
 
-def _dump_box(header: str, rows: list[str]) -> tuple[np.ndarray, np.ndarray, float, float, float, list[str]]:
+def parse_dump_box(header: str, rows: list[str]) -> tuple[np.ndarray, np.ndarray, float, float, float, list[str]]:
     """(lo, hi, xy, xz, yz, boundary flags) from an ``ITEM: BOX BOUNDS`` header and its three lines."""
     tokens = header.split()[2:]  # after "BOX BOUNDS"
     if tokens[:2] == ["abc", "origin"]:
@@ -319,7 +319,7 @@ def _planar_z(table: np.ndarray, cols: dict[str, int], lo: np.ndarray, hi: np.nd
     return False
 
 
-def _build_dump_frame(
+def build_dump_frame(
     step: int, time: float | None, box: tuple, columns: list[str], lines: list[str], dim: int | None
 ) -> Frame:
     """One Frame from a parsed dump snapshot (atoms sorted by id)."""
@@ -422,7 +422,7 @@ def read_dump(
             elif item.startswith("NUMBER OF ATOMS"):
                 n = int(_take(fh, 1, path)[0])
             elif item.startswith("BOX BOUNDS"):
-                box = _dump_box(item, _take(fh, 3, path))
+                box = parse_dump_box(item, _take(fh, 3, path))
             elif item.startswith("ATOMS"):
                 if n is None or box is None:
                     raise ValueError(f"{path}: ITEM: ATOMS before NUMBER OF ATOMS / BOX BOUNDS")
@@ -431,7 +431,7 @@ def read_dump(
                     for _ in itertools.islice(fh, n):  # skip without parsing
                         pass
                 else:
-                    yield _build_dump_frame(step, time, box, columns, _take(fh, n, path), dim)
+                    yield build_dump_frame(step, time, box, columns, _take(fh, n, path), dim)
                 step, time, n, box = 0, None, None, None
             else:
                 raise ValueError(f"{path}: unknown dump item {item!r}")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from glassfix.core.frame import Frame
-from glassfix.data.lammps_io import _build_dump_frame, _dump_box  # the one dump-snapshot parser
+from glassfix.data.lammps_io import build_dump_frame, parse_dump_box  # the one dump-snapshot parser
 
 __all__ = ["LineTail", "TableTail", "DumpTail", "LogTail", "parse_float"]
 
@@ -161,7 +161,7 @@ class DumpTail:
                 if n is None or box is None or k + 1 + n > len(lines):
                     return None, 0
                 try:
-                    frame = _build_dump_frame(step, time, box, item.split()[1:], lines[k + 1:k + 1 + n], self.dim)
+                    frame = build_dump_frame(step, time, box, item.split()[1:], lines[k + 1:k + 1 + n], self.dim)
                 except (ValueError, NotImplementedError) as exc:
                     self.error = f"{self.path}: unreadable snapshot at step {step} ({exc})"
                     return None, 0
@@ -178,7 +178,7 @@ class DumpTail:
                 elif item.startswith("NUMBER OF ATOMS"):
                     n = int(body[0])
                 elif item.startswith("BOX BOUNDS"):
-                    box = _dump_box(item, body)
+                    box = parse_dump_box(item, body)
             except (ValueError, IndexError) as exc:
                 self.error = f"{self.path}: unreadable header {item!r} ({exc})"
                 lines.clear()

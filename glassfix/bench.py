@@ -262,7 +262,7 @@ def bench_iso(n_atoms: int = 1000, replicas: int = 4, steps: int = 10000, repeat
     from rich.console import Console
 
     from glassfix import __version__
-    from glassfix.ensembles.iso import launcher_throughput
+    from glassfix.ensembles.bench import launcher_throughput
 
     console = Console()
     rows = []

@@ -32,7 +32,6 @@ APP_MODULE_NAMES = {"cli", "bench", "__main__"}
 MAX_LINES = 600
 KNOWN_LARGE = {
     "glassfix.data.store": 1436,
-    "glassfix.ensembles.iso": 1217,
     "glassfix.descriptors.coarse_grained": 870,
     "glassfix.analysis.dynamics": 637,
 }

@@ -20,21 +20,19 @@ import pytest
 
 from glassfix.data.store import DatasetStore
 from glassfix.engines.lammps.runner import lammps_env, venv_bin
-from glassfix.ensembles import (
-    IsoJournal,
-    IsoSettings,
+from glassfix.ensembles.executors import get_executor
+from glassfix.ensembles.iso import run_iso
+from glassfix.ensembles.journal import IsoJournal
+from glassfix.ensembles.plan import IsoSettings
+from glassfix.ensembles.replica import (
     ReplicaTask,
     SystemSpec,
-    bond_breaking_grid,
-    format_time,
-    get_executor,
     make_liquid_frame,
     maxwell_boltzmann,
-    parse_time_grid,
     replica_seed,
-    run_iso,
     run_replica,
 )
+from glassfix.ensembles.timegrid import bond_breaking_grid, format_time, parse_time_grid
 from glassfix.systems import KobAndersen3D
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,6 +188,26 @@ def test_run_replica_continuous_unwrapped_and_deterministic(frames):
     assert ((a.positions[-1] < lo) | (a.positions[-1] >= hi)).any()  # some atoms left the box
     # total momentum removed, equal masses: the centre of mass does not move
     assert np.abs(disp.mean(axis=0)).max() < 1e-10
+
+
+def test_replica_worker_stays_light():
+    """A worker process that unpickles a task and runs it imports neither numba nor the store (h5py): the
+    launcher starts many workers, and numba alone costs ~0.6 s of start-up each."""
+    import pickle
+
+    spec = SystemSpec("lj2d", 2, 1, (1.0,), ("pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0", "mass 1 1.0"))
+    pos = (np.indices((6, 6)).reshape(2, -1).T + 0.5) * 1.12
+    task = ReplicaTask("lj", 0, 5, pos, np.zeros(36, int), np.diag([6 * 1.12] * 2), np.zeros(2), spec, 1.0, (5,), DT)
+    code = ("import pickle, sys\n"
+            "res = pickle.load(sys.stdin.buffer)\n"  # the task pickle names the worker module, as a pool's does
+            "from glassfix.ensembles.replica import run_replica\n"
+            "assert run_replica(res).positions.shape == (1, 36, 2)\n"
+            "print(sorted(m for m in ('numba', 'h5py', 'glassfix.core.neighbors', 'glassfix.data.store') "
+            "if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(task), env=lammps_env(), cwd=REPO,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert proc.stdout.decode().strip().splitlines()[-1] == "[]"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_savez", "atomic_save", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_savez", "atomic_save", "atomic_write_text", "atomic_write_json", "json_default"]
 
 
 def _umask() -> int:
@@ -68,6 +68,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, durable: bool = F
     atomic_write(path, lambda fh: fh.write(text), binary=False, durable=durable)
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1, **dumps: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (``dumps``: extra ``json.dumps`` arguments)."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, **dumps))
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1, durable: bool = False,
+                      **dumps: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (``dumps``: extra ``json.dumps`` arguments; ``durable``:
+    as in :func:`atomic_write`)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, **dumps), durable=durable)
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=json_default)``: numpy scalars as Python numbers, arrays as lists, paths as str."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

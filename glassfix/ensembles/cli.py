@@ -96,14 +96,15 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from .iso import IsoSettings
+    from .labels import DEFAULT_BB_FACTORS
+    from .plan import IsoSettings
 
     cage = args.cage_radius
     if cage is None and "cage" in args.labels:
         cage = 1.4
     bb = args.bond_breaking
     if bb is None and "bonds" in args.labels:
-        bb = (1.485, 1.7)
+        bb = DEFAULT_BB_FACTORS
     return IsoSettings(replicas=args.replicas, times=args.times, dt=args.dt, seed=args.seed,
                        rescale=not args.no_rescale, temperature=args.temperature, system=args.system,
                        keys=args.keys, cage_radius=cage, bb_factors=bb, replica_dtype=args.replica_dtype,
@@ -112,7 +113,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _rich_progress(enabled: bool) -> Any:
-    from .iso import IsoProgress
+    from .report import IsoProgress
 
     if not enabled:
         return IsoProgress()

@@ -1,7 +1,7 @@
 """Executors for ensemble launchers: local processes (default), mpi4py.futures (clusters), Dask, serial.
 
 Every kind yields a ``concurrent.futures.Executor`` (``submit`` returning futures); tasks are pure
-functions of picklable arguments (:func:`glassfix.ensembles.iso.run_replica`), so all kinds give the same
+functions of picklable arguments (:func:`glassfix.ensembles.replica.run_replica`), so all kinds give the same
 results.
 
 * ``local``: ``ProcessPoolExecutor`` with the ``spawn`` start method. ``fork`` happens to work with the

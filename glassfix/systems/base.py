@@ -83,7 +83,7 @@ def lammps_box_commands(dim: int, length: float, n_types: int, atom_style: str =
 
 def system_metadata(system: Any, density: float) -> dict[str, Any]:
     """Frame metadata of a system's configuration: name, density, cutoff style and every dataclass field,
-    so the exact system can be rebuilt from a stored frame (``glassfix.ensembles.iso.resolve_system``)."""
+    so the exact system can be rebuilt from a stored frame (``glassfix.ensembles.plan.resolve_system``)."""
     meta: dict[str, Any] = {"system": system.name, "density": float(density), "cutoff_style": system.cutoff_style}
     if dataclasses.is_dataclass(system):
         meta.update({f.name: getattr(system, f.name) for f in dataclasses.fields(system) if f.init})

@@ -8,7 +8,6 @@ alternating repeats. Results are appended to ``docs/benchmarks.md`` with date an
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix import __version__
+from glassfix.core.atomic import atomic_write_json, atomic_write_text
 from glassfix.core.machine import machine_description
 from glassfix.systems import KobAndersen3D
 
@@ -122,9 +122,7 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
         state = {"key": key, "runs": []}
 
     def save_state():
-        tmp = state_path.with_name("state.json.tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, state_path)
+        atomic_write_json(state_path, state, indent=2)
 
     if not (out_dir / "start.data").exists():
         with console.status(f"preparing KA N={n_atoms} …"):
@@ -244,9 +242,7 @@ def _append_report(report: Path, r: dict) -> None:
             "| " + " | ".join(f"{v:+.2f}" for v in extra.values()) + " |",
             "",
         ]
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
-    os.replace(tmp, report)
+    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(section))
 
 
 def bench_iso(n_atoms: int = 1000, replicas: int = 4, steps: int = 10000, repeats: int = 3, workers: int = 2,
@@ -294,8 +290,6 @@ def bench_iso(n_atoms: int = 1000, replicas: int = 4, steps: int = 10000, repeat
     lines += ["", f"**Median ratio: {median:.3f}** (target ≥ 0.9).", ""]
     report.parent.mkdir(parents=True, exist_ok=True)
     text = report.read_text() if report.exists() else "# glassfix benchmarks\n"
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
-    os.replace(tmp, report)
+    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
     console.print(f"[bold]median launcher/bare ratio {median:.3f}[/bold] → {report}")
     return {"rows": rows, "median_ratio": median}

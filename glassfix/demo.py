@@ -321,9 +321,7 @@ def write_report(out: Path, cfg: DemoConfig, timings: dict[str, float]) -> Path:
         "",
     ]
     rep = out / "report.md"
-    tmp = rep.with_name("report.md.tmp")
-    tmp.write_text("\n".join(md))
-    os.replace(tmp, rep)
+    atomic_write_text(rep, "\n".join(md))
     _atomic_json(out / "report.json", {"fix_vs_offline_rel": fix_vs_offline, "lag_frames": lag_frames,
                                        "correlations": {n: r for n, _, r, _ in lines},
                                        "heads": params["heads"]})

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.atomic import atomic_savez
 from ..core.frame import Frame
 from .store import DatasetError, DatasetStore, default_key
 
@@ -144,9 +145,7 @@ def export_npz(store: DatasetStore, key: str, out: str | os.PathLike[str], time_
     for name, values in store.labels(key).items():
         arrays[f"label:{name}"] = values
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, out)
+    atomic_savez(out, **arrays)
     return out
 
 

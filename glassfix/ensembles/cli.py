@@ -182,15 +182,9 @@ def _print_table(summary: dict[str, Any]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    import os
+    from glassfix.core.atomic import atomic_write_text
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, text, durable=True)
 
 
 def run_cli(args: argparse.Namespace) -> int:

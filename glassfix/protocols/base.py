@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_savez
 from glassfix.core.frame import Frame
 from glassfix.protocols.common import (
     LammpsSession, Progress, ProtocolError, ProtocolResult, SeriesFile, Workdir, data_file_atoms, fmt,
@@ -312,9 +313,7 @@ class ProtocolRun:
             npz = self.wd.checkpoint_path(step, ".npz")
             keep.append(npz)
             if self.root:
-                tmp = npz.with_name(npz.name + ".tmp.npz")
-                np.savez(tmp, **arrays)
-                os.replace(tmp, npz)
+                atomic_savez(npz, **arrays)
         self.wd.write_state({"protocol": self.protocol, "step": int(step), "total": self.total(),
                              "restart": restart.name, "arrays": npz.name if npz else None,
                              "extras": self.extras(), "complete": bool(complete),

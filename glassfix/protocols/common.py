@@ -21,7 +21,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from glassfix.core.atomic import atomic_savez, atomic_write_text, json_default
 from glassfix.core.frame import Frame
 from glassfix.engines.lammps.runner import lammps_env, venv_bin
 from glassfix.engines.lammps.session import LammpsSession
@@ -73,30 +73,8 @@ class ProtocolResult:
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented JSON through a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
-            fh.write("\n")
-            fh.flush()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, Path):
-        return str(v)
-    raise TypeError(f"cannot serialise {type(v).__name__} to JSON")
+    """Write ``obj`` as indented, key-sorted JSON atomically (never half-written)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
 def derive_seed(seed: int, *parts: Any) -> int:
@@ -200,7 +178,7 @@ def save_frame_npz(path: str | os.PathLike[str], frame: Frame, labels: Mapping[s
         "positions": frame.positions, "types": frame.types, "ids": frame.ids, "cell": frame.cell,
         "origin": frame.origin, "pbc": frame.pbc, "step": np.int64(frame.step), "time": np.float64(frame.time),
         "species": np.array(json.dumps(list(frame.species) if frame.species else None)),
-        "metadata": np.array(json.dumps(frame.metadata, default=_json_default)),
+        "metadata": np.array(json.dumps(frame.metadata, default=json_default)),
         "kind": np.array(kind),
     }
     for opt in ("unwrapped", "velocities", "energies"):
@@ -212,15 +190,7 @@ def save_frame_npz(path: str | os.PathLike[str], frame: Frame, labels: Mapping[s
         arrays[f"label_{k}"] = np.asarray(values)
         names.append(name)
     arrays["label_names"] = np.array(json.dumps(names))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_savez(path, **arrays)
 
 
 def load_frame_npz(path: str | os.PathLike[str]) -> tuple[Frame, dict[str, np.ndarray], str]:
@@ -313,15 +283,7 @@ class SeriesFile:
         k = self.columns.index(self.key)
         rows = [r for r in self._rows() if float(r[k]) <= max_key]
         text = ",".join(self.columns) + "\n" + "".join(",".join(r) + "\n" for r in rows)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(self.path, text)
         return len(rows)
 
     def read(self) -> dict[str, np.ndarray]:
@@ -405,7 +367,7 @@ class Workdir:
                                     f"use another work directory")
             a = {k: v for k, v in old.get("spec", {}).items() if k not in extendable}
             # a field added to the spec since the run started (e.g. model) binds nothing while it is None
-            b = {k: v for k, v in json.loads(json.dumps(spec_dict, default=_json_default)).items()
+            b = {k: v for k, v in json.loads(json.dumps(spec_dict, default=json_default)).items()
                  if k not in extendable and (k in a or v is not None)}
             if a != b:
                 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))

@@ -33,7 +33,6 @@ MAX_LINES = 600
 KNOWN_LARGE = {
     "glassfix.data.store": 1436,
     "glassfix.ensembles.iso": 1217,
-    "glassfix.descriptors.coarse_grained": 870,
     "glassfix.analysis.dynamics": 637,
 }
 

@@ -4,7 +4,7 @@ Source: ``shared/science/003_creep.md`` §4.1–4.3 (Wu & Ruiz Pestana, Front. M
 formulas of the Wang–Jain reference implementation (matminer ``IntersticeDistribution``), digest §4.2:
 
 * Neighbours of O: its plain periodic Voronoi neighbours (cells sharing a face; no small-face
-  filtering), from :func:`glassfix.descriptors.coarse_grained.periodic_voronoi` (freud topology,
+  filtering), from :func:`glassfix.descriptors.voronoi.periodic_voronoi` (freud topology,
   float64 geometry).
 * Radii r_α per species ("proportional to σ_αα"; default σ_αα/2 of KA: r_A = 0.5, r_B = 0.44).
 * Distance interstice, per Voronoi neighbour j:  D = d_Oj / (r_O + r_j) − 1   (may be negative).
@@ -32,7 +32,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, as_center_indices, register_descriptor
-from glassfix.descriptors.coarse_grained import VORONOI_BACKENDS, VoronoiCells, periodic_voronoi
+from glassfix.descriptors.voronoi import VORONOI_BACKENDS, VoronoiCells, periodic_voronoi
 from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = ["IntersticeDescriptor", "KA_RADII", "neighbor_hull_facets", "SRF_NAMES", "MRF_NAMES"]

@@ -378,22 +378,20 @@ class CoarseGrainedDescriptor(Descriptor):
     def compute(self, frame: Frame, centers: np.ndarray | None = None,
                 neighbors: NeighborList | None = None) -> np.ndarray:
         """Features (n_centers, n_features): per-particle quantities on the whole (periodic) frame, then
-        the coarse-graining over every image within ``max_range`` (or over ``neighbors`` if given)."""
+        the coarse-graining over every image within ``max_range`` (or over ``neighbors`` if given).
+
+        A given list goes through :meth:`Descriptor.compute` (its checks, then :meth:`_compute`); without
+        one, the per-particle quantities are computed once and the centres are averaged in chunks that
+        bound the memory of the R = ``max_range`` pair lists."""
         from glassfix.core.neighbors import neighbor_list
 
+        if neighbors is not None:
+            return super().compute(frame, centers=centers, neighbors=neighbors)
         types = frame.types
         if types.size and int(types.max()) >= self.n_species:
             raise ValueError(f"frame has atom type {int(types.max())} but the descriptor knows "
                              f"{self.n_species} species (types are 0-based)")
         values = self.particle_values(frame)
-        if neighbors is not None:
-            if centers is not None and not np.array_equal(as_center_indices(centers, frame.n_atoms),
-                                                          neighbors.centers):
-                raise ValueError("centers and neighbors.centers disagree; pass only the neighbour list")
-            if neighbors.cutoff < self.max_range * (1.0 - 1e-12):
-                raise ValueError(f"neighbour list cutoff {neighbors.cutoff:g} is shorter than max_range "
-                                 f"{self.max_range:g}")
-            return self.coarse_grain(types, values, neighbors)
         idx = as_center_indices(centers, frame.n_atoms)
         if idx.size == 0:
             return np.zeros((0, self.n_features))
@@ -404,6 +402,7 @@ class CoarseGrainedDescriptor(Descriptor):
                  for a in range(0, idx.size, chunk)]
         return np.concatenate(parts, axis=0)
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
-        raise TypeError("CoarseGrainedDescriptor needs the frame (per-particle energies, Voronoi cells); "
-                        "call compute(frame, ...) or coarse_grain(types, values, nl)")
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
+        """Features for ``nl.centers``: the per-particle quantities of ``frame`` (energies, Voronoi cells:
+        the whole periodic frame), then their ball averages over the pairs of ``nl``."""
+        return self.coarse_grain(frame.types, self.particle_values(frame), nl)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "glassfix"
@@ -32,7 +31,6 @@ APP_MODULE_NAMES = {"cli", "bench", "__main__"}
 MAX_LINES = 600
 KNOWN_LARGE = {
     "glassfix.data.store": 1436,
-    "glassfix.descriptors.coarse_grained": 870,
     "glassfix.analysis.dynamics": 637,
 }
 

@@ -17,12 +17,9 @@ from scipy.spatial import ConvexHull, Delaunay, Voronoi
 import glassfix.descriptors.coarse_grained as cgmod
 from glassfix.core.frame import Frame
 from glassfix.descriptors.base import descriptor_from_spec
-from glassfix.descriptors.coarse_grained import (
-    JUNG_LENGTHS,
-    CoarseGrainedDescriptor,
-    FrozenStandardizer,
-    periodic_voronoi,
-)
+from glassfix.descriptors.coarse_grained import JUNG_LENGTHS, CoarseGrainedDescriptor
+from glassfix.descriptors.standardizer import FrozenStandardizer
+from glassfix.descriptors.voronoi import periodic_voronoi
 from glassfix.systems import get_system
 
 RTOL = 1e-10

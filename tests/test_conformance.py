@@ -71,6 +71,20 @@ def test_descriptor_contract(kind):
     np.testing.assert_allclose(desc.compute(frame, centers=centers), X[centers], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", sorted(DESCRIPTORS))
+def test_descriptor_compute_hook(kind):
+    """``_compute(frame, nl)`` (the one method a new descriptor implements) gives the rows of ``compute``."""
+    from glassfix.core.neighbors import neighbor_list
+
+    desc = DESCRIPTOR_KINDS.get(kind).from_spec(DESCRIPTORS[kind])
+    frame = _frame(5)
+    centers = np.array([0, 4, 9, 31])
+    nl = neighbor_list(frame, desc.cutoff if np.isfinite(desc.cutoff) else 1.5, centers)
+    out = desc._compute(frame, nl)
+    assert out.shape == (centers.size, desc.n_features)
+    np.testing.assert_allclose(out, desc.compute(frame)[centers], rtol=1e-12, atol=1e-12)
+
+
 def _heads(n_features: int, rng: np.random.Generator):
     from glassfix.models.softness import SoftnessHead
 

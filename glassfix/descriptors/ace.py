@@ -355,8 +355,9 @@ class ACEDescriptor(Descriptor):
         out = out.reshape(neighbors.n_centers, self.n_species, (lm + 1) ** 2, self.n_max)
         return np.ascontiguousarray(out.transpose(0, 1, 3, 2))
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
         """Run the numba kernel over the CSR list (pairs with r ≥ r_cut are skipped inside)."""
+        types = frame.types
         vectors = nl.vectors
         if nl.n_pairs == 0:
             vectors = np.zeros((0, 3), dtype=np.float64)

@@ -297,8 +297,9 @@ class AngularStructureFunctions(Descriptor):
             "species_names": list(self.species_names),
         }
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
         """Run the numba kernel over the CSR list (pairs beyond ``cutoff`` are skipped inside)."""
+        types = frame.types
         vectors = nl.vectors
         if nl.n_pairs == 0:
             vectors = np.zeros((0, 3), dtype=np.float64)
@@ -381,7 +382,7 @@ class CombinedDescriptor(Descriptor):
             return np.ascontiguousarray(np.concatenate(parts, axis=1))
         return super().compute(frame, centers=centers, neighbors=neighbors)
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
         """Each component on the shared list (each filters pairs to its own cutoff), concatenated."""
-        parts = [c._compute(types, nl) for c in self.components]
+        parts = [c._compute(frame, nl) for c in self.components]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))

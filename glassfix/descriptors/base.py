@@ -106,8 +106,9 @@ class Descriptor(ABC):
             raise ValueError(f"invalid {cls.kind!r} descriptor spec: {exc}") from exc
 
     @abstractmethod
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
-        """Features for ``nl.centers`` from neighbour types and pair vectors (pairs may exceed cutoff)."""
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
+        """Features for ``nl.centers`` from the frame (``frame.types``; a descriptor of pair geometry reads
+        no more) and the pair vectors of ``nl`` (pairs may exceed cutoff); ``compute`` has validated both."""
 
     def compute(
         self,
@@ -152,7 +153,7 @@ class Descriptor(ABC):
                 neighbors.vectors.ndim != 2 or neighbors.vectors.shape[1] != frame.dim
             ):
                 raise ValueError(f"neighbour vectors must have shape (n_pairs, {frame.dim})")
-        out = self._compute(types, neighbors)
+        out = self._compute(frame, neighbors)
         assert out.shape == (neighbors.n_centers, self.n_features)
         return out
 

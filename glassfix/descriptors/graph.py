@@ -79,8 +79,8 @@ class ParticleGraph(Descriptor):
         return {"kind": self.kind, "n_species": self.n_species, "r_edge": self.r_edge,
                 "species_names": list(self.species_names)}
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
-        return types[nl.centers].astype(np.float64)[:, None]
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
+        return frame.types[nl.centers].astype(np.float64)[:, None]
 
     def compute(self, frame: Frame, centers: np.ndarray | None = None,
                 neighbors: NeighborList | None = None) -> np.ndarray:

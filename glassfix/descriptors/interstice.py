@@ -4,7 +4,7 @@ Source: ``shared/science/003_creep.md`` §4.1–4.3 (Wu & Ruiz Pestana, Front. M
 formulas of the Wang–Jain reference implementation (matminer ``IntersticeDistribution``), digest §4.2:
 
 * Neighbours of O: its plain periodic Voronoi neighbours (cells sharing a face; no small-face
-  filtering), from :func:`glassfix.descriptors.coarse_grained.periodic_voronoi` (freud topology,
+  filtering), from :func:`glassfix.descriptors.voronoi.periodic_voronoi` (freud topology,
   float64 geometry).
 * Radii r_α per species ("proportional to σ_αα"; default σ_αα/2 of KA: r_A = 0.5, r_B = 0.44).
 * Distance interstice, per Voronoi neighbour j:  D = d_Oj / (r_O + r_j) − 1   (may be negative).
@@ -32,7 +32,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import Descriptor, as_center_indices, register_descriptor
-from glassfix.descriptors.coarse_grained import VORONOI_BACKENDS, VoronoiCells, periodic_voronoi
+from glassfix.descriptors.voronoi import VORONOI_BACKENDS, VoronoiCells, periodic_voronoi
 from glassfix.descriptors.structure_functions import resolve_species_names
 
 __all__ = ["IntersticeDescriptor", "KA_RADII", "neighbor_hull_facets", "SRF_NAMES", "MRF_NAMES"]
@@ -279,7 +279,17 @@ class IntersticeDescriptor(Descriptor):
                              f"{self.n_species} species (types are 0-based)")
         if frame.dim != 3:
             raise ValueError("interstice features are defined for 3D frames only (digest 003 §4)")
-        idx = as_center_indices(centers, frame.n_atoms)
+        return self._features(frame, as_center_indices(centers, frame.n_atoms))
+
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
+        """Features for ``nl.centers``; the neighbours are the Voronoi ones of the whole periodic frame, so
+        the pairs of ``nl`` are not read."""
+        if frame.dim != 3:
+            raise ValueError("interstice features are defined for 3D frames only (digest 003 §4)")
+        return self._features(frame, nl.centers)
+
+    def _features(self, frame: Frame, idx: np.ndarray) -> np.ndarray:
+        """Features (idx.size, n_features) of the atoms ``idx`` (int64) of a periodic 3D frame."""
         if frame.n_atoms == 0 or idx.size == 0:
             return np.zeros((idx.size, self.n_features))
         cells = periodic_voronoi(frame, backend=self.voronoi_backend)
@@ -289,6 +299,3 @@ class IntersticeDescriptor(Descriptor):
         nl = cells.neighbors
         mrf = _mrf_kernel(nl.offsets, nl.neighbors, idx, srf)
         return np.ascontiguousarray(np.concatenate([srf[idx], mrf], axis=1))
-
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
-        raise TypeError("IntersticeDescriptor needs the periodic frame; call compute(frame, centers)")

@@ -164,8 +164,9 @@ class RadialStructureFunctions(Descriptor):
                 return out
         return super().compute(frame, centers=centers, neighbors=neighbors)
 
-    def _compute(self, types: np.ndarray, nl: NeighborList) -> np.ndarray:
+    def _compute(self, frame: Frame, nl: NeighborList) -> np.ndarray:
         """Run the numba kernel over the CSR list (pairs beyond ``cutoff`` are skipped inside)."""
+        types = frame.types
         vectors = nl.vectors
         if nl.n_pairs == 0:
             vectors = np.zeros((0, 3), dtype=np.float64)

@@ -145,3 +145,53 @@ def test_aqs_2d_on_the_best_platform():
     assert elastic.sum() >= 5
     assert np.nanmax(np.abs(r["energy_residual"][elastic])) < 1e-5
     assert r["frames"][-1].dim == 2 and r["frames"][-1].cell[1, 0] == pytest.approx(10e-3 * r["frames"][0].cell[1, 1])
+
+
+def test_swap_moves_sample_boltzmann_over_type_assignments():
+    """Detailed balance of OpenMM swap batches: 2 A + 2 B at fixed positions visit the 6 type assignments
+    with the Boltzmann weights of their OpenMM (Reference) energies; the Context follows every batch."""
+    import itertools
+
+    from glassfix.core.frame import Frame
+    from glassfix.engines.openmm.swap import OpenMMSwap
+
+    system = KobAndersen3D()
+    pos = np.array([[2.0, 2.0, 2.0], [3.05, 2.1, 2.0], [2.4, 3.0, 2.1], [2.6, 2.5, 3.0]])
+    cell = np.eye(3) * 5.2
+
+    def frame_of(types):
+        return Frame(positions=pos, types=np.array(types), cell=cell, species=("A", "B"))
+
+    states = sorted(set(itertools.permutations((0, 0, 1, 1))))
+    energy = np.array([omm_energy_forces(system, frame_of(s))[0] for s in states])
+    t = 0.5
+    p = np.exp(-(energy - energy.min()) / t)
+    p /= p.sum()
+    assert p.max() - p.min() > 0.2          # the weights differ: a biased sampler cannot pass
+    sim = make_simulation(system, frame_of((0, 0, 1, 1)), platform="Reference")
+    swap = OpenMMSwap(sim, system, frame_of((0, 0, 1, 1)), t, seed=3)
+    counts = np.zeros(len(states))
+    for _ in range(1000):
+        swap.sweeps(1)
+        counts[states.index(tuple(swap.types))] += 1
+    np.testing.assert_allclose(counts / counts.sum(), p, atol=0.05)
+    ctx_e = sim.context.getState(getEnergy=True).getPotentialEnergy()._value
+    assert ctx_e == pytest.approx(energy[states.index(tuple(swap.types))], rel=1e-12)
+
+
+def test_diameter_swaps_update_the_context():
+    from glassfix.engines.openmm.swap import OpenMMSwap
+
+    system = Polydisperse()
+    frame = _frame(system, 500, seed=2)
+    sim = make_simulation(system, frame, platform="Reference")
+    swap = OpenMMSwap(sim, system, frame, 0.1, seed=1)
+    assert swap.sweeps(2) > 0
+    new = swap.to_frame()
+    np.testing.assert_array_equal(np.sort(new.metadata["diameters"]), np.sort(frame.metadata["diameters"]))
+    assert np.any(new.metadata["diameters"] != frame.metadata["diameters"])
+    e = sim.context.getState(getEnergy=True).getPotentialEnergy()._value
+    assert e == pytest.approx(reference_energy_forces(system, new).energy, rel=1e-12)
+    with pytest.raises(ValueError, match="equal mass"):
+        OpenMMSwap(make_simulation(Wahnstrom(), _frame(Wahnstrom(), 500), platform="Reference"), Wahnstrom(),
+                   _frame(Wahnstrom(), 500), 0.5)

@@ -16,6 +16,7 @@ with the friction and noise masked out of z. No constraint or restraining force 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -193,16 +194,30 @@ def _planar_velocities(masses: np.ndarray, temperature: float, seed: int) -> np.
     return v
 
 
+@functools.lru_cache(maxsize=None)
+def _usable(name: str) -> bool:
+    """Whether platform ``name`` can create a Context here (a loaded CUDA plugin may still find no GPU)."""
+    mm = _mm()
+    try:
+        s = mm.System()
+        s.addParticle(1.0)
+        mm.Context(s, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(name))
+    except Exception:  # OpenMMException: no device, driver too old, …
+        return False
+    return True
+
+
 def best_platform(name: str | None = None):
-    """The named OpenMM platform, else CUDA when available, else CPU."""
+    """The named OpenMM platform, else CUDA when it can run here, else CPU (else Reference)."""
     mm = _mm()
     names = [mm.Platform.getPlatform(i).getName() for i in range(mm.Platform.getNumPlatforms())]
     if name is not None:
         if name not in names:
-            raise ValueError(f"OpenMM platform {name!r} is not available here (have {', '.join(names)})")
+            raise ValueError(f"OpenMM platform {name!r} is not available here (have {', '.join(names)}); "
+                             "CUDA needs pip install 'glassfix[openmm-cuda]' and a GPU")
         return mm.Platform.getPlatformByName(name)
     for pick in ("CUDA", "CPU", "Reference"):
-        if pick in names:
+        if pick in names and _usable(pick):
             return mm.Platform.getPlatformByName(pick)
     raise RuntimeError("no OpenMM platform found")
 

@@ -195,3 +195,38 @@ def test_diameter_swaps_update_the_context():
     with pytest.raises(ValueError, match="equal mass"):
         OpenMMSwap(make_simulation(Wahnstrom(), _frame(Wahnstrom(), 500), platform="Reference"), Wahnstrom(),
                    _frame(Wahnstrom(), 500), 0.5)
+
+
+@pytest.mark.slow
+def test_creep_mean_axial_stress_is_sigma0():
+    """MonteCarloAnisotropicBarostat in reduced units: a KA liquid (T* = 1) held at σ0 along z with fixed lateral
+    lengths relaxes to ⟨P_zz⟩ = σ0 (virial + kinetic, numba) and, being a liquid, equal lateral stresses;
+    x and y never move; the snapshot is minimised to P_zz = σ0."""
+    from glassfix.engines.openmm.creep import creep
+
+    system = KobAndersen3D()
+    frame = _frame(system, 256, seed=4)
+    r = creep(system, frame, sigma0=3.0, temperature=1.0, steps=3000, thermo_every=10, barostat_every=5,
+              lateral="fixed", snapshot_every=3000, dt=0.004, seed=2, platform="CPU", stress_tol=5e-4)
+    s = r["series"]
+    k = len(s["pzz"]) // 3          # the first third relaxes the lattice's P ≈ 40 down to σ0
+    # N = 256: block means scatter by ±0.15; a unit (×16.6) or sign error misses by far more than 0.45
+    assert s["pzz"][k:].mean() == pytest.approx(3.0, abs=0.45)
+    assert 0.5 * (s["pxx"][k:] + s["pyy"][k:]).mean() == pytest.approx(3.0, abs=0.45)
+    assert np.all(s["lx"] == frame.cell[0, 0]) and np.all(s["ly"] == frame.cell[1, 1])
+    assert s["strain"][-1] > 0.05    # the liquid expanded along z from ρ = 1.2
+    snap = r["snapshots"][0]
+    assert snap["converged"] and snap["stress"][2] == pytest.approx(3.0, abs=5e-4)
+
+
+def test_minimize_under_uniaxial_stress_with_free_laterals():
+    from glassfix.engines.openmm.creep import minimize_under_stress
+
+    system = KobAndersen3D()
+    m, info = minimize_under_stress(system, _frame(system, 256, seed=4), 0.5, platform="CPU", stress_tol=5e-4)
+    assert info["converged"]
+    np.testing.assert_allclose(info["stress"], [0.0, 0.0, 0.5], atol=5e-4)
+    ef = reference_energy_forces(system, m)
+    assert np.sqrt((ef.forces ** 2).mean()) < 1e-2          # a minimum
+    with pytest.raises(ValueError, match="axis"):
+        minimize_under_stress(system, m, 0.5, axis="w")

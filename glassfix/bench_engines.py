@@ -13,7 +13,6 @@ atom-steps/s independent of N. Results are appended to ``docs/benchmarks.md``; t
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from datetime import datetime, timezone

@@ -230,3 +230,25 @@ def test_minimize_under_uniaxial_stress_with_free_laterals():
     assert np.sqrt((ef.forces ** 2).mean()) < 1e-2          # a minimum
     with pytest.raises(ValueError, match="axis"):
         minimize_under_stress(system, m, 0.5, axis="w")
+
+
+def test_reporter_on_a_2d_system(tmp_path):
+    """PredictorReporter(dim=2) hands the model the in-plane frame: values equal the offline prediction."""
+    from conftest import make_softness_model
+    from glassfix.core.frame import Frame
+    from glassfix.engines.openmm import PredictorReporter
+    from glassfix.models import load_model
+
+    system = KobAndersen2D()
+    frame = _frame(system, 400, seed=6)
+    model = load_model(make_softness_model(tmp_path / "soft.glassfix", seed=1))
+    rep = PredictorReporter(model, 5, frame.types, dim=2, dump=tmp_path / "p.dump")
+    sim = make_simulation(system, frame, temperature=0.5, dt=0.002, platform="CPU", reporters=[rep])
+    mm.LocalEnergyMinimizer.minimize(sim.context, 1e-2, 200)
+    sim.step(10)
+    st = sim.context.getState(getPositions=True)
+    pos = st.getPositions(asNumpy=True)._value
+    assert np.all(pos[:, 2] == 0.0)
+    now = Frame(positions=pos[:, :2], types=frame.types, cell=frame.cell, species=frame.species)
+    np.testing.assert_allclose(rep.values[:, 0], model.predict(now)[:, 0], rtol=1e-12, atol=1e-12)
+    assert [s for s, _ in rep.history] == [5, 10]

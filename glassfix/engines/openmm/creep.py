@@ -63,8 +63,9 @@ def minimize_under_stress(system: Any, frame: Frame, sigma0: float, axis: str = 
                           max_rounds: int = 40, modulus: float = 40.0) -> tuple[Frame, dict[str, Any]]:
     """Minimise ``frame`` (orthorhombic, 3D) with its box lengths adjusted until the athermal normal stresses
     equal the uniaxial targets (σ0 along ``axis``; 0 laterally, or lateral lengths fixed) within
-    ``stress_tol``. ``modulus``: Lamé λ (ε/σ³, μ = λ/3) of the first Jacobian guess, then Broyden updates. Returns (the minimum,
-    {energy per atom, stress, rounds, converged, residual})."""
+    ``stress_tol`` (ε/σ³; ``tolerance``: RMS force, ε/σ). ``modulus``: Lamé λ (ε/σ³, μ = λ/3) of the first
+    Jacobian guess, then Broyden updates. Returns (the minimum, {energy per atom (ε), stress (diagonal,
+    ε/σ³), rounds, converged, residual})."""
     import openmm as mm
 
     from glassfix.engines.openmm.system import best_platform, build_system, reference_energy_forces

@@ -140,8 +140,8 @@ def lj_mixture_force(system: Any, types: np.ndarray):
 
 
 def poly_lj_force(system: Any, types: np.ndarray):
-    """The JBB pair force 4ε[(σ/r)^12 − (σ/r)^6 + C0 + C2 x² + C4 x⁴], x = r/σ_αβ, r < r_c,αβ (analytic: the
-    function LAMMPS' tables interpolate, :meth:`glassfix.systems.jbb.JBB.table_error`)."""
+    """The JBB pair force 4ε[(σ/r)^12 − (σ/r)^6 + C0 + C2 x² + C4 x⁴], x = r/σ_αβ, r < r_c,αβ (ε_AA, σ_AA;
+    analytic: the function LAMMPS' tables interpolate, :meth:`glassfix.systems.jbb.JBB.table_error`)."""
     sig, rc = system.sigma_matrix(), system.cutoff_matrix()
     tables = {"eps4": 4.0 * system.epsilon_matrix(), "sig2": sig ** 2, "rc": rc}
     body = _cut(rc, f"eps4*(x6*(x6-1)+{_g(system.C0)}+y*({_g(system.C2)}+y*{_g(system.C4)}))")

@@ -252,3 +252,42 @@ def test_reporter_on_a_2d_system(tmp_path):
     now = Frame(positions=pos[:, :2], types=frame.types, cell=frame.cell, species=frame.species)
     np.testing.assert_allclose(rep.values[:, 0], model.predict(now)[:, 0], rtol=1e-12, atol=1e-12)
     assert [s for s, _ in rep.history] == [5, 10]
+
+
+def test_iso_replicas_with_openmm_equal_lammps(tmp_path):
+    """glassfix iso --engine openmm: the same task (positions, Maxwell–Boltzmann seed) gives the LAMMPS
+    trajectory (double precision on Reference; chaos parts them only slowly over 100 steps); run_iso
+    stores replicas and labels equal to the LAMMPS launcher's to the engines' precision."""
+    import dataclasses
+
+    from glassfix.data.store import DatasetStore
+    from glassfix.engines.openmm.replica import replica_positions
+    from glassfix.ensembles import IsoSettings, ReplicaTask, SystemSpec, get_executor, run_iso, run_replica
+    from glassfix.ensembles.iso import maxwell_boltzmann, replica_seed
+
+    system = KobAndersen3D()
+    fr = _frame(system, 250, seed=8)
+    m = make_simulation(system, fr, platform="CPU")
+    mm.LocalEnergyMinimizer.minimize(m.context, 1e-2, 300)
+    fr.positions[:] = m.context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    task = ReplicaTask("ka/0", 0, replica_seed(7, "ka/0", 0), fr.positions, fr.types, fr.cell, fr.origin,
+                       SystemSpec.from_system(system), 0.8, (10, 50, 100), 0.005)
+    lmp = run_replica(task).positions
+    vel = maxwell_boltzmann(np.ones(250), 0.8, 3, task.seed, True)
+    ref = replica_positions(system, fr.positions, fr.types, fr.cell, vel, task.steps, task.dt, "Reference")
+    assert np.abs(ref - lmp).max() < 1e-8
+    cpu = run_replica(dataclasses.replace(task, engine="openmm", system_object=system)).positions
+    assert np.abs(cpu - lmp).max() < 1e-3       # single-precision CPU platform
+
+    stores = {}
+    for engine in ("lammps", "openmm"):
+        path = tmp_path / f"{engine}.h5"
+        with DatasetStore(path, "a") as st:
+            st.add_frame(fr, key="ka/0", group="c0", system="ka3d", temperature=0.8)
+        with get_executor("serial") as ex:
+            run_iso(path, IsoSettings(replicas=2, times="log:0.05:0.5:3", seed=7, engine=engine), executor=ex)
+        with DatasetStore(path, "r") as st:
+            stores[engine] = st.labels("ka/0")
+    assert stores["lammps"].keys() == stores["openmm"].keys() and stores["lammps"]
+    for name, lab in stores["lammps"].items():
+        np.testing.assert_allclose(stores["openmm"][name], lab, atol=1e-4)

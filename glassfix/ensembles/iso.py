@@ -267,6 +267,8 @@ class ReplicaTask:
     steps: tuple[int, ...]
     dt: float
     rescale: bool = True
+    engine: str = "lammps"
+    system_object: Any = None   # the glassfix system itself, for engine="openmm"
 
 
 @dataclass
@@ -351,7 +353,8 @@ def _local_state(lmp: Any, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def run_replica(task: ReplicaTask) -> ReplicaResult:
-    """Run one NVE replica in an in-process single-rank LAMMPS; returns positions at ``task.steps``.
+    """Run one NVE replica in an in-process single-rank LAMMPS (``task.engine = "openmm"``: in OpenMM,
+    :func:`glassfix.engines.openmm.replica.replica_positions`); returns positions at ``task.steps``.
 
     Deterministic: the same task gives bit-identical positions in any process (fresh LAMMPS instance,
     atoms created in row order, velocities from :func:`maxwell_boltzmann` with ``task.seed``).
@@ -366,6 +369,18 @@ def run_replica(task: ReplicaTask) -> ReplicaResult:
     steps = tuple(int(s) for s in task.steps)
     if not steps or steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError(f"steps must be strictly increasing integers >= 1, got {list(steps)}")
+    if task.engine == "openmm":
+        from ..engines.openmm.replica import replica_positions
+
+        if task.system_object is None:
+            raise ValueError("an OpenMM replica task needs system_object (the glassfix system)")
+        masses = np.asarray(task.system.masses, dtype=np.float64)[types]
+        vel = maxwell_boltzmann(masses, float(task.temperature), d, task.seed, task.rescale)
+        out = replica_positions(task.system_object, pos0, types, cell, vel, steps, float(task.dt))
+        return ReplicaResult(task.frame_key, int(task.replica), out, time.perf_counter() - t0, n * steps[-1],
+                             f"{socket.gethostname()}:{os.getpid()}")
+    if task.engine != "lammps":
+        raise ValueError(f"engine must be 'lammps' or 'openmm', got {task.engine!r}")
     lammps_mod = import_lammps()
     lmp = _lammps_instance(lammps_mod)
     try:
@@ -612,6 +627,8 @@ class IsoSettings:
     * ``replica_dtype``: dtype of the stored replica positions (labels are computed from the stored values).
     * ``keep_sidecar``: keep the per-replica files after a frame is committed.
     * ``pilot_frames``, ``pilot_replicas``, ``pilot_points``: pilot runs of a ``bb:`` grid per temperature.
+    * ``engine``: ``"lammps"`` (one in-process rank per replica) or ``"openmm"``
+      (:mod:`glassfix.engines.openmm.replica`, ``best_platform``, one CPU thread per replica).
     """
 
     replicas: int = 32
@@ -627,6 +644,7 @@ class IsoSettings:
     bb_factors: tuple[float, float] | None = None
     replica_dtype: str = "float64"
     keep_sidecar: bool = False
+    engine: str = "lammps"
     pilot_frames: int = 4
     pilot_replicas: int = 2
     pilot_points: int = 48
@@ -735,7 +753,8 @@ def _frame_fingerprint(key: str, frame: Frame, spec: SystemSpec, temperature: fl
     h = hashlib.sha256()
     h.update(json.dumps({"key": key, "system": spec.fingerprint(), "T": float(temperature), "dt": grid.dt,
                          "steps": list(grid.steps), "seed": int(settings.seed), "rescale": bool(settings.rescale),
-                         "version": 1}, sort_keys=True).encode())
+                         "version": 1, **({"engine": settings.engine} if settings.engine != "lammps" else {})},
+                        sort_keys=True).encode())
     # the starting arrays too: a store rebuilt under the same key must not reuse old replicas
     for a in (frame.positions, frame.types, frame.cell, frame.origin):
         h.update(np.ascontiguousarray(a).tobytes())
@@ -747,7 +766,8 @@ def _task(plan: _FramePlan, r: int, settings: IsoSettings, steps: Sequence[int] 
     fr = plan.frame
     return ReplicaTask(plan.key, r, replica_seed(settings.seed, plan.key, r) if seed is None else seed,
                        fr.positions, fr.types, fr.cell, fr.origin, plan.spec, plan.temperature,
-                       tuple(plan.grid.steps if steps is None else steps), float(settings.dt), settings.rescale)
+                       tuple(plan.grid.steps if steps is None else steps), float(settings.dt), settings.rescale,
+                       settings.engine, plan.system if settings.engine == "openmm" else None)
 
 
 def _bb_cutoffs(system: Any, factors: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -912,6 +932,8 @@ def run_iso(store_path: str | os.PathLike[str], settings: IsoSettings, executor:
     progress = progress or IsoProgress()
     if settings.replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {settings.replicas}")
+    if settings.engine not in ("lammps", "openmm"):
+        raise ValueError(f"engine must be 'lammps' or 'openmm', got {settings.engine!r}")
     if settings.replica_dtype not in ("float64", "float32"):
         raise ValueError(f"replica_dtype must be 'float64' or 'float32', got {settings.replica_dtype!r}")
     bb_grid = settings.times.strip().startswith("bb:")

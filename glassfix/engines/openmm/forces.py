@@ -6,7 +6,7 @@ costs O(N²) per step (measured 84 k → 6 k atom-steps/s from N = 1000 to 16,00
 system is a single force over all pairs with the force's cutoff at the largest pair cutoff (cell list,
 O(N)); the per-pair constants (ε_αβ, σ_αβ, r_c,αβ, shifts, …) are read off the two particles' type
 parameters ``t1``, ``t2`` by the interpolating polynomial of :func:`pair_table` — plain arithmetic,
-which OpenMM's CPU platform vectorises; ``Discrete2DFunction`` tables measured 3–4× slower — and the
+which OpenMM's CPU platform vectorises; ``Discrete2DFunction`` tables measured 2.5–3.7× slower — and the
 exact per-pair cutoff is a ``step(r_c,αβ − r)`` factor in the energy (no switching function, no
 long-range correction). Energies and forces equal the numba reference
 (:mod:`glassfix.systems.potentials`) to double-precision round-off on the Reference platform.

@@ -12,7 +12,7 @@ from glassfix.core.frame import Frame  # noqa: E402
 from glassfix.data.lammps_io import read_dump_frames, write_data  # noqa: E402
 from glassfix.engines.openmm import PredictorReporter, build_system, kelvin, make_simulation  # noqa: E402
 from glassfix.models import load_model  # noqa: E402
-from glassfix.systems import KobAndersen2D, KobAndersen3D, Wahnstrom  # noqa: E402
+from glassfix.systems import KobAndersen3D, Wahnstrom  # noqa: E402
 from glassfix.systems.potentials import energy_forces  # noqa: E402
 from lmp_util import KA_PAIR, error_lines, predict_run_script, run_lmp, shared_ka_frame, sheared  # noqa: E402
 
@@ -53,8 +53,6 @@ def test_wahnstrom_and_absolute_cutoffs():
 
 
 def test_clear_errors():
-    with pytest.raises(ValueError, match="three dimensions"):
-        build_system(KobAndersen2D(), KobAndersen2D().initial_frame(100))
     small = KobAndersen3D().initial_frame(60)
     with pytest.raises(ValueError, match="half the box"):
         build_system(KobAndersen3D(), small)
@@ -157,7 +155,9 @@ def test_aqs_matches_lammps_on_elastic_steps(tmp_path):
     from glassfix.engines.openmm.aqs import aqs_shear
 
     system = KobAndersen3D()
-    r0 = aqs_shear(system, system.initial_frame(500, seed=5), steps=0, platform="CPU", tolerance=1e-6)
+    # a deterministic start: the multithreaded CPU platform quenches the lattice into a different minimum on
+    # every run, and some of those are soft enough that CG and L-BFGS part by ~1e-5 in the stress
+    r0 = aqs_shear(system, system.initial_frame(500, seed=5), steps=0, platform="Reference", tolerance=1e-6)
     start = r0["frames"][0]
     r = aqs_shear(system, start, dgamma=1e-4, steps=3, platform="Reference", tolerance=1e-9)
     assert not r["event"].any()

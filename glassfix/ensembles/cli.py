@@ -72,6 +72,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes for local/dask (default: all usable cores); under MPI: ranks - 1")
     p.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster)")
+    p.add_argument("--engine", choices=["lammps", "openmm"], default="lammps",
+                   help="MD engine of the replicas: lammps (one rank each) or openmm (best platform: CUDA if "
+                        "present, else CPU with one thread per replica)")
     p.add_argument("--replica-dtype", choices=["float64", "float32"], default="float64",
                    help="dtype of the stored replica positions (labels are computed from the stored values)")
     p.add_argument("--keep-sidecar", action="store_true",
@@ -109,7 +112,7 @@ def _settings(args: argparse.Namespace) -> Any:
                        rescale=not args.no_rescale, temperature=args.temperature, system=args.system,
                        keys=args.keys, cage_radius=cage, bb_factors=bb, replica_dtype=args.replica_dtype,
                        keep_sidecar=args.keep_sidecar, pilot_frames=args.pilot_frames,
-                       pilot_replicas=args.pilot_replicas)
+                       pilot_replicas=args.pilot_replicas, engine=args.engine)
 
 
 def _rich_progress(enabled: bool) -> Any:

@@ -61,6 +61,8 @@ def run_iso(store_path: str | os.PathLike[str], settings: IsoSettings, executor:
     progress = progress or IsoProgress()
     if settings.replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {settings.replicas}")
+    if settings.engine not in ("lammps", "openmm"):
+        raise ValueError(f"engine must be 'lammps' or 'openmm', got {settings.engine!r}")
     if settings.replica_dtype not in ("float64", "float32"):
         raise ValueError(f"replica_dtype must be 'float64' or 'float32', got {settings.replica_dtype!r}")
     bb_grid = settings.times.strip().startswith("bb:")

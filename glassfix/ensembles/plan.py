@@ -52,6 +52,8 @@ class IsoSettings:
     * ``replica_dtype``: dtype of the stored replica positions (labels are computed from the stored values).
     * ``keep_sidecar``: keep the per-replica files after a frame is committed.
     * ``pilot_frames``, ``pilot_replicas``, ``pilot_points``: pilot runs of a ``bb:`` grid per temperature.
+    * ``engine``: ``"lammps"`` (one in-process rank per replica) or ``"openmm"``
+      (:mod:`glassfix.engines.openmm.replica`, ``best_platform``, one CPU thread per replica).
     """
 
     replicas: int = 32
@@ -67,6 +69,7 @@ class IsoSettings:
     bb_factors: tuple[float, float] | None = None
     replica_dtype: str = "float64"
     keep_sidecar: bool = False
+    engine: str = "lammps"
     pilot_frames: int = 4
     pilot_replicas: int = 2
     pilot_points: int = 48
@@ -150,7 +153,8 @@ def frame_fingerprint(key: str, frame: Frame, spec: SystemSpec, temperature: flo
     h = hashlib.sha256()
     h.update(json.dumps({"key": key, "system": spec.fingerprint(), "T": float(temperature), "dt": grid.dt,
                          "steps": list(grid.steps), "seed": int(settings.seed), "rescale": bool(settings.rescale),
-                         "version": 1}, sort_keys=True).encode())
+                         "version": 1, **({"engine": settings.engine} if settings.engine != "lammps" else {})},
+                        sort_keys=True).encode())
     # the starting arrays too: a store rebuilt under the same key must not reuse old replicas
     for a in (frame.positions, frame.types, frame.cell, frame.origin):
         h.update(np.ascontiguousarray(a).tobytes())
@@ -163,7 +167,8 @@ def replica_task(plan: FramePlan, r: int, settings: IsoSettings, steps: Sequence
     fr = plan.frame
     return ReplicaTask(plan.key, r, replica_seed(settings.seed, plan.key, r) if seed is None else seed,
                        fr.positions, fr.types, fr.cell, fr.origin, plan.spec, plan.temperature,
-                       tuple(plan.grid.steps if steps is None else steps), float(settings.dt), settings.rescale)
+                       tuple(plan.grid.steps if steps is None else steps), float(settings.dt), settings.rescale,
+                       settings.engine, plan.system if settings.engine == "openmm" else None)
 
 
 def resolve_bond_breaking_grids(plans: list[FramePlan], settings: IsoSettings, executor: Executor,

@@ -116,6 +116,8 @@ class ReplicaTask:
     steps: tuple[int, ...]
     dt: float
     rescale: bool = True
+    engine: str = "lammps"
+    system_object: Any = None   # the glassfix system itself, for engine="openmm"
 
 
 @dataclass
@@ -186,7 +188,8 @@ def _local_state(lmp: Any, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def run_replica(task: ReplicaTask) -> ReplicaResult:
-    """Run one NVE replica in an in-process single-rank LAMMPS; returns positions at ``task.steps``.
+    """Run one NVE replica in an in-process single-rank LAMMPS (``task.engine = "openmm"``: in OpenMM,
+    :func:`glassfix.engines.openmm.replica.replica_positions`); returns positions at ``task.steps``.
 
     Deterministic: the same task gives bit-identical positions in any process (fresh LAMMPS instance,
     atoms created in row order, velocities from :func:`maxwell_boltzmann` with ``task.seed``).
@@ -201,6 +204,18 @@ def run_replica(task: ReplicaTask) -> ReplicaResult:
     steps = tuple(int(s) for s in task.steps)
     if not steps or steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError(f"steps must be strictly increasing integers >= 1, got {list(steps)}")
+    if task.engine == "openmm":
+        from ..engines.openmm.replica import replica_positions
+
+        if task.system_object is None:
+            raise ValueError("an OpenMM replica task needs system_object (the glassfix system)")
+        masses = np.asarray(task.system.masses, dtype=np.float64)[types]
+        vel = maxwell_boltzmann(masses, float(task.temperature), d, task.seed, task.rescale)
+        out = replica_positions(task.system_object, pos0, types, cell, vel, steps, float(task.dt))
+        return ReplicaResult(task.frame_key, int(task.replica), out, time.perf_counter() - t0, n * steps[-1],
+                             f"{socket.gethostname()}:{os.getpid()}")
+    if task.engine != "lammps":
+        raise ValueError(f"engine must be 'lammps' or 'openmm', got {task.engine!r}")
     lammps_mod = import_lammps()
     lmp = _lammps_instance(lammps_mod)
     try:

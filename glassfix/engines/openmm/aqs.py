@@ -5,7 +5,8 @@ tilt0 + n·δγ·L_y with an affine remap of the atoms (x += Δtilt · y / L_y),
 OpenMM wants its box in reduced form (|b_x| ≤ a_x / 2), so the tilt it is given is reduced by lattice
 vectors; positions are unaffected (an equivalent lattice). The shear stress σ = −P_xy = −W_xy / V of each
 minimum comes from the numba reference (athermal: virial only), and plastic events are flagged as the
-LAMMPS driver does (:func:`glassfix.analysis.mechanics.detect_events`).
+LAMMPS driver does (:func:`glassfix.analysis.mechanics.detect_events`). 2D frames shear in their plane
+(z forces vanish exactly, :mod:`glassfix.engines.openmm.system`); V is then the area.
 """
 
 from __future__ import annotations
@@ -20,45 +21,44 @@ __all__ = ["aqs_shear"]
 
 
 def aqs_shear(system: Any, frame: Frame, dgamma: float = 1e-4, steps: int = 100, tolerance: float = 1e-8,
-              max_iterations: int = 0, platform: str | None = "Reference", minimize_start: bool = True,
+              max_iterations: int = 0, platform: str | None = None, minimize_start: bool = True,
               reporter=None) -> dict[str, Any]:
-    """AQS xy shear of ``frame`` for ``steps`` steps of ``dgamma``; ``tolerance``: RMS force (ε/σ) at which
-    OpenMM's L-BFGS stops. Returns per-step arrays (index 0 = the starting minimum): ``gamma``, ``pe`` (per
-    atom, ε), ``sigma`` (ε/σ³), the ``event*`` flags of ``detect_events`` and ``frames`` (the minima).
+    """AQS xy shear of ``frame`` (2D or 3D, any system of :func:`~glassfix.engines.openmm.build_system`) for
+    ``steps`` steps of ``dgamma``; ``tolerance``: RMS force (ε/σ) at which OpenMM's L-BFGS stops;
+    ``platform``: :func:`~glassfix.engines.openmm.best_platform` (by name, e.g. ``"Reference"`` for double
+    precision). Returns per-step arrays (index 0 = the starting minimum): ``gamma``, ``pe`` (per atom, ε),
+    ``sigma`` (ε/σ^d), the ``event*`` flags of ``detect_events`` and ``frames`` (the minima).
 
     ``reporter``: optional :class:`~glassfix.engines.openmm.PredictorReporter`, evaluated at every minimum.
     """
     import openmm as mm
 
-    from glassfix.engines.openmm.system import best_platform, build_system
     from glassfix.analysis.mechanics import detect_events
-    from glassfix.systems.potentials import energy_forces
+    from glassfix.engines.openmm.system import (best_platform, box_vectors, build_system, interaction_range,
+                                                positions3, reduced_box, reference_energy_forces)
 
     cell = np.asarray(frame.cell, dtype=np.float64).copy()
-    if frame.dim != 3:
-        raise ValueError("OpenMM AQS needs a 3D frame")
+    d = frame.dim
     ly = cell[1, 1]
     tilt0 = cell[1, 0]
     ctx = mm.Context(build_system(system, frame), mm.VerletIntegrator(0.001), best_platform(platform))
-    potential = system.potential()
+    cutoff = interaction_range(system, frame)
+    meta = {k: frame.metadata[k] for k in ("diameters", "bonds") if k in frame.metadata}
 
-    def reduced(c: np.ndarray) -> np.ndarray:
-        r = c.copy()
-        r[1] -= np.round(r[1, 0] / r[0, 0]) * r[0]
-        r[2] -= np.round(r[2, 1] / r[1, 1]) * r[1]
-        r[2] -= np.round(r[2, 0] / r[0, 0]) * r[0]
-        return r
+    def at(p: np.ndarray, c: np.ndarray, step: int) -> Frame:
+        return Frame(positions=p, types=frame.types, cell=c.copy(), species=frame.species, step=step,
+                     metadata=dict(meta))
 
     def minimum(pos: np.ndarray, c: np.ndarray, step: int) -> Frame:
-        ctx.setPeriodicBoxVectors(*(mm.Vec3(*map(float, v)) for v in reduced(c)))
-        ctx.setPositions(pos)
+        f = at(pos, c, step)
+        ctx.setPeriodicBoxVectors(*(mm.Vec3(*map(float, v)) for v in reduced_box(box_vectors(f, cutoff))))
+        ctx.setPositions(positions3(f))
         mm.LocalEnergyMinimizer.minimize(ctx, tolerance, max_iterations)
         p = np.asarray(ctx.getState(getPositions=True).getPositions(asNumpy=True)._value, dtype=np.float64)
-        return Frame(positions=p, types=frame.types, cell=c.copy(), species=frame.species, step=step)
+        return at(p[:, :d].copy(), c, step)
 
     pos = np.asarray(frame.positions, dtype=np.float64)
-    f = minimum(pos, cell, 0) if minimize_start else Frame(positions=pos, types=frame.types, cell=cell.copy(),
-                                                            species=frame.species, step=0)
+    f = minimum(pos, cell, 0) if minimize_start else at(pos, cell, 0)
     frames, pe, sigma = [], [], []
     volume = float(abs(np.linalg.det(cell)))
     for n in range(steps + 1):
@@ -69,7 +69,7 @@ def aqs_shear(system: Any, frame: Frame, dgamma: float = 1e-4, steps: int = 100,
             p = frames[-1].positions.copy()
             p[:, 0] += dt * p[:, 1] / ly          # affine remap with the box
             f = minimum(p, c, n)
-        ef = energy_forces(f, potential)
+        ef = reference_energy_forces(system, f)
         frames.append(f)
         pe.append(ef.energy / f.n_atoms)
         sigma.append(-ef.virial[0, 1] / volume)

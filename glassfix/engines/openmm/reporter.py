@@ -13,10 +13,11 @@ from glassfix.core.frame import Frame
 __all__ = ["PredictorReporter", "frame_from_state"]
 
 
-def frame_from_state(state, types: np.ndarray, species: Sequence[str] | None, step: int = 0) -> Frame:
-    """Frame (σ units) of an OpenMM State holding positions (nm = σ) and its periodic box."""
-    pos = np.asarray(state.getPositions(asNumpy=True)._value, dtype=np.float64)
-    box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True)._value, dtype=np.float64)
+def frame_from_state(state, types: np.ndarray, species: Sequence[str] | None, step: int = 0, dim: int = 3) -> Frame:
+    """Frame (σ units) of an OpenMM State holding positions (nm = σ) and its periodic box; ``dim=2`` keeps x, y
+    (the plane of a 2D system, :mod:`glassfix.engines.openmm.system`)."""
+    pos = np.asarray(state.getPositions(asNumpy=True)._value, dtype=np.float64)[:, :dim]
+    box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True)._value, dtype=np.float64)[:dim, :dim]
     return Frame(positions=pos, types=np.asarray(types, dtype=np.int64), cell=box,
                  species=tuple(species) if species is not None else None, step=int(step),
                  time=float(state.getTime()._value))
@@ -34,18 +35,21 @@ class PredictorReporter:
     fix evaluates at setup).
 
     ``types``: 0-based type of every particle in the model's species order (``species``), e.g.
-    ``frame.types`` of the frame the Simulation was built from.
+    ``frame.types`` of the frame the Simulation was built from; ``dim``: 2 for a 2D system.
     """
 
     def __init__(self, model: Any, interval: int, types: np.ndarray, species: Sequence[str] | None = None,
                  group: np.ndarray | None = None, dump: str | os.PathLike[str] | None = None,
-                 log: str | os.PathLike[str] | None = None) -> None:
+                 log: str | os.PathLike[str] | None = None, dim: int = 3) -> None:
         if isinstance(model, (str, os.PathLike)):
             from glassfix.models import load_model
 
             model = load_model(model)
         if int(interval) < 1:
             raise ValueError(f"interval must be >= 1 step, got {interval}")
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim}")
+        self.dim = int(dim)
         self.model = model
         self.interval = int(interval)
         self.types = np.asarray(types, dtype=np.int64)
@@ -68,12 +72,12 @@ class PredictorReporter:
 
     def report(self, simulation, state) -> None:
         """OpenMM reporter protocol: evaluate the model on the current positions."""
-        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
+        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep, self.dim))
 
     def report_now(self, simulation) -> np.ndarray:
         """Evaluate on the Simulation's current state (e.g. at step 0); returns ``values``."""
         state = simulation.context.getState(getPositions=True)
-        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep))
+        self.evaluate(frame_from_state(state, self.types, self.species, simulation.currentStep, self.dim))
         return self.values
 
     def evaluate(self, frame: Frame) -> None:
@@ -97,7 +101,12 @@ class PredictorReporter:
             self._write_dump(frame)
 
     def _write_dump(self, frame: Frame) -> None:
-        cell = frame.cell
+        # a 2D frame is written as LAMMPS writes 2D dumps: z = 0 in z bounds [-0.5, 0.5]
+        cell = np.eye(3)
+        cell[:frame.dim, :frame.dim] = frame.cell
+        pos3 = np.zeros((frame.n_atoms, 3))
+        pos3[:, :frame.dim] = frame.positions
+        zlo = 0.0 if frame.dim == 3 else -0.5
         xy, xz, yz = cell[1, 0], cell[2, 0], cell[2, 1]
         lx, ly, lz = cell[0, 0], cell[1, 1], cell[2, 2]
         tri = bool(xy or xz or yz)
@@ -109,12 +118,12 @@ class PredictorReporter:
             xhi_b = lx + max(0.0, xy, xz, xy + xz)
             ylo_b, yhi_b = min(0.0, yz), ly + max(0.0, yz)
             lines += ["ITEM: BOX BOUNDS xy xz yz pp pp pp", f"{xlo_b:.17g} {xhi_b:.17g} {xy:.17g}",
-                      f"{ylo_b:.17g} {yhi_b:.17g} {xz:.17g}", f"0 {lz:.17g} {yz:.17g}"]
+                      f"{ylo_b:.17g} {yhi_b:.17g} {xz:.17g}", f"{zlo:.17g} {zlo + lz:.17g} {yz:.17g}"]
         else:
-            lines += ["ITEM: BOX BOUNDS pp pp pp", f"0 {lx:.17g}", f"0 {ly:.17g}", f"0 {lz:.17g}"]
+            lines += ["ITEM: BOX BOUNDS pp pp pp", f"0 {lx:.17g}", f"0 {ly:.17g}", f"{zlo:.17g} {zlo + lz:.17g}"]
         lines.append(f"ITEM: ATOMS id type x y z {cols}")
         body = [f"{i + 1} {t + 1} {p[0]:.17g} {p[1]:.17g} {p[2]:.17g} " + " ".join(f"{v:.17g}" for v in vals)
-                for i, (t, p, vals) in enumerate(zip(frame.types, frame.positions, self.values))]
+                for i, (t, p, vals) in enumerate(zip(frame.types, pos3, self.values))]
         # one write per frame, appended: a crash leaves whole earlier frames
         with self.dump.open("a") as f:
             f.write("\n".join(lines + body) + "\n")

@@ -31,7 +31,6 @@ APP_MODULE_NAMES = {"cli", "bench", "__main__"}
 MAX_LINES = 600
 KNOWN_LARGE = {
     "glassfix.data.store": 1436,
-    "glassfix.analysis.dynamics": 637,
 }
 
 

@@ -10,18 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .creep import CreepFit, average_runs, axial_strain, fit_creep_law
-from .dynamics import (
-    RelaxationFit,
-    chi4,
-    fit_double_stretched,
-    fit_kww,
-    log_bin,
-    msd,
-    overlap,
-    self_intermediate_scattering,
-    shell_wavevectors,
-    tau_alpha_crossing,
-)
+from .dynamics import chi4, msd, overlap, self_intermediate_scattering, shell_wavevectors
+from .relaxation import RelaxationFit, fit_double_stretched, fit_kww, log_bin, tau_alpha_crossing
 from .mechanics import DropEvents, DropStatistics, detect_drops, detect_events, drop_statistics
 
 _PLOTS = ("plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure")

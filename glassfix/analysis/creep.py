@@ -17,7 +17,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .dynamics import log_bin
+from .relaxation import log_bin
 
 __all__ = ["CreepFit", "fit_creep_law", "axial_strain", "average_runs", "LogCreepFit", "fit_log_creep"]
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from glassfix.core.atomic import atomic_write
 
 from .creep import CreepFit
-from .dynamics import RelaxationFit
+from .relaxation import RelaxationFit
 from .mechanics import DropEvents
 
 __all__ = ["plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure", "new_figure"]

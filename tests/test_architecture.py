@@ -22,7 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("glassfix.engines.lammps", "glassfix.engines.openmm"),
     ("glassfix.protocols", "glassfix.mc", "glassfix.ensembles"),
     ("glassfix.train",),
-    ("glassfix.bench", "glassfix.demo", "glassfix.reproduce", "glassfix.monitor", "glassfix.cli"),
+    ("glassfix.bench", "glassfix.bench_engines", "glassfix.demo", "glassfix.reproduce", "glassfix.monitor",
+     "glassfix.cli"),
 ]
 # Command-line front ends and benchmarks are applications wherever they live: they may import anything.
 APP_MODULE_NAMES = {"cli", "bench", "__main__"}
@@ -71,7 +72,9 @@ def _layer(module: str) -> int:
     best, level = -1, None
     for i, layer in enumerate(LAYERS):
         for pkg in layer:
-            if (module == pkg or module.startswith(pkg + ".")) and len(pkg) > best:
+            # the root package holds only __init__ (the version): it is no prefix for the rest
+            inside = module == pkg or (pkg != "glassfix" and module.startswith(pkg + "."))
+            if inside and len(pkg) > best:
                 best, level = len(pkg), i
     assert level is not None, f"{module} belongs to no layer: add its package to LAYERS and docs/architecture.md"
     return level

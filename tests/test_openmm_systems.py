@@ -153,7 +153,7 @@ def test_swap_moves_sample_boltzmann_over_type_assignments():
     import itertools
 
     from glassfix.core.frame import Frame
-    from glassfix.engines.openmm.swap import OpenMMSwap
+    from glassfix.mc.openmm_swap import OpenMMSwap
 
     system = KobAndersen3D()
     pos = np.array([[2.0, 2.0, 2.0], [3.05, 2.1, 2.0], [2.4, 3.0, 2.1], [2.6, 2.5, 3.0]])
@@ -180,7 +180,7 @@ def test_swap_moves_sample_boltzmann_over_type_assignments():
 
 
 def test_diameter_swaps_update_the_context():
-    from glassfix.engines.openmm.swap import OpenMMSwap
+    from glassfix.mc.openmm_swap import OpenMMSwap
 
     system = Polydisperse()
     frame = _frame(system, 500, seed=2)

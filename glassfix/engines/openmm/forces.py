@@ -19,9 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from glassfix.engines.openmm.system import _mm
-
 __all__ = ["pair_table", "lj_mixture_force", "poly_lj_force", "soft_poly_force", "kremer_grest_forces"]
+
+
+def _mm():
+    """The openmm module, imported on first use (an optional dependency)."""
+    try:
+        import openmm
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the OpenMM engine needs openmm: pip install 'glassfix[openmm]' (openmm==8.6.1)") from exc
+    return openmm
 
 
 def _g(v: float) -> str:

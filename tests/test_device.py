@@ -105,4 +105,5 @@ def test_fix_device_keyword_under_mpi(tmp_path, plugin_so):
                    bad, nprocs=2, timeout=300)
     errs = error_lines(proc.stdout)
     assert proc.returncode != 0 and errs, proc.stdout[-3000:]
-    assert "fix glass/predict: device cuda requested but no CUDA GPU is visible" in errs[0]
+    assert "glass/predict: device cuda requested but no CUDA GPU is visible" in errs[0], errs
+    assert "use device auto" in errs[0] and errs[0].count("glass/predict") == 1

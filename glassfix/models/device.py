@@ -29,17 +29,19 @@ def _local_rank() -> int:
 
 
 def resolve_device(requested: str, context: str) -> str:
-    """``'cpu'`` or ``'cuda:K'`` for ``requested`` in auto|cpu|cuda; ValueError naming ``context`` (e.g.
-    'fix glass/predict') for an unknown value or for cuda when no GPU is visible."""
+    """``'cpu'`` or ``'cuda:K'`` for ``requested`` in auto|cpu|cuda; ValueError prefixed by ``context`` (e.g.
+    'glassfix predict --device'; empty where the caller prefixes it, as LAMMPS does with the fix's name)
+    for an unknown value or for cuda when no GPU is visible."""
+    where = f"{context}: " if context else ""
     if requested not in DEVICES:
-        raise ValueError(f"{context}: device must be auto, cpu or cuda, got '{requested}'")
+        raise ValueError(f"{where}device must be auto, cpu or cuda, got '{requested}'")
     if requested == "cpu":
         return "cpu"
     try:
         import torch
     except ImportError:
         if requested == "cuda":
-            raise ValueError(f"{context}: device cuda needs PyTorch with CUDA, and torch is not installed; "
+            raise ValueError(f"{where}device cuda needs PyTorch with CUDA, and torch is not installed; "
                              "use device auto or cpu") from None
         return "cpu"
     n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -47,7 +49,7 @@ def resolve_device(requested: str, context: str) -> str:
         if requested == "cuda":
             visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
             build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
-            raise ValueError(f"{context}: device cuda requested but no CUDA GPU is visible to this process "
+            raise ValueError(f"{where}device cuda requested but no CUDA GPU is visible to this process "
                              f"(torch {torch.__version__}, {build}, CUDA_VISIBLE_DEVICES={visible}); "
                              "use device auto (GPU when present, else CPU) or device cpu")
         return "cpu"
@@ -56,12 +58,13 @@ def resolve_device(requested: str, context: str) -> str:
 
 def place_model(model: Any, requested: str, context: str) -> str:
     """Put ``model``'s network on the resolved device and return it ('cpu' or 'cuda:K'); a model without
-    a torch network stays on the CPU (and refuses an explicit cuda)."""
+    a torch network stays on the CPU (and refuses an explicit cuda); errors as resolve_device."""
+    where = f"{context}: " if context else ""
     if not getattr(model, "uses_torch", False):
         if requested not in DEVICES:
-            raise ValueError(f"{context}: device must be auto, cpu or cuda, got '{requested}'")
+            raise ValueError(f"{where}device must be auto, cpu or cuda, got '{requested}'")
         if requested == "cuda":
-            raise ValueError(f"{context}: device cuda applies to torch models (botan); this "
+            raise ValueError(f"{where}device cuda applies to torch models (botan); this "
                              f"{getattr(model, 'kind', type(model).__name__)} model evaluates on the CPU "
                              "(use device auto or cpu)")
         return "cpu"

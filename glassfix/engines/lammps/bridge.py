@@ -368,9 +368,9 @@ class PredictHandler:
         from glassfix.models.device import place_model
 
         try:    # torch models on the rank's GPU when one is visible (device auto), else the CPU
-            self.device = place_model(self.model, kw.get("device", ["auto"])[0], "fix glass/predict")
+            self.device = place_model(self.model, kw.get("device", ["auto"])[0], "")    # LAMMPS names the fix
         except ValueError as exc:
-            raise BridgeError(f"{exc}. Usage: {PREDICT_USAGE}") from None
+            raise BridgeError(str(exc)) from None
         self.dim = int(info["dimension"])
         self.type_map = species_map_for(list(self.model.species), int(info["ntypes"]),
                                         kw.get("types"), f"'{path}'")

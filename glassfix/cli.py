@@ -45,6 +45,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     frame.types = tmap[frame.types]
+    from glassfix.models.device import place_model
+
+    try:
+        place_model(model, args.device, "glassfix predict --device")
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     pred = np.asarray(model.predict(frame), dtype=np.float64)
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
@@ -84,6 +90,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         sizes = tuple(int(x) for x in args.sizes.split(","))
         bench_engines(out_dir=Path(args.out), sizes=sizes, atom_steps=args.atom_steps, repeats=args.repeats,
                       report=Path(args.report))
+    elif args.what == "gnn":
+        from glassfix.models.bench import bench_gnn
+
+        bench_gnn(repeats=args.repeats, threads=args.threads, report=Path(args.report))
+    elif args.what == "ace-readout":
+        from glassfix.models.bench import bench_ace_readout
+
+        bench_ace_readout(repeats=args.repeats, report=Path(args.report))
     elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report))
@@ -122,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "slab around 0, as a LAMMPS 'dimension 2' run writes it, else 3)")
     pr.add_argument("--out", required=True, help="output .npy: (N,) or (N, n_outputs), rows by atom id")
     pr.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
+    pr.add_argument("--device", default="auto", help="torch models: auto (a CUDA GPU when visible, else the "
+                    "CPU), cpu or cuda (an error without a GPU), as the fix's 'device' keyword")
     pr.set_defaults(func=_cmd_predict)
 
     de = sub.add_parser("demo", help="KA glass -> p_hop labels -> softness model -> fix glass/predict under MPI")
@@ -172,12 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     monitor_cli.add_arguments(sub)
 
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead", "descriptors", "iso", "engines"],
+    be.add_argument("what", choices=["overhead", "descriptors", "iso", "engines", "gnn", "ace-readout"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
                          "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
                          "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
                          "(--np = worker processes); engines: KA 3D atom-steps/s of LAMMPS (1, 2 ranks) and "
-                         "OpenMM (CPU 1, 2 threads; CUDA if present) at --sizes")
+                         "OpenMM (CPU 1, 2 threads; CUDA if present) at --sizes; gnn: BOTAN forward and training "
+                         "step, split-weight message passing vs per-edge concatenation on the shared N=4096 graph; "
+                         "ace-readout: ACE activity with the classifier fused into the invariant kernel vs the "
+                         "feature matrix")
     be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
     be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
@@ -185,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--np", type=int, default=2, help="MPI ranks")
     be.add_argument("--sizes", default="1000,4000,16000", help="engines: comma-separated particle numbers")
     be.add_argument("--atom-steps", type=float, default=2e6, help="engines: N x steps of each timed run")
+    be.add_argument("--threads", type=int, default=2, help="gnn: torch threads")
     be.add_argument("--out", default="bench_out", help="working directory (resumable)")
     be.add_argument("--report", default="docs/benchmarks.md", help="markdown report to update")
     be.set_defaults(func=_cmd_bench)

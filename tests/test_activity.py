@@ -93,3 +93,53 @@ def test_activity_model_in_lammps_takes_the_python_path(tmp_path, plugin_so):
     got = fr.metadata["columns"]["f_p"]
     assert np.all((got >= 0) & (got <= 1)) and 0.05 < np.mean(got > 0.5) < 0.95    # probabilities
     np.testing.assert_allclose(got, model.predict(fr)[:, 0], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("normalize_w", [False, True])
+def test_ace_activity_fused_readout_equals_the_feature_path(normalize_w):
+    """With ACE invariants the classifier runs inside the invariant kernel (no feature matrix): equal to
+    features → standardise → logistic to 1e-10, with a periodic list and with an explicit one; NaN for a
+    species without a head."""
+    from glassfix.core.neighbors import neighbor_list
+    from glassfix.descriptors.ace import ACEDescriptor
+    from glassfix.models.base import Predictor
+
+    frame = shared_ka_frame(2)
+    desc = ACEDescriptor(n_species=2, max_body_order=4, degree=6, r_cut=3.0, species_names=["A", "B"])
+    centers = np.arange(0, frame.n_atoms, 16)
+    X = desc.compute(frame, centers=centers)
+    Xa = X[frame.types[centers] == 0]
+    model = ActivityModel.train(desc, {0: (Xa, Xa[:, 3] > np.median(Xa[:, 3]))}, C=1.0,
+                                normalize_w=normalize_w)
+    fused = model.predict(frame, centers=centers)
+    generic = Predictor.predict(model, frame, centers=centers)    # descriptor → predict_features
+    assert np.isnan(generic[frame.types[centers] == 1]).all() and np.isnan(fused[frame.types[centers] == 1]).all()
+    a = frame.types[centers] == 0
+    assert 0.05 < np.mean(generic[a, 0] > 0.5) < 0.95
+    np.testing.assert_allclose(fused[a], generic[a], rtol=0, atol=1e-10)
+    nl = neighbor_list(frame, desc.cutoff, centers[:50])
+    np.testing.assert_allclose(model.predict(frame, neighbors=nl)[a[:50]], generic[:50][a[:50]], rtol=0, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_ace_activity_fused_in_lammps_local_mode(tmp_path, plugin_so):
+    """fix glass/predict (mode local, 2 ranks, ghost auto) runs the fused ACE read-out on LAMMPS' ghost
+    atoms and lists: equal to the offline feature path to 1e-10."""
+    from glassfix.descriptors.ace import ACEDescriptor
+    from glassfix.models.base import Predictor
+
+    frame = shared_ka_frame(2)
+    desc = ACEDescriptor(n_species=2, max_body_order=3, degree=5, r_cut=2.5, species_names=["A", "B"])
+    centers = np.arange(0, frame.n_atoms, 8)
+    X = desc.compute(frame, centers=centers)
+    data = {t: (X[frame.types[centers] == t], X[frame.types[centers] == t][:, 2] > np.median(X[frame.types[centers] == t][:, 2]))
+            for t in (0, 1)}
+    model = ActivityModel.train(desc, data)
+    path = model.save(tmp_path / "ace.glassfix")
+    write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
+    proc = run_lmp(predict_run_script(plugin_so, tmp_path / "ka.data", path), tmp_path, nprocs=2, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
+    fr = read_dump_frames(tmp_path / "out.dump")[0]
+    got = fr.metadata["columns"]["f_p"]
+    np.testing.assert_allclose(got, Predictor.predict(model, fr)[:, 0], rtol=0, atol=1e-10)
+    assert 0.05 < np.mean(got > 0.5) < 0.95

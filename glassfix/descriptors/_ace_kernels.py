@@ -217,6 +217,54 @@ def _base_kernel(
     return out
 
 
+@numba.njit(cache=True)
+def _invariants(A: np.ndarray, D: np.ndarray, T: np.ndarray, n_max: int, f2: np.ndarray, f3: np.ndarray,
+                f3c: np.ndarray, f4: np.ndarray, f4c: np.ndarray, w_idx: np.ndarray, w_val: np.ndarray,
+                row: np.ndarray) -> None:
+    """One centre's invariants from its atomic base A and pair/triple sums D, T into ``row`` (layouts: _ace_kernel)."""
+    sqrt4pi = math.sqrt(4.0 * math.pi)
+    n2 = f2.shape[0]
+    n3 = f3.shape[0]
+    n4 = f4.shape[0]
+    col = 0
+    for f in range(n2):
+        row[col] = sqrt4pi * A[f2[f]]
+        col += 1
+    for f in range(n3):
+        i1 = f3[f, 0]
+        i2 = f3[f, 1]
+        l = f3[f, 2]
+        acc = 0.0
+        for mu in range(2 * l + 1):
+            acc += A[i1 + mu * n_max] * A[i2 + mu * n_max]
+        if f3[f, 3] >= 0:
+            acc -= f3c[f] * D[f3[f, 3]]
+        row[col] = acc
+        col += 1
+    for f in range(n4):
+        i1 = f4[f, 0]
+        i2 = f4[f, 1]
+        i3 = f4[f, 2]
+        acc = 0.0
+        for w in range(f4[f, 3], f4[f, 4]):
+            acc += w_val[w] * A[i1 + w_idx[w, 0]] * A[i2 + w_idx[w, 1]] * A[i3 + w_idx[w, 2]]
+        # self-interaction terms "1|23", "2|13", "3|12" (Gaunt-collapsed) and the triple coincidence
+        for t in range(3):
+            dpos = f4[f, 5 + 2 * t]
+            if dpos >= 0:
+                dstr = f4[f, 6 + 2 * t]
+                ia = f4[f, t]
+                ll = f4[f, 12 + t]
+                s = 0.0
+                for mu in range(2 * ll + 1):
+                    s += A[ia + mu * n_max] * D[dpos + mu * dstr]
+                acc -= f4c[f, t] * s
+        if f4[f, 11] >= 0:
+            acc += 2.0 * f4c[f, 3] * T[f4[f, 11]]
+        row[col] = acc
+        col += 1
+
+
 @numba.njit(parallel=True, cache=True)
 def _ace_kernel(
     offsets: np.ndarray,
@@ -256,12 +304,8 @@ def _ace_kernel(
     """
     n_centers = offsets.shape[0] - 1
     nlm = (l_max + 1) * (l_max + 1)
-    n2 = f2.shape[0]
-    n3 = f3.shape[0]
-    n4 = f4.shape[0]
     nt = t_abc.shape[0]
     out = np.zeros((n_centers, n_out), dtype=np.float64)
-    sqrt4pi = math.sqrt(4.0 * math.pi)
     # Parallel over centres; each centre sums its pairs in list order -> bitwise independent of threads.
     for c in numba.prange(n_centers):
         A = np.zeros(n_species * nlm * n_max)
@@ -273,41 +317,48 @@ def _ace_kernel(
         PR = np.empty(max(d_ab.shape[0], 1))
         _pair_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_max, l_max,
                    nlim, norms, d_ab, d_group, d_goff, t_abc, t_group, A, D, T, R, Y, Q, PR)
-        col = 0
-        for f in range(n2):
-            out[c, col] = sqrt4pi * A[f2[f]]
-            col += 1
-        for f in range(n3):
-            i1 = f3[f, 0]
-            i2 = f3[f, 1]
-            l = f3[f, 2]
-            acc = 0.0
-            for mu in range(2 * l + 1):
-                acc += A[i1 + mu * n_max] * A[i2 + mu * n_max]
-            if f3[f, 3] >= 0:
-                acc -= f3c[f] * D[f3[f, 3]]
-            out[c, col] = acc
-            col += 1
-        for f in range(n4):
-            i1 = f4[f, 0]
-            i2 = f4[f, 1]
-            i3 = f4[f, 2]
-            acc = 0.0
-            for w in range(f4[f, 3], f4[f, 4]):
-                acc += w_val[w] * A[i1 + w_idx[w, 0]] * A[i2 + w_idx[w, 1]] * A[i3 + w_idx[w, 2]]
-            # self-interaction terms "1|23", "2|13", "3|12" (Gaunt-collapsed) and the triple coincidence
-            for t in range(3):
-                dpos = f4[f, 5 + 2 * t]
-                if dpos >= 0:
-                    dstr = f4[f, 6 + 2 * t]
-                    ia = f4[f, t]
-                    ll = f4[f, 12 + t]
-                    s = 0.0
-                    for mu in range(2 * ll + 1):
-                        s += A[ia + mu * n_max] * D[dpos + mu * dstr]
-                    acc -= f4c[f, t] * s
-            if f4[f, 11] >= 0:
-                acc += 2.0 * f4c[f, 3] * T[f4[f, 11]]
-            out[c, col] = acc
-            col += 1
+        _invariants(A, D, T, n_max, f2, f3, f3c, f4, f4c, w_idx, w_val, out[c])
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _ace_linear_kernel(
+    offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
+    scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, nlim: np.ndarray,
+    norms: np.ndarray, d_ab: np.ndarray, d_group: np.ndarray, d_goff: np.ndarray, d_size: int,
+    t_abc: np.ndarray, t_group: np.ndarray, f2: np.ndarray, f3: np.ndarray, f3c: np.ndarray,
+    f4: np.ndarray, f4c: np.ndarray, w_idx: np.ndarray, w_val: np.ndarray, n_out: int,
+    center_types: np.ndarray, mean: np.ndarray, scale_f: np.ndarray, w: np.ndarray, b: np.ndarray,
+    norm: np.ndarray, has: np.ndarray,
+) -> np.ndarray:
+    """_ace_kernel fused with a per-centre-species linear read-out: decision[c] = (b[t] + Σ_f
+    (X_cf − mean[t, f]) / scale_f[t, f] · w[t, f]) / norm[t] with t = center_types[c] (NaN where
+    has[t] == 0), summed in feature order like SoftnessHead.decision.
+
+    The feature row lives in per-centre scratch: no (n_centres, n_features) matrix is written.
+    """
+    n_centers = offsets.shape[0] - 1
+    nlm = (l_max + 1) * (l_max + 1)
+    nt = t_abc.shape[0]
+    out = np.empty(n_centers, dtype=np.float64)
+    for c in numba.prange(n_centers):
+        t = center_types[c]
+        if has[t] == 0:
+            out[c] = np.nan
+            continue
+        A = np.zeros(n_species * nlm * n_max)
+        D = np.zeros(d_size)
+        T = np.zeros(nt)
+        R = np.empty(max(n_max, 1))
+        Y = np.empty(nlm)
+        Q = np.empty(nlm)
+        PR = np.empty(max(d_ab.shape[0], 1))
+        row = np.empty(n_out)
+        _pair_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_max, l_max,
+                   nlim, norms, d_ab, d_group, d_goff, t_abc, t_group, A, D, T, R, Y, Q, PR)
+        _invariants(A, D, T, n_max, f2, f3, f3c, f4, f4c, w_idx, w_val, row)
+        acc = b[t]
+        for f in range(n_out):
+            acc += (row[f] - mean[t, f]) / scale_f[t, f] * w[t, f]
+        out[c] = acc / norm[t]
     return out

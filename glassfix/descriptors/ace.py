@@ -51,7 +51,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
-from glassfix.descriptors._ace_kernels import _N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _base_kernel, _transform_params
+from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
+                                               _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
 from glassfix.descriptors.ace_basis import _DEG_TOL, ace_basis, real_spherical_harmonics
 from glassfix.descriptors.base import Descriptor, register_descriptor
@@ -372,6 +373,33 @@ class ACEDescriptor(Descriptor):
             tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
             tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
             tb["w_idx"], tb["w_val"], self.n_features,
+        )
+
+
+    def linear_decision(self, frame: Frame, heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                        normalize_w: bool = False, centers: np.ndarray | None = None,
+                        neighbors: NeighborList | None = None) -> np.ndarray:
+        """Per-centre (b + Σ_f (X_f − mean_f)/scale_f · w_f) [/ |w|] with the head of the centre's species,
+        heads[t] = (mean, scale, w, b), fused into the invariant kernel (no feature matrix); NaN for
+        species without a head. Equals the features' SoftnessHead.decision to round-off (dimensionless)."""
+        nl = self._checked_neighbors(frame, centers, neighbors)
+        n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
+        F = self.n_features
+        mean, scale, w = np.zeros((n_types, F)), np.ones((n_types, F)), np.zeros((n_types, F))
+        b, norm, has = np.zeros(n_types), np.ones(n_types), np.zeros(n_types, dtype=np.int64)
+        for t, (m, s, wt, bt) in heads.items():
+            mean[t], scale[t], w[t], b[t], has[t] = m, s, wt, bt, 1
+            if normalize_w:
+                norm[t] = float(np.sqrt(np.dot(w[t], w[t])))
+        types = np.ascontiguousarray(frame.types, dtype=np.int64)
+        vectors = nl.vectors if nl.n_pairs else np.zeros((0, 3), dtype=np.float64)
+        tb = self._tables
+        return _ace_linear_kernel(
+            nl.offsets, nl.neighbors, vectors, types,
+            self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
+            tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
+            tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
+            tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
         )
 
 

@@ -110,17 +110,9 @@ class Descriptor(ABC):
         """Features for ``nl.centers`` from the frame (``frame.types``; a descriptor of pair geometry reads
         no more) and the pair vectors of ``nl`` (pairs may exceed cutoff); ``compute`` has validated both."""
 
-    def compute(
-        self,
-        frame: Frame,
-        centers: np.ndarray | None = None,
-        neighbors: NeighborList | None = None,
-    ) -> np.ndarray:
-        """Features (n_centers, n_features) float64; rows follow ``neighbors.centers`` when a list is given.
-
-        With ``neighbors`` (e.g. from LAMMPS) only ``frame.types`` is read: positions may be local +
-        ghost atoms in any box. Without it a periodic list is built with ``neighbor_list``.
-        """
+    def _checked_neighbors(self, frame: Frame, centers: np.ndarray | None,
+                           neighbors: NeighborList | None) -> NeighborList:
+        """The neighbour list compute() evaluates on: ``neighbors`` validated, or a periodic one built."""
         types = frame.types
         if types.size and int(types.max()) >= self.n_species:
             raise ValueError(
@@ -153,6 +145,20 @@ class Descriptor(ABC):
                 neighbors.vectors.ndim != 2 or neighbors.vectors.shape[1] != frame.dim
             ):
                 raise ValueError(f"neighbour vectors must have shape (n_pairs, {frame.dim})")
+        return neighbors
+
+    def compute(
+        self,
+        frame: Frame,
+        centers: np.ndarray | None = None,
+        neighbors: NeighborList | None = None,
+    ) -> np.ndarray:
+        """Features (n_centers, n_features) float64; rows follow ``neighbors.centers`` when a list is given.
+
+        With ``neighbors`` (e.g. from LAMMPS) only ``frame.types`` is read: positions may be local +
+        ghost atoms in any box. Without it a periodic list is built with ``neighbor_list``.
+        """
+        neighbors = self._checked_neighbors(frame, centers, neighbors)
         out = self._compute(frame, neighbors)
         assert out.shape == (neighbors.n_centers, self.n_features)
         return out

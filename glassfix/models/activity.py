@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors.base import as_center_indices
 from glassfix.models.base import register_model
 from glassfix.models.softness import LinearHeadsModel, SoftnessHead, standardization
 
@@ -40,6 +42,21 @@ class ActivityModel(LinearHeadsModel):
     kind = "ace"
     output_name = "activity"
     _fit = staticmethod(_fit_logistic)
+
+    def predict(self, frame: Frame, centers: np.ndarray | None = None,
+                neighbors: NeighborList | None = None) -> np.ndarray:
+        """P(active) (n_centers, 1); with ACE invariants the standardised read-out runs inside the invariant
+        kernel (one pass per centre, no feature matrix), equal to the generic path to round-off."""
+        from glassfix.descriptors.ace import ACEDescriptor
+
+        if type(self.descriptor) is not ACEDescriptor or self.descriptor.n_features == 0 or frame.dim != 3:
+            return super().predict(frame, centers, neighbors)
+        frame = self._in_model_species(frame)
+        if neighbors is None:
+            centers = as_center_indices(centers, frame.n_atoms)
+        heads = {t: (h.mean, h.scale, h.w, h.b) for t, h in self.heads.items()}
+        decision = self.descriptor.linear_decision(frame, heads, self.normalize_w, centers, neighbors)
+        return self._output(decision)[:, None]
 
     def _output(self, decision: np.ndarray) -> np.ndarray:
         """P(active) = σ(decision)."""

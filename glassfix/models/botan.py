@@ -67,9 +67,79 @@ def parameter_shapes(hidden: int = 64, node_in: int = 1, edge_in: int = 3,
 def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in: int = 3,
                   shared_decoder: bool = True):
     """A fresh (PyTorch-default initialised) BOTAN ``torch.nn.Module``; forward(x, edge_index, edge_attr)
-    returns (node_out (N,), edge_out (E,))."""
+    returns (node_out (N,), edge_out (E,)) (``edges=False``: (node_out, None), skipping the edge decoder)."""
     torch = _torch()
     nn = torch.nn
+
+    F = torch.nn.functional
+    _FUSED = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+    def _segments(index, n: int):
+        """Edges ordered by ``index`` (stable) and the start of each node's run: bags for embedding_bag."""
+        # int32 keys sort ≈ 4× faster than int64 on CPU
+        keys = index.to(torch.int32) if n < 2 ** 31 else index
+        order = torch.argsort(keys, stable=True)
+        offsets = torch.zeros(n, dtype=order.dtype, device=order.device)
+        if n > 1:
+            offsets[1:] = torch.cumsum(torch.bincount(index, minlength=n), 0)[:-1]
+        return order, offsets
+
+    class _Graph:
+        """Index arrays of one graph, built once per forward and shared by the 7 cycles (and backward)."""
+
+        def __init__(self, edge_index, n: int) -> None:
+            self.n, self.src, self.dst = int(n), edge_index[0].contiguous(), edge_index[1].contiguous()
+            # row 2i of a node table viewed as (2n, h) is W_src·h_i, row 2i+1 is W_dst·h_i: bags of two
+            self.pairs = torch.stack([2 * self.src, 2 * self.dst + 1], dim=1).reshape(-1)
+            self.pair_offsets = torch.arange(0, self.pairs.numel(), 2, dtype=self.pairs.dtype,
+                                             device=self.pairs.device)
+            # stable: each node sums its incoming edges in edge order, as index_add_ does
+            self.in_order, self.in_offsets = _segments(self.dst, self.n)
+            self._out = None
+
+        def out_segments(self):
+            """Edges grouped by source node (needed only by backward, so built on first use)."""
+            if self._out is None:
+                self._out = _segments(self.src, self.n)
+            return self._out
+
+    class _PairSum(torch.autograd.Function):
+        """(n, 2h) table [W_src·h | W_dst·h] → (E, h) W_src·h_src + W_dst·h_dst: one fused gather-add;
+        the backward sums per node with two more embedding_bags (no sort per call, unlike autograd's)."""
+
+        @staticmethod
+        def forward(ctx, table, g):
+            ctx.g = g
+            n, two_h = table.shape
+            return F.embedding_bag(g.pairs, table.reshape(2 * n, two_h // 2), g.pair_offsets, mode="sum")
+
+        @staticmethod
+        def backward(ctx, grad):
+            g, grad = ctx.g, grad.contiguous()
+            out_order, out_offsets = g.out_segments()
+            g_src = F.embedding_bag(out_order, grad, out_offsets, mode="sum")
+            g_dst = F.embedding_bag(g.in_order, grad, g.in_offsets, mode="sum")
+            return torch.cat([g_src, g_dst], dim=1), None
+
+    class _InSum(torch.autograd.Function):
+        """(E, h) → (n, h) sum over each node's incoming edges; the backward is a gather."""
+
+        @staticmethod
+        def forward(ctx, he, g):
+            ctx.g = g
+            return F.embedding_bag(g.in_order, he, g.in_offsets, mode="sum")
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.index_select(0, ctx.g.dst), None
+
+    def _linear_relu(layer, x):
+        """relu(layer(x)); in inference on the CPU as one oneDNN call with the bias and the ReLU fused
+        into the product (≈ 1.6× faster per E-row layer than separate passes, same values)."""
+        if (_FUSED and not torch.is_grad_enabled() and x.device.type == "cpu"
+                and x.dtype == torch.float32 and x.is_contiguous()):
+            return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "relu", [], "")
+        return layer(x).relu_()
 
     class _TwoLayer(nn.Module):
         """Linear → ReLU → Linear → ReLU (encoders and the message-passing MLPs)."""
@@ -80,7 +150,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.fc2 = nn.Linear(n_hidden, n_hidden)
 
         def forward(self, x):
-            return torch.relu(self.fc2(torch.relu(self.fc1(x))))
+            return _linear_relu(self.fc2, _linear_relu(self.fc1, x))
 
     class _Wrapped(nn.Module):
         """Holds a two-layer MLP as ``.mlp`` (the reference's module nesting, for its parameter names)."""
@@ -108,7 +178,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.fc3 = nn.Linear(n_hidden, 1)
 
         def forward(self, x):
-            return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x))))).squeeze(-1)
+            return self.fc3(_linear_relu(self.fc2, _linear_relu(self.fc1, x))).squeeze(-1)
 
     class BotanNet(nn.Module):
         def __init__(self) -> None:
@@ -120,16 +190,33 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.decoder = _Decoder(hidden)
             self.edge_decoder = None if shared_decoder else _Decoder(hidden)
 
-        def forward(self, x, edge_index, edge_attr):
-            src, dst = edge_index[0], edge_index[1]
+        def forward(self, x, edge_index, edge_attr, edges: bool = True):
+            # The edge layer W·[h_src, h_dst, h_e, h_e⁰] + b is split into its four column blocks: the two
+            # node blocks are applied once per node and gathered per edge (N ≪ E), the h_e⁰ block (tied
+            # across cycles) once per forward, so per edge and cycle only W_e·h_e and fc2 remain (2.5×
+            # fewer FLOPs than the 256-wide product) and no E×256 concatenation is written. Same
+            # parameters (the reference names), same float32 values up to the order of the sums.
+            h = self.decoder.fc1.in_features
+            g = _Graph(edge_index, x.shape[0])
+            e1, e2 = self.network.edge_model.mlp.fc1, self.network.edge_model.mlp.fc2
+            v1, v2 = self.network.node_model.mlp.fc1, self.network.node_model.mlp.fc2
+            w_nodes = torch.cat([e1.weight[:, :h], e1.weight[:, h:2 * h]], dim=0)    # [W_src; W_dst]
+            w_edge = e1.weight[:, 2 * h:3 * h].t()
+            w_v, w_agg = v1.weight[:, :h].t(), v1.weight[:, 2 * h:].t()
             hv0 = self.node_encoder(x)
             he0 = self.edge_encoder(edge_attr)
+            c_edge = F.linear(he0, e1.weight[:, 3 * h:], e1.bias)    # the tied h_e⁰ block, once per forward
+            c_node = F.linear(hv0, v1.weight[:, h:2 * h], v1.bias)
             hv, he = hv0, he0
             for _ in range(self.n_steps):
-                # both end nodes update every edge; the encoded inputs are fed again (skip connections)
-                he = self.network.edge_model(torch.cat([hv[src], hv[dst], he, he0], dim=1))
-                agg = torch.zeros_like(hv).index_add_(0, dst, he)    # sum over incoming edges
-                hv = self.network.node_model(torch.cat([hv, hv0, agg], dim=1))
+                pre = _PairSum.apply(F.linear(hv, w_nodes), g)    # W_src·h_src + W_dst·h_dst per edge
+                # in place: no E×h temporaries beyond the two layers' outputs
+                pre = pre.add_(c_edge).addmm_(he, w_edge).relu_()
+                he = _linear_relu(e2, pre)
+                agg = _InSum.apply(he, g)    # Σ over incoming edges
+                hv = _linear_relu(v2, torch.addmm(c_node, hv, w_v).addmm_(agg, w_agg).relu_())
+            if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
+                return self.decoder(hv), None
             dec_e = self.decoder if self.edge_decoder is None else self.edge_decoder
             return self.decoder(hv), dec_e(he)
 
@@ -172,6 +259,7 @@ class BotanModel(Predictor):
         self.state = {k: np.ascontiguousarray(state[k], dtype=np.float32) for k in want}
         self.edge_dim = want["edge_encoder.fc1.weight"][1]
         self._net = None
+        self.device = "cpu"    # where the network evaluates (set_device; fix glass/predict's device keyword)
 
     # ---- construction -------------------------------------------------------------------------------
 
@@ -202,8 +290,14 @@ class BotanModel(Predictor):
             net = build_network(self.hidden, self.n_steps, 1, self.edge_dim, self.shared_decoder)
             net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.state.items()})
             net.eval()
-            self._net = net
+            self._net = net.to(self.device)
         return self._net
+
+    def set_device(self, device: str) -> None:
+        """Evaluate on ``device`` ('cpu', 'cuda', 'cuda:K'); see glassfix.models.device.place_model."""
+        self.device = str(device)
+        if self._net is not None:
+            self._net = self._net.to(self.device)
 
     # ---- prediction ---------------------------------------------------------------------------------
 
@@ -213,19 +307,20 @@ class BotanModel(Predictor):
         return float(self.n_steps * self.descriptor.cutoff)
 
     def forward_graph(self, node_feature: np.ndarray, edge_index: np.ndarray,
-                      edge_attr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw network outputs (node (N,), edge (E,)) float32 for an explicit graph (float32 inputs)."""
+                      edge_attr: np.ndarray, edges: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw network outputs (node (N,), edge (E,) or None if not ``edges``) float32 for an explicit graph."""
         torch = _torch()
         net = self.network()
         with torch.no_grad():
-            x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1))
-            ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64))
-            ea = torch.as_tensor(np.asarray(edge_attr, dtype=np.float32))
+            dev = self.device
+            x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1), device=dev)
+            ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64), device=dev)
+            ea = torch.as_tensor(np.asarray(edge_attr, dtype=np.float32), device=dev)
             if ea.shape[1] != self.edge_dim:
                 raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
                                  f"{self.edge_dim}-dimensional systems")
-            node, edge = net(x, ei, ea)
-        return node.numpy(), edge.numpy()
+            node, edge = net(x, ei, ea, edges=edges)
+        return node.cpu().numpy(), (edge.cpu().numpy() if edge is not None else None)
 
     def predict_graph(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(node_out (N,), edge_index (2, E), edge_out (E,)) for the whole frame (float32 outputs)."""
@@ -245,7 +340,9 @@ class BotanModel(Predictor):
         """Propensity (n_centers, 1) float64. The network runs on the whole frame (in LAMMPS' local mode:
         owned + ghost atoms, exact for atoms at least ``receptive_field`` inside the ghost shell)."""
         idx = neighbors.centers if neighbors is not None else as_center_indices(centers, frame.n_atoms)
-        node, _, _ = self.predict_graph(frame)
+        frame = self._in_model_species(frame)
+        edge_index, edge_vec = self.descriptor.graph(frame)
+        node, _ = self.forward_graph(self.descriptor.compute(frame), edge_index, edge_vec, edges=False)
         return node[idx].astype(np.float64)[:, None]
 
     def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:

@@ -233,7 +233,8 @@ def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
 # fix glass/predict
 
 PREDICT_USAGE = ("fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] "
-                 "[types SPECIES_OF_TYPE_1 SPECIES_OF_TYPE_2 ...] [native yes|no] [ghost static|auto]")
+                 "[types SPECIES_OF_TYPE_1 SPECIES_OF_TYPE_2 ...] [native yes|no] [ghost static|auto] "
+                 "[device auto|cpu|cuda]")
 
 
 class PredictHandler:
@@ -243,8 +244,8 @@ class PredictHandler:
         if len(args) < 2 or args[0] != "model":
             raise BridgeError(f"expected 'model FILE' after N. Usage: {PREDICT_USAGE}")
         path = args[1]
-        kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1},
-                             "glass/predict", PREDICT_USAGE)
+        kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1,
+                                        "device": 1}, "glass/predict", PREDICT_USAGE)
         _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
         from glassfix.models import load_model
@@ -256,6 +257,12 @@ class PredictHandler:
         except Exception as exc:  # every loader failure becomes one clear line
             raise BridgeError(f"cannot load model '{path}': {exc}") from None
         self.gather = choose_mode(self.model, kw["mode"][0] if "mode" in kw else None, f"'{path}'")
+        from glassfix.models.device import place_model
+
+        try:    # torch models on the rank's GPU when one is visible (device auto), else the CPU
+            self.device = place_model(self.model, kw.get("device", ["auto"])[0], "")    # LAMMPS names the fix
+        except ValueError as exc:
+            raise BridgeError(str(exc)) from None
         self.dim = int(info["dimension"])
         try:
             self.type_map = species_map(list(self.model.species), int(info["ntypes"]), kw.get("types"),

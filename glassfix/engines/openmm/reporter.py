@@ -35,12 +35,13 @@ class PredictorReporter:
     fix evaluates at setup).
 
     ``types``: 0-based type of every particle in the model's species order (``species``), e.g.
-    ``frame.types`` of the frame the Simulation was built from; ``dim``: 2 for a 2D system.
+    ``frame.types`` of the frame the Simulation was built from; ``dim``: 2 for a 2D system. ``device``: where a
+    torch model (BOTAN) evaluates, auto|cpu|cuda as the fix's keyword (glassfix.models.device).
     """
 
     def __init__(self, model: Any, interval: int, types: np.ndarray, species: Sequence[str] | None = None,
                  group: np.ndarray | None = None, dump: str | os.PathLike[str] | None = None,
-                 log: str | os.PathLike[str] | None = None, dim: int = 3) -> None:
+                 log: str | os.PathLike[str] | None = None, dim: int = 3, device: str = "auto") -> None:
         if isinstance(model, (str, os.PathLike)):
             from glassfix.models import load_model
 
@@ -50,6 +51,9 @@ class PredictorReporter:
         if dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim}")
         self.dim = int(dim)
+        from glassfix.models.device import place_model
+
+        self.device = place_model(model, device, "PredictorReporter")
         self.model = model
         self.interval = int(interval)
         self.types = np.asarray(types, dtype=np.int64)

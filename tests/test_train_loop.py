@@ -320,7 +320,8 @@ def test_offline_and_online_labels_align_through_their_metadata(store, tmp_path)
     with DatasetStore(store) as ds:
         keys = [k for k in ds.keys() if ds.frame_info(k)["group"] == "run2"]
         frames = [ds.frame(k) for k in keys]
-        online = {ds.frame_info(k)["step"]: ds.labels(k, [D2MIN])[D2MIN] for k in keys}
+        # frames recorded before LAG carry no D2min label (glass/record stores only defined values)
+        online = {ds.frame_info(k)["step"]: ds.labels(k, [D2MIN])[D2MIN] for k in keys if D2MIN in ds.label_names(k)}
         online_pairs = {ds.frame_info(lk)["step"]: ds.frame_info(fk)["step"]
                         for lk, fk in aligned_pairs(ds, D2MIN, keys)}
     write_dump(frames, tmp_path / "traj.dump", columns=["id", "type", "x", "y", "z", "xu", "yu", "zu"])
@@ -365,3 +366,30 @@ def test_quiescent_negatives_stay_below_the_threshold_over_their_window(tmp_path
     n_expected = sum(1 for (g, s, i), v in val.items() if s >= 40 and i % 5 != 1   # species A: ids 5k+2..5k+5
                      and all(val[(g, s - d, i)] < 0.5 for d in (0, 20, 40)))
     assert (~quiet.y).sum() == n_expected < (~plain.y).sum()
+
+
+# ---- trained by `glassfix train`, run by `glassfix run --model` ---------------------------------------------
+
+@pytest.mark.slow
+def test_trained_models_run_in_every_protocol(models, tmp_path):
+    """The whole loop: each model trained above from the online-recorded store runs in its natural protocol
+    under ``mpirun -np 2`` (``glassfix run ... --model``) and its on-the-fly values equal ``glassfix predict``
+    on the same frames (softness in NVE, ACE in AQS, looseness in creep, NT-GNN in NVE, gathered)."""
+    from glassfix.protocols import AQSSpec, CreepSpec, NVESpec, run
+    from test_protocol_predict import START, check_frames
+
+    cases = {
+        "softness": (NVESpec(data=str(START), T=0.45, steps=20, frame_every=10, thermo_every=10,
+                             model=str(models["softness"])), "md", "softness", 1e-10, 3),
+        "ace": (AQSSpec(data=str(START), dgamma=1e-3, prestrain=0.0, strain=0.001, save_every=1, min_ftol=1e-8,
+                        model=str(models["ace"])), "aqs", "activity", 1e-10, 1),
+        "looseness": (CreepSpec(data=str(START), steps=10, snapshot_every=10, thermo_every=10, min_ftol=1e-6,
+                                min_maxiter=50, stress_tol=10.0, max_min_rounds=1, model=str(models["looseness"])),
+                      "creep_min", "looseness", 1e-10, 2),
+        "nt-gnn": (NVESpec(data=str(START), T=0.45, steps=10, frame_every=10, thermo_every=10,
+                           model=str(models["nt-gnn"])), "md", "propensity", 2e-5, 2),
+    }
+    for kind, (spec, frames, output, rtol, n_frames) in cases.items():
+        res = run(spec, tmp_path / kind, nprocs=2, progress=False)
+        assert res.complete, kind
+        assert check_frames(tmp_path / kind, frames, models[kind], output, rtol, tmp_path) == n_frames, kind

@@ -632,3 +632,81 @@ def test_schema1_store_still_reads_and_is_reported_unchecked(tmp_path):
         s.add_frame(Frame(positions=np.zeros((2, 3)), types=np.zeros(2, int), cell=np.eye(3)), key="new", group="n")
     with DatasetStore(path, "r") as s:
         assert s.schema_version == 1 and len(s) == 4
+
+
+# ----------------------------------------------------------------------------------------------------
+# messages name the real problem
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_missing_directory_is_not_called_corrupt(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "s.h5"
+    for mode in ("a", "w"):
+        with pytest.raises(DatasetError) as e:
+            DatasetStore(target, mode)
+        msg = str(e.value)
+        assert "does not exist" in msg and "mkdir -p" in msg and str(target.parent) in msg, msg
+        assert "corrupt" not in msg and "repair" not in msg and ".tmp" not in msg, msg
+    assert not (tmp_path / "no").exists()
+
+
+_AS_NOBODY = """
+import sys
+from glassfix.data.store import DatasetError, DatasetStore
+try:
+    DatasetStore(sys.argv[1], "a")
+except DatasetError as exc:
+    print(exc)
+"""
+
+
+def _run_unprivileged(path: Path) -> str:
+    """Open ``path`` for writing in a process that obeys permission bits (root loses its override)."""
+    cmd = [sys.executable, "-c", _AS_NOBODY, str(path)]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permission bits cannot be enforced")
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_read_only_store_or_directory_is_not_called_corrupt(tmp_path):
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    with DatasetStore(ro_dir / "s.h5", "a"):
+        pass
+    ro_dir.chmod(0o555)
+    try:
+        msg = _run_unprivileged(ro_dir / "new.h5")
+        assert "is not writable" in msg and str(ro_dir) in msg and "corrupt" not in msg, msg
+        msg = _run_unprivileged(ro_dir / "s.h5")
+        assert "not writable" in msg and "mode='r'" in msg and "corrupt" not in msg, msg
+    finally:
+        ro_dir.chmod(0o755)
+    (ro_dir / "s.h5").chmod(0o444)
+    msg = _run_unprivileged(ro_dir / "s.h5")
+    assert "the store is read-only" in msg and "mode='r'" in msg and "corrupt" not in msg, msg
+
+
+def test_repair_of_unreadable_superblock_does_not_suggest_itself(tmp_path, capsys):
+    from glassfix.data.cli import main as data_main
+
+    path = tmp_path / "s.h5"
+    _checksum_store(path, n=2)
+    raw = bytearray(path.read_bytes())
+    raw[8:48] = bytes(40)  # the superblock after the signature: versions, sizes, addresses
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError) as e:
+        DatasetStore(path, "r")
+    assert "glassfix data repair" in str(e.value)  # opening suggests repair ...
+    capsys.readouterr()
+    assert data_main(["repair", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not recoverable" in err and "data repair" not in err and "rerunning the writer" in err, err  # ... repair doesn't
+    path.write_bytes(bytes(4096))  # no HDF5 signature at all
+    assert data_main(["repair", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not recoverable: not an HDF5 file" in err and "data repair" not in err, err

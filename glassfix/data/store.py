@@ -556,7 +556,7 @@ def _open_h5(path: Path, h5mode: str, locking: Any, io: _JournaledFile | None = 
         if repairing:
             raise DatasetError(
                 f"{path}: not recoverable: HDF5 cannot read the file's superblock or root group ({msg}), and "
-                f"'glassfix data repair' can only salvage frames from a file HDF5 can open. Restore a copy, or "
+                f"salvaging needs a file HDF5 can open. Restore a copy, or "
                 f"rebuild the store by rerunning the writer into a new file") from None
         raise DatasetError(
             f"{path}: cannot open the HDF5 file ({msg}); it is corrupt. Try 'glassfix data repair {path}' "

@@ -19,12 +19,13 @@ Stores of schema 1 have neither; their items are reported as *unchecked*, never 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import h5py
 import numpy as np
 
-__all__ = ["SEAL", "ChecksumError", "dataset_kwargs", "seal", "check_seal", "is_checksum_failure",
+__all__ = ["SEAL", "ChecksumError", "dataset_kwargs", "read_attrs", "seal", "check_seal", "is_checksum_failure",
            "has_checksum", "check_dataset"]
 
 SEAL = "attrs_crc32"
@@ -56,28 +57,40 @@ def _value_bytes(v: Any) -> bytes:
     return b"a" + a.dtype.str.encode() + repr(a.shape).encode() + np.ascontiguousarray(a).tobytes()
 
 
-def _digest(obj: h5py.HLObject) -> int:
+def read_attrs(obj: h5py.HLObject) -> dict[str, Any]:
+    """All attributes of an object, each read once; ChecksumError if they cannot be read (a damaged header)."""
+    if obj is None:
+        raise ChecksumError("broken link (the object it points to is unreadable)")
+    try:
+        return dict(obj.attrs.items())
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise ChecksumError(f"attributes unreadable ({exc})") from None
+
+
+def _digest(values: Mapping[str, Any]) -> int:
     crc = 0
-    for k in sorted(obj.attrs.keys()):
+    for k in sorted(values):
         if k == SEAL:
             continue
-        crc = zlib.crc32(k.encode() + b"\0" + _value_bytes(obj.attrs[k]) + b"\0", crc)
+        crc = zlib.crc32(k.encode() + b"\0" + _value_bytes(values[k]) + b"\0", crc)
     return crc
 
 
 def seal(obj: h5py.HLObject) -> None:
     """Store the CRC-32 of ``obj``'s attributes in ``obj.attrs["attrs_crc32"]`` (call after the last change)."""
-    obj.attrs[SEAL] = np.uint32(_digest(obj))
+    obj.attrs[SEAL] = np.uint32(_digest(read_attrs(obj)))
 
 
-def check_seal(obj: h5py.HLObject, required: bool) -> bool:
-    """Check ``obj``'s attribute seal; raises ChecksumError on a mismatch (or a missing seal when
-    ``required``); returns whether a seal was checked."""
-    if SEAL not in obj.attrs:
+def check_seal(obj: h5py.HLObject, required: bool, values: Mapping[str, Any] | None = None) -> bool:
+    """Check ``obj``'s attribute seal (``values``: its attributes, if already read by :func:`read_attrs`);
+    raises ChecksumError on a mismatch (or a missing seal when ``required``); returns whether a seal was
+    checked."""
+    values = read_attrs(obj) if values is None else values
+    if SEAL not in values:
         if required:
             raise ChecksumError("attribute checksum missing")
         return False
-    if int(obj.attrs[SEAL]) != _digest(obj):
+    if int(values[SEAL]) != _digest(values):
         raise ChecksumError("attribute checksum mismatch (an attribute value is damaged)")
     return True
 

@@ -56,7 +56,8 @@ import h5py
 import numpy as np
 
 from ..core.frame import Frame
-from .checksum import SEAL, ChecksumError, check_seal, dataset_kwargs, has_checksum, is_checksum_failure, seal
+from .checksum import (SEAL, ChecksumError, check_seal, dataset_kwargs, has_checksum, is_checksum_failure, read_attrs,
+                       seal)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -563,9 +564,29 @@ def _open_h5(path: Path, h5mode: str, locking: Any, io: _JournaledFile | None = 
             f"(salvages what is readable), else restore a copy or rebuild it") from None
 
 
-def _check_schema(path: Path, f: h5py.File) -> int:
-    attrs = f.attrs
+def _check_schema(path: Path, f: h5py.File, repairing: bool = False) -> int:
+    """The schema version of an open store; DatasetError (naming the file and the fix) if it is not a store,
+    newer than this glassfix, or its root attributes are damaged (``repairing``: a failed root seal is
+    left to repair_store)."""
+    try:
+        attrs = read_attrs(f)
+    except ChecksumError as exc:
+        raise DatasetError(f"{path}: the root attributes cannot be read ({exc}); the file is damaged beyond "
+                           f"salvage: restore a copy, or rebuild the store by rerunning the writer into a new "
+                           f"file") from None
     fmt = attrs.get("format")
+    version = attrs.get("schema_version")
+    if isinstance(version, (int, np.integer)) and int(version) > SCHEMA_VERSION and fmt is not None:
+        written_by = _attr_str(attrs.get("glassfix_version", "a newer glassfix"))
+        raise DatasetError(
+            f"{path}: dataset schema version {int(version)} (written by glassfix {written_by}) is newer than the "
+            f"versions this glassfix reads (<= {SCHEMA_VERSION}); upgrade glassfix (pip install -U glassfix)")
+    if not repairing and SEAL in attrs:
+        try:
+            check_seal(f, False, attrs)
+        except ChecksumError as exc:
+            raise DatasetError(f"{path}: the root attributes are damaged ({exc}); run 'glassfix data repair "
+                               f"{path}' (it keeps every intact frame and drops the stored split)") from None
     if fmt is None or _attr_str(fmt) != FORMAT:
         raise DatasetError(
             f"{path}: an HDF5 file but not a glassfix dataset store (root attribute format={FORMAT!r} "
@@ -576,11 +597,6 @@ def _check_schema(path: Path, f: h5py.File) -> int:
     except (KeyError, TypeError, ValueError):
         raise DatasetError(f"{path}: the root attribute schema_version is missing or not an integer; the file "
                            f"is damaged, rebuild it") from None
-    if version > SCHEMA_VERSION:
-        written_by = _attr_str(attrs.get("glassfix_version", "a newer glassfix"))
-        raise DatasetError(
-            f"{path}: dataset schema version {version} (written by glassfix {written_by}) is newer than the "
-            f"versions this glassfix reads (<= {SCHEMA_VERSION}); upgrade glassfix (pip install -U glassfix)")
     if version < 1:
         raise DatasetError(f"{path}: invalid schema_version {version}")
     return version
@@ -603,14 +619,26 @@ class _FrameEntry:
         self.n_atoms, self.step = n_atoms, step
 
 
+def _complete(obj: Any) -> bool:
+    """Whether a frame group or item has ``complete = 1``; raises if its attributes cannot be read (h5py's
+    ``attrs.get`` would turn a failed header checksum into "absent", i.e. silently incomplete)."""
+    if obj is None:
+        raise ChecksumError("broken link (the object it points to is unreadable)")
+    try:
+        names = list(obj.attrs)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise ChecksumError(f"attributes unreadable ({exc})") from None
+    return "complete" in names and int(obj.attrs["complete"]) == 1
+
+
 def _read_entry(frames: h5py.Group, name: str, deep: bool = False, required: bool = False) -> _FrameEntry | None:
     """The index entry of a frame group; None if incomplete; raises if damaged (``deep``: read every array;
     ``required``: the attribute checksum must be present, as in a schema-2 store)."""
     g = frames[name]
-    a = g.attrs
+    a = read_attrs(g)  # each attribute read once: the seal and the entry use the same values
     if int(a.get("complete", 0)) != 1:
         return None
-    check_seal(g, required)
+    check_seal(g, required, a)
     e = _FrameEntry(_attr_str(a["key"]), name, int(a["index"]), _attr_str(a["group"]),
                     int(a["group_code"]), _attr_str(a["system"]), int(a["n_atoms"]), int(a["step"]))
     for k in ("labels", "replicas", "descriptors"):
@@ -772,10 +800,6 @@ class DatasetStore:
             raise DatasetError(f"{self.path}: cannot list /frames ({exc}); the file is damaged beyond "
                                f"salvage, rebuild it by rerunning the writer into a new store") from None
         required = self.schema_version >= CHECKSUM_SCHEMA
-        try:
-            check_seal(f, required)
-        except ChecksumError as exc:
-            damage.append(f"root attributes ({exc})")
         for name in names:
             try:
                 e = _read_entry(frames, name, required=required)
@@ -799,8 +823,8 @@ class DatasetStore:
         self._next_index = max(self._by_index, default=-1) + 1
         # examples
         self._examples_error: str | None = None
-        ex = f["examples"]
         try:
+            ex = f["examples"]
             check_seal(ex, required)
             self._label_names: list[str] = list(json.loads(_attr_str(ex.attrs["label_names"])))
             n = int(ex.attrs["n_rows"])
@@ -1032,7 +1056,7 @@ class DatasetStore:
         g = self._frame_group(key)[sub]
         q = quote_name(name)
         if q in g:
-            if int(g[q].attrs.get("complete", 0)) == 1:
+            if _complete(g[q]):
                 return False
             del g[q]
         write(g)
@@ -1225,17 +1249,20 @@ class DatasetStore:
             fr = self.frame(key)
             yield (fr, self.labels(key)) if labels else fr
 
+    def _items(self, key: str, sub: str) -> dict[str, h5py.Dataset]:
+        """The complete items (datasets by link name) of a frame's labels/replicas/descriptors group;
+        DatasetError if any of them cannot be listed or read (never silently skipped)."""
+        try:
+            return {name: ds for name, ds in self._frame_group(key)[sub].items() if _complete(ds)}
+        except (OSError, ValueError, KeyError) as exc:
+            raise self._damaged(key, sub, exc) from None
+
     def _label_dataset(self, key: str, name: str) -> h5py.Dataset | None:
-        lg = self._frame_group(key)["labels"]
-        q = quote_name(name)
-        if q in lg and int(lg[q].attrs.get("complete", 0)) == 1:
-            return lg[q]
-        return None
+        return self._items(key, "labels").get(quote_name(name))
 
     def label_names(self, key: str) -> list[str]:
         """Names of the complete labels of a frame."""
-        lg = self._frame_group(key)["labels"]
-        return sorted(_attr_str(ds.attrs["name"]) for ds in lg.values() if int(ds.attrs.get("complete", 0)) == 1)
+        return sorted(unquote_name(q) for q in self._items(key, "labels"))
 
     def labels(self, key: str, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Per-atom labels of a frame, ``{name: values}`` (all complete labels, or ``names``)."""
@@ -1256,15 +1283,13 @@ class DatasetStore:
 
     def replicas(self, key: str) -> dict[str, np.ndarray]:
         """Isoconfigurational replica positions of a frame, ``{time label: (R, N, d)}``."""
-        rg = self._frame_group(key)["replicas"]
-        return {_attr_str(ds.attrs["name"]): self._read_item(key, f"replicas {_attr_str(ds.attrs['name'])!r}", ds)
-                for ds in rg.values() if int(ds.attrs.get("complete", 0)) == 1}
+        return {unquote_name(q): self._read_item(key, f"replicas {unquote_name(q)!r}", ds)
+                for q, ds in self._items(key, "replicas").items()}
 
     def descriptors(self, key: str) -> dict[str, np.ndarray]:
         """Cached descriptors of a frame, ``{"<kind>-<hash>": (N, F)}``."""
-        dg = self._frame_group(key)["descriptors"]
         return {name: self._read_item(key, f"descriptor {name!r}", ds)
-                for name, ds in dg.items() if int(ds.attrs.get("complete", 0)) == 1}
+                for name, ds in self._items(key, "descriptors").items()}
 
     def descriptor(self, key: str, kind: str, spec: Mapping[str, Any] | None = None) -> np.ndarray | None:
         """A cached descriptor (None if not cached)."""
@@ -1387,7 +1412,10 @@ class DatasetStore:
         split = None
         if "split" in self._f.attrs:
             split = json.loads(_attr_str(self._f.attrs["split"]))
-        ex = self._f["examples"]
+        try:
+            n_features = int(self._f["examples"]["features"].shape[1]) if "features" in self._f["examples"] else 0
+        except (OSError, KeyError, RuntimeError):
+            n_features = 0  # reported through examples_error
         return {
             "path": str(self.path),
             "format": FORMAT,
@@ -1403,7 +1431,7 @@ class DatasetStore:
             "replicas": replica_counts,
             "n_examples": int(self._n_rows),
             "example_labels": ex_labels,
-            "n_features": int(ex["features"].shape[1]) if "features" in ex else 0,
+            "n_features": n_features,
             "examples_error": self._examples_error,
             "split": split,
             "file_size": self.path.stat().st_size if self.path.exists() else 0,
@@ -1411,8 +1439,7 @@ class DatasetStore:
 
     def replicas_names(self, key: str) -> list[str]:
         """Time labels of the complete replica sets of a frame."""
-        rg = self._frame_group(key)["replicas"]
-        return sorted(_attr_str(ds.attrs["name"]) for ds in rg.values() if int(ds.attrs.get("complete", 0)) == 1)
+        return sorted(unquote_name(q) for q in self._items(key, "replicas"))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1437,7 +1464,7 @@ def repair_store(path: str | os.PathLike[str], reason: Sequence[str] | None = No
     tmp = path.with_name(path.name + ".salvage.tmp")
     dropped: list[str] = []
     try:
-        version = _check_schema(path, src)
+        version = _check_schema(path, src, repairing=True)
         required = version >= CHECKSUM_SCHEMA
         with h5py.File(str(tmp), "w", libver=LIBVER) as dst:
             try:
@@ -1506,6 +1533,8 @@ def check_frame(frames: h5py.Group, name: str, required: bool) -> tuple[str, str
     for sub in ("labels", "replicas", "descriptors"):
         for item, ds in g[sub].items():
             try:
+                if not _complete(ds):
+                    continue  # left by a killed writer: ignored by readers, replaced by the next writer
                 ds[()]
                 unchecked += not check_seal(ds, required) or not has_checksum(ds)
             except Exception as exc:  # noqa: BLE001
@@ -1519,19 +1548,39 @@ def _salvage_frame(frames: h5py.Group, dframes: h5py.Group, name: str, required:
     if problem is not None:
         dropped.append(f"frame {label!r} ({problem})")
         return
-    if int(frames[name].attrs.get("complete", 0)) != 1:
+    if not _complete(frames[name]):
         return
-    frames.file.copy(frames[name], dframes, name=name)
+    src = frames[name]
+    try:
+        frames.file.copy(src, dframes, name=name)
+    except Exception:  # noqa: BLE001 - a damaged item's header: copy item by item, leaving out the damaged ones
+        if name in dframes:
+            del dframes[name]
+        dst = dframes.create_group(name)
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for child in src:
+            obj = src[child]
+            if isinstance(obj, h5py.Group):
+                sub = dst.create_group(child)
+                for k, v in obj.attrs.items():
+                    sub.attrs[k] = v
+                for item in obj:
+                    if (child, item) not in {(s_, i_) for s_, i_, _ in items}:
+                        frames.file.copy(obj[item], sub, name=item)
+            else:
+                frames.file.copy(obj, dst, name=child)
     for sub, item, why in items:
         dropped.append(f"frame {label!r}: {sub[:-1]} {unquote_name(item)!r} ({why})")
-        del dframes[name][sub][item]
+        if item in dframes[name][sub]:
+            del dframes[name][sub][item]
 
 
 def _salvage_examples(src: h5py.File, dst: h5py.File, required: bool, dropped: list[str]) -> None:
     """Copy the committed examples rows chunk by chunk, dropping unreadable chunks and rows of dropped frames."""
     dex = dst.create_group("examples")
-    sex = src["examples"]
     try:
+        sex = src["examples"]
         check_seal(sex, required)
         n = int(sex.attrs["n_rows"])
         label_names = _attr_str(sex.attrs["label_names"])

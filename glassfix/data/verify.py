@@ -49,9 +49,9 @@ def verify_store(path: str | os.PathLike[str]) -> dict[str, Any]:
                 damaged_frames.append(key)
             for sub, item, why in items:
                 damaged.append(f"frame {key!r}: {sub[:-1]} {unquote_name(item)!r} ({why})")
-        ex = f["examples"]
         n_rows = n_chunks = 0
         try:
+            ex = f["examples"]
             unchecked += not check_seal(ex, required)
             n_rows = int(ex.attrs["n_rows"])
             cols = [c for c in (*_EX_COLUMNS, "features") if c in ex]

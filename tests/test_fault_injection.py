@@ -30,7 +30,8 @@ def test_byte_flips_in_stores_are_never_silent(tmp_path):
     outcomes = Counter(c["outcome"] for c in cases)
     assert outcomes["silent"] == 0 and outcomes["unclear"] == 0, [c for c in cases if c["outcome"] in ("silent", "unclear")]
     data = [c for c in cases if c["where"] == "array data"]
-    assert len(data) >= 12 and all(c["outcome"] == "detected" for c in data)  # checksums catch every data flip
+    assert len(data) >= 8 and all(c["outcome"] == "detected" for c in data)  # checksums catch every data flip
+    assert len(cases) - len(data) >= 6  # and some flips land in HDF5 metadata, strings, free space
     for c in cases:
         if c["outcome"] == "detected":
             assert c["reported"], c  # 'data verify' lists it (or the store refuses to open, with the fix)

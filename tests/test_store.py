@@ -540,7 +540,7 @@ def test_flipped_byte_in_data_is_detected_verified_and_repaired(tmp_path, capsys
     _flip(path, _data_offset(path, "frames/f4/labels/d2min") + 100)         # one label of frame f4
     with DatasetStore(path, "r") as s:
         assert len(s) == 6
-        with pytest.raises(DatasetError, match=r"frame of frame 'f2' fails its checksum.*glassfix data verify"):
+        with pytest.raises(DatasetError, match=r"an array or attribute of frame 'f2' fails its checksum.*glassfix data verify"):
             s.frame("f2")
         with pytest.raises(DatasetError, match=r"label 'd2min' of frame 'f4' fails its checksum"):
             s.labels("f4")

@@ -1225,7 +1225,7 @@ class DatasetStore:
                          species=None if species is None else tuple(species), step=int(a["step"]),
                          time=float(a["time"]), metadata=metadata, **opt)
         except (OSError, KeyError, ValueError) as exc:
-            raise self._damaged(key, "frame", exc) from None
+            raise self._damaged(key, "an array or attribute", exc) from None
 
     def _damaged(self, key: str, what: str, exc: BaseException) -> DatasetError:
         """The error for an unreadable item of a frame: a failed checksum or other damage, with the fix."""

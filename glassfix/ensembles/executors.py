@@ -29,7 +29,8 @@ cluster call :func:`exit_with_launcher`: on Linux the kernel kills a pool worker
 (``prctl(PR_SET_PDEATHSIG, SIGKILL)``; pool workers are started from the thread that submits), and a
 watchdog thread in every worker (any POSIX system) polls the launcher every 0.25 s and, once it is gone,
 kills the worker's own child processes and exits. With ``mpi`` the MPI runtime ends the job when a rank
-dies (MPICH's and Open MPI's default; do not run with ``-disable-auto-cleanup``).
+dies (MPICH's and Open MPI's default; do not run with ``-disable-auto-cleanup``); workers spawned by
+:func:`get_executor` ("mpi") on the launcher's host also run the watchdog.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import functools
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -141,6 +143,12 @@ def exit_with_launcher(launcher_pid: int, interval: float = _WATCH_INTERVAL) -> 
                      name="glassfix-launcher-watchdog").start()
 
 
+def _exit_with_launcher_on(host: str, launcher_pid: int) -> None:
+    """:func:`exit_with_launcher` if this process runs on ``host`` (a pid means nothing elsewhere)."""
+    if socket.gethostname() == host:
+        exit_with_launcher(launcher_pid)
+
+
 def _local_worker_init(launcher_pid: int | None = None) -> None:
     """Make a pool child an MPI singleton with one OpenMP thread (one core per task) that exits with its
     launcher."""
@@ -203,7 +211,10 @@ def get_executor(kind: str = "local", workers: int | None = None, *, address: st
         _mpi()
         from mpi4py.futures import MPIPoolExecutor  # noqa: PLC0415
 
-        return MPIPoolExecutor(max_workers=n)
+        # Spawned workers on the launcher's host watch it too (the MPI runtime may not end a spawned
+        # job when its parent dies); workers on other hosts cannot see its pid and rely on the runtime.
+        return MPIPoolExecutor(max_workers=n, initializer=_exit_with_launcher_on,
+                               initargs=(socket.gethostname(), os.getpid()))
     try:
         import distributed  # noqa: PLC0415
     except ImportError:

@@ -607,6 +607,10 @@ def _check_schema(path: Path, f: h5py.File, repairing: bool = False) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
+# What h5py raises on damaged bytes: OSError/RuntimeError from HDF5, KeyError for an unreadable link or
+# attribute, TypeError/AttributeError when a damaged link resolves to None, ValueError from our checks.
+_DAMAGE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError)
+
 _OPEN_WRITERS: set[str] = set()  # real paths of the stores open for writing in this process
 
 
@@ -1224,7 +1228,7 @@ class DatasetStore:
                          origin=arrays["origin"], pbc=arrays["pbc"].astype(bool), ids=arrays["ids"],
                          species=None if species is None else tuple(species), step=int(a["step"]),
                          time=float(a["time"]), metadata=metadata, **opt)
-        except (OSError, KeyError, ValueError) as exc:
+        except _DAMAGE_ERRORS as exc:
             raise self._damaged(key, "an array or attribute", exc) from None
 
     def _damaged(self, key: str, what: str, exc: BaseException) -> DatasetError:
@@ -1238,7 +1242,7 @@ class DatasetStore:
         try:
             data = _read_array(ds)
             check_seal(ds, self.schema_version >= CHECKSUM_SCHEMA)
-        except (OSError, ValueError) as exc:
+        except _DAMAGE_ERRORS as exc:
             raise self._damaged(key, what, exc) from None
         return data
 
@@ -1254,7 +1258,7 @@ class DatasetStore:
         DatasetError if any of them cannot be listed or read (never silently skipped)."""
         try:
             return {name: ds for name, ds in self._frame_group(key)[sub].items() if _complete(ds)}
-        except (OSError, ValueError, KeyError) as exc:
+        except _DAMAGE_ERRORS as exc:
             raise self._damaged(key, sub, exc) from None
 
     def _label_dataset(self, key: str, name: str) -> h5py.Dataset | None:
@@ -1318,7 +1322,7 @@ class DatasetStore:
             out = {c: ex[c][:n] for c in _EX_COLUMNS}
             if "features" in ex:
                 out["features"] = ex["features"][:n]
-        except OSError as exc:
+        except _DAMAGE_ERRORS as exc:
             cause = "fail their checksum" if is_checksum_failure(exc) else f"cannot be read ({exc})"
             raise DatasetError(f"{self.path}: examples rows {cause}; list the damage with 'glassfix data verify "
                                f"{self.path}' and drop it with 'glassfix data repair {self.path}'") from None

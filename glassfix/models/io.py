@@ -244,7 +244,8 @@ def _check_npz(inner: zipfile.ZipFile, listing: Mapping[str, tuple[np.dtype, tup
                 else:
                     shape, fortran, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
                 header_len = fh.tell()
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
+                NotImplementedError) as exc:
             raise ModelFileError(f"{where}: {ARRAYS_NAME} member {member!r} has no valid .npy header ({exc}); "
                                  "re-save the model") from None
         if dtype.hasobject:
@@ -274,7 +275,7 @@ def _load_arrays(data: bytes, where: str, listing: Mapping[str, tuple[np.dtype, 
     try:
         inner = zipfile.ZipFile(io.BytesIO(data))
         names = inner.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ModelFileError(f"{where}: {ARRAYS_NAME} is not a valid npz archive ({exc}); re-save the model") from exc
     bad = [n for n in names if not n.endswith(".npy") or "/" in n or n.startswith(".")]
     if bad:
@@ -304,7 +305,7 @@ def _load_arrays(data: bytes, where: str, listing: Mapping[str, tuple[np.dtype, 
                 out[key] = arr
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise ModelFileError(f"{where}: {ARRAYS_NAME} is corrupt ({exc}); re-save or re-copy the model") from exc
     return out
 
@@ -321,7 +322,7 @@ def read_model_file(
         raise ModelFileError(f"{where} is not a regular file; pass the path of a *.glassfix file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise ModelFileError(
             f"{where} is not a glassfix model (not a valid zip archive: {exc}); it may be truncated or "
             "another format, re-save it with Predictor.save or re-copy it"

@@ -22,7 +22,7 @@ def test_killed_writers_resume_without_loss_or_duplicates(tmp_path):
     assert stats["kills"] == 5
     assert stats.get("unreadable", 0) == 0, stats.get("unreadable_error")
     assert stats["lost"] == 0 and stats["wrong"] == 0 and stats["duplicates"] == 0
-    assert stats["final_complete"] == 1 and stats["final_wrong"] == 0
+    assert stats["final_complete"] == 1 and stats["final_wrong"] == 0 and stats["leftover_files"] == 0
 
 
 def test_byte_flips_in_stores_are_never_silent(tmp_path):

@@ -46,6 +46,8 @@ def main_info(args: argparse.Namespace) -> int:
     print(f"{info['path']}: {info['format']} schema v{info['schema_version']} "
           f"(glassfix {info['glassfix_version']}, created {info['created']})")
     print(f"  frames: {info['n_frames']} ({info['n_atoms_total']} atoms), incomplete: {info['n_incomplete_frames']}")
+    print("  checksums: " + ("every array and attribute set ('glassfix data verify' reads and checks them all)"
+                             if info["schema_version"] >= 2 else "none (written before schema 2)"))
     print(f"  systems: {', '.join(info['systems']) or '-'}; groups: {len(info['groups'])}")
     for name, count in sorted(info["frame_labels"].items()):
         print(f"  label {name}: {count} frames")

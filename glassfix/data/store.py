@@ -607,6 +607,19 @@ def _check_schema(path: Path, f: h5py.File, repairing: bool = False) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
+def _remove_stale_creations(path: Path) -> None:
+    """Delete ``<store>.creating-<pid>.tmp`` files left by writers killed while creating the store (their
+    process is gone; a live one's file is left alone)."""
+    for tmp in path.parent.glob(f"{path.name}.creating-*.tmp"):
+        try:
+            pid = int(tmp.name[len(path.name) + len(".creating-"):-len(".tmp")])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
 # What h5py raises on damaged bytes: OSError/RuntimeError from HDF5, KeyError for an unreadable link or
 # attribute, TypeError/AttributeError when a damaged link resolves to None, ValueError from our checks.
 _DAMAGE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError)
@@ -712,6 +725,7 @@ class DatasetStore:
             # A new store is laid out under a temporary name and renamed, so a writer killed while
             # creating it never leaves a file that is an HDF5 file but not yet a store. Mode "w" on an
             # existing store replaces it the same way (its journal belongs to the old file: dropped).
+            _remove_stale_creations(self.path)
             tmp = self.path.with_name(f"{self.path.name}.creating-{os.getpid()}.tmp")
             self._f = _open_h5(tmp, "w", self._locking)
             try:

@@ -90,3 +90,19 @@ def test_label_and_data_cli_on_shared_botan_file(tmp_path):
 
     summary = json.loads(info.stdout)
     assert summary["n_frames"] == 1, summary
+
+
+def test_descriptor_cutoff_beyond_reason_is_one_clear_line(tmp_path, ka_data):
+    """A cutoff of 1e9 used to hang or die with a bare MemoryError naming nothing."""
+    from glassfix.descriptors.structure_functions import RadialStructureFunctions
+
+    path, frame = ka_data
+    proc = subprocess.run([sys.executable, "-m", "glassfix.cli", "descriptors", "radial", str(path), "--out",
+                           str(tmp_path / "x.npy"), "--cutoff", "1e9"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "--cutoff" in err and "ka.data" in err and "1e+09" in err and "too large" in err, err
+    with pytest.raises(ValueError, match=r"radial_structure_functions descriptor's cutoff 1e\+09 is too large.*box widths"):
+        RadialStructureFunctions(2, cutoff=1e9).compute(frame)
+    assert RadialStructureFunctions(2, cutoff=5.4).compute(frame).shape[0] == frame.n_atoms  # sane ones pass

@@ -456,3 +456,76 @@ def test_run_replica_2d_and_triclinic(frames):
     bad[0, 1] = 0.1  # upper-triangular entry: not a LAMMPS cell
     with pytest.raises(ValueError, match="restricted-triclinic"):
         run_replica(ReplicaTask("bad", 0, 5, p3, fr.types, bad, fr.origin, t3.system, T, steps, DT))
+
+
+# ----------------------------------------------------------------------------------------------------
+# no orphans: workers exit when the launcher dies
+# ----------------------------------------------------------------------------------------------------
+
+
+def _marked_pids(token: str) -> list[int]:
+    """Live processes whose environment carries GLASSFIX_ORPHAN_TEST=token (every descendant inherits it)."""
+    needle = f"GLASSFIX_ORPHAN_TEST={token}".encode()
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if needle in (d / "environ").read_bytes().split(b"\0"):
+                out.append(int(d.name))
+        except OSError:
+            continue
+    return out
+
+
+def _launcher_pid(store: Path, proc: subprocess.Popen, deadline: float) -> int | None:
+    """The pid of the process that launched the run (journal 'run' event), once tasks are submitted."""
+    journal = Path(str(store) + ".iso") / "journal.jsonl"
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = journal.read_text() if journal.exists() else ""
+        if '"event": "submit"' in text:
+            return next(json.loads(line)["pid"] for line in text.splitlines()
+                        if line.strip() and json.loads(line)["event"] == "run")
+        time.sleep(0.05)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find processes")
+@pytest.mark.parametrize("executor", ["local", pytest.param("mpi", marks=pytest.mark.slow)])
+def test_killed_launcher_leaves_no_orphan_workers(tmp_path, frames, executor):
+    """kill -9 of the launcher alone (not its process group, as a crash or an OOM kill would): every
+    worker it started exits within seconds (local pool: PDEATHSIG + watchdog; mpi: the MPI runtime)."""
+    path = make_store(tmp_path / "s.h5", frames)
+    token = f"{os.getpid()}-{time.time_ns()}"
+    env = dict(lammps_env(), GLASSFIX_ORPHAN_TEST=token)
+    args = ["iso", str(path), "--replicas", "6", "--times", "log:0.05:10:5", "--dt", str(DT), "--no-progress"]
+    if executor == "local":
+        cmd = [sys.executable, "-m", "glassfix.cli", *args, "--workers", "2"]
+    else:
+        cmd = [venv_bin("mpirun"), "-np", "3", sys.executable, "-m", "glassfix.cli", *args, "--executor", "mpi"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        launcher = _launcher_pid(path, proc, time.monotonic() + 120)
+        assert launcher is not None and proc.poll() is None, "the launcher finished before it could be killed"
+        deadline = time.monotonic() + 60
+        while len([p for p in _marked_pids(token) if p != launcher]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len([p for p in _marked_pids(token) if p != launcher]) >= 2 and proc.poll() is None
+        os.kill(launcher, signal.SIGKILL)
+        if launcher == proc.pid:
+            proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _marked_pids(token):
+            time.sleep(0.1)
+        survivors = _marked_pids(token)
+        assert not survivors, f"orphaned worker processes still alive 10 s after the launcher died: {survivors}"
+    finally:
+        for pid in _marked_pids(token):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -318,3 +319,98 @@ def test_head_validation() -> None:
         SoftnessModel(DESC, ["A", "B"], {0: SoftnessHead(np.zeros(3), np.ones(3), np.zeros(3), 0.0)})
     with pytest.raises(ValueError):
         SoftnessModel.train(DESC, {0: (np.zeros((10, DESC.n_features)), np.zeros(10, bool))}, species=["A", "B"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# zip bombs: declared sizes and names are checked before anything is inflated
+# ---------------------------------------------------------------------------------------------------
+
+BOMB_BYTES = 3200 * 2**20  # what the inner .npy member inflates to: 3.2 GB of zeros
+
+
+def _bomb_manifest(trained: SoftnessModel, listing: dict | None) -> bytes:
+    man = dict(trained.manifest(), format="glassfix-model", format_version=1)
+    if listing is not None:
+        man["arrays"] = listing
+    return json.dumps(man).encode()
+
+
+def _nested_bomb(path: Path, trained: SoftnessModel, listing: dict | None) -> Path:
+    """A model file of a few kB whose arrays.npz holds a deflated .npy of 3.2 GB (honest headers)."""
+    from fault_util import deflate, deflate_zeros, npy_header, raw_zip
+
+    header = npy_header("<f8", (BOMB_BYTES // 8,))
+    # .npy = header + zeros: deflate the header as a first (non-final) block by flushing, then the zeros.
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    inner_payload = co.compress(header) + co.flush(zlib.Z_FULL_FLUSH) + deflate_zeros(BOMB_BYTES)
+    npz = raw_zip([("w.npy", inner_payload, 8, len(header) + BOMB_BYTES, 0)])
+    man = _bomb_manifest(trained, listing)
+    data = raw_zip([("manifest.json", deflate(man), 8, len(man), zlib.crc32(man)),
+                    ("arrays.npz", deflate(npz), 8, len(npz), zlib.crc32(npz))])
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("listing", [None, {"w": {"dtype": "<f8", "shape": [10]}},
+                                     {"w": {"dtype": "<f8", "shape": [BOMB_BYTES // 8]}}],
+                         ids=["no-listing", "small-listing", "honest-listing"])
+def test_zip_bomb_rejected_before_inflating(tmp_path: Path, trained: SoftnessModel, listing) -> None:
+    import time
+    import tracemalloc
+
+    bomb = _nested_bomb(tmp_path / "bomb.glassfix", trained, listing)
+    assert bomb.stat().st_size < 64 * 1024  # a few kB on disk
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ModelFileError) as e:
+            read_model_file(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    msg = str(e.value)
+    assert "bomb.glassfix" in msg and ("limit" in msg or "zip bomb" in msg), msg
+    assert ("w.npy" in msg or "arrays" in msg), msg
+    assert time.perf_counter() - t0 < 5.0
+    assert peak < 64 * 2**20, f"reading the bomb allocated {peak / 2**20:.0f} MiB"
+
+
+def test_lying_member_size_is_not_inflated_past_it(tmp_path: Path, trained: SoftnessModel) -> None:
+    """arrays.npz declares 1 kB but its deflate stream holds 256 MiB: reading stops at the declared size."""
+    import tracemalloc
+
+    from fault_util import deflate, deflate_zeros, raw_zip
+
+    man = _bomb_manifest(trained, None)
+    path = tmp_path / "liar.glassfix"
+    path.write_bytes(raw_zip([("manifest.json", deflate(man), 8, len(man), zlib.crc32(man)),
+                              ("arrays.npz", deflate_zeros(256 * 2**20), 8, 1024, 0)]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="arrays.npz"):
+            read_model_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"reading allocated {peak / 2**20:.0f} MiB"
+
+
+def test_npz_member_not_in_manifest_rejected(model_file: Path) -> None:
+    m = members_of(model_file)
+    with np.load(io.BytesIO(m["arrays.npz"])) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, extra=np.zeros(3))
+    m["arrays.npz"] = buf.getvalue()
+    rezip(model_file, m)
+    with pytest.raises(ModelFileError, match="'extra.npy' is not listed in the manifest"):
+        read_model_file(model_file)
+
+
+def test_manifest_lists_arrays_and_old_files_still_load(model_file: Path, trained: SoftnessModel) -> None:
+    manifest, arrays = read_model_file(model_file)
+    assert set(manifest["arrays"]) == set(arrays)
+    assert all(manifest["arrays"][k] == {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items())
+    old = load_model(with_manifest(model_file, arrays=None))  # a file written before the listing existed
+    frame = small_frame(50, seed=3)
+    assert np.array_equal(old.predict(frame), trained.predict(frame))

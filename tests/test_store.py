@@ -91,7 +91,7 @@ def test_round_trip_frames_labels_replicas(tmp_path):
         assert len(pairs) == 3 and set(pairs[0][1]) == {"phop/window=10", "propensity/t=4120"}
         assert s.info()["n_frames"] == 3 and s.info()["schema_version"] == SCHEMA_VERSION
     with h5py.File(path, "r") as f:  # the documented layout
-        assert f.attrs["format"] == "glassfix-dataset" and f.attrs["schema_version"] == 1
+        assert f.attrs["format"] == "glassfix-dataset" and f.attrs["schema_version"] == SCHEMA_VERSION == 2
         g = f["frames/k%2Fortho"]
         assert g.attrs["complete"] == 1 and g.attrs["key"] == "k/ortho"
         assert g["positions"].dtype == np.float64 and g["ids"].dtype == np.int64
@@ -405,7 +405,7 @@ def test_corrupt_foreign_and_newer_files_give_clear_errors(tmp_path):
     with h5py.File(newer, "a") as f:
         f.attrs["schema_version"] = SCHEMA_VERSION + 1
         f.attrs["glassfix_version"] = "9.0"
-    with pytest.raises(DatasetError, match=r"newer\.h5.*schema version 2.*newer.*upgrade glassfix"):
+    with pytest.raises(DatasetError, match=rf"newer\.h5.*schema version {SCHEMA_VERSION + 1}.*newer.*upgrade glassfix"):
         DatasetStore(newer, "r")
     with pytest.raises(FileNotFoundError):
         DatasetStore(tmp_path / "missing.h5", "r")
@@ -495,3 +495,218 @@ def test_mode_w_replaces_an_existing_store(tmp_path):
     with DatasetStore(path, "r") as s:
         assert s.keys() == ["new"]
         _assert_same_frame(frames["tri"], s.frame("new"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# checksums (schema 2): damage inside array data is detected, listed by 'data verify', dropped by repair
+# ----------------------------------------------------------------------------------------------------
+
+
+def _data_offset(path: Path, dataset: str) -> int:
+    """File offset of a dataset's (single-chunk or contiguous) raw data."""
+    with h5py.File(path, "r") as f:
+        ds = f[dataset]
+        return int(ds.id.get_chunk_info(0).byte_offset) if ds.chunks else int(ds.id.get_offset())
+
+
+def _flip(path: Path, offset: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(1)[0]
+        fh.seek(offset)
+        fh.write(bytes([b ^ 0xFF]))
+
+
+def _checksum_store(path: Path, n: int = 6) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(3)
+    out = {}
+    with DatasetStore(path, "a") as s:
+        for i in range(n):
+            pos = rng.random((40, 3)) * 11.2
+            lab = rng.random(40)
+            key = s.add_frame(Frame(positions=pos, types=rng.integers(0, 2, 40), cell=np.eye(3) * 11.2, step=i),
+                              key=f"f{i}", group=f"g{i}", labels={"d2min": lab, "phop/window=10": lab + 1})
+            s.append_examples(key, "d2min")
+            out[key] = (pos, lab)
+    return out
+
+
+def test_flipped_byte_in_data_is_detected_verified_and_repaired(tmp_path, capsys):
+    from glassfix.data.cli import main as data_main
+
+    path = tmp_path / "s.h5"
+    ref = _checksum_store(path)
+    _flip(path, _data_offset(path, "frames/f2/positions") + 13)            # a position of frame f2
+    _flip(path, _data_offset(path, "frames/f4/labels/d2min") + 100)         # one label of frame f4
+    with DatasetStore(path, "r") as s:
+        assert len(s) == 6
+        with pytest.raises(DatasetError, match=r"an array or attribute of frame 'f2' fails its checksum.*glassfix data verify"):
+            s.frame("f2")
+        with pytest.raises(DatasetError, match=r"label 'd2min' of frame 'f4' fails its checksum"):
+            s.labels("f4")
+        assert np.array_equal(s.labels("f4", ["phop/window=10"])["phop/window=10"], ref["f4"][1] + 1)
+        assert np.array_equal(s.frame("f3").positions, ref["f3"][0])
+
+    capsys.readouterr()
+    assert data_main(["verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    damaged = [line for line in out.splitlines() if "DAMAGED" in line]
+    assert len(damaged) == 2, out
+    assert "frame 'f2' (checksum mismatch)" in damaged[0] and "frame 'f4': label 'd2min' (checksum mismatch)" in damaged[1]
+
+    assert data_main(["repair", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "dropped frame 'f2' (checksum mismatch)" in out and "dropped frame 'f4': label 'd2min'" in out
+    assert "dropped 2 damaged item(s)" in out
+    assert data_main(["verify", str(path)]) == 0
+    with DatasetStore(path, "r") as s:
+        assert s.keys() == ["f0", "f1", "f3", "f4", "f5"]
+        assert s.label_names("f4") == ["phop/window=10"]
+        for key in s.keys():
+            assert np.array_equal(s.frame(key).positions, ref[key][0])
+        ex = s.examples()
+        assert sorted(set(ex["frame"].tolist())) == [0, 1, 3, 4, 5] and len(ex["frame"]) == 5 * 40
+
+
+def test_flipped_string_attribute_is_detected(tmp_path):
+    """Variable-length string attributes live in HDF5's global heap, which HDF5 does not checksum: every
+    copy of a label name in the file, flipped, is reported by 'data verify' (or refused at open)."""
+    from glassfix.data.verify import verify_store
+
+    good = tmp_path / "good.h5"
+    _checksum_store(good, n=2)
+    raw = good.read_bytes()
+    offsets = [i for i in range(len(raw)) if raw.startswith(b"phop/window=10", i)]
+    assert len(offsets) >= 2  # the link name and the 'name' attribute of each frame's label, at least
+    for off in offsets:
+        path = tmp_path / f"flip{off}.h5"
+        shutil.copy(good, path)
+        _flip(path, off + 5)
+        try:
+            rep = verify_store(path)
+        except DatasetError:
+            continue
+        assert rep["damaged"], f"flip at {off} not detected"
+
+
+def test_examples_chunk_damage_drops_only_that_chunk(tmp_path):
+    path = tmp_path / "s.h5"
+    with DatasetStore(path, "a") as s:
+        n = 3000  # 3 frames x 3000 atoms -> rows 0..8999: two chunks of 8192 rows
+        for i in range(3):
+            key = s.add_frame(Frame(positions=np.random.default_rng(i).random((n, 3)), types=np.zeros(n, int),
+                                    cell=np.eye(3)), key=f"f{i}", group=f"g{i}")
+            s.append_examples(key, "y", values=np.arange(n, dtype=float) + i * n)
+    with h5py.File(path, "r") as f:
+        off = int(f["examples/value"].id.get_chunk_info(1).byte_offset)
+    _flip(path, off + 64)
+    from glassfix.data.verify import verify_store
+
+    rep = verify_store(path)
+    assert rep["damaged"] == ["examples rows 8192-8999, column 'value' (checksum mismatch)"]
+    repair_store(path)
+    with DatasetStore(path, "r") as s:
+        ex = s.examples()
+        assert np.array_equal(ex["value"], np.arange(8192.0))
+        assert json.loads(s._f.attrs["salvage_dropped"]) == ["examples rows 8192-8999 (checksum mismatch)"]
+
+
+def test_schema1_store_still_reads_and_is_reported_unchecked(tmp_path):
+    """A store written by glassfix before checksums (schema 1, tests/data/store_schema1.h5) reads as before."""
+    from glassfix.data.verify import verify_store
+
+    path = tmp_path / "v1.h5"
+    shutil.copy(Path(__file__).parent / "data" / "store_schema1.h5", path)
+    rng = np.random.default_rng(5)
+    with DatasetStore(path, "r") as s:
+        assert s.schema_version == 1 and s.keys() == ["v1/0", "v1/1", "v1/2"]
+        for i in range(3):
+            pos = rng.random((20, 3)) * 3
+            rng.integers(0, 2, 20)
+            assert np.array_equal(s.frame(f"v1/{i}").positions, pos)
+            assert np.array_equal(s.labels(f"v1/{i}")["phop/window=10"], np.arange(20.0) + i)
+        assert s.n_examples == 60
+    rep = verify_store(path)
+    assert rep["schema_version"] == 1 and rep["damaged"] == [] and rep["unchecked"] > 0
+    with DatasetStore(path, "a") as s:  # appending keeps schema 1 (older frames have no checksums)
+        s.add_frame(Frame(positions=np.zeros((2, 3)), types=np.zeros(2, int), cell=np.eye(3)), key="new", group="n")
+    with DatasetStore(path, "r") as s:
+        assert s.schema_version == 1 and len(s) == 4
+
+
+# ----------------------------------------------------------------------------------------------------
+# messages name the real problem
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_missing_directory_is_not_called_corrupt(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "s.h5"
+    for mode in ("a", "w"):
+        with pytest.raises(DatasetError) as e:
+            DatasetStore(target, mode)
+        msg = str(e.value)
+        assert "does not exist" in msg and "mkdir -p" in msg and str(target.parent) in msg, msg
+        assert "corrupt" not in msg and "repair" not in msg and ".tmp" not in msg, msg
+    assert not (tmp_path / "no").exists()
+
+
+_AS_NOBODY = """
+import sys
+from glassfix.data.store import DatasetError, DatasetStore
+try:
+    DatasetStore(sys.argv[1], "a")
+except DatasetError as exc:
+    print(exc)
+"""
+
+
+def _run_unprivileged(path: Path) -> str:
+    """Open ``path`` for writing in a process that obeys permission bits (root loses its override)."""
+    cmd = [sys.executable, "-c", _AS_NOBODY, str(path)]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permission bits cannot be enforced")
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_read_only_store_or_directory_is_not_called_corrupt(tmp_path):
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    with DatasetStore(ro_dir / "s.h5", "a"):
+        pass
+    ro_dir.chmod(0o555)
+    try:
+        msg = _run_unprivileged(ro_dir / "new.h5")
+        assert "is not writable" in msg and str(ro_dir) in msg and "corrupt" not in msg, msg
+        msg = _run_unprivileged(ro_dir / "s.h5")
+        assert "not writable" in msg and "mode='r'" in msg and "corrupt" not in msg, msg
+    finally:
+        ro_dir.chmod(0o755)
+    (ro_dir / "s.h5").chmod(0o444)
+    msg = _run_unprivileged(ro_dir / "s.h5")
+    assert "the store is read-only" in msg and "mode='r'" in msg and "corrupt" not in msg, msg
+
+
+def test_repair_of_unreadable_superblock_does_not_suggest_itself(tmp_path, capsys):
+    from glassfix.data.cli import main as data_main
+
+    path = tmp_path / "s.h5"
+    _checksum_store(path, n=2)
+    raw = bytearray(path.read_bytes())
+    raw[8:48] = bytes(40)  # the superblock after the signature: versions, sizes, addresses
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError) as e:
+        DatasetStore(path, "r")
+    assert "glassfix data repair" in str(e.value)  # opening suggests repair ...
+    capsys.readouterr()
+    assert data_main(["repair", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not recoverable" in err and "data repair" not in err and "rerunning the writer" in err, err  # ... repair doesn't
+    path.write_bytes(bytes(4096))  # no HDF5 signature at all
+    assert data_main(["repair", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not recoverable: not an HDF5 file" in err and "data repair" not in err, err

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from glassfix.data.importers import KA3D_BOX_LENGTH
 
-__all__ = ["add_arguments", "main", "main_info", "main_import", "main_export", "main_split", "main_repair"]
+__all__ = ["add_arguments", "main", "main_info", "main_import", "main_export", "main_split", "main_repair",
+           "main_verify"]
 
 
 def _fail(exc: Exception) -> int:
@@ -45,6 +46,8 @@ def main_info(args: argparse.Namespace) -> int:
     print(f"{info['path']}: {info['format']} schema v{info['schema_version']} "
           f"(glassfix {info['glassfix_version']}, created {info['created']})")
     print(f"  frames: {info['n_frames']} ({info['n_atoms_total']} atoms), incomplete: {info['n_incomplete_frames']}")
+    print("  checksums: " + ("every array and attribute set ('glassfix data verify' reads and checks them all)"
+                             if info["schema_version"] >= 2 else "none (written before schema 2)"))
     print(f"  systems: {', '.join(info['systems']) or '-'}; groups: {len(info['groups'])}")
     for name, count in sorted(info["frame_labels"].items()):
         print(f"  label {name}: {count} frames")
@@ -127,15 +130,42 @@ def main_repair(args: argparse.Namespace) -> int:
         backup = repair_store(args.store, reason=["requested by 'glassfix data repair'"])
         with DatasetStore(args.store, "r") as store:
             n = len(store)
+            dropped = json.loads(store._f.attrs.get("salvage_dropped", "[]"))  # noqa: SLF001
     except (DatasetError, FileNotFoundError) as exc:
         return _fail(exc)
-    print(f"{args.store}: salvaged {n} frames; damaged original kept as {backup}")
+    for item in dropped:
+        print(f"  dropped {item}")
+    print(f"{args.store}: salvaged {n} frames, dropped {len(dropped)} damaged item(s); damaged original kept "
+          f"as {backup}")
     return 0
 
 
+def main_verify(args: argparse.Namespace) -> int:
+    """Verify every checksum of a store; exit 1 if anything is damaged (listed), 2 if it cannot be opened."""
+    from .store import DatasetError
+    from .verify import verify_store
+
+    try:
+        report = verify_store(args.store)
+    except (DatasetError, FileNotFoundError) as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for item in report["damaged"]:
+            print(f"  DAMAGED {item}")
+        print(f"{args.store}: schema v{report['schema_version']}, {report['n_frames']} frames, "
+              f"{report['example_rows']} example rows checked: {len(report['damaged'])} damaged item(s)"
+              + (f", {report['unchecked']} without checksums (written before schema 2; damage inside them "
+                 f"cannot be detected)" if report["unchecked"] else ""))
+        if report["damaged"]:
+            print(f"  fix: 'glassfix data repair {args.store}' drops exactly these; rerun the writer to re-add them")
+    return 1 if report["damaged"] else 0
+
+
 def add_arguments(subparsers) -> argparse.ArgumentParser:
-    """Register ``data {info,import,export,split,repair}`` on the ``glassfix`` sub-parsers; returns its parser."""
-    p = subparsers.add_parser("data", help="dataset stores (HDF5): info, import, export, split, repair",
+    """Register ``data {info,import,export,split,verify,repair}`` on the ``glassfix`` sub-parsers; returns its parser."""
+    p = subparsers.add_parser("data", help="dataset stores (HDF5): info, import, export, split, verify, repair",
                               description="Dataset stores: one HDF5 file of frames, labels, replicas and "
                                           "examples (docs/dataset.md). Lengths in the engine's units.")
     sub = p.add_subparsers(dest="data_command", required=True)
@@ -175,9 +205,14 @@ def add_arguments(subparsers) -> argparse.ArgumentParser:
     sp.add_argument("--by", choices=["group", "system", "frame"], default="group")
     sp.set_defaults(func=main_split)
 
-    rp = sub.add_parser("repair", help="salvage a damaged store in place")
+    rp = sub.add_parser("repair", help="salvage a damaged store in place (drops exactly the damaged items)")
     rp.add_argument("store")
     rp.set_defaults(func=main_repair)
+
+    vf = sub.add_parser("verify", help="check every checksum; list damaged frames/labels (exit 1 if any)")
+    vf.add_argument("store")
+    vf.add_argument("--json", action="store_true", help="machine-readable output")
+    vf.set_defaults(func=main_verify)
     return p
 
 

@@ -56,6 +56,8 @@ import h5py
 import numpy as np
 
 from ..core.frame import Frame
+from .checksum import (SEAL, ChecksumError, check_seal, dataset_kwargs, has_checksum, is_checksum_failure, read_attrs,
+                       seal)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -67,7 +69,8 @@ __all__ = [
     "parse_label_name",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: checksums (fletcher32 on arrays, attribute seals; see glassfix.data.checksum)
+CHECKSUM_SCHEMA = 2  # the first schema whose every item carries a checksum
 FORMAT = "glassfix-dataset"
 LIBVER = ("v108", "latest")
 
@@ -179,10 +182,7 @@ def _write_array(group: h5py.Group, name: str, data: np.ndarray, compression: st
     unicode = data.dtype.kind == "U"
     if unicode:
         data = np.char.encode(data, "utf-8")
-    kw: dict[str, Any] = {}
-    if compression and data.ndim and data.size >= 1024:
-        kw = {"compression": compression, "chunks": True}
-    ds = group.create_dataset(name, data=data, **kw)
+    ds = group.create_dataset(name, data=data, **dataset_kwargs(data, compression))
     if unicode:
         ds.attrs["unicode"] = 1
     return ds
@@ -498,13 +498,35 @@ def _has_hdf5_signature(path: Path) -> bool:
     return False
 
 
-def _open_h5(path: Path, h5mode: str, locking: Any, io: _JournaledFile | None = None) -> h5py.File:
+def check_writable_location(path: Path) -> None:
+    """Raise DatasetError naming the real problem if a store cannot be written at ``path``: its directory
+    is missing or not writable (a writer creates ``<store>.journal`` beside it), or the file is read-only."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DatasetError(f"{path}: the directory {parent} does not exist; create it (mkdir -p {parent}) or "
+                           f"choose another path for the store")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DatasetError(f"{path}: the directory {parent} is not writable (permissions or a read-only file "
+                           f"system), and a writer creates files beside the store; choose a writable directory, "
+                           f"fix its permissions, or open the store read-only (mode='r')")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DatasetError(f"{path}: the store is read-only (permissions or a read-only file system); open it "
+                           f"with mode='r' to read it, or make it writable (chmod u+w) to add to it")
+
+
+def _open_h5(path: Path, h5mode: str, locking: Any, io: _JournaledFile | None = None,
+             repairing: bool = False) -> h5py.File:
     """h5py.File (through the journaled ``io`` when given) with errors translated into DatasetError
-    naming the file and the fix."""
+    naming the file and the fix (``repairing``: for repair_store, which must not suggest itself)."""
     if h5mode in ("r", "r+"):
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such dataset store")
         size = path.stat().st_size
+        if repairing and (size == 0 or not _has_hdf5_signature(path)):
+            what = "empty" if size == 0 else "no HDF5 signature: the superblock is overwritten or this is another format"
+            raise DatasetError(
+                f"{path}: not recoverable: not an HDF5 file ({what}), so there is nothing to salvage; check the "
+                f"path, restore a copy, or rebuild the store by rerunning the writer into a new file")
         if size == 0 or not _has_hdf5_signature(path):
             raise DatasetError(
                 f"{path}: not an HDF5 file ({'empty' if size == 0 else 'no HDF5 signature'}), so not a glassfix "
@@ -529,14 +551,42 @@ def _open_h5(path: Path, h5mode: str, locking: Any, io: _JournaledFile | None = 
                 f"{path}: {msg}: close the other DatasetStore/h5py handle on it (in this or another process) "
                 f"first; if it was written by another tool with libver='latest' and that writer was killed, "
                 f"clear the flag with 'h5clear -s {path}'") from None
+        if "errno = 2," in msg or "errno = 13," in msg or "errno = 30," in msg:  # the OS refused, not HDF5
+            check_writable_location(path)
+            raise DatasetError(f"{path}: cannot open the file ({msg}); check the path and its permissions") from None
+        if repairing:
+            raise DatasetError(
+                f"{path}: not recoverable: HDF5 cannot read the file's superblock or root group ({msg}), and "
+                f"salvaging needs a file HDF5 can open. Restore a copy, or "
+                f"rebuild the store by rerunning the writer into a new file") from None
         raise DatasetError(
             f"{path}: cannot open the HDF5 file ({msg}); it is corrupt. Try 'glassfix data repair {path}' "
             f"(salvages what is readable), else restore a copy or rebuild it") from None
 
 
-def _check_schema(path: Path, f: h5py.File) -> int:
-    attrs = f.attrs
+def _check_schema(path: Path, f: h5py.File, repairing: bool = False) -> int:
+    """The schema version of an open store; DatasetError (naming the file and the fix) if it is not a store,
+    newer than this glassfix, or its root attributes are damaged (``repairing``: a failed root seal is
+    left to repair_store)."""
+    try:
+        attrs = read_attrs(f)
+    except ChecksumError as exc:
+        raise DatasetError(f"{path}: the root attributes cannot be read ({exc}); the file is damaged beyond "
+                           f"salvage: restore a copy, or rebuild the store by rerunning the writer into a new "
+                           f"file") from None
     fmt = attrs.get("format")
+    version = attrs.get("schema_version")
+    if isinstance(version, (int, np.integer)) and int(version) > SCHEMA_VERSION and fmt is not None:
+        written_by = _attr_str(attrs.get("glassfix_version", "a newer glassfix"))
+        raise DatasetError(
+            f"{path}: dataset schema version {int(version)} (written by glassfix {written_by}) is newer than the "
+            f"versions this glassfix reads (<= {SCHEMA_VERSION}); upgrade glassfix (pip install -U glassfix)")
+    if not repairing and SEAL in attrs:
+        try:
+            check_seal(f, False, attrs)
+        except ChecksumError as exc:
+            raise DatasetError(f"{path}: the root attributes are damaged ({exc}); run 'glassfix data repair "
+                               f"{path}' (it keeps every intact frame and drops the stored split)") from None
     if fmt is None or _attr_str(fmt) != FORMAT:
         raise DatasetError(
             f"{path}: an HDF5 file but not a glassfix dataset store (root attribute format={FORMAT!r} "
@@ -547,11 +597,6 @@ def _check_schema(path: Path, f: h5py.File) -> int:
     except (KeyError, TypeError, ValueError):
         raise DatasetError(f"{path}: the root attribute schema_version is missing or not an integer; the file "
                            f"is damaged, rebuild it") from None
-    if version > SCHEMA_VERSION:
-        written_by = _attr_str(attrs.get("glassfix_version", "a newer glassfix"))
-        raise DatasetError(
-            f"{path}: dataset schema version {version} (written by glassfix {written_by}) is newer than the "
-            f"versions this glassfix reads (<= {SCHEMA_VERSION}); upgrade glassfix (pip install -U glassfix)")
     if version < 1:
         raise DatasetError(f"{path}: invalid schema_version {version}")
     return version
@@ -561,6 +606,23 @@ def _check_schema(path: Path, f: h5py.File) -> int:
 # the store
 # ----------------------------------------------------------------------------------------------------
 
+
+def _remove_stale_creations(path: Path) -> None:
+    """Delete ``<store>.creating-<pid>.tmp`` files left by writers killed while creating the store (their
+    process is gone; a live one's file is left alone)."""
+    for tmp in path.parent.glob(f"{path.name}.creating-*.tmp"):
+        try:
+            pid = int(tmp.name[len(path.name) + len(".creating-"):-len(".tmp")])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+# What h5py raises on damaged bytes: OSError/RuntimeError from HDF5, KeyError for an unreadable link or
+# attribute, TypeError/AttributeError when a damaged link resolves to None, ValueError from our checks.
+_DAMAGE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError)
 
 _OPEN_WRITERS: set[str] = set()  # real paths of the stores open for writing in this process
 
@@ -574,12 +636,26 @@ class _FrameEntry:
         self.n_atoms, self.step = n_atoms, step
 
 
-def _read_entry(frames: h5py.Group, name: str, deep: bool = False) -> _FrameEntry | None:
-    """The index entry of a frame group; None if incomplete; raises if damaged (``deep``: read every array)."""
+def _complete(obj: Any) -> bool:
+    """Whether a frame group or item has ``complete = 1``; raises if its attributes cannot be read (h5py's
+    ``attrs.get`` would turn a failed header checksum into "absent", i.e. silently incomplete)."""
+    if obj is None:
+        raise ChecksumError("broken link (the object it points to is unreadable)")
+    try:
+        names = list(obj.attrs)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise ChecksumError(f"attributes unreadable ({exc})") from None
+    return "complete" in names and int(obj.attrs["complete"]) == 1
+
+
+def _read_entry(frames: h5py.Group, name: str, deep: bool = False, required: bool = False) -> _FrameEntry | None:
+    """The index entry of a frame group; None if incomplete; raises if damaged (``deep``: read every array;
+    ``required``: the attribute checksum must be present, as in a schema-2 store)."""
     g = frames[name]
-    a = g.attrs
+    a = read_attrs(g)  # each attribute read once: the seal and the entry use the same values
     if int(a.get("complete", 0)) != 1:
         return None
+    check_seal(g, required, a)
     e = _FrameEntry(_attr_str(a["key"]), name, int(a["index"]), _attr_str(a["group"]),
                     int(a["group_code"]), _attr_str(a["system"]), int(a["n_atoms"]), int(a["step"]))
     for k in ("labels", "replicas", "descriptors"):
@@ -622,6 +698,7 @@ class DatasetStore:
         self._f: h5py.File | None = None
         self._writer_token: str | None = None
         if self.writable:
+            check_writable_location(self.path)
             token = os.path.realpath(self.path)
             if token in _OPEN_WRITERS:
                 raise DatasetError(f"{self.path}: already open for writing by another DatasetStore in this "
@@ -648,6 +725,7 @@ class DatasetStore:
             # A new store is laid out under a temporary name and renamed, so a writer killed while
             # creating it never leaves a file that is an HDF5 file but not yet a store. Mode "w" on an
             # existing store replaces it the same way (its journal belongs to the old file: dropped).
+            _remove_stale_creations(self.path)
             tmp = self.path.with_name(f"{self.path.name}.creating-{os.getpid()}.tmp")
             self._f = _open_h5(tmp, "w", self._locking)
             try:
@@ -715,9 +793,11 @@ class DatasetStore:
         ex = f.create_group("examples")
         for name, dt in _EX_COLUMNS.items():
             ex.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(EXAMPLE_CHUNK,), dtype=dt,
-                              fillvalue=_EX_FILL[name])
+                              fillvalue=_EX_FILL[name], fletcher32=True)
         ex.attrs["label_names"] = "[]"
         ex.attrs["n_rows"] = 0
+        seal(ex)
+        seal(f)
         self.schema_version = SCHEMA_VERSION
         self._flush()
 
@@ -737,9 +817,10 @@ class DatasetStore:
         except Exception as exc:  # noqa: BLE001 - any HDF5 failure here means the link index is broken
             raise DatasetError(f"{self.path}: cannot list /frames ({exc}); the file is damaged beyond "
                                f"salvage, rebuild it by rerunning the writer into a new store") from None
+        required = self.schema_version >= CHECKSUM_SCHEMA
         for name in names:
             try:
-                e = _read_entry(frames, name)
+                e = _read_entry(frames, name, required=required)
                 if e is None:
                     incomplete.append(name)
                     continue
@@ -760,8 +841,9 @@ class DatasetStore:
         self._next_index = max(self._by_index, default=-1) + 1
         # examples
         self._examples_error: str | None = None
-        ex = f["examples"]
         try:
+            ex = f["examples"]
+            check_seal(ex, required)
             self._label_names: list[str] = list(json.loads(_attr_str(ex.attrs["label_names"])))
             n = int(ex.attrs["n_rows"])
             cols = {c: ex[c][:n] for c in ("frame", "atom", "label")}
@@ -937,6 +1019,7 @@ class DatasetStore:
         a["species"] = json.dumps(None if frame.species is None else list(frame.species))
         a["metadata"] = json.dumps(meta_obj, default=str)
         a["complete"] = np.int8(1)
+        seal(g)
         self._flush()
         frames[name] = g
         self._flush()
@@ -976,6 +1059,7 @@ class DatasetStore:
         for k, v in attrs.items():
             ds.attrs[k] = json.dumps(v) if isinstance(v, (list, dict)) or v is None else v
         ds.attrs["complete"] = np.int8(1)
+        seal(ds)
 
     def _write_replicas(self, rg: h5py.Group, t: str, arr: np.ndarray) -> None:
         ds = _write_array(rg, quote_name(t), arr, self.compression)
@@ -984,12 +1068,13 @@ class DatasetStore:
         if isinstance(params.get("t"), (int, float)):
             ds.attrs["time"] = float(params["t"])
         ds.attrs["complete"] = np.int8(1)
+        seal(ds)
 
     def _add_items(self, key: str, sub: str, name: str, write) -> bool:
         g = self._frame_group(key)[sub]
         q = quote_name(name)
         if q in g:
-            if int(g[q].attrs.get("complete", 0)) == 1:
+            if _complete(g[q]):
                 return False
             del g[q]
         write(g)
@@ -1047,6 +1132,7 @@ class DatasetStore:
             ds.attrs["kind"] = kind
             ds.attrs["spec"] = json.dumps(_jsonable(dict(spec or {})), sort_keys=True, default=str)
             ds.attrs["complete"] = np.int8(1)
+            seal(ds)
 
         self._add_items(key, "descriptors", name, write)
         return name
@@ -1065,6 +1151,7 @@ class DatasetStore:
             raise DatasetError(f"{self.path}: more than {1 << _LABEL_BITS} label names in the examples table")
         self._label_names.append(label)
         self._f["examples"].attrs["label_names"] = json.dumps(self._label_names)
+        seal(self._f["examples"])
         self._flush()
         return len(self._label_names) - 1
 
@@ -1116,7 +1203,8 @@ class DatasetStore:
             ex.create_dataset("features", shape=(ex["frame"].shape[0], features.shape[1]),
                               maxshape=(None, features.shape[1]),
                               chunks=(max(1, EXAMPLE_CHUNK // 16), features.shape[1]),
-                              dtype=features.dtype if features.dtype.kind == "f" else np.float64, fillvalue=np.nan)
+                              dtype=features.dtype if features.dtype.kind == "f" else np.float64, fillvalue=np.nan,
+                              fletcher32=True)
         if "features" in ex and features is not None and features.shape[1] != ex["features"].shape[1]:
             raise ValueError(f"features have {features.shape[1]} columns, the store has {ex['features'].shape[1]}")
         columns = {"frame": np.full(k, e.index, np.int64), "atom": atoms[keep],
@@ -1132,6 +1220,7 @@ class DatasetStore:
             ds[n0:n1] = data
         self._flush()              # rows on disk, not yet visible
         ex.attrs["n_rows"] = np.int64(n1)
+        seal(ex)
         self._flush()              # commit
         self._n_rows = n1
         self._codes = np.union1d(self._codes, codes[keep])
@@ -1153,9 +1242,23 @@ class DatasetStore:
                          origin=arrays["origin"], pbc=arrays["pbc"].astype(bool), ids=arrays["ids"],
                          species=None if species is None else tuple(species), step=int(a["step"]),
                          time=float(a["time"]), metadata=metadata, **opt)
-        except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(f"{self.path}: frame {key!r} cannot be read ({exc}); the file is damaged, "
-                               f"run 'glassfix data repair {self.path}'") from None
+        except _DAMAGE_ERRORS as exc:
+            raise self._damaged(key, "an array or attribute", exc) from None
+
+    def _damaged(self, key: str, what: str, exc: BaseException) -> DatasetError:
+        """The error for an unreadable item of a frame: a failed checksum or other damage, with the fix."""
+        cause = "fails its checksum: the bytes on disk are damaged" if is_checksum_failure(exc) else f"cannot be read ({exc})"
+        return DatasetError(f"{self.path}: {what} of frame {key!r} {cause}; list the damage with 'glassfix data verify "
+                            f"{self.path}' and drop it with 'glassfix data repair {self.path}'")
+
+    def _read_item(self, key: str, what: str, ds: h5py.Dataset) -> np.ndarray:
+        """Read a label/replica/descriptor dataset, verifying its checksums."""
+        try:
+            data = _read_array(ds)
+            check_seal(ds, self.schema_version >= CHECKSUM_SCHEMA)
+        except _DAMAGE_ERRORS as exc:
+            raise self._damaged(key, what, exc) from None
+        return data
 
     def frames(self, keys: Iterable[str] | None = None, labels: bool = False) -> Iterator[Any]:
         """Iterate over complete frames (all, in frame-index order, or ``keys``): Frames, or
@@ -1164,17 +1267,20 @@ class DatasetStore:
             fr = self.frame(key)
             yield (fr, self.labels(key)) if labels else fr
 
+    def _items(self, key: str, sub: str) -> dict[str, h5py.Dataset]:
+        """The complete items (datasets by link name) of a frame's labels/replicas/descriptors group;
+        DatasetError if any of them cannot be listed or read (never silently skipped)."""
+        try:
+            return {name: ds for name, ds in self._frame_group(key)[sub].items() if _complete(ds)}
+        except _DAMAGE_ERRORS as exc:
+            raise self._damaged(key, sub, exc) from None
+
     def _label_dataset(self, key: str, name: str) -> h5py.Dataset | None:
-        lg = self._frame_group(key)["labels"]
-        q = quote_name(name)
-        if q in lg and int(lg[q].attrs.get("complete", 0)) == 1:
-            return lg[q]
-        return None
+        return self._items(key, "labels").get(quote_name(name))
 
     def label_names(self, key: str) -> list[str]:
         """Names of the complete labels of a frame."""
-        lg = self._frame_group(key)["labels"]
-        return sorted(_attr_str(ds.attrs["name"]) for ds in lg.values() if int(ds.attrs.get("complete", 0)) == 1)
+        return sorted(unquote_name(q) for q in self._items(key, "labels"))
 
     def labels(self, key: str, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Per-atom labels of a frame, ``{name: values}`` (all complete labels, or ``names``)."""
@@ -1183,7 +1289,7 @@ class DatasetStore:
             ds = self._label_dataset(key, name)
             if ds is None:
                 raise KeyError(f"{self.path}: frame {key!r} has no label {name!r}")
-            out[name] = _read_array(ds)
+            out[name] = self._read_item(key, f"label {name!r}", ds)
         return out
 
     def label_params(self, key: str, name: str) -> dict[str, Any]:
@@ -1191,17 +1297,17 @@ class DatasetStore:
         ds = self._label_dataset(key, name)
         if ds is None:
             raise KeyError(f"{self.path}: frame {key!r} has no label {name!r}")
-        return {k: _attr_py(v) for k, v in ds.attrs.items() if k != "complete"}
+        return {k: _attr_py(v) for k, v in ds.attrs.items() if k not in ("complete", SEAL)}
 
     def replicas(self, key: str) -> dict[str, np.ndarray]:
         """Isoconfigurational replica positions of a frame, ``{time label: (R, N, d)}``."""
-        rg = self._frame_group(key)["replicas"]
-        return {_attr_str(ds.attrs["name"]): ds[()] for ds in rg.values() if int(ds.attrs.get("complete", 0)) == 1}
+        return {unquote_name(q): self._read_item(key, f"replicas {unquote_name(q)!r}", ds)
+                for q, ds in self._items(key, "replicas").items()}
 
     def descriptors(self, key: str) -> dict[str, np.ndarray]:
         """Cached descriptors of a frame, ``{"<kind>-<hash>": (N, F)}``."""
-        dg = self._frame_group(key)["descriptors"]
-        return {name: ds[()] for name, ds in dg.items() if int(ds.attrs.get("complete", 0)) == 1}
+        return {name: self._read_item(key, f"descriptor {name!r}", ds)
+                for name, ds in self._items(key, "descriptors").items()}
 
     def descriptor(self, key: str, kind: str, spec: Mapping[str, Any] | None = None) -> np.ndarray | None:
         """A cached descriptor (None if not cached)."""
@@ -1226,9 +1332,14 @@ class DatasetStore:
             raise DatasetError(f"{self.path}: {self._examples_error}; open it with mode='a' to salvage")
         ex = self._f["examples"]
         n = self._n_rows
-        out = {c: ex[c][:n] for c in _EX_COLUMNS}
-        if "features" in ex:
-            out["features"] = ex["features"][:n]
+        try:
+            out = {c: ex[c][:n] for c in _EX_COLUMNS}
+            if "features" in ex:
+                out["features"] = ex["features"][:n]
+        except _DAMAGE_ERRORS as exc:
+            cause = "fail their checksum" if is_checksum_failure(exc) else f"cannot be read ({exc})"
+            raise DatasetError(f"{self.path}: examples rows {cause}; list the damage with 'glassfix data verify "
+                               f"{self.path}' and drop it with 'glassfix data repair {self.path}'") from None
         mask = np.ones(n, dtype=bool)
         if label is not None:
             if label not in self._label_names:
@@ -1282,6 +1393,7 @@ class DatasetStore:
         self._split = {"by": by, "test_fraction": float(test_fraction), "seed": int(seed), "test_units": test_units}
         if self.writable:
             self._f.attrs["split"] = json.dumps(self._split)
+            seal(self._f)
             self._flush()
         return self.split_keys()
 
@@ -1318,7 +1430,10 @@ class DatasetStore:
         split = None
         if "split" in self._f.attrs:
             split = json.loads(_attr_str(self._f.attrs["split"]))
-        ex = self._f["examples"]
+        try:
+            n_features = int(self._f["examples"]["features"].shape[1]) if "features" in self._f["examples"] else 0
+        except (OSError, KeyError, RuntimeError):
+            n_features = 0  # reported through examples_error
         return {
             "path": str(self.path),
             "format": FORMAT,
@@ -1334,7 +1449,7 @@ class DatasetStore:
             "replicas": replica_counts,
             "n_examples": int(self._n_rows),
             "example_labels": ex_labels,
-            "n_features": int(ex["features"].shape[1]) if "features" in ex else 0,
+            "n_features": n_features,
             "examples_error": self._examples_error,
             "split": split,
             "file_size": self.path.stat().st_size if self.path.exists() else 0,
@@ -1342,8 +1457,7 @@ class DatasetStore:
 
     def replicas_names(self, key: str) -> list[str]:
         """Time labels of the complete replica sets of a frame."""
-        rg = self._frame_group(key)["replicas"]
-        return sorted(_attr_str(ds.attrs["name"]) for ds in rg.values() if int(ds.attrs.get("complete", 0)) == 1)
+        return sorted(unquote_name(q) for q in self._items(key, "replicas"))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1354,22 +1468,32 @@ class DatasetStore:
 def repair_store(path: str | os.PathLike[str], reason: Sequence[str] | None = None) -> Path:
     """Salvage a damaged store in place; returns the path of the kept damaged original.
 
-    Copies the root attributes, every readable complete frame (with everything under it) and, if readable,
-    the committed examples rows into ``<path>.salvage.tmp``, then keeps the original as
-    ``<path>.damaged-<UTC time>`` and atomically replaces ``path`` by the copy (never missing). Frames or
-    examples that cannot be read are dropped: rerun the (resumable) writer to re-add them.
+    Copies the root attributes, every readable complete frame (with everything under it) and the readable
+    chunks of committed examples rows into ``<path>.salvage.tmp``, then keeps the original as
+    ``<path>.damaged-<UTC time>`` and atomically replaces ``path`` by the copy (never missing). What cannot
+    be read or fails its checksum is dropped, exactly: a frame whose own arrays or attributes are damaged,
+    a single label/replica set/descriptor, a chunk of examples rows. Each dropped item is listed in the
+    root attribute ``salvage_dropped`` (JSON) of the result; rerun the (resumable) writer to re-add them.
     """
     path = Path(path)
     if journal_path(path).exists():
         _JournaledFile(path, writable=True).close()  # replay a committed journal (drop an incomplete one)
-    src = _open_h5(path, "r", None)
+    src = _open_h5(path, "r", None, repairing=True)
     tmp = path.with_name(path.name + ".salvage.tmp")
     dropped: list[str] = []
     try:
-        _check_schema(path, src)
+        version = _check_schema(path, src, repairing=True)
+        required = version >= CHECKSUM_SCHEMA
         with h5py.File(str(tmp), "w", libver=LIBVER) as dst:
+            try:
+                check_seal(src, required)
+                root_ok = True
+            except ChecksumError as exc:
+                root_ok = False
+                dropped.append(f"root attribute 'split' ({exc})")
             for k, v in src.attrs.items():
-                dst.attrs[k] = v
+                if k != SEAL and (root_ok or k != "split"):
+                    dst.attrs[k] = v
             dst.attrs["salvaged"] = json.dumps({"when": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"), "reason": list(reason or [])})
             dframes = dst.create_group("frames")
@@ -1379,47 +1503,10 @@ def repair_store(path: str | os.PathLike[str], reason: Sequence[str] | None = No
                 raise DatasetError(f"{path}: cannot list /frames ({exc}); nothing to salvage, rebuild the "
                                    f"store by rerunning the writer into a new file") from None
             for name in names:
-                try:
-                    if _read_entry(src["frames"], name, deep=True) is None:
-                        continue
-                    src.copy(src["frames"][name], dframes, name=name)
-                except Exception as exc:  # noqa: BLE001
-                    dropped.append(f"{unquote_name(name)} ({exc})")
-                    if name in dframes:
-                        del dframes[name]
-            dex = dst.create_group("examples")
-            sex = src["examples"]
-            try:
-                n = int(sex.attrs["n_rows"])
-                label_names = _attr_str(sex.attrs["label_names"])
-                cols = {c: sex[c][:n] for c in _EX_COLUMNS}
-                if "features" in sex:
-                    cols["features"] = sex["features"][:n]
-                if any(len(v) != n for v in cols.values()):
-                    raise ValueError("fewer rows than n_rows")
-                keep = np.isin(cols["frame"], [int(g.attrs["index"]) for g in dframes.values()])
-                codes = DatasetStore._encode(cols["frame"], cols["label"], cols["atom"])
-                _, first = np.unique(codes, return_index=True)  # drop duplicate identities, keep the first
-                unique = np.zeros(n, dtype=bool)
-                unique[first] = True
-                keep &= unique
-                cols = {c: v[keep] for c, v in cols.items()}
-                n = int(keep.sum())
-            except Exception as exc:  # noqa: BLE001
-                dropped.append(f"examples table ({exc})")
-                n, label_names = 0, "[]"
-                cols = {c: np.zeros(0, dt) for c, dt in _EX_COLUMNS.items()}
-            cap = max(-(-n // EXAMPLE_CHUNK) * EXAMPLE_CHUNK, 0)
-            for c, v in cols.items():
-                shape = (cap,) + v.shape[1:]
-                chunks = (EXAMPLE_CHUNK,) if v.ndim == 1 else (max(1, EXAMPLE_CHUNK // 16), v.shape[1])
-                ds = dex.create_dataset(c, shape=shape, maxshape=(None,) + v.shape[1:], chunks=chunks,
-                                        dtype=v.dtype, fillvalue=_EX_FILL.get(c, np.nan))
-                if n:
-                    ds[:n] = v
-            dex.attrs["label_names"] = label_names
-            dex.attrs["n_rows"] = np.int64(n)
+                _salvage_frame(src["frames"], dframes, name, required, dropped)
+            _salvage_examples(src, dst, required, dropped)
             dst.attrs["salvage_dropped"] = json.dumps(dropped)
+            seal(dst)
     except BaseException:
         if tmp.exists():
             tmp.unlink()
@@ -1434,3 +1521,123 @@ def repair_store(path: str | os.PathLike[str], reason: Sequence[str] | None = No
         shutil.copy2(path, backup)
     os.replace(tmp, path)      # ... and swap the salvaged copy in atomically
     return backup
+
+
+def _why(exc: BaseException) -> str:
+    return "checksum mismatch" if is_checksum_failure(exc) else f"unreadable: {exc}"
+
+
+def check_frame(frames: h5py.Group, name: str, required: bool) -> tuple[str, str | None, list[tuple[str, str, str]], int]:
+    """Read and verify every checksum of one frame group: ``(key, problem with the frame itself or None,
+    [(sub-group, item name, problem)] for damaged labels/replicas/descriptors, number of unchecked
+    arrays)``; an incomplete frame gives ``(key, None, [], 0)`` with nothing read."""
+    label = unquote_name(name)
+    unchecked = 0
+    try:
+        if _read_entry(frames, name, required=required) is None:
+            return label, None, [], 0
+        g = frames[name]
+        label = _attr_str(g.attrs["key"])
+        json.loads(_attr_str(g.attrs["metadata"]))
+        arrays = [g[k] for k in (*_FRAME_ARRAYS, *_OPTIONAL_ARRAYS) if k in g]
+        arrays += list(g["meta"].values()) if "meta" in g else []
+        for ds in arrays:
+            ds[()]
+            unchecked += not has_checksum(ds)
+        unchecked += SEAL not in g.attrs
+    except Exception as exc:  # noqa: BLE001
+        return label, _why(exc), [], unchecked
+    items = []
+    for sub in ("labels", "replicas", "descriptors"):
+        for item, ds in g[sub].items():
+            try:
+                if not _complete(ds):
+                    continue  # left by a killed writer: ignored by readers, replaced by the next writer
+                ds[()]
+                unchecked += not check_seal(ds, required) or not has_checksum(ds)
+            except Exception as exc:  # noqa: BLE001
+                items.append((sub, item, _why(exc)))
+    return label, None, items, unchecked
+
+
+def _salvage_frame(frames: h5py.Group, dframes: h5py.Group, name: str, required: bool, dropped: list[str]) -> None:
+    """Copy one complete frame; drop it (if its own arrays or attributes are damaged) or its damaged items."""
+    label, problem, items, _ = check_frame(frames, name, required)
+    if problem is not None:
+        dropped.append(f"frame {label!r} ({problem})")
+        return
+    if not _complete(frames[name]):
+        return
+    src = frames[name]
+    try:
+        frames.file.copy(src, dframes, name=name)
+    except Exception:  # noqa: BLE001 - a damaged item's header: copy item by item, leaving out the damaged ones
+        if name in dframes:
+            del dframes[name]
+        dst = dframes.create_group(name)
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for child in src:
+            obj = src[child]
+            if isinstance(obj, h5py.Group):
+                sub = dst.create_group(child)
+                for k, v in obj.attrs.items():
+                    sub.attrs[k] = v
+                for item in obj:
+                    if (child, item) not in {(s_, i_) for s_, i_, _ in items}:
+                        frames.file.copy(obj[item], sub, name=item)
+            else:
+                frames.file.copy(obj, dst, name=child)
+    for sub, item, why in items:
+        dropped.append(f"frame {label!r}: {sub[:-1]} {unquote_name(item)!r} ({why})")
+        if item in dframes[name][sub]:
+            del dframes[name][sub][item]
+
+
+def _salvage_examples(src: h5py.File, dst: h5py.File, required: bool, dropped: list[str]) -> None:
+    """Copy the committed examples rows chunk by chunk, dropping unreadable chunks and rows of dropped frames."""
+    dex = dst.create_group("examples")
+    try:
+        sex = src["examples"]
+        check_seal(sex, required)
+        n = int(sex.attrs["n_rows"])
+        label_names = _attr_str(sex.attrs["label_names"])
+        json.loads(label_names)
+        names = [c for c in (*_EX_COLUMNS, "features") if c in sex]
+        parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
+        for start in range(0, n, EXAMPLE_CHUNK):
+            stop = min(n, start + EXAMPLE_CHUNK)
+            try:
+                part = {c: sex[c][start:stop] for c in names}
+                if any(len(v) != stop - start for v in part.values()):
+                    raise ValueError("fewer rows than n_rows")
+            except Exception as exc:  # noqa: BLE001
+                dropped.append(f"examples rows {start}-{stop - 1} ({_why(exc)})")
+                continue
+            for c in names:
+                parts[c].append(part[c])
+        cols = {c: (np.concatenate(parts[c]) if parts[c] else sex[c][:0]) for c in names}
+        n = len(cols["frame"])
+        keep = np.isin(cols["frame"], [int(g.attrs["index"]) for g in dst["frames"].values()])
+        codes = DatasetStore._encode(cols["frame"], cols["label"], cols["atom"])
+        _, first = np.unique(codes, return_index=True)  # drop duplicate identities, keep the first
+        unique = np.zeros(n, dtype=bool)
+        unique[first] = True
+        keep &= unique
+        cols = {c: v[keep] for c, v in cols.items()}
+        n = int(keep.sum())
+    except Exception as exc:  # noqa: BLE001
+        dropped.append(f"examples table ({_why(exc)})")
+        n, label_names = 0, "[]"
+        cols = {c: np.zeros(0, dt) for c, dt in _EX_COLUMNS.items()}
+    cap = max(-(-n // EXAMPLE_CHUNK) * EXAMPLE_CHUNK, 0)
+    for c, v in cols.items():
+        shape = (cap,) + v.shape[1:]
+        chunks = (EXAMPLE_CHUNK,) if v.ndim == 1 else (max(1, EXAMPLE_CHUNK // 16), v.shape[1])
+        ds = dex.create_dataset(c, shape=shape, maxshape=(None,) + v.shape[1:], chunks=chunks,
+                                dtype=v.dtype, fillvalue=_EX_FILL.get(c, np.nan), fletcher32=True)
+        if n:
+            ds[:n] = v
+    dex.attrs["label_names"] = label_names
+    dex.attrs["n_rows"] = np.int64(n)
+    seal(dex)

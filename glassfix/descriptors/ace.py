@@ -342,9 +342,11 @@ class ACEDescriptor(Descriptor):
             raise ValueError(f"the ACE descriptor is defined for 3D frames only (got a {frame.dim}D frame)")
         if neighbors is None:
             from glassfix.core.neighbors import neighbor_list
-            from glassfix.descriptors.base import as_center_indices
+            from glassfix.descriptors.base import as_center_indices, check_cutoff
 
-            neighbors = neighbor_list(frame, self.cutoff, as_center_indices(centers, frame.n_atoms))
+            idx = as_center_indices(centers, frame.n_atoms)
+            check_cutoff(frame, self.cutoff, idx.size, name="the ace descriptor's cutoff")
+            neighbors = neighbor_list(frame, self.cutoff, idx)
         lm = self.l_max if l_max is None else int(l_max)
         vectors = neighbors.vectors if neighbors.n_pairs else np.zeros((0, 3))
         tb = self._tables

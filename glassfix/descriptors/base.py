@@ -23,7 +23,13 @@ __all__ = [
     "register_descriptor",
     "descriptor_from_spec",
     "as_center_indices",
+    "check_cutoff",
+    "MAX_NEIGHBOR_PAIRS",
 ]
+
+#: The most (centre, neighbour image) pairs an offline neighbour list may hold: 2^29 pairs, 16 GiB of
+#: indices and vectors. A cutoff beyond that is a mistake (units, or a box-sized value), not a request.
+MAX_NEIGHBOR_PAIRS = 2**29
 
 #: kind -> Descriptor subclass. Built-ins are imported on first lookup, so this module never imports its
 #: subclasses at import time (they import this module); other kinds register with ``@register_descriptor``.
@@ -43,6 +49,37 @@ DESCRIPTOR_KINDS: Registry[Any] = Registry(
 
 #: Class decorator: make ``cls`` constructible from a spec whose "kind" is ``cls.kind``.
 register_descriptor = DESCRIPTOR_KINDS.register
+
+
+def check_cutoff(frame: Frame, cutoff: float, n_centers: int | None = None, name: str = "cutoff") -> float:
+    """Validate a neighbour-list cutoff (length units) for ``frame`` before anything is allocated.
+
+    Raises ValueError, naming ``name``, the value, the box and the fix, if the cutoff is not a positive
+    finite length or if the list would hold more than :data:`MAX_NEIGHBOR_PAIRS` pairs (estimated from
+    the atom count and the periodic images within the cutoff: an upper bound, off by the sphere/cube ratio).
+    """
+    rc = float(cutoff)
+    if not (np.isfinite(rc) and rc > 0):
+        raise ValueError(f"{name} must be a positive finite length, got {cutoff!r}")
+    n = frame.n_atoms
+    centres = n if n_centers is None else int(n_centers)
+    if n == 0 or centres == 0:
+        return rc
+    pbc = np.broadcast_to(np.asarray(frame.pbc, dtype=bool), (frame.dim,))
+    try:
+        widths = 1.0 / np.linalg.norm(np.linalg.inv(np.asarray(frame.cell, dtype=float)), axis=0)
+    except np.linalg.LinAlgError:
+        return rc  # a singular cell is reported by the neighbour list itself
+    images = float(np.prod([2.0 * rc / w + 1.0 for w, p in zip(widths, pbc) if p])) if pbc.any() else 1.0
+    ball = np.pi / 6.0 if frame.dim == 3 else np.pi / 4.0  # sphere / circumscribed cube
+    pairs = centres * n * max(images * ball, 1.0) if images > 1.0 else centres * float(n)
+    if pairs > MAX_NEIGHBOR_PAIRS:
+        raise ValueError(
+            f"{name} {rc:g} is too large for this frame (box widths {', '.join(f'{w:g}' for w in widths)}, "
+            f"{n} atoms): its neighbour list would hold about {pairs:.2g} pairs, over the limit of "
+            f"{MAX_NEIGHBOR_PAIRS:.3g} (glassfix.descriptors.base.MAX_NEIGHBOR_PAIRS, ~16 GiB); use a cutoff of a "
+            f"few particle diameters in the frame's length units (e.g. 2.5-5.4 for Kob-Andersen)")
+    return rc
 
 
 def descriptor_from_spec(spec: dict[str, Any]) -> "Descriptor":
@@ -123,6 +160,7 @@ class Descriptor(ABC):
             from glassfix.core.neighbors import neighbor_list  # lazy: core.neighbors is optional here
 
             idx = as_center_indices(centers, frame.n_atoms)
+            check_cutoff(frame, self.cutoff, idx.size, name=f"the {self.kind} descriptor's cutoff")
             neighbors = neighbor_list(frame, self.cutoff, idx)
         else:
             if centers is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from glassfix.core.atomic import atomic_write
 from glassfix.core.frame import Frame
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
-from glassfix.descriptors.base import Descriptor
+from glassfix.descriptors.base import Descriptor, check_cutoff
 from glassfix.descriptors.structure_functions import RadialStructureFunctions, default_species_names
 
 __all__ = [
@@ -150,6 +150,9 @@ def run_descriptors_cli(
     """
     frame = read_frame(frame_path, fmt, step, dim).sorted_by_id()
     frame.check_finite()
+    for opt in ("cutoff", "radial_cutoff", "angular_cutoff"):  # before any allocation, naming the flag
+        if options.get(opt) is not None:
+            check_cutoff(frame, options[opt], name=f"{opt} (--{opt.replace('_', '-')}) of {frame_path}:")
     if n_species is None and species_names is not None:
         n_species = len(species_names)
     if n_species is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.core.neighbors import neighbor_list
-from glassfix.descriptors.base import Descriptor, register_descriptor
+from glassfix.descriptors.base import Descriptor, check_cutoff, register_descriptor
 
 __all__ = ["build_graph", "ParticleGraph"]
 
@@ -34,6 +34,7 @@ def build_graph(frame: Frame, r_edge: float = 2.0) -> tuple[np.ndarray, np.ndarr
     r_edge = float(r_edge)
     if not (np.isfinite(r_edge) and r_edge > 0):
         raise ValueError(f"r_edge must be a positive length, got {r_edge!r}")
+    check_cutoff(frame, r_edge, name="r_edge")
     nl = neighbor_list(frame, r_edge)
     src = nl.centers[nl.center_of_pair()]
     dst = nl.neighbors

@@ -22,18 +22,36 @@ results.
 * ``dask``: ``distributed.Client(address).get_executor()`` (a ``LocalCluster`` of ``workers`` single-threaded
   processes when no address is given); needs ``pip install "dask[distributed]"``.
 * ``serial``: runs each task in the calling process when it is submitted (debugging, profiling).
+
+No orphans. A worker must not outlive its launcher (a killed launcher's pool would otherwise keep
+running, and every resume would add another). Local pool workers and the processes of a local Dask
+cluster call :func:`exit_with_launcher`: on Linux the kernel kills a pool worker when the launcher dies
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``; pool workers are started from the thread that submits), and a
+watchdog thread in every worker (any POSIX system) polls the launcher every 0.25 s and, once it is gone,
+kills the worker's own child processes and exits. With ``mpi`` the MPI runtime ends the job when a rank
+dies (MPICH's and Open MPI's default; do not run with ``-disable-auto-cleanup``); workers spawned by
+:func:`get_executor` ("mpi") on the launcher's host also run the watchdog.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import multiprocessing
 import os
+import signal
+import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
-__all__ = ["EXECUTOR_KINDS", "default_workers", "get_executor", "executor_context", "SerialExecutor"]
+__all__ = ["EXECUTOR_KINDS", "default_workers", "get_executor", "executor_context", "SerialExecutor",
+           "exit_with_launcher"]
 
 EXECUTOR_KINDS = ("local", "mpi", "dask", "serial")
 
@@ -48,12 +66,98 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _local_worker_init() -> None:
-    """Make a pool child an MPI singleton with one OpenMP thread (one core per task)."""
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_WATCH_INTERVAL = 0.25  # seconds between two looks at the launcher
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of a process from /proc; None where /proc is unavailable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return ("X", "")
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3, starttime 22
+    return fields[0], fields[19]
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    """Whether process ``pid`` (started at ``start`` ticks, when known) still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    st = _proc_stat(pid)
+    if st is None:
+        return True
+    state, started = st
+    return state not in ("Z", "X") and (start is None or started == start)
+
+
+def _kill_own_children() -> None:
+    """SIGKILL the direct children of this process (e.g. an ``lmp`` or MPI helper it started), via /proc."""
+    me = str(os.getpid())
+    try:
+        entries = [d for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return
+    for d in entries:
+        try:
+            text = Path(f"/proc/{d}/stat").read_text()
+            if text[text.rindex(")") + 2:].split()[1] == me:
+                os.kill(int(d), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def _watchdog(pid: int, start: str | None, parent: bool, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        if (parent and os.getppid() != pid) or not _alive(pid, start):
+            _kill_own_children()
+            os._exit(70)  # not sys.exit: the main thread may be busy inside LAMMPS
+
+
+def exit_with_launcher(launcher_pid: int, interval: float = _WATCH_INTERVAL) -> None:
+    """Make this (worker) process exit as soon as process ``launcher_pid`` (on this host) is gone.
+
+    If the launcher is our parent, on Linux ask the kernel to SIGKILL us when it dies (PR_SET_PDEATHSIG);
+    in all cases start a daemon thread that checks the launcher every ``interval`` seconds and then kills
+    our own children and exits. Exits at once if the launcher is already gone.
+    """
+    launcher_pid = int(launcher_pid)
+    parent = os.getppid() == launcher_pid
+    if parent and sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still works
+    st = _proc_stat(launcher_pid)
+    start = st[1] if st is not None and st[0] != "X" else None
+    if (parent and os.getppid() != launcher_pid) or not _alive(launcher_pid, start):
+        os._exit(70)  # the launcher died before we got here
+    threading.Thread(target=_watchdog, args=(launcher_pid, start, parent, float(interval)), daemon=True,
+                     name="glassfix-launcher-watchdog").start()
+
+
+def _exit_with_launcher_on(host: str, launcher_pid: int) -> None:
+    """:func:`exit_with_launcher` if this process runs on ``host`` (a pid means nothing elsewhere)."""
+    if socket.gethostname() == host:
+        exit_with_launcher(launcher_pid)
+
+
+def _local_worker_init(launcher_pid: int | None = None) -> None:
+    """Make a pool child an MPI singleton with one OpenMP thread (one core per task) that exits with its
+    launcher."""
     for k in list(os.environ):
         if k.startswith(_PM_PREFIXES):
             del os.environ[k]
     os.environ["OMP_NUM_THREADS"] = "1"
+    if launcher_pid is not None:
+        exit_with_launcher(launcher_pid)
 
 
 class SerialExecutor(Executor):
@@ -102,12 +206,15 @@ def get_executor(kind: str = "local", workers: int | None = None, *, address: st
         return SerialExecutor()
     if kind == "local":
         return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_local_worker_init)
+                                   initializer=functools.partial(_local_worker_init, os.getpid()))
     if kind == "mpi":
         _mpi()
         from mpi4py.futures import MPIPoolExecutor  # noqa: PLC0415
 
-        return MPIPoolExecutor(max_workers=n)
+        # Spawned workers on the launcher's host watch it too (the MPI runtime may not end a spawned
+        # job when its parent dies); workers on other hosts cannot see its pid and rely on the runtime.
+        return MPIPoolExecutor(max_workers=n, initializer=_exit_with_launcher_on,
+                               initargs=(socket.gethostname(), os.getpid()))
     try:
         import distributed  # noqa: PLC0415
     except ImportError:
@@ -117,6 +224,9 @@ def get_executor(kind: str = "local", workers: int | None = None, *, address: st
         client = distributed.Client(address)
     else:
         client = distributed.Client(distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True))
+        # Our own cluster's nannies and workers exit with us (a remote cluster is not ours to stop).
+        client.run(exit_with_launcher, os.getpid(), nanny=True)
+        client.run(exit_with_launcher, os.getpid())
     return _DaskExecutor(client)
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from glassfix.core.atomic import atomic_write, json_default
 
 __all__ = [
     "FORMAT",
@@ -68,17 +69,6 @@ class ModelFileError(ValueError):
     """A ``*.glassfix`` file is missing, corrupt, unsafe or incompatible; the message names file and fix."""
 
 
-def _json_default(obj: Any) -> Any:
-    """Convert numpy scalars/arrays met in a manifest to plain JSON values."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"manifest value of type {type(obj).__name__} is not JSON-serialisable")
-
-
 def _glassfix_version() -> str:
     """Installed glassfix version string."""
     from glassfix import __version__
@@ -89,7 +79,7 @@ def _glassfix_version() -> str:
 def save_model_file(
     path: str | os.PathLike[str], manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
 ) -> Path:
-    """Write a model file atomically (temp file in the same directory + os.replace); returns the path."""
+    """Write a model file atomically and durably (glassfix.core.atomic); returns the path."""
     path = Path(path)
     man = dict(manifest)
     man["format"] = FORMAT
@@ -109,27 +99,17 @@ def save_model_file(
         clean[name] = a
     man["arrays"] = array_listing(clean)  # lets readers bound every member before inflating it
     # allow_nan=False: the file must be strict JSON that any reader (C++, JS) can parse.
-    man_bytes = json.dumps(man, indent=2, sort_keys=True, allow_nan=False, default=_json_default).encode()
+    man_bytes = json.dumps(man, indent=2, sort_keys=True, allow_nan=False, default=json_default).encode()
     buf = io.BytesIO()
     np.savez(buf, **clean)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST_NAME, man_bytes)
-                zf.writestr(ARRAYS_NAME, buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        # Readers (other MPI ranks, a running LAMMPS) see either the old file or the new one, never half.
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    def write(fh: Any) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST_NAME, man_bytes)
+            zf.writestr(ARRAYS_NAME, buf.getvalue())
+
+    # Readers (other MPI ranks, a running LAMMPS) see either the old file or the new one, never half.
+    atomic_write(path, write, durable=True)
     return path
 
 

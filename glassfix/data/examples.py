@@ -16,13 +16,46 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .checksum import is_checksum_failure, seal
+from .checksum import check_seal, is_checksum_failure, seal
 from .names import _attr_str, _read_array
-from .schema import _DAMAGE_ERRORS, _EX_COLUMNS, _LABEL_BITS, EXAMPLE_CHUNK, DatasetError, _FrameEntry, encode_examples
+from .schema import _DAMAGE_ERRORS, _EX_COLUMNS, _EX_FILL, _LABEL_BITS, EXAMPLE_CHUNK, DatasetError, _FrameEntry, encode_examples
 
 
 class _ExamplesMixin:
     """Examples rows (append, read, batches) and grouped train/test splits of a DatasetStore."""
+
+    # -- layout and index -----------------------------------------------------------------------------
+
+    def _init_examples(self) -> None:
+        """Create the empty ``/examples`` table (chunks of EXAMPLE_CHUNK rows, fletcher32, sealed)."""
+        ex = self._f.create_group("examples")
+        for name, dt in _EX_COLUMNS.items():
+            ex.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(EXAMPLE_CHUNK,), dtype=dt,
+                              fillvalue=_EX_FILL[name], fletcher32=True)
+        ex.attrs["label_names"] = "[]"
+        ex.attrs["n_rows"] = 0
+        seal(ex)
+
+    def _scan_examples(self, required: bool) -> str | None:
+        """Load the examples index (label names, committed row count, sorted identity codes); returns the
+        damage found (the table is then treated as empty), or None."""
+        self._examples_error: str | None = None
+        try:
+            ex = self._f["examples"]
+            check_seal(ex, required)
+            self._label_names: list[str] = list(json.loads(_attr_str(ex.attrs["label_names"])))
+            n = int(ex.attrs["n_rows"])
+            cols = {c: ex[c][:n] for c in ("frame", "atom", "label")}
+            if any(len(v) != n for v in cols.values()):
+                raise ValueError(f"n_rows={n} exceeds the stored rows")
+            self._n_rows = n
+            self._codes = np.sort(self._encode(cols["frame"], cols["label"], cols["atom"]))
+            if (self._codes[1:] == self._codes[:-1]).any():
+                raise ValueError("duplicate example rows")
+        except Exception as exc:  # noqa: BLE001
+            self._examples_error = f"examples table unreadable ({exc})"
+            self._label_names, self._n_rows, self._codes = [], 0, np.zeros(0, np.int64)
+        return self._examples_error
 
     # -- writing examples -----------------------------------------------------------------------------
 

@@ -1,10 +1,25 @@
-"""The dataset store's write-ahead (redo) journal: every commit of a store reaches its file atomically.
+"""The dataset store's write-ahead (redo) journal: every commit of a store reaches its file atomically
+(offsets and sizes in bytes).
 
-:class:`_JournaledFile` is the file object h5py's ``fileobj`` driver writes through: HDF5's writes land
-in an in-memory overlay of 4 KiB pages, and a commit writes the dirty pages to ``<store>.journal``, whose
-atomic rename is the commit point, then copies them into the store. A killed writer leaves the previous
-or the new commit, never a mixture; the next writer replays a committed journal, a reader overlays it in
-memory. Offsets and sizes are in bytes.
+Crash safety (what a SIGKILL can lose). Writes are append-only and every public write ends with a
+*commit*: HDF5's caches are flushed into an in-memory page overlay (:class:`_JournaledFile`, h5py's
+``fileobj`` driver), and the changed pages reach the file through a redo journal ``<store>.journal``
+whose atomic rename is the commit point (see :meth:`_JournaledFile.commit`). HDF5 rewrites its metadata
+in place, so without this a kill in the middle of a flush can leave a file HDF5 cannot open; with it, a
+killed writer leaves the previous or the new commit, never a mixture. On top of that:
+
+* a frame is built as an *anonymous* group (contents, attributes, ``complete=1`` last), committed, and
+  only then linked under ``/frames`` and committed again; readers ignore groups without ``complete=1``
+  and a writer deletes them when it reopens;
+* examples rows are written past the committed row count, committed, and only then made visible by
+  updating ``/examples.attrs["n_rows"]`` (committed again); rows beyond ``n_rows`` are ignored;
+* so a SIGKILL loses at most the frame or the examples chunk in flight. The next writer replays a
+  committed journal; a reader applies it in memory without writing. Opening a store damaged some other
+  way (disk errors, foreign writers) for writing salvages it (every readable complete frame and the
+  readable examples are copied into a fresh file that atomically replaces it; the damaged original is
+  kept beside it); :func:`~glassfix.data.repair.repair_store` does the same explicitly.
+
+Power loss is a different matter: commits do not ``fsync`` unless ``fsync=True``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """The on-disk schema of the dataset store: format constants, opening an HDF5 file with clear errors,
 schema-version and root checks, writable-location checks, and the frame index entry read from a frame
-group (the layout itself is documented in ``docs/dataset.md``)."""
+group (the layout itself is documented in ``docs/dataset.md``).
+
+The file is written with ``libver=("v108", "latest")``: checksummed object headers and link indexes,
+readable by HDF5 >= 1.8, and *not* superblock v3, whose "file open for write" flag would make a file
+left by a killed writer unopenable until ``h5clear -s`` (what ``libver="latest"`` would do). SWMR is not
+used: an SWMR writer may not create the groups and datasets every new frame needs.
+"""
 
 from __future__ import annotations
 

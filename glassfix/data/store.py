@@ -12,30 +12,8 @@ contract. In short::
         descriptors/<kind>-<hash>   cached descriptors
     /examples               parallel 1-D datasets frame atom group label value [+ features (n, F)], attr n_rows
 
-Crash safety (what a SIGKILL can lose). Writes are append-only and every public write ends with a
-*commit*: HDF5's caches are flushed into an in-memory page overlay (:class:`~glassfix.data.journal._JournaledFile`, h5py's
-``fileobj`` driver), and the changed pages reach the file through a redo journal ``<store>.journal``
-whose atomic rename is the commit point (see :mod:`glassfix.data.journal`). HDF5 rewrites its metadata
-in place, so without this a kill in the middle of a flush can leave a file HDF5 cannot open; with it, a
-killed writer leaves the previous or the new commit, never a mixture. On top of that:
-
-* a frame is built as an *anonymous* group (contents, attributes, ``complete=1`` last), committed, and
-  only then linked under ``/frames`` and committed again; readers ignore groups without ``complete=1``
-  and a writer deletes them when it reopens;
-* examples rows are written past the committed row count, committed, and only then made visible by
-  updating ``/examples.attrs["n_rows"]`` (committed again); rows beyond ``n_rows`` are ignored;
-* so a SIGKILL loses at most the frame or the examples chunk in flight. The next writer replays a
-  committed journal; a reader applies it in memory without writing. Opening a store damaged some other
-  way (disk errors, foreign writers) for writing salvages it (every readable complete frame and the
-  readable examples are copied into a fresh file that atomically replaces it; the damaged original is
-  kept beside it); :func:`repair_store` does the same explicitly.
-
-Power loss is a different matter: commits do not ``fsync`` unless ``fsync=True``.
-
-The file is written with ``libver=("v108", "latest")``: checksummed object headers and link indexes,
-readable by HDF5 >= 1.8, and *not* superblock v3, whose "file open for write" flag would make a file
-left by a killed writer unopenable until ``h5clear -s`` (what ``libver="latest"`` would do). SWMR is not
-used: an SWMR writer may not create the groups and datasets every new frame needs.
+Crash safety (what a SIGKILL can lose: at most the frame or examples chunk in flight) is described in
+:mod:`glassfix.data.journal`, the file's HDF5 version bounds in :mod:`glassfix.data.schema`.
 
 This module holds :class:`DatasetStore` (frames, labels, replicas, descriptors); the rest lives beside it:
 ``names`` (link names, label names, metadata), ``schema`` (constants, opening, schema checks),
@@ -64,9 +42,8 @@ from .journal import _JournaledFile, _read_journal, journal_path
 from .names import (_attr_py, _attr_str, _join_metadata, _jsonable, _read_array, _split_metadata, _write_array,
                     default_key, parse_label_name, quote_name, unquote_name)
 from .repair import repair_store
-from .schema import (_DAMAGE_ERRORS, _EX_COLUMNS, _EX_FILL, _FRAME_ARRAYS, _FRAME_BITS, _OPTIONAL_ARRAYS,
-                     _RESERVED_LABEL_ATTRS, CHECKSUM_SCHEMA, EXAMPLE_CHUNK, FORMAT, SCHEMA_VERSION, DatasetError,
-                     _check_schema, _complete, _FrameEntry, _open_h5, _read_entry, _remove_stale_creations, check_writable_location)
+from .schema import (_DAMAGE_ERRORS, _FRAME_ARRAYS, _FRAME_BITS, _OPTIONAL_ARRAYS, _RESERVED_LABEL_ATTRS,
+                     CHECKSUM_SCHEMA, FORMAT, SCHEMA_VERSION, DatasetError, _check_schema, _complete, _FrameEntry, _open_h5, _read_entry, _remove_stale_creations, check_writable_location)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -197,13 +174,7 @@ class DatasetStore(_ExamplesMixin):
         f.attrs["glassfix_version"] = __version__
         f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         f.create_group("frames")
-        ex = f.create_group("examples")
-        for name, dt in _EX_COLUMNS.items():
-            ex.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(EXAMPLE_CHUNK,), dtype=dt,
-                              fillvalue=_EX_FILL[name], fletcher32=True)
-        ex.attrs["label_names"] = "[]"
-        ex.attrs["n_rows"] = 0
-        seal(ex)
+        self._init_examples()
         seal(f)
         self.schema_version = SCHEMA_VERSION
         self._flush()
@@ -246,24 +217,9 @@ class DatasetStore(_ExamplesMixin):
             self._flush()
         self.n_incomplete = 0 if self.writable else len(incomplete)
         self._next_index = max(self._by_index, default=-1) + 1
-        # examples
-        self._examples_error: str | None = None
-        try:
-            ex = f["examples"]
-            check_seal(ex, required)
-            self._label_names: list[str] = list(json.loads(_attr_str(ex.attrs["label_names"])))
-            n = int(ex.attrs["n_rows"])
-            cols = {c: ex[c][:n] for c in ("frame", "atom", "label")}
-            if any(len(v) != n for v in cols.values()):
-                raise ValueError(f"n_rows={n} exceeds the stored rows")
-            self._n_rows = n
-            self._codes = np.sort(self._encode(cols["frame"], cols["label"], cols["atom"]))
-            if (self._codes[1:] == self._codes[:-1]).any():
-                raise ValueError("duplicate example rows")
-        except Exception as exc:  # noqa: BLE001
-            self._examples_error = f"examples table unreadable ({exc})"
-            damage.append(self._examples_error)
-            self._label_names, self._n_rows, self._codes = [], 0, np.zeros(0, np.int64)
+        error = self._scan_examples(required)
+        if error:
+            damage.append(error)
         return damage
 
     # -- basics ---------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ _WRITER = textwrap.dedent('''
     def crash_at(where, n):
         """Die by SIGKILL at the n-th commit, at a chosen point of the commit protocol (tests only)."""
         import os, signal
-        from glassfix.data import store as st
+        from glassfix.data import journal as st
         count = [0]
 
         def hit():

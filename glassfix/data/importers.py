@@ -23,7 +23,8 @@ import numpy as np
 
 from ..core.atomic import atomic_savez
 from ..core.frame import Frame
-from .store import DatasetError, DatasetStore, default_key
+from .names import default_key
+from .store import DatasetError, DatasetStore
 
 __all__ = ["import_botan_npz", "import_lammps_dump", "botan_config_id", "export_npz", "export_dump"]
 

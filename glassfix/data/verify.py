@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .checksum import ChecksumError, check_seal
-from .store import CHECKSUM_SCHEMA, EXAMPLE_CHUNK, _EX_COLUMNS, DatasetStore, _why, check_frame, unquote_name
+from .names import unquote_name
+from .repair import _why, check_frame
+from .schema import CHECKSUM_SCHEMA, EXAMPLE_CHUNK, _EX_COLUMNS
+from .store import DatasetStore
 
 __all__ = ["verify_store"]
 

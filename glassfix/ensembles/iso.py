@@ -212,7 +212,7 @@ def run_iso(store_path: str | os.PathLike[str], settings: IsoSettings, executor:
 
 def _stored_replica_count(store: Any, key: str, t: str) -> int:
     """R of a stored replica set, read from the dataset's shape (DatasetStore.replicas would load the data)."""
-    from ..data.store import quote_name
+    from ..data.names import quote_name
 
     return int(store._frame_group(key)["replicas"][quote_name(t)].shape[0])
 

@@ -7,7 +7,10 @@ gather: all atoms). ``view`` is a dict of zero-copy memoryviews over LAMMPS memo
 the call; results are written into ``view["out"]``.
 
 Every error raised towards the fix is a :class:`BridgeError` whose text is a complete, one-line
-message naming the problem and the fix; the C++ side prints it through LAMMPS' error mechanism.
+message naming the problem and the fix; the C++ side recognises it by its class and prints it through
+LAMMPS' error mechanism. The fix parses only N: this module parses everything after it and owns each
+style's usage line (:func:`usage`). What the fix sends (the view layout) and the contract version both
+sides must agree on live in :mod:`glassfix.engines.lammps.contract`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.engines.lammps.contract import CONTRACT_VERSION, VIEW_LAYOUT, check_contract  # noqa: F401
 from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
     BridgeError, choose_mode, describe_model, engine_safe,
 )
@@ -218,15 +222,22 @@ def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
 
 def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
     """Frame of all atoms (sorted by id) from a gather view; returns (frame, order, in_group mask)."""
+    lay = VIEW_LAYOUT
     n, ncol = int(view["n"]), int(view["ncol"])
-    ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
+    ints = _gathered_ints(view, n)
     cell, origin, pbc, dim = box_to_cell(view["box"])
     x = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)[:, :dim]
     # sort by id so the result does not depend on how atoms were distributed over ranks
-    order = np.argsort(ints[:, 0], kind="stable")
-    frame = Frame(positions=x[order], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
-                  origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64), step=int(view["step"]))
-    return frame, order, ints[order, 2].astype(bool)
+    order = np.argsort(ints[:, lay.INT_ID], kind="stable")
+    frame = Frame(positions=x[order], types=ints[order, lay.INT_TYPE].astype(np.int64) - 1, cell=cell,
+                  origin=origin, pbc=pbc, ids=ints[order, lay.INT_ID].astype(np.int64), step=int(view["step"]))
+    return frame, order, ints[order, lay.INT_IN_GROUP].astype(bool)
+
+
+def _gathered_ints(view: dict[str, Any], n: int) -> np.ndarray:
+    """The packed per-atom ints of a gathered view as (n, INTS_PER_ATOM) int32 (VIEW_LAYOUT)."""
+    k = VIEW_LAYOUT.INTS_PER_ATOM
+    return np.frombuffer(view["ints"], dtype=np.int32, count=k * n).reshape(n, k)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -492,14 +503,16 @@ class RecordHandler:
     def record(self, view: dict[str, Any]) -> None:
         """Write one frame with the recorded per-atom values as labels (sorted by atom id)."""
         try:
+            lay = VIEW_LAYOUT
             n, ncol = int(view["n"]), int(view["ncol"])
-            ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
+            ints = _gathered_ints(view, n)
             dbl = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)
             cell, origin, pbc, dim = box_to_cell(view["box"])
-            order = np.argsort(ints[:, 0], kind="stable")
-            frame = Frame(positions=dbl[order, :dim], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
-                          origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64),
-                          unwrapped=dbl[order, 3:3 + dim], step=int(view["step"]), time=float(view["time"]))
+            order = np.argsort(ints[:, lay.INT_ID], kind="stable")
+            frame = Frame(positions=dbl[order, :dim], types=ints[order, lay.INT_TYPE].astype(np.int64) - 1,
+                          cell=cell, origin=origin, pbc=pbc, ids=ints[order, lay.INT_ID].astype(np.int64),
+                          unwrapped=dbl[order, lay.UNWRAPPED:lay.UNWRAPPED + dim], step=int(view["step"]),
+                          time=float(view["time"]))
             from glassfix.data.labels_meta import offset_attrs, online_label
 
             # a value whose fix has no defined output yet (glass/phop before its window is full,
@@ -510,8 +523,8 @@ class RecordHandler:
                 if not valid[k]:
                     continue
                 name, attrs = online_label(value, source, frame.step)
-                labels[name] = (dbl[order, 6 + k].copy(), attrs)
-            labels["in_group"] = (ints[order, 2].astype(np.float64), offset_attrs(frame.step, 0))
+                labels[name] = (dbl[order, lay.DOUBLES_BEFORE_VALUES + k].copy(), attrs)
+            labels["in_group"] = (ints[order, lay.INT_IN_GROUP].astype(np.float64), offset_attrs(frame.step, 0))
             key = f"{self.system}/{self.group}/{frame.step:012d}"
             self.store.add_frame(frame, key=key, group=self.group, system=self.system,
                                  temperature=self.temperature, labels=labels)
@@ -530,8 +543,18 @@ class RecordHandler:
 # ---------------------------------------------------------------------------------------------------
 
 
+_USAGES = {"predict": PREDICT_USAGE, "python": PYTHON_USAGE, "record": RECORD_USAGE}
+
+
+def usage(style: str) -> str:
+    """The usage line of fix glass/STYLE (style 'predict', 'python' or 'record'); the C++ fix asks for it."""
+    return _USAGES.get(style, f"unknown glassfix fix style '{style}'")
+
+
 def create(style: str, args: list[str], info: dict[str, Any]) -> PredictHandler | PythonHandler | RecordHandler:
-    """Factory called by the C++ fix: style 'predict', 'python' or 'record'; args = fix arguments after N."""
+    """Factory called by the C++ fix: style 'predict', 'python' or 'record'; args = fix arguments after N;
+    info carries the plugin's contract_version (checked first) and ntypes, dimension, nprocs, rank, ..."""
+    check_contract(info)
     try:
         if style == "predict":
             return PredictHandler(list(args), info)

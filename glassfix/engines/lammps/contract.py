@@ -1,0 +1,45 @@
+"""The contract between the C++ fixes of the LAMMPS plugin and the Python bridge (versioned).
+
+The C++ side (``kernels/fix_glass_bridge.h``, namespace ``bridge_contract``) mirrors every constant
+here; :data:`CONTRACT_VERSION` changes whenever either side changes what it sends or expects, and the
+plugin passes its own version to ``bridge.create`` (``info["contract_version"]``), which refuses a
+mismatch with a message asking to rebuild the plugin. docs/plugin.md describes the views in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from glassfix.engines.lammps.model_modes import BridgeError
+
+CONTRACT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ViewLayout:
+    """Packed per-atom columns of a gathered view (``view["ints"]``: int32, ``view["doubles"]``: float64,
+    both row-major, one row per atom in rank order)."""
+
+    INTS_PER_ATOM: int = 3          # id, type (1-based LAMMPS type), in-group (0/1)
+    INT_ID: int = 0
+    INT_TYPE: int = 1
+    INT_IN_GROUP: int = 2
+    POSITION_COLUMNS: int = 3       # doubles start with the wrapped x, y, z (gather: ncol = 3)
+    UNWRAPPED: int = 3              # glass/record: then the unwrapped x, y, z
+    DOUBLES_BEFORE_VALUES: int = 6  # glass/record: then one column per recorded value
+
+
+VIEW_LAYOUT = ViewLayout()
+
+
+def check_contract(info: dict[str, Any]) -> None:
+    """Raise BridgeError unless the plugin that calls us speaks this bridge's contract version."""
+    got = info.get("contract_version")
+    if got == CONTRACT_VERSION:
+        return
+    theirs = "no contract version (built before versioning)" if got is None else f"contract version {got}"
+    raise BridgeError(f"the glassfix LAMMPS plugin speaks {theirs} but this glassfix bridge expects "
+                      f"contract version {CONTRACT_VERSION}: the plugin was built from other glassfix "
+                      f"sources; rebuild it with 'glassfix plugin build' and load that "
+                      f"one (plugin load $(glassfix plugin path), or LAMMPS_PLUGIN_PATH=$(glassfix plugin dir))")

@@ -1,5 +1,6 @@
 #include "fix_glass_bridge.h"
 
+#include "bridge_views.h"
 #include "pyembed.h"
 
 #include "atom.h"
@@ -27,54 +28,12 @@ using glassfix::GilGuard;
 using glassfix::PyRef;
 namespace bc = LAMMPS_NS::bridge_contract;
 
-namespace {
-const char *BRIDGE_MODULE = "glassfix.engines.lammps.bridge";
-
-PyObject *ro_view(const void *ptr, size_t nbytes)
-{
-  // Zero-copy, read-only view of LAMMPS memory; valid only during the call that receives it.
-  return PyMemoryView_FromMemory(const_cast<char *>(static_cast<const char *>(ptr)),
-                                 static_cast<Py_ssize_t>(nbytes), PyBUF_READ);
-}
-
-PyObject *rw_view(void *ptr, size_t nbytes)
-{
-  return PyMemoryView_FromMemory(static_cast<char *>(ptr), static_cast<Py_ssize_t>(nbytes),
-                                 PyBUF_WRITE);
-}
-
-// Put a new reference into a dict (steals `value`); returns false on failure.
-bool set_item(PyObject *dict, const char *key, PyObject *value)
-{
-  if (!value) return false;
-  int rc = PyDict_SetItemString(dict, key, value);
-  Py_DECREF(value);
-  return rc == 0;
-}
-
-PyObject *box_tuple(Domain *domain)
-{
-  return Py_BuildValue("((ddd)(ddd)(ddd)(iii)ii)", domain->boxlo[0], domain->boxlo[1],
-                       domain->boxlo[2], domain->boxhi[0], domain->boxhi[1], domain->boxhi[2],
-                       domain->xy, domain->xz, domain->yz, domain->xperiodic, domain->yperiodic,
-                       domain->zperiodic, domain->triclinic, domain->dimension);
-}
-
-// Release the memoryviews we handed out so that Python cannot keep reading LAMMPS memory that may
-// be reallocated later (a view still exported by a live numpy array cannot be released; ignore that).
-void release_views(PyObject *dict)
-{
-  PyObject *key, *value;
-  Py_ssize_t pos = 0;
-  while (PyDict_Next(dict, &pos, &key, &value)) {
-    if (PyMemoryView_Check(value)) {
-      PyObject *r = PyObject_CallMethod(value, "release", nullptr);
-      if (!r) PyErr_Clear();
-      Py_XDECREF(r);
-    }
-  }
-}
-}    // namespace
+using glassfix::BRIDGE_MODULE;
+using glassfix::box_tuple;
+using glassfix::release_views;
+using glassfix::ro_view;
+using glassfix::rw_view;
+using glassfix::set_item;
 /* ---------------------------------------------------------------------- */
 
 // Parses N only: everything after it is the bridge's (create_handler), so that the bridge is the one

@@ -1,0 +1,58 @@
+"""The versioned contract between the plugin's C++ fixes and the Python bridge."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from glassfix.engines.lammps import bridge
+from glassfix.engines.lammps.contract import CONTRACT_VERSION, VIEW_LAYOUT
+
+HEADER = Path(__file__).resolve().parents[1] / "kernels" / "fix_glass_bridge.h"
+
+
+def cpp_constants() -> dict[str, int]:
+    """The constexpr ints of namespace bridge_contract in kernels/fix_glass_bridge.h."""
+    text = HEADER.read_text()
+    body = text[text.index("namespace bridge_contract"):text.index("}    // namespace bridge_contract")]
+    out: dict[str, int] = {}
+    for decl in re.findall(r"constexpr int ([^;]+);", body):
+        for part in decl.split(","):
+            name, value = (s.strip() for s in part.split("="))
+            out[name] = int(value)
+    return out
+
+
+def test_cpp_and_python_sides_declare_the_same_contract():
+    c = cpp_constants()
+    assert c.pop("VERSION") == CONTRACT_VERSION
+    for name, value in c.items():
+        assert getattr(VIEW_LAYOUT, name) == value, name
+
+
+@pytest.mark.parametrize("version", [None, CONTRACT_VERSION + 1])
+def test_mismatched_contract_version_names_both_versions_and_the_fix(version):
+    info = {"ntypes": 2, "dimension": 3, "nprocs": 1, "rank": 0, "fix_id": "f", "nevery": 5}
+    if version is not None:
+        info["contract_version"] = version
+    with pytest.raises(bridge.BridgeError) as err:
+        bridge.create("python", ["math.sqrt"], info)
+    msg = str(err.value)
+    theirs = "no contract version" if version is None else f"contract version {version}"
+    assert theirs in msg and f"expects contract version {CONTRACT_VERSION}" in msg
+    assert "glassfix plugin build" in msg
+
+
+def test_matching_contract_version_creates_the_handler():
+    info = {"contract_version": CONTRACT_VERSION, "ntypes": 2, "dimension": 3, "nprocs": 1, "rank": 0,
+            "fix_id": "f", "nevery": 5}
+    h = bridge.create("python", ["math.sqrt", "ncol", "2"], info)
+    assert h.n_outputs == 2
+
+
+def test_usage_of_every_style_is_its_usage_constant():
+    assert bridge.usage("predict") == bridge.PREDICT_USAGE
+    assert bridge.usage("python") == bridge.PYTHON_USAGE
+    assert bridge.usage("record") == bridge.RECORD_USAGE

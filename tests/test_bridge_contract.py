@@ -56,3 +56,21 @@ def test_usage_of_every_style_is_its_usage_constant():
     assert bridge.usage("predict") == bridge.PREDICT_USAGE
     assert bridge.usage("python") == bridge.PYTHON_USAGE
     assert bridge.usage("record") == bridge.RECORD_USAGE
+
+
+def test_gathered_view_unpacks_the_documented_layout():
+    """Two atoms packed as docs/plugin.md says (ints: id, type, in-group; doubles: x, unwrapped x, values)."""
+    import numpy as np
+
+    from glassfix.engines.lammps.contract import GatheredAtoms
+
+    ints = np.array([7, 2, 1, 3, 1, 0], dtype=np.int32)
+    dbl = np.array([0, 1, 2, 10, 11, 12, 0.5, 1, 1, 1, 2, 2, 2, -0.5], dtype=np.float64)
+    box = ((0, 0, 0), (5, 5, 5), (0, 0, 0), (1, 1, 1), 0, 3)
+    g = GatheredAtoms.from_view({"step": 4, "time": 0.02, "n": 2, "ncol": 7, "ints": memoryview(ints),
+                                 "doubles": memoryview(dbl), "box": box})
+    assert g.n == 2 and g.ids.tolist() == [7, 3] and g.types.tolist() == [2, 1]
+    assert g.in_group.tolist() == [True, False]
+    assert g.positions().tolist() == [[0, 1, 2], [1, 1, 1]]
+    assert g.unwrapped().tolist() == [[10, 11, 12], [2, 2, 2]]
+    assert g.value(0).tolist() == [0.5, -0.5]

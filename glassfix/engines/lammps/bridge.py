@@ -33,7 +33,9 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
-from glassfix.engines.lammps.contract import CONTRACT_VERSION, VIEW_LAYOUT, check_contract  # noqa: F401
+from glassfix.engines.lammps.contract import (  # noqa: F401  (part of this module's API)
+    CONTRACT_VERSION, VIEW_LAYOUT, GatheredAtoms, check_contract,
+)
 from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
     BridgeError, choose_mode, describe_model, engine_safe,
 )
@@ -222,22 +224,13 @@ def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
 
 def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
     """Frame of all atoms (sorted by id) from a gather view; returns (frame, order, in_group mask)."""
-    lay = VIEW_LAYOUT
-    n, ncol = int(view["n"]), int(view["ncol"])
-    ints = _gathered_ints(view, n)
-    cell, origin, pbc, dim = box_to_cell(view["box"])
-    x = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)[:, :dim]
+    g = GatheredAtoms.from_view(view)
+    cell, origin, pbc, dim = box_to_cell(g.box)
     # sort by id so the result does not depend on how atoms were distributed over ranks
-    order = np.argsort(ints[:, lay.INT_ID], kind="stable")
-    frame = Frame(positions=x[order], types=ints[order, lay.INT_TYPE].astype(np.int64) - 1, cell=cell,
-                  origin=origin, pbc=pbc, ids=ints[order, lay.INT_ID].astype(np.int64), step=int(view["step"]))
-    return frame, order, ints[order, lay.INT_IN_GROUP].astype(bool)
-
-
-def _gathered_ints(view: dict[str, Any], n: int) -> np.ndarray:
-    """The packed per-atom ints of a gathered view as (n, INTS_PER_ATOM) int32 (VIEW_LAYOUT)."""
-    k = VIEW_LAYOUT.INTS_PER_ATOM
-    return np.frombuffer(view["ints"], dtype=np.int32, count=k * n).reshape(n, k)
+    order = np.argsort(g.ids, kind="stable")
+    frame = Frame(positions=g.positions()[order, :dim], types=g.types[order].astype(np.int64) - 1, cell=cell,
+                  origin=origin, pbc=pbc, ids=g.ids[order].astype(np.int64), step=g.step)
+    return frame, order, g.in_group[order]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -503,16 +496,12 @@ class RecordHandler:
     def record(self, view: dict[str, Any]) -> None:
         """Write one frame with the recorded per-atom values as labels (sorted by atom id)."""
         try:
-            lay = VIEW_LAYOUT
-            n, ncol = int(view["n"]), int(view["ncol"])
-            ints = _gathered_ints(view, n)
-            dbl = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)
-            cell, origin, pbc, dim = box_to_cell(view["box"])
-            order = np.argsort(ints[:, lay.INT_ID], kind="stable")
-            frame = Frame(positions=dbl[order, :dim], types=ints[order, lay.INT_TYPE].astype(np.int64) - 1,
-                          cell=cell, origin=origin, pbc=pbc, ids=ints[order, lay.INT_ID].astype(np.int64),
-                          unwrapped=dbl[order, lay.UNWRAPPED:lay.UNWRAPPED + dim], step=int(view["step"]),
-                          time=float(view["time"]))
+            g = GatheredAtoms.from_view(view)
+            cell, origin, pbc, dim = box_to_cell(g.box)
+            order = np.argsort(g.ids, kind="stable")
+            frame = Frame(positions=g.positions()[order, :dim], types=g.types[order].astype(np.int64) - 1,
+                          cell=cell, origin=origin, pbc=pbc, ids=g.ids[order].astype(np.int64),
+                          unwrapped=g.unwrapped()[order, :dim], step=g.step, time=g.time)
             from glassfix.data.labels_meta import offset_attrs, online_label
 
             # a value whose fix has no defined output yet (glass/phop before its window is full,
@@ -523,8 +512,8 @@ class RecordHandler:
                 if not valid[k]:
                     continue
                 name, attrs = online_label(value, source, frame.step)
-                labels[name] = (dbl[order, lay.DOUBLES_BEFORE_VALUES + k].copy(), attrs)
-            labels["in_group"] = (ints[order, lay.INT_IN_GROUP].astype(np.float64), offset_attrs(frame.step, 0))
+                labels[name] = (g.value(k)[order].copy(), attrs)
+            labels["in_group"] = (g.in_group[order].astype(np.float64), offset_attrs(frame.step, 0))
             key = f"{self.system}/{self.group}/{frame.step:012d}"
             self.store.add_frame(frame, key=key, group=self.group, system=self.system,
                                  temperature=self.temperature, labels=labels)

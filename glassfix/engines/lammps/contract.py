@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from glassfix.engines.lammps.model_modes import BridgeError
 
 CONTRACT_VERSION = 1
@@ -43,3 +45,47 @@ def check_contract(info: dict[str, Any]) -> None:
                       f"contract version {CONTRACT_VERSION}: the plugin was built from other glassfix "
                       f"sources; rebuild it with 'glassfix plugin build' and load that "
                       f"one (plugin load $(glassfix plugin path), or LAMMPS_PLUGIN_PATH=$(glassfix plugin dir))")
+
+
+@dataclass(frozen=True)
+class GatheredAtoms:
+    """Typed form of a gathered view (rank 0 in ``compute_gather`` and ``record``): all atoms in rank
+    order, unpacked by VIEW_LAYOUT; arrays are zero-copy over the fix's buffers, valid during the call."""
+
+    step: int
+    time: float
+    ids: np.ndarray        # (n,) int32 atom ids
+    types: np.ndarray      # (n,) int32 LAMMPS types (1-based)
+    in_group: np.ndarray   # (n,) bool: the atom is in the fix group
+    doubles: np.ndarray    # (n, ncol) float64, columns as in VIEW_LAYOUT
+    box: tuple
+
+    @classmethod
+    def from_view(cls, view: dict[str, Any]) -> "GatheredAtoms":
+        """Unpack the packed ``ints``/``doubles`` memoryviews of a gathered view."""
+        lay = VIEW_LAYOUT
+        n, ncol = int(view["n"]), int(view["ncol"])
+        ints = np.frombuffer(view["ints"], dtype=np.int32, count=lay.INTS_PER_ATOM * n).reshape(
+            n, lay.INTS_PER_ATOM)
+        dbl = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)
+        return cls(step=int(view["step"]), time=float(view["time"]), ids=ints[:, lay.INT_ID],
+                   types=ints[:, lay.INT_TYPE], in_group=ints[:, lay.INT_IN_GROUP].astype(bool),
+                   doubles=dbl, box=tuple(view["box"]))
+
+    @property
+    def n(self) -> int:
+        """Number of atoms."""
+        return int(self.ids.shape[0])
+
+    def positions(self) -> np.ndarray:
+        """(n, 3) wrapped positions (length units)."""
+        return self.doubles[:, :VIEW_LAYOUT.POSITION_COLUMNS]
+
+    def unwrapped(self) -> np.ndarray:
+        """(n, 3) unwrapped positions (glass/record only; length units)."""
+        u = VIEW_LAYOUT.UNWRAPPED
+        return self.doubles[:, u:u + 3]
+
+    def value(self, k: int) -> np.ndarray:
+        """(n,) the k-th recorded per-atom value (glass/record only)."""
+        return self.doubles[:, VIEW_LAYOUT.DOUBLES_BEFORE_VALUES + k]

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.engines.lammps.contract import (  # noqa: F401  (part of this module's API)
-    CONTRACT_VERSION, VIEW_LAYOUT, GatheredAtoms, check_contract,
+    CONTRACT_VERSION, VIEW_LAYOUT, GatheredAtoms, LocalAtoms, check_contract,
 )
 from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
     BridgeError, choose_mode, describe_model, engine_safe,
@@ -154,16 +154,6 @@ class LocalView:
     frame: Frame | None = None
 
 
-def _local_arrays(view: dict[str, Any], dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Zero-copy numpy views of positions (nall, d), LAMMPS types and ids of owned + ghost atoms."""
-    nall = int(view["nall"])
-    x = np.frombuffer(view["x"], dtype=np.float64, count=3 * nall).reshape(nall, 3)[:, :dim]
-    types = np.frombuffer(view["type"], dtype=np.int32, count=nall)
-    tagdtype = np.int32 if int(view["tag_itemsize"]) == 4 else np.int64
-    ids = np.frombuffer(view["tag"], dtype=tagdtype, count=nall)
-    return x, types, ids
-
-
 @numba.njit(cache=True)
 def _explicit_pairs(x: np.ndarray, centers: np.ndarray, offsets: np.ndarray, neigh: np.ndarray,
                     cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,15 +196,13 @@ def _explicit_pairs(x: np.ndarray, centers: np.ndarray, offsets: np.ndarray, nei
     return new_off, out_j, vec
 
 
-def _local_neighbors(view: dict[str, Any], x: np.ndarray, cutoff: float) -> NeighborList:
+def _local_neighbors(la: LocalAtoms, cutoff: float) -> NeighborList:
     """LAMMPS' full list of the centre atoms as a NeighborList with vectors, pairs r < cutoff only."""
-    centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
-    offsets = np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1)
-    neigh = np.frombuffer(view["neighbors"], dtype=np.int32)
     # ghosts are explicit periodic images, so r_j - r_i needs no minimum image; LAMMPS includes pairs
     # up to cutoff + skin, and we keep exactly the pairs an offline list would have (r < cutoff)
-    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(x), centers, offsets, neigh, float(cutoff))
-    return NeighborList(centers, new_off, out_j, vec, float(cutoff))
+    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(la.positions), la.centers, la.offsets,
+                                          la.neighbors, float(cutoff))
+    return NeighborList(la.centers, new_off, out_j, vec, float(cutoff))
 
 
 def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
@@ -296,8 +284,9 @@ class PredictHandler:
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: predict for this rank's group atoms from owned + ghost atoms."""
         try:
-            x, ltypes, ids = _local_arrays(view, self.dim)
-            nl = _local_neighbors(view, x, self.receptive_field)
+            la = LocalAtoms.from_view(view, self.dim)
+            x, ltypes, ids = la.positions, la.types, la.ids
+            nl = _local_neighbors(la, self.receptive_field)
             out = _out_array(view, nl.n_centers, self.n_outputs)
             if nl.n_centers == 0:
                 return
@@ -416,14 +405,13 @@ class PythonHandler:
 
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: call the user function on this rank's owned + ghost atoms."""
-        x, ltypes, ids = _local_arrays(view, self.dim)
-        cell, origin, pbc, _ = box_to_cell(view["box"])
-        centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
-        nl = _local_neighbors(view, x, self.receptive_field) if self.receptive_field > 0 else None
-        lv = LocalView(step=int(view["step"]), positions=x, types=ltypes, ids=ids,
-                       nlocal=int(view["nlocal"]), centers=centers, neighbors=nl, cell=cell,
-                       origin=origin, pbc=pbc, cutoff=self.receptive_field)
-        _out_array(view, centers.size, self.n_outputs)[:] = self._call(lv, lv.step)
+        la = LocalAtoms.from_view(view, self.dim)
+        cell, origin, pbc, _ = box_to_cell(la.box)
+        nl = _local_neighbors(la, self.receptive_field) if self.receptive_field > 0 else None
+        lv = LocalView(step=la.step, positions=la.positions, types=la.types, ids=la.ids, nlocal=la.nlocal,
+                       centers=la.centers, neighbors=nl, cell=cell, origin=origin, pbc=pbc,
+                       cutoff=self.receptive_field)
+        _out_array(view, la.centers.size, self.n_outputs)[:] = self._call(lv, lv.step)
 
     def compute_gather(self, view: dict[str, Any]) -> None:
         """Mode gather: call the user function once with all atoms (rank 0)."""

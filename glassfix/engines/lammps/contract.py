@@ -48,6 +48,36 @@ def check_contract(info: dict[str, Any]) -> None:
 
 
 @dataclass(frozen=True)
+class LocalAtoms:
+    """Typed form of a local view (every rank in ``compute_local``): owned atoms first, then ghosts;
+    LAMMPS' full neighbour list of the centres in CSR form (reaching up to cutoff + skin); arrays are
+    zero-copy over LAMMPS memory, valid during the call only."""
+
+    step: int
+    nlocal: int
+    positions: np.ndarray  # (nall, dim) float64, a strided view of LAMMPS' x (nall, 3)
+    types: np.ndarray      # (nall,) int32 LAMMPS types (1-based)
+    ids: np.ndarray        # (nall,) int32 or int64 atom ids (LAMMPS' tagint)
+    centers: np.ndarray    # (ncenter,) int64 indices of the owned group atoms, in output order
+    offsets: np.ndarray    # (ncenter + 1,) int64 CSR offsets into neighbors
+    neighbors: np.ndarray  # int32 indices (owned or ghost) of each centre's neighbours
+    box: tuple
+
+    @classmethod
+    def from_view(cls, view: dict[str, Any], dim: int) -> "LocalAtoms":
+        """Unpack the memoryviews of a local view; positions keep the first ``dim`` coordinates."""
+        nall = int(view["nall"])
+        x = np.frombuffer(view["x"], dtype=np.float64, count=3 * nall).reshape(nall, 3)[:, :dim]
+        tagdtype = np.int32 if int(view["tag_itemsize"]) == 4 else np.int64
+        centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
+        return cls(step=int(view["step"]), nlocal=int(view["nlocal"]), positions=x,
+                   types=np.frombuffer(view["type"], dtype=np.int32, count=nall),
+                   ids=np.frombuffer(view["tag"], dtype=tagdtype, count=nall), centers=centers,
+                   offsets=np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1),
+                   neighbors=np.frombuffer(view["neighbors"], dtype=np.int32), box=tuple(view["box"]))
+
+
+@dataclass(frozen=True)
 class GatheredAtoms:
     """Typed form of a gathered view (rank 0 in ``compute_gather`` and ``record``): all atoms in rank
     order, unpacked by VIEW_LAYOUT; arrays are zero-copy over the fix's buffers, valid during the call."""

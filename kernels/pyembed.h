@@ -29,9 +29,10 @@ class GilGuard {
   PyGILState_STATE state_;
 };
 
-// Fetch and clear the pending Python exception as one line: the exception's message only, never the
-// traceback (the bridge already formats its own errors as complete sentences).
-std::string fetch_python_error();
+// Fetch and clear the pending Python exception as one line, never the traceback. An exception of class
+// `complete` (the bridge's BridgeError, matched by type, subclasses included) already reads as a
+// complete sentence and is printed as it is; any other gets its type name in front.
+std::string fetch_python_error(PyObject *complete = nullptr);
 
 // Owned reference with automatic DECREF (GIL must be held when it dies).
 class PyRef {

@@ -181,3 +181,16 @@ def test_callback_nan_allowed_on_request(tmp_path, plugin_so, small_data):
     rows = [ln.split() for ln in (tmp_path / "out.dump").read_text().splitlines()[9:]]
     values = {int(r[0]): float(r[1]) for r in rows}
     assert np.isnan(values[9]) and sum(np.isnan(v) for v in values.values()) == 1
+
+
+@pytest.mark.parametrize("style", ["predict", "python", "record"])
+def test_usage_line_comes_from_the_bridge(tmp_path, plugin_so, small_data, style):
+    """Too few arguments: one ERROR line on both ranks carrying the bridge's usage line (the one place
+    it is written), so the C++ side cannot drift from the keywords the bridge accepts."""
+    from glassfix.engines.lammps import bridge
+
+    proc = run_lmp(script(plugin_so, small_data, f"fix f all glass/{style} 5"), tmp_path, nprocs=2,
+                   timeout=120)
+    errs = error_lines(proc.stdout)
+    assert proc.returncode != 0 and len(errs) == 1, proc.stdout[-2000:]
+    assert "too few arguments; usage: " + bridge.usage(style) in errs[0], errs[0]

@@ -7,7 +7,10 @@ gather: all atoms). ``view`` is a dict of zero-copy memoryviews over LAMMPS memo
 the call; results are written into ``view["out"]``.
 
 Every error raised towards the fix is a :class:`BridgeError` whose text is a complete, one-line
-message naming the problem and the fix; the C++ side prints it through LAMMPS' error mechanism.
+message naming the problem and the fix; the C++ side recognises it by its class and prints it through
+LAMMPS' error mechanism. The fix parses only N: this module parses everything after it and owns each
+style's usage line (:func:`usage`). What the fix sends (the view layout) and the contract version both
+sides must agree on live in :mod:`glassfix.engines.lammps.contract`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.engines.lammps.contract import (  # noqa: F401  (part of this module's API)
+    CONTRACT_VERSION, VIEW_LAYOUT, GatheredAtoms, LocalAtoms, check_contract,
+)
 from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
     BridgeError, choose_mode, describe_model, engine_safe,
 )
@@ -148,16 +154,6 @@ class LocalView:
     frame: Frame | None = None
 
 
-def _local_arrays(view: dict[str, Any], dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Zero-copy numpy views of positions (nall, d), LAMMPS types and ids of owned + ghost atoms."""
-    nall = int(view["nall"])
-    x = np.frombuffer(view["x"], dtype=np.float64, count=3 * nall).reshape(nall, 3)[:, :dim]
-    types = np.frombuffer(view["type"], dtype=np.int32, count=nall)
-    tagdtype = np.int32 if int(view["tag_itemsize"]) == 4 else np.int64
-    ids = np.frombuffer(view["tag"], dtype=tagdtype, count=nall)
-    return x, types, ids
-
-
 @numba.njit(cache=True)
 def _explicit_pairs(x: np.ndarray, centers: np.ndarray, offsets: np.ndarray, neigh: np.ndarray,
                     cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -200,15 +196,13 @@ def _explicit_pairs(x: np.ndarray, centers: np.ndarray, offsets: np.ndarray, nei
     return new_off, out_j, vec
 
 
-def _local_neighbors(view: dict[str, Any], x: np.ndarray, cutoff: float) -> NeighborList:
+def _local_neighbors(la: LocalAtoms, cutoff: float) -> NeighborList:
     """LAMMPS' full list of the centre atoms as a NeighborList with vectors, pairs r < cutoff only."""
-    centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
-    offsets = np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1)
-    neigh = np.frombuffer(view["neighbors"], dtype=np.int32)
     # ghosts are explicit periodic images, so r_j - r_i needs no minimum image; LAMMPS includes pairs
     # up to cutoff + skin, and we keep exactly the pairs an offline list would have (r < cutoff)
-    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(x), centers, offsets, neigh, float(cutoff))
-    return NeighborList(centers, new_off, out_j, vec, float(cutoff))
+    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(la.positions), la.centers, la.offsets,
+                                          la.neighbors, float(cutoff))
+    return NeighborList(la.centers, new_off, out_j, vec, float(cutoff))
 
 
 def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
@@ -218,15 +212,13 @@ def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
 
 def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
     """Frame of all atoms (sorted by id) from a gather view; returns (frame, order, in_group mask)."""
-    n, ncol = int(view["n"]), int(view["ncol"])
-    ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
-    cell, origin, pbc, dim = box_to_cell(view["box"])
-    x = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)[:, :dim]
+    g = GatheredAtoms.from_view(view)
+    cell, origin, pbc, dim = box_to_cell(g.box)
     # sort by id so the result does not depend on how atoms were distributed over ranks
-    order = np.argsort(ints[:, 0], kind="stable")
-    frame = Frame(positions=x[order], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
-                  origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64), step=int(view["step"]))
-    return frame, order, ints[order, 2].astype(bool)
+    order = np.argsort(g.ids, kind="stable")
+    frame = Frame(positions=g.positions()[order, :dim], types=g.types[order].astype(np.int64) - 1, cell=cell,
+                  origin=origin, pbc=pbc, ids=g.ids[order].astype(np.int64), step=g.step)
+    return frame, order, g.in_group[order]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -292,8 +284,9 @@ class PredictHandler:
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: predict for this rank's group atoms from owned + ghost atoms."""
         try:
-            x, ltypes, ids = _local_arrays(view, self.dim)
-            nl = _local_neighbors(view, x, self.receptive_field)
+            la = LocalAtoms.from_view(view, self.dim)
+            x, ltypes, ids = la.positions, la.types, la.ids
+            nl = _local_neighbors(la, self.receptive_field)
             out = _out_array(view, nl.n_centers, self.n_outputs)
             if nl.n_centers == 0:
                 return
@@ -412,14 +405,13 @@ class PythonHandler:
 
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: call the user function on this rank's owned + ghost atoms."""
-        x, ltypes, ids = _local_arrays(view, self.dim)
-        cell, origin, pbc, _ = box_to_cell(view["box"])
-        centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
-        nl = _local_neighbors(view, x, self.receptive_field) if self.receptive_field > 0 else None
-        lv = LocalView(step=int(view["step"]), positions=x, types=ltypes, ids=ids,
-                       nlocal=int(view["nlocal"]), centers=centers, neighbors=nl, cell=cell,
-                       origin=origin, pbc=pbc, cutoff=self.receptive_field)
-        _out_array(view, centers.size, self.n_outputs)[:] = self._call(lv, lv.step)
+        la = LocalAtoms.from_view(view, self.dim)
+        cell, origin, pbc, _ = box_to_cell(la.box)
+        nl = _local_neighbors(la, self.receptive_field) if self.receptive_field > 0 else None
+        lv = LocalView(step=la.step, positions=la.positions, types=la.types, ids=la.ids, nlocal=la.nlocal,
+                       centers=la.centers, neighbors=nl, cell=cell, origin=origin, pbc=pbc,
+                       cutoff=self.receptive_field)
+        _out_array(view, la.centers.size, self.n_outputs)[:] = self._call(lv, lv.step)
 
     def compute_gather(self, view: dict[str, Any]) -> None:
         """Mode gather: call the user function once with all atoms (rank 0)."""
@@ -492,14 +484,12 @@ class RecordHandler:
     def record(self, view: dict[str, Any]) -> None:
         """Write one frame with the recorded per-atom values as labels (sorted by atom id)."""
         try:
-            n, ncol = int(view["n"]), int(view["ncol"])
-            ints = np.frombuffer(view["ints"], dtype=np.int32, count=3 * n).reshape(n, 3)
-            dbl = np.frombuffer(view["doubles"], dtype=np.float64, count=ncol * n).reshape(n, ncol)
-            cell, origin, pbc, dim = box_to_cell(view["box"])
-            order = np.argsort(ints[:, 0], kind="stable")
-            frame = Frame(positions=dbl[order, :dim], types=ints[order, 1].astype(np.int64) - 1, cell=cell,
-                          origin=origin, pbc=pbc, ids=ints[order, 0].astype(np.int64),
-                          unwrapped=dbl[order, 3:3 + dim], step=int(view["step"]), time=float(view["time"]))
+            g = GatheredAtoms.from_view(view)
+            cell, origin, pbc, dim = box_to_cell(g.box)
+            order = np.argsort(g.ids, kind="stable")
+            frame = Frame(positions=g.positions()[order, :dim], types=g.types[order].astype(np.int64) - 1,
+                          cell=cell, origin=origin, pbc=pbc, ids=g.ids[order].astype(np.int64),
+                          unwrapped=g.unwrapped()[order, :dim], step=g.step, time=g.time)
             from glassfix.data.labels_meta import offset_attrs, online_label
 
             # a value whose fix has no defined output yet (glass/phop before its window is full,
@@ -510,8 +500,8 @@ class RecordHandler:
                 if not valid[k]:
                     continue
                 name, attrs = online_label(value, source, frame.step)
-                labels[name] = (dbl[order, 6 + k].copy(), attrs)
-            labels["in_group"] = (ints[order, 2].astype(np.float64), offset_attrs(frame.step, 0))
+                labels[name] = (g.value(k)[order].copy(), attrs)
+            labels["in_group"] = (g.in_group[order].astype(np.float64), offset_attrs(frame.step, 0))
             key = f"{self.system}/{self.group}/{frame.step:012d}"
             self.store.add_frame(frame, key=key, group=self.group, system=self.system,
                                  temperature=self.temperature, labels=labels)
@@ -530,8 +520,18 @@ class RecordHandler:
 # ---------------------------------------------------------------------------------------------------
 
 
+_USAGES = {"predict": PREDICT_USAGE, "python": PYTHON_USAGE, "record": RECORD_USAGE}
+
+
+def usage(style: str) -> str:
+    """The usage line of fix glass/STYLE (style 'predict', 'python' or 'record'); the C++ fix asks for it."""
+    return _USAGES.get(style, f"unknown glassfix fix style '{style}'")
+
+
 def create(style: str, args: list[str], info: dict[str, Any]) -> PredictHandler | PythonHandler | RecordHandler:
-    """Factory called by the C++ fix: style 'predict', 'python' or 'record'; args = fix arguments after N."""
+    """Factory called by the C++ fix: style 'predict', 'python' or 'record'; args = fix arguments after N;
+    info carries the plugin's contract_version (checked first) and ntypes, dimension, nprocs, rank, ..."""
+    check_contract(info)
     try:
         if style == "predict":
             return PredictHandler(list(args), info)

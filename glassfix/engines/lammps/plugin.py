@@ -21,10 +21,13 @@ import tempfile
 from pathlib import Path
 
 PLUGIN_NAME = "glassfixplugin.so"
-_SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_python.cpp", "kernels/fix_glass_python.h",
+_SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_bridge.cpp", "kernels/fix_glass_bridge.h",
+            "kernels/fix_glass_predict.cpp", "kernels/fix_glass_predict.h", "kernels/fix_glass_pycall.cpp",
+            "kernels/fix_glass_pycall.h", "kernels/fix_glass_record.cpp", "kernels/fix_glass_record.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
             "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "kernels/radial_table.cpp",
-            "kernels/radial_table.h", "kernels/collective.h", "CMakeLists.txt")
+            "kernels/radial_table.h", "kernels/collective.h", "kernels/bridge_views.h", "CMakeLists.txt")
+_CPP = tuple(s for s in _SOURCES if s.endswith(".cpp"))
 
 
 class PluginBuildError(RuntimeError):
@@ -36,7 +39,7 @@ def source_dir() -> Path:
     here = Path(__file__).resolve()
     candidates = [here.parents[3], here.parents[2] / "_plugin_src"]
     for c in candidates:
-        if (c / "CMakeLists.txt").is_file() and (c / "kernels" / "fix_glass_python.cpp").is_file():
+        if (c / "CMakeLists.txt").is_file() and (c / "kernels" / "fix_glass_bridge.cpp").is_file():
             return c
     raise PluginBuildError(f"plugin sources not found (looked in {', '.join(map(str, candidates))})")
 
@@ -133,9 +136,7 @@ def _compile_direct(src: Path, out: Path, headers: Path, log: list[str]) -> None
     cmd = [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
            f'-DGLASSFIX_PYTHON="{env_python()}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
            f"-I{headers}", f"-I{src / 'kernels'}", *inc,
-           str(src / "kernels/glassfix_plugin.cpp"), str(src / "kernels/fix_glass_python.cpp"),
-           str(src / "kernels/pyembed.cpp"), str(src / "kernels/fix_glass_label.cpp"),
-           str(src / "kernels/radial_table.cpp"), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
+           *(str(src / c) for c in _CPP), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]
     _run(cmd, src, log)
 
 

@@ -1,7 +1,7 @@
-#include "fix_glass_python.h"
+#include "fix_glass_bridge.h"
 
+#include "bridge_views.h"
 #include "pyembed.h"
-#include "fix_glass_label.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -19,81 +19,32 @@
 #include <algorithm>
 #include <functional>
 #include <cstring>
-#include <limits>
 
 #include "collective.h"
-#include "fix_glass_label.h"
 #include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
 using glassfix::GilGuard;
 using glassfix::PyRef;
+namespace bc = LAMMPS_NS::bridge_contract;
 
-namespace {
-const char *BRIDGE_MODULE = "glassfix.engines.lammps.bridge";
-
-PyObject *ro_view(const void *ptr, size_t nbytes)
-{
-  // Zero-copy, read-only view of LAMMPS memory; valid only during the call that receives it.
-  return PyMemoryView_FromMemory(const_cast<char *>(static_cast<const char *>(ptr)),
-                                 static_cast<Py_ssize_t>(nbytes), PyBUF_READ);
-}
-
-PyObject *rw_view(void *ptr, size_t nbytes)
-{
-  return PyMemoryView_FromMemory(static_cast<char *>(ptr), static_cast<Py_ssize_t>(nbytes),
-                                 PyBUF_WRITE);
-}
-
-// Put a new reference into a dict (steals `value`); returns false on failure.
-bool set_item(PyObject *dict, const char *key, PyObject *value)
-{
-  if (!value) return false;
-  int rc = PyDict_SetItemString(dict, key, value);
-  Py_DECREF(value);
-  return rc == 0;
-}
-
-PyObject *box_tuple(Domain *domain)
-{
-  return Py_BuildValue("((ddd)(ddd)(ddd)(iii)ii)", domain->boxlo[0], domain->boxlo[1],
-                       domain->boxlo[2], domain->boxhi[0], domain->boxhi[1], domain->boxhi[2],
-                       domain->xy, domain->xz, domain->yz, domain->xperiodic, domain->yperiodic,
-                       domain->zperiodic, domain->triclinic, domain->dimension);
-}
-
-// Release the memoryviews we handed out so that Python cannot keep reading LAMMPS memory that may
-// be reallocated later (a view still exported by a live numpy array cannot be released; ignore that).
-void release_views(PyObject *dict)
-{
-  PyObject *key, *value;
-  Py_ssize_t pos = 0;
-  while (PyDict_Next(dict, &pos, &key, &value)) {
-    if (PyMemoryView_Check(value)) {
-      PyObject *r = PyObject_CallMethod(value, "release", nullptr);
-      if (!r) PyErr_Clear();
-      Py_XDECREF(r);
-    }
-  }
-}
-}    // namespace
+using glassfix::BRIDGE_MODULE;
+using glassfix::box_tuple;
+using glassfix::release_views;
+using glassfix::ro_view;
+using glassfix::rw_view;
+using glassfix::set_item;
 
 /* ---------------------------------------------------------------------- */
 
-FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), handler(nullptr), nout(1), receptive_field(0.0), gather(0), list(nullptr),
-    values(nullptr), last_eval(-1), ghost_auto(0), ghost_big(0), ghost_user(0.0), record(0), native(0)
+// Parses N only: everything after it is the bridge's (create_handler), so that the bridge is the one
+// place that knows each style's keywords and usage line.
+FixGlassBridge::FixGlassBridge(LAMMPS *lmp, int narg, char **arg, const char *style_name) :
+    Fix(lmp, narg, arg), pystyle(style_name), handler(nullptr), bridge_error(nullptr), nout(1),
+    receptive_field(0.0), gather(0), list(nullptr), values(nullptr), has_outputs(0), last_eval(-1),
+    ghost_auto(0), ghost_big(0), ghost_user(0.0)
 {
-  if (strcmp(style, "glass/python") == 0) pystyle = "python";
-  else if (strcmp(style, "glass/record") == 0) pystyle = "record";
-  else pystyle = "predict";
-  record = (pystyle == "record") ? 1 : 0;
-  const std::string usage = (pystyle == "python")
-      ? "fix ID group glass/python N MODULE.FUNCTION [cutoff R] [ncol K] [mode local|gather] "
-        "[ghost static|auto] [nan error|allow]"
-      : (record ? "fix ID group glass/record N FILE [values f_ID ...] [group NAME] [system NAME] [temperature T]"
-                : "fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] [types S1 ...]");
-  if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage);
+  if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage());
 
   char *end = nullptr;
   long n = strtol(arg[3], &end, 10);
@@ -101,7 +52,23 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
     error->all(FLERR, "Fix {}: N must be a positive integer (evaluation interval in steps), got '{}'",
                style, arg[3]);
   nevery = static_cast<int>(n);
+}
 
+std::string FixGlassBridge::usage()
+{
+  std::string text = "see docs/plugin.md";
+  if (!glassfix::ensure_python().empty()) return text;
+  GilGuard gil;
+  PyRef module(PyImport_ImportModule(BRIDGE_MODULE));
+  PyRef u(module ? PyObject_CallMethod(module.get(), "usage", "s", pystyle.c_str()) : nullptr);
+  const char *s = u ? PyUnicode_AsUTF8(u.get()) : nullptr;
+  if (s) text = s;
+  else PyErr_Clear();
+  return text;
+}
+
+void FixGlassBridge::create_handler(int narg, char **arg, RankNaming naming)
+{
   std::string err = glassfix::ensure_python();
   fail_if_any(!err.empty(), err, RANK_IF_PARTIAL);
 
@@ -113,12 +80,16 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
       msg = "cannot import " + std::string(BRIDGE_MODULE) + " in the embedded Python (" +
           py_error_message() + "); is glassfix installed in the environment of GLASSFIX_PYTHON?";
     } else {
+      // errors of this class carry complete messages: printed without their type name
+      bridge_error = PyObject_GetAttrString(module.get(), "BridgeError");
+      if (!bridge_error) PyErr_Clear();
       PyRef args(PyList_New(0));
       for (int i = 4; i < narg; i++) {
         PyRef s(PyUnicode_FromString(arg[i]));
         PyList_Append(args.get(), s.get());
       }
       PyRef info(PyDict_New());
+      set_item(info.get(), "contract_version", PyLong_FromLong(bc::VERSION));
       set_item(info.get(), "ntypes", PyLong_FromLong(atom->ntypes));
       set_item(info.get(), "dimension", PyLong_FromLong(domain->dimension));
       set_item(info.get(), "nprocs", PyLong_FromLong(comm->nprocs));
@@ -139,22 +110,6 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
           nout = static_cast<int>(PyLong_AsLong(pn.get()));
           receptive_field = PyFloat_AsDouble(prf.get());
           gather = PyObject_IsTrue(pg.get());
-          if (!PyErr_Occurred() && record) {
-            PyRef pv(PyObject_GetAttrString(h.get(), "values"));
-            PyRef seq(pv ? PySequence_Fast(pv.get(), "values must be a sequence") : nullptr);
-            if (seq) {
-              for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(seq.get()); k++) {
-                const char *name = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq.get(), k));
-                if (!name) break;
-                recnames.emplace_back(name);
-              }
-            }
-          }
-          if (!PyErr_Occurred() && pystyle == "predict" && PyObject_HasAttrString(h.get(), "native")) {
-            PyRef spec(PyObject_GetAttrString(h.get(), "native"));
-            if (spec && spec.get() != Py_None && !read_native(spec.get()) && !PyErr_Occurred())
-              PyErr_SetString(PyExc_ValueError, "malformed native model specification");
-          }
           if (!PyErr_Occurred() && PyObject_HasAttrString(h.get(), "ghost_auto")) {
             PyRef ga(PyObject_GetAttrString(h.get(), "ghost_auto"));
             ghost_auto = ga ? PyObject_IsTrue(ga.get()) : 0;
@@ -165,12 +120,11 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
       }
     }
   }
-  fail_if_any(!msg.empty(), msg, record ? RANK_NEVER : RANK_IF_PARTIAL);
-  if (record) {
-    // a recorder has no outputs of its own; it only needs the per-atom values of other fixes
-    nevery_check_names();
-    return;
-  }
+  fail_if_any(!msg.empty(), msg, naming);
+}
+
+void FixGlassBridge::setup_outputs()
+{
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
 
   if (gather || receptive_field <= 0.0) ghost_auto = 0;
@@ -192,34 +146,36 @@ FixGlassPython::FixGlassPython(LAMMPS *lmp, int narg, char **arg) :
   maxexchange = nout;    // values pack_exchange() sends per atom
   means.assign(nout, 0.0);
 
-  FixGlassPython::grow_arrays(atom->nmax);
+  FixGlassBridge::grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
+  has_outputs = 1;
   for (int i = 0; i < atom->nmax; i++)
     for (int k = 0; k < nout; k++) values[i][k] = 0.0;
 }
 
 /* ---------------------------------------------------------------------- */
 
-FixGlassPython::~FixGlassPython()
+FixGlassBridge::~FixGlassBridge()
 {
   if (copymode) return;
   if (ghost_auto && ghost_big) comm->cutghostuser = ghost_user;
-  if (!record) atom->delete_callback(id, Atom::GROW);
+  if (has_outputs) atom->delete_callback(id, Atom::GROW);
   memory->destroy(values);
-  if (handler && Py_IsInitialized()) {
+  if (Py_IsInitialized() && (handler || bridge_error)) {
     GilGuard gil;
-    Py_DECREF(handler);
+    Py_XDECREF(handler);
+    Py_XDECREF(bridge_error);
   }
 }
 
-int FixGlassPython::setmask()
+int FixGlassBridge::setmask()
 {
   return FixConst::END_OF_STEP | FixConst::PRE_EXCHANGE;
 }
 
 // Change the ghost cutoff between re-neighbourings: the communication pattern and the neighbour bins
 // (which extend over the ghost region) are rebuilt, exactly as LAMMPS does after a box change.
-void FixGlassPython::set_ghost(bool big)
+void FixGlassBridge::set_ghost(bool big)
 {
   double want = big ? std::max(ghost_user, receptive_field) : ghost_user;
   ghost_big = big ? 1 : 0;
@@ -229,7 +185,7 @@ void FixGlassPython::set_ghost(bool big)
   neighbor->setup_bins();
 }
 
-void FixGlassPython::pre_exchange()
+void FixGlassBridge::pre_exchange()
 {
   if (!ghost_auto) return;
   bigint now = update->ntimestep;
@@ -245,7 +201,7 @@ void FixGlassPython::pre_exchange()
   next_reneighbor = (now / nevery + 1) * nevery;
 }
 
-void FixGlassPython::post_run()
+void FixGlassBridge::post_run()
 {
   if (ghost_auto && ghost_big) {
     comm->cutghostuser = ghost_user;
@@ -255,77 +211,8 @@ void FixGlassPython::post_run()
 
 /* ---------------------------------------------------------------------- */
 
-// glass/record: parse "f_ID" / "f_ID[k]" references (syntax only; the fixes are resolved in init())
-void FixGlassPython::nevery_check_names()
+void FixGlassBridge::init()
 {
-  for (const auto &name : recnames) {
-    if (name.rfind("f_", 0) != 0 || name.size() < 3)
-      error->all(FLERR, "Fix {} {}: can record per-atom values of fixes only ('f_ID' or 'f_ID[k]'), got '{}'",
-                 id, style, name);
-  }
-}
-
-void FixGlassPython::init()
-{
-  if (record) {
-    recfix.clear();
-    reccol.clear();
-    const auto &fixes = modify->get_fix_list();
-    int me_index = -1;
-    for (size_t k = 0; k < fixes.size(); k++)
-      if (fixes[k] == this) me_index = static_cast<int>(k);
-    for (const auto &name : recnames) {
-      std::string fid = name.substr(2);
-      int col = 0;
-      auto lb = fid.find('[');
-      if (lb != std::string::npos) {
-        if (fid.back() != ']')
-          error->all(FLERR, "Fix {} {}: malformed value '{}'; use f_ID or f_ID[k]", id, style, name);
-        col = atoi(fid.substr(lb + 1, fid.size() - lb - 2).c_str());
-        fid = fid.substr(0, lb);
-        if (col < 1) error->all(FLERR, "Fix {} {}: column in '{}' must be >= 1", id, style, name);
-      }
-      Fix *f = modify->get_fix_by_id(fid);
-      if (!f) error->all(FLERR, "Fix {} {}: no fix with ID '{}' (value '{}')", id, style, fid, name);
-      if (!f->peratom_flag)
-        error->all(FLERR, "Fix {} {}: fix {} does not produce per-atom values", id, style, fid);
-      if (col == 0 && f->size_peratom_cols != 0)
-        error->all(FLERR, "Fix {} {}: fix {} has {} per-atom columns; name one as f_{}[k]", id, style, fid,
-                   f->size_peratom_cols, fid);
-      if (col > 0 && col > f->size_peratom_cols)
-        error->all(FLERR, "Fix {} {}: fix {} has no per-atom column {}", id, style, fid, col);
-      if (nevery % f->peratom_freq)
-        error->all(FLERR, "Fix {} {}: N = {} is not a multiple of the interval {} at which fix {} updates",
-                   id, style, nevery, f->peratom_freq, fid);
-      int idx = -1;
-      for (size_t k = 0; k < fixes.size(); k++)
-        if (fixes[k] == f) idx = static_cast<int>(k);
-      if (idx > me_index)
-        error->all(FLERR, "Fix {} {}: define it after fix {} so that the values it records are current",
-                   id, style, fid);
-      recfix.push_back(f);
-      reccol.push_back(col);
-    }
-    // tell the recorder what each value means (label kind, parameters, step offset) for the store
-    std::string msg;
-    {
-      GilGuard gil;
-      PyRef meta(PyList_New(0));
-      for (size_t k = 0; k < recfix.size(); k++) {
-        auto *gl = dynamic_cast<FixGlassLabel *>(recfix[k]);
-        std::string js = gl ? gl->label_meta()
-                            : fmt::format("{{\"fix_style\": \"{}\"}}", recfix[k]->style);
-        PyRef s(PyUnicode_FromString(js.c_str()));
-        PyList_Append(meta.get(), s.get());
-      }
-      if (PyObject_HasAttrString(handler, "set_sources")) {
-        PyRef r(PyObject_CallMethod(handler, "set_sources", "O", meta.get()));
-        if (!r) msg = py_error_message();
-      }
-    }
-    fail_if_any(!msg.empty(), msg, RANK_NEVER);
-    return;
-  }
   if (ghost_auto) {
     // the run's setup (and so the first evaluation) uses the enlarged shell; LAMMPS also checks the
     // custom neighbour-list cutoff against it when neighbour lists are initialised
@@ -334,7 +221,7 @@ void FixGlassPython::init()
     ghost_big = 1;
     // the native path bins atoms itself (RadialTable); the Python path gets LAMMPS' full list, and
     // every evaluation step re-neighbours first, so the list is always fresh: the cutoff suffices
-    if (!native) {
+    if (uses_neighbor_list()) {
       auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
       req->set_cutoff(receptive_field);
     }
@@ -352,7 +239,7 @@ void FixGlassPython::init()
                  "skin {:.6g}; add 'comm_modify cutoff {:.6g}' (or larger) before the run, or use "
                  "'mode gather'",
                  id, style, cutghost, receptive_field, neighbor->skin, need);
-    if (!native) {
+    if (uses_neighbor_list()) {
       auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
       // Neighbor::build_one() does not rebuild a list already built since the last re-neighbouring, so
       // between two evaluations without re-neighbouring the list is reused: its reach must include the
@@ -362,28 +249,28 @@ void FixGlassPython::init()
   }
 }
 
-void FixGlassPython::init_list(int, NeighList *ptr)
+void FixGlassBridge::init_list(int, NeighList *ptr)
 {
   list = ptr;
 }
 
-void FixGlassPython::setup(int)
+void FixGlassBridge::setup(int)
 {
   // Always evaluate at setup so dumps/thermo on the first step of every run see current values.
   evaluate();
   if (ghost_auto) next_reneighbor = (update->ntimestep / nevery + 1) * nevery;
 }
 
-void FixGlassPython::end_of_step()
+void FixGlassBridge::end_of_step()
 {
   evaluate();
 }
 
 /* ---------------------------------------------------------------------- */
 
-std::string FixGlassPython::py_error_message()
+std::string FixGlassBridge::py_error_message()
 {
-  return glassfix::fetch_python_error();
+  return glassfix::fetch_python_error(bridge_error);
 }
 
 // Report an error that may have happened on only some ranks without deadlocking: all ranks learn the
@@ -392,7 +279,7 @@ std::string FixGlassPython::py_error_message()
 // rank when only some ranks failed (e.g. an import that works on one node and not on another), and
 // always for RANK_ALWAYS (a callback that sees only that rank's atoms); never for RANK_NEVER (work that
 // rank 0 does alone, where "1 of N ranks failed" would mislead).
-void FixGlassPython::fail_if_any(bool failed, const std::string &msg, RankNaming naming)
+void FixGlassBridge::fail_if_any(bool failed, const std::string &msg, RankNaming naming)
 {
   auto fail = glassfix::first_failure(world, failed, msg);
   if (!fail) return;
@@ -400,7 +287,7 @@ void FixGlassPython::fail_if_any(bool failed, const std::string &msg, RankNaming
   error->all(FLERR, "Fix {} {}{}: {}", id, style, where, fail.text);
 }
 
-void FixGlassPython::check_positions()
+void FixGlassBridge::check_positions()
 {
   double **x = atom->x;
   int nlocal = atom->nlocal;
@@ -421,16 +308,11 @@ void FixGlassPython::check_positions()
 
 /* ---------------------------------------------------------------------- */
 
-void FixGlassPython::evaluate()
+void FixGlassBridge::evaluate()
 {
   if (last_eval == update->ntimestep && update->ntimestep > 0) return;
-  if (record && update->ntimestep % nevery) return;    // a recorder only writes on its own interval
   last_eval = update->ntimestep;
   check_positions();
-  if (record) {
-    evaluate_record();
-    return;
-  }
   if (gather) {
     evaluate_gather();
   } else {
@@ -450,90 +332,9 @@ void FixGlassPython::evaluate()
   update_means();
 }
 
-namespace {
-bool dict_double(PyObject *d, const char *key, double &v)
+void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
 {
-  PyObject *o = PyDict_GetItemString(d, key);    // borrowed
-  if (!o) return false;
-  v = PyFloat_AsDouble(o);
-  return !PyErr_Occurred();
-}
-
-bool list_doubles(PyObject *o, std::vector<double> &out)
-{
-  if (!o || !PyList_Check(o)) return false;
-  out.clear();
-  for (Py_ssize_t k = 0; k < PyList_Size(o); k++) {
-    out.push_back(PyFloat_AsDouble(PyList_GetItem(o, k)));
-    if (PyErr_Occurred()) return false;
-  }
-  return true;
-}
-}    // namespace
-
-bool FixGlassPython::read_native(PyObject *spec)
-{
-  if (!PyDict_Check(spec)) return false;
-  PyObject *kind = PyDict_GetItemString(spec, "kind");
-  if (!kind || !PyUnicode_Check(kind) || strcmp(PyUnicode_AsUTF8(kind), "radial_quintic") != 0) return false;
-  double nsp = 0, n = 0, h = 0, rc = 0;
-  if (!dict_double(spec, "n_species", nsp) || !dict_double(spec, "n", n) || !dict_double(spec, "cutoff", rc) ||
-      !dict_double(spec, "spacing", h))
-    return false;
-  const int nsp_n = static_cast<int>(nsp);
-  const int nn = static_cast<int>(n);
-  std::vector<double> tmp;
-  if (!list_doubles(PyDict_GetItemString(spec, "type_map"), tmp)) return false;
-  nat_tmap.assign(tmp.begin(), tmp.end());
-  for (int t : nat_tmap)
-    if (t < 0 || t >= nsp_n) return false;
-  if (!list_doubles(PyDict_GetItemString(spec, "has_head"), tmp) || static_cast<int>(tmp.size()) != nsp_n)
-    return false;
-  nat_has.assign(tmp.begin(), tmp.end());
-  if (!list_doubles(PyDict_GetItemString(spec, "bias"), nat_b) || static_cast<int>(nat_b.size()) != nsp_n)
-    return false;
-  if (nsp_n < 1 || nn < 2) return false;
-  const size_t total = static_cast<size_t>(nsp_n) * nsp_n * nn;
-  std::vector<double> tabs[3];
-  const char *names[3] = {"F", "dF", "d2F"};
-  for (int k = 0; k < 3; k++) {
-    PyObject *b = PyDict_GetItemString(spec, names[k]);
-    if (!b || !PyBytes_Check(b) || static_cast<size_t>(PyBytes_Size(b)) != total * sizeof(double)) return false;
-    tabs[k].resize(total);
-    memcpy(tabs[k].data(), PyBytes_AsString(b), total * sizeof(double));
-  }
-  // (also checks that every pair inside the cutoff falls between two table nodes)
-  if (!nat_table.load(nsp_n, nn, rc, h, tabs[0], tabs[1], tabs[2])) return false;
-  native = 1;
-  return true;
-}
-
-// S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by quintic Hermite interpolation of exact values and
-// derivatives (tables from glassfix.engines.lammps.bridge.native_spec), summed over the owned + ghost
-// atoms by RadialTable's own cell grid (the ghost shell covers the cutoff: checked in init()).
-void FixGlassPython::evaluate_native(double *out, std::vector<int> &centers)
-{
-  const int nall = atom->nlocal + atom->nghost;
-  int *type = atom->type;
-  nat_sp.resize(nall);
-  nat_active.assign(nall, 0);
-  nat_acc.resize(nall);
-  for (int i = 0; i < nall; i++) nat_sp[i] = nat_tmap[type[i] - 1];
-  for (int i : centers) nat_active[i] = 1;
-  nat_table.sum(nall, atom->x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
-  for (size_t c = 0; c < centers.size(); c++) {
-    const int i = centers[c];
-    const int ti = nat_sp[i];
-    out[c] = nat_has[ti] ? nat_b[ti] + nat_acc[i] : std::numeric_limits<double>::quiet_NaN();
-  }
-}
-
-void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
-{
-  if (native) {
-    evaluate_native(out, centers);
-    return;
-  }
+  if (evaluate_natively(out, centers)) return;
   int nlocal = atom->nlocal;
   int nall = nlocal + atom->nghost;
   int ncenter = static_cast<int>(centers.size());
@@ -588,19 +389,20 @@ void FixGlassPython::evaluate_local(double *out, std::vector<int> &centers)
 }
 
 // Gather, for every owned atom, (id, type, in-group) and `nd` doubles filled by `fill(i, row)` to rank
-// 0 in rank order. Rank 0 gets `ints` (3 per atom) and `dbls` (nd per atom); `counts`/`displs` (atoms
+// 0 in rank order. Rank 0 gets `ints` (INTS_PER_ATOM per atom) and `dbls` (nd per atom); `counts`/`displs` (atoms
 // per rank) are valid on rank 0 for scattering results back.
-void FixGlassPython::gather_atoms(int nd, const std::function<void(int, double *)> &fill, Gathered &g)
+void FixGlassBridge::gather_atoms(int nd, const std::function<void(int, double *)> &fill, Gathered &g)
 {
   int nlocal = atom->nlocal;
   int me = comm->me, nprocs = comm->nprocs;
   if (atom->natoms > 2000000000) error->all(FLERR, "Fix {} {}: gathering supports < 2e9 atoms", id, style);
-  std::vector<int> ibuf(3 * static_cast<size_t>(nlocal));
+  const int ni = bc::INTS_PER_ATOM;
+  std::vector<int> ibuf(ni * static_cast<size_t>(nlocal));
   std::vector<double> dbuf(static_cast<size_t>(nd) * nlocal);
   for (int i = 0; i < nlocal; i++) {
-    ibuf[3 * i] = static_cast<int>(atom->tag[i]);
-    ibuf[3 * i + 1] = atom->type[i];
-    ibuf[3 * i + 2] = (atom->mask[i] & groupbit) ? 1 : 0;
+    ibuf[ni * i + bc::INT_ID] = static_cast<int>(atom->tag[i]);
+    ibuf[ni * i + bc::INT_TYPE] = atom->type[i];
+    ibuf[ni * i + bc::INT_IN_GROUP] = (atom->mask[i] & groupbit) ? 1 : 0;
     fill(i, &dbuf[static_cast<size_t>(nd) * i]);
   }
   g.counts.assign(nprocs, 0);
@@ -614,20 +416,20 @@ void FixGlassPython::gather_atoms(int nd, const std::function<void(int, double *
     }
   std::vector<int> ci(nprocs), di(nprocs), cd(nprocs), dd(nprocs);
   for (int p = 0; p < nprocs; p++) {
-    ci[p] = 3 * g.counts[p];
-    di[p] = 3 * g.displs[p];
+    ci[p] = ni * g.counts[p];
+    di[p] = ni * g.displs[p];
     cd[p] = nd * g.counts[p];
     dd[p] = nd * g.displs[p];
   }
-  g.ints.assign(me == 0 ? 3 * static_cast<size_t>(g.ntot) : 0, 0);
+  g.ints.assign(me == 0 ? ni * static_cast<size_t>(g.ntot) : 0, 0);
   g.dbls.assign(me == 0 ? static_cast<size_t>(nd) * g.ntot : 0, 0.0);
-  MPI_Gatherv(ibuf.data(), 3 * nlocal, MPI_INT, g.ints.data(), ci.data(), di.data(), MPI_INT, 0, world);
+  MPI_Gatherv(ibuf.data(), ni * nlocal, MPI_INT, g.ints.data(), ci.data(), di.data(), MPI_INT, 0, world);
   MPI_Gatherv(dbuf.data(), nd * nlocal, MPI_DOUBLE, g.dbls.data(), cd.data(), dd.data(), MPI_DOUBLE, 0,
               world);
 }
 
 // Rank 0 calls handler.METHOD(view) with the gathered atoms (plus `out` if given); collective errors.
-void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd, std::vector<double> *out)
+void FixGlassBridge::call_on_root(const char *method, const Gathered &g, int nd, std::vector<double> *out)
 {
   std::string msg;
   if (comm->me == 0) {
@@ -642,14 +444,7 @@ void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd,
         set_item(v, "doubles", ro_view(g.dbls.data(), sizeof(double) * g.dbls.size())) &&
         set_item(v, "box", box_tuple(domain));
     if (ok && out) ok = set_item(v, "out", rw_view(out->data(), sizeof(double) * out->size()));
-    if (ok && record) {
-      // per recorded value: 1 if its fix has defined values at this step (see evaluate_record)
-      PyObject *valid = PyList_New(static_cast<Py_ssize_t>(recvalid.size()));
-      ok = valid != nullptr;
-      for (size_t k = 0; ok && k < recvalid.size(); k++)
-        PyList_SET_ITEM(valid, static_cast<Py_ssize_t>(k), PyBool_FromLong(recvalid[k]));
-      ok = ok && set_item(v, "valid", valid);
-    }
+    if (ok) ok = add_root_items(v);
     if (!ok) {
       msg = "cannot build the view passed to Python (" + py_error_message() + ")";
     } else {
@@ -661,15 +456,15 @@ void FixGlassPython::call_on_root(const char *method, const Gathered &g, int nd,
   fail_if_any(!msg.empty(), msg, RANK_NEVER);
 }
 
-void FixGlassPython::evaluate_gather()
+void FixGlassBridge::evaluate_gather()
 {
   int nlocal = atom->nlocal;
   Gathered g;
-  gather_atoms(3, [this](int i, double *row) {
+  gather_atoms(bc::POSITION_COLUMNS, [this](int i, double *row) {
     for (int d = 0; d < 3; d++) row[d] = atom->x[i][d];
   }, g);
   std::vector<double> outall(comm->me == 0 ? static_cast<size_t>(g.ntot) * nout : 0, 0.0);
-  call_on_root("compute_gather", g, 3, &outall);
+  call_on_root("compute_gather", g, bc::POSITION_COLUMNS, &outall);
 
   std::vector<int> cn(comm->nprocs), dn(comm->nprocs);
   for (int p = 0; p < comm->nprocs; p++) {
@@ -684,31 +479,8 @@ void FixGlassPython::evaluate_gather()
       values[i][k] = (atom->mask[i] & groupbit) ? mine[static_cast<size_t>(i) * nout + k] : 0.0;
 }
 
-void FixGlassPython::evaluate_record()
+void FixGlassBridge::update_means()
 {
-  int nval = static_cast<int>(recfix.size());
-  // A label fix (glass/phop, glass/d2min) outputs NaN until its history covers the window or lag;
-  // those are not labels, so the bridge leaves them out of the frame instead of storing NaN. Every
-  // other fix has evaluated by now (its interval divides ours and it is defined before us).
-  recvalid.assign(nval, 1);
-  for (int k = 0; k < nval; k++) {
-    auto *lab = dynamic_cast<FixGlassLabel *>(recfix[k]);
-    if (lab && !lab->values_valid()) recvalid[k] = 0;
-  }
-  int nd = 6 + nval;    // x(3), unwrapped x(3), recorded values
-  Gathered g;
-  gather_atoms(nd, [this, nval](int i, double *row) {
-    domain->unmap(atom->x[i], atom->image[i], row + 3);
-    for (int d = 0; d < 3; d++) row[d] = atom->x[i][d];
-    for (int k = 0; k < nval; k++)
-      row[6 + k] = (reccol[k] == 0) ? recfix[k]->vector_atom[i] : recfix[k]->array_atom[i][reccol[k] - 1];
-  }, g);
-  call_on_root("record", g, nd, nullptr);
-}
-
-void FixGlassPython::update_means()
-{
-  if (record) return;
   std::vector<double> local(2 * nout, 0.0), global(2 * nout, 0.0);
   int nlocal = atom->nlocal;
   for (int i = 0; i < nlocal; i++) {
@@ -725,48 +497,47 @@ void FixGlassPython::update_means()
     means[k] = (global[nout + k] > 0) ? global[k] / global[nout + k] : 0.0;
 }
 
-double FixGlassPython::compute_scalar()
+double FixGlassBridge::compute_scalar()
 {
   return means[0];
 }
 
-double FixGlassPython::compute_vector(int n)
+double FixGlassBridge::compute_vector(int n)
 {
   return means[n];
 }
 
 /* ---------------------------------------------------------------------- */
 
-double FixGlassPython::memory_usage()
+double FixGlassBridge::memory_usage()
 {
-  if (record) return 0.0;
   return static_cast<double>(atom->nmax) * nout * sizeof(double);
 }
 
-void FixGlassPython::grow_arrays(int nmax)
+void FixGlassBridge::grow_arrays(int nmax)
 {
   memory->grow(values, nmax, nout, "glass/python:values");
   array_atom = values;
   vector_atom = (nout == 1 && nmax > 0) ? values[0] : nullptr;
 }
 
-void FixGlassPython::copy_arrays(int i, int j, int)
+void FixGlassBridge::copy_arrays(int i, int j, int)
 {
   for (int k = 0; k < nout; k++) values[j][k] = values[i][k];
 }
 
-void FixGlassPython::set_arrays(int i)
+void FixGlassBridge::set_arrays(int i)
 {
   for (int k = 0; k < nout; k++) values[i][k] = 0.0;
 }
 
-int FixGlassPython::pack_exchange(int i, double *buf)
+int FixGlassBridge::pack_exchange(int i, double *buf)
 {
   for (int k = 0; k < nout; k++) buf[k] = values[i][k];
   return nout;
 }
 
-int FixGlassPython::unpack_exchange(int nlocal, double *buf)
+int FixGlassBridge::unpack_exchange(int nlocal, double *buf)
 {
   for (int k = 0; k < nout; k++) values[nlocal][k] = buf[k];
   return nout;

@@ -1,0 +1,36 @@
+// fix glass/predict: per-atom predictions of a trained glassfix model every N steps.
+//
+//   fix ID group glass/predict N model FILE [keywords...]   (usage: bridge.PREDICT_USAGE)
+//
+// Everything after N is parsed by the bridge (glassfix.engines.lammps.bridge.PredictHandler). A model
+// that is linear in radial structure functions comes back as tabulated pair functions (its `native`
+// specification, bridge.native_spec) and is then evaluated here, without calling Python.
+#pragma once
+
+#include "fix_glass_bridge.h"
+#include "radial_table.h"
+
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class FixGlassPredict : public FixGlassBridge {
+ public:
+  FixGlassPredict(class LAMMPS *, int, char **);
+
+ protected:
+  bool evaluate_natively(double *out, std::vector<int> &centers) override;
+  bool uses_neighbor_list() const override { return !native; }
+
+ private:
+  int native;
+  glassfix::RadialTable nat_table;
+  std::vector<double> nat_b;
+  std::vector<int> nat_has, nat_tmap;
+  std::vector<int> nat_sp;        // scratch per owned + ghost atom: species index
+  std::vector<char> nat_active;   //   1 = an evaluated centre
+  std::vector<double> nat_acc;    //   pair sums
+  bool read_native(PyObject *spec);
+};
+
+}    // namespace LAMMPS_NS

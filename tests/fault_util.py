@@ -524,15 +524,9 @@ def malicious_model_campaign(workdir: Path) -> list[dict]:
 def _machine() -> str:
     import platform
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}: {cpu}, {os.cpu_count()} CPUs visible, Linux {platform.release()}, Python {platform.python_version()}"
+    from glassfix.core.machine import machine_description
+
+    return f"{machine_description()}, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def write_report(out: Path, kills: int, store_flips: int, model_flips: int, seed: int, workdir: Path) -> str:

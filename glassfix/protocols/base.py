@@ -24,8 +24,8 @@ from glassfix.core.atomic import atomic_savez
 from glassfix.core.frame import Frame
 from glassfix.protocols.common import (
     LammpsSession, Progress, ProtocolError, ProtocolResult, SeriesFile, Workdir, data_file_atoms, fmt,
-    get_protocol_system, header_commands, quote, save_frame_npz, spec_to_dict, sync_frames_to_store,
-    write_json_atomic,
+    get_protocol_system, header_commands, quote, read_ave_time, save_frame_npz, spec_to_dict,
+    sync_frames_to_store, write_json_atomic,
 )
 
 __all__ = ["ProtocolRun", "MinimizeSettings", "CopyMinimizer", "MD_SERIES_KEYWORDS", "THERMO_HEADER",
@@ -283,16 +283,7 @@ class ProtocolRun:
             s.command("unfix gf_series")
         if not self.root:
             return []
-        rows = []
-        for line in tmp.read_text().splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            toks = line.split()
-            step = int(toks[0])
-            if step < keep_from:
-                continue
-            rows.append({"step": step, **{k: float(v) for k, v in zip(keywords, toks[1:])}})
-        return rows
+        return read_ave_time(tmp, keywords, keep_from)
 
     def extras(self) -> dict[str, Any]:
         """JSON-able protocol state saved with each checkpoint."""

@@ -293,6 +293,20 @@ class SeriesFile:
         return {c: arr[:, i].copy() for i, c in enumerate(self.columns)}
 
 
+def read_ave_time(path: str | os.PathLike[str], names: Sequence[str], keep_from: int) -> list[dict[str, float]]:
+    """Rows ``{"step", names...}`` with step ≥ ``keep_from`` of a ``fix ave/time ... file`` output (one value per
+    name after the step; comment lines skipped)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        toks = line.split()
+        step = int(toks[0])
+        if step >= keep_from:
+            rows.append({"step": step, **{k: float(v) for k, v in zip(names, toks[1:])}})
+    return rows
+
+
 def read_series(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read any protocol CSV time series as ``{column: float64 array}`` (partial last line ignored)."""
     with open(path) as fh:

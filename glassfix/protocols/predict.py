@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from glassfix.protocols.common import LammpsSession, ProtocolError, fmt, quote
+from glassfix.protocols.common import LammpsSession, ProtocolError, fmt, quote, read_ave_time
 
 __all__ = ["OnTheFly", "PRED_FIX", "check_predict_fields", "label_name"]
 
@@ -151,12 +151,4 @@ class OnTheFly:
         s.command("unfix gf_pred_series")
         if not root or not tmp.exists():
             return []
-        rows = []
-        for line in tmp.read_text().splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            toks = line.split()
-            if int(toks[0]) >= keep_from:
-                rows.append({"step": int(toks[0]), **{f"{name}_mean": float(v)
-                                                      for name, v in zip(self.output_names, toks[1:])}})
-        return rows
+        return read_ave_time(tmp, [f"{name}_mean" for name in self.output_names], keep_from)

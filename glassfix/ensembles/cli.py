@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from glassfix.core.atomic import atomic_write_text
+
 __all__ = ["add_arguments", "main", "run_cli"]
 
 _LABEL_CHOICES = ("propensity", "cage", "bonds")
@@ -184,12 +186,6 @@ def _print_table(summary: dict[str, Any]) -> None:
     Console().print(t)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    from glassfix.core.atomic import atomic_write_text
-
-    atomic_write_text(path, text, durable=True)
-
-
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``glassfix iso`` from parsed arguments; returns the exit code (MPI worker ranks return 0)."""
     from ..data.store import DatasetError
@@ -215,8 +211,8 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     summary = report.to_json()
     out = Path(args.report) if args.report else Path(str(args.store) + ".iso") / "summary.json"
-    _write_atomic(out, json.dumps(summary, indent=1) + "\n")
-    _write_atomic(out.with_suffix(".md"), _markdown(summary))
+    atomic_write_text(out, json.dumps(summary, indent=1) + "\n", durable=True)
+    atomic_write_text(out.with_suffix(".md"), _markdown(summary), durable=True)
     _print_table(summary)
     return 0
 

@@ -114,10 +114,17 @@ def live_run(loaded_glass, plugin_so, tmp_path_factory):
     mon = _start_monitor(d)
     t0 = time.time()
     dump = d / "out" / "creep_md.dump"
+    # wait for three complete prediction frames and for the monitor to have shown three different steps
+    # (on a quiet machine the run can outpace the monitor's polls; killing it earlier made this flaky)
+    seen: set[int] = set()
     while time.time() - t0 < 240 and lmp.poll() is None:
-        if dump.exists() and dump.read_text().count("ITEM: TIMESTEP") >= 3:
+        try:
+            seen.add(int(json.loads((d / "mon.json").read_text())["summary"]["step"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if len(seen) >= 3 and dump.exists() and dump.read_text().count("ITEM: TIMESTEP") >= 3:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(lmp.pid, signal.SIGKILL)
     lmp.wait(timeout=30)
     # the monitor catches up with the last complete row, then the user stops it (Ctrl-C)

@@ -354,15 +354,15 @@ def test_combined_thesis_set_and_round_trip() -> None:
 def _parse(argv):
     import argparse
 
-    from glassfix.descriptors.cli import add_arguments
+    from glassfix.cli.descriptors import add_options
 
-    return add_arguments(argparse.ArgumentParser()).parse_args(argv)
+    return add_options(argparse.ArgumentParser()).parse_args(argv)
 
 
 @pytest.mark.parametrize("kind", ["angular", "softness166", "radial"])
 def test_cli_round_trip_on_data_file(tmp_path, kind: str, capsys) -> None:
     from glassfix.data.lammps_io import write_data, write_dump
-    from glassfix.descriptors.cli import descriptor_from_name, main
+    from glassfix.cli.descriptors import descriptor_from_name, main
 
     base = ka_frame(80, 3, seed=12)
     perm = np.random.default_rng(1).permutation(base.n_atoms)
@@ -406,7 +406,7 @@ def test_cli_round_trip_on_data_file(tmp_path, kind: str, capsys) -> None:
 
 
 def test_cli_rejects_bad_options(tmp_path) -> None:
-    from glassfix.descriptors.cli import descriptor_from_name, main
+    from glassfix.cli.descriptors import descriptor_from_name, main
 
     with pytest.raises(ValueError):
         descriptor_from_name("radial", 2, None, pairs="ordered")

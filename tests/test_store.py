@@ -443,7 +443,7 @@ def test_import_botan_npz_exact_and_export(tmp_path):
 
 
 def test_import_dump_labels_and_cli(tmp_path, capsys):
-    from glassfix.data import cli
+    from glassfix.cli import data as cli
     from glassfix.data.lammps_io import read_dump_frames, write_dump
 
     rng = np.random.default_rng(5)
@@ -532,7 +532,7 @@ def _checksum_store(path: Path, n: int = 6) -> dict[str, tuple[np.ndarray, np.nd
 
 
 def test_flipped_byte_in_data_is_detected_verified_and_repaired(tmp_path, capsys):
-    from glassfix.data.cli import main as data_main
+    from glassfix.cli.data import main as data_main
 
     path = tmp_path / "s.h5"
     ref = _checksum_store(path)
@@ -692,7 +692,7 @@ def test_read_only_store_or_directory_is_not_called_corrupt(tmp_path):
 
 
 def test_repair_of_unreadable_superblock_does_not_suggest_itself(tmp_path, capsys):
-    from glassfix.data.cli import main as data_main
+    from glassfix.cli.data import main as data_main
 
     path = tmp_path / "s.h5"
     _checksum_store(path, n=2)

@@ -2,7 +2,7 @@
 
 Wire into the ``glassfix`` command with ``add_arguments(subparsers)``; each sub-command's function is
 ``main_<name>(args)`` (returns an exit code) and ``main(argv)`` runs the group standalone
-(``python -m glassfix.data.cli info STORE``).
+(``python -m glassfix.cli.data info STORE``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _botan_sources(srcs: list[str]) -> list[Path]:
 
 def main_info(args: argparse.Namespace) -> int:
     """Print a summary of a store (``--json``: machine-readable)."""
-    from .store import DatasetError, DatasetStore
+    from glassfix.data.store import DatasetError, DatasetStore
 
     try:
         with DatasetStore(args.store, "r") as store:
@@ -67,8 +67,8 @@ def main_info(args: argparse.Namespace) -> int:
 
 def main_import(args: argparse.Namespace) -> int:
     """Import BOTAN .npz files (or directories of them) or LAMMPS dumps into a store (resumable)."""
-    from .importers import import_botan_npz, import_lammps_dump
-    from .store import DatasetError, DatasetStore
+    from glassfix.data.importers import import_botan_npz, import_lammps_dump
+    from glassfix.data.store import DatasetError, DatasetStore
 
     try:
         with DatasetStore(args.store, "a") as store:
@@ -94,8 +94,8 @@ def main_import(args: argparse.Namespace) -> int:
 
 def main_export(args: argparse.Namespace) -> int:
     """Export one frame (with labels; replicas for npz) as a BOTAN-style .npz or a LAMMPS dump."""
-    from .importers import export_dump, export_npz
-    from .store import DatasetError, DatasetStore
+    from glassfix.data.importers import export_dump, export_npz
+    from glassfix.data.store import DatasetError, DatasetStore
 
     try:
         with DatasetStore(args.store, "r") as store:
@@ -111,7 +111,7 @@ def main_export(args: argparse.Namespace) -> int:
 
 def main_split(args: argparse.Namespace) -> int:
     """Store a grouped train/test split and print its sizes."""
-    from .store import DatasetError, DatasetStore
+    from glassfix.data.store import DatasetError, DatasetStore
 
     try:
         with DatasetStore(args.store, "a") as store:
@@ -124,7 +124,7 @@ def main_split(args: argparse.Namespace) -> int:
 
 def main_repair(args: argparse.Namespace) -> int:
     """Salvage a damaged store in place (the original is kept as <store>.damaged-<time>)."""
-    from .store import DatasetError, DatasetStore, repair_store
+    from glassfix.data.store import DatasetError, DatasetStore, repair_store
 
     try:
         backup = repair_store(args.store, reason=["requested by 'glassfix data repair'"])
@@ -142,8 +142,8 @@ def main_repair(args: argparse.Namespace) -> int:
 
 def main_verify(args: argparse.Namespace) -> int:
     """Verify every checksum of a store; exit 1 if anything is damaged (listed), 2 if it cannot be opened."""
-    from .store import DatasetError
-    from .verify import verify_store
+    from glassfix.data.store import DatasetError
+    from glassfix.data.verify import verify_store
 
     try:
         report = verify_store(args.store)
@@ -217,7 +217,7 @@ def add_arguments(subparsers) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``data ...`` standalone: ``python -m glassfix.data.cli info STORE``."""
+    """Run ``data ...`` standalone: ``python -m glassfix.cli.data info STORE``."""
     parser = argparse.ArgumentParser(prog="glassfix")
     add_arguments(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])

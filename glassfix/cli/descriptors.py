@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.atomic import atomic_write
-from glassfix.core.frame import Frame
+from glassfix.data.lammps_io import read_frame
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor, check_cutoff
 from glassfix.descriptors.structure_functions import RadialStructureFunctions, default_species_names
@@ -25,10 +25,10 @@ from glassfix.descriptors.structure_functions import RadialStructureFunctions, d
 __all__ = [
     "KINDS",
     "descriptor_from_name",
-    "read_frame",
     "run_descriptors_cli",
     "names_path",
     "add_arguments",
+    "add_options",
     "main",
 ]
 
@@ -98,29 +98,6 @@ def descriptor_from_name(
     raise ValueError(f"unknown descriptor kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def read_frame(path: str | os.PathLike[str], fmt: str = "auto", step: int | None = None,
-               dim: int | None = None) -> Frame:
-    """One frame of a LAMMPS data file or dump (``fmt`` auto: a file starting with "ITEM:" is a dump).
-
-    From a dump, ``step`` selects the snapshot (default: the last one). ``dim`` = 2 drops z; None takes
-    the dimension from the file (a LAMMPS ``dimension 2`` run writes every z = 0 in a slab around 0).
-    """
-    from glassfix.data import lammps_io
-
-    p = Path(path)
-    if fmt == "auto":
-        with open(p) as fh:
-            fmt = "dump" if fh.readline().startswith("ITEM:") else "data"
-    if fmt == "data":
-        return lammps_io.read_data(p, dim=dim)
-    if fmt != "dump":
-        raise ValueError(f"format must be auto, data or dump, got {fmt!r}")
-    frames = lammps_io.read_dump_frames(p, steps=None if step is None else [step], dim=dim)
-    if not frames:
-        raise ValueError(f"no frame{'' if step is None else f' at step {step}'} in {p}")
-    return frames[-1]
-
-
 def names_path(out: str | os.PathLike[str]) -> Path:
     """``X.names.txt`` for the output ``X.npy`` (or ``X`` + ``.names.txt`` for other suffixes)."""
     out = Path(out)
@@ -186,7 +163,14 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_arguments(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``glassfix descriptors`` on the sub-command parser; returns its parser."""
+    ds = sub.add_parser("descriptors", help="compute per-atom descriptors of a frame (rows by atom id)")
+    ds.set_defaults(func=main)
+    return add_options(ds)
+
+
+def add_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``descriptors`` arguments (KIND FRAME --out …) to ``parser``; returns it."""
     parser.add_argument("kind", choices=KINDS, help="radial (100 for 2 species), angular (66), "
                                                     "softness166 (radial + angular), ace (574), "
@@ -257,6 +241,6 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - convenience: python -m glassfix.descriptors.cli
-    _p = add_arguments(argparse.ArgumentParser(prog="glassfix descriptors", description=__doc__))
+if __name__ == "__main__":  # pragma: no cover - convenience: python -m glassfix.cli.descriptors
+    _p = add_options(argparse.ArgumentParser(prog="glassfix descriptors", description=__doc__))
     raise SystemExit(main(_p.parse_args()))

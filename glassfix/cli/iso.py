@@ -1,7 +1,7 @@
 """``glassfix iso STORE ...``: isoconfigurational replicas and labels for the frames of a dataset store.
 
 Wire into the ``glassfix`` command with ``add_arguments(subparsers)``; ``main(argv)`` runs it standalone
-(``python -m glassfix.ensembles.cli STORE ...``). Cluster use (see ``docs/ensembles.md``)::
+(``python -m glassfix.cli.iso STORE ...``). Cluster use (see ``docs/ensembles.md``)::
 
     mpirun -np 33 python -m mpi4py.futures -m glassfix.cli iso ka.h5 --executor mpi --replicas 32 ...
     srun -n 33 glassfix iso ka.h5 --executor mpi ...        # MPICommExecutor: rank 0 launches, others work
@@ -101,8 +101,8 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from .labels import DEFAULT_BB_FACTORS
-    from .plan import IsoSettings
+    from glassfix.ensembles.labels import DEFAULT_BB_FACTORS
+    from glassfix.ensembles.plan import IsoSettings
 
     cage = args.cage_radius
     if cage is None and "cage" in args.labels:
@@ -118,7 +118,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _rich_progress(enabled: bool) -> Any:
-    from .report import IsoProgress
+    from glassfix.ensembles.report import IsoProgress
 
     if not enabled:
         return IsoProgress()
@@ -188,9 +188,9 @@ def _print_table(summary: dict[str, Any]) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``glassfix iso`` from parsed arguments; returns the exit code (MPI worker ranks return 0)."""
-    from ..data.store import DatasetError
-    from .executors import executor_context, mpi_world_size
-    from .iso import run_iso
+    from glassfix.data.store import DatasetError
+    from glassfix.ensembles.executors import executor_context, mpi_world_size
+    from glassfix.ensembles.iso import run_iso
 
     try:
         settings = _settings(args)
@@ -218,7 +218,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m glassfix.ensembles.cli STORE ...``."""
+    """Standalone entry point: ``python -m glassfix.cli.iso STORE ...``."""
     p = argparse.ArgumentParser(prog="glassfix iso", description=__doc__.splitlines()[0])
     _configure(p)
     return run_cli(p.parse_args(argv))

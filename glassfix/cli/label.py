@@ -126,8 +126,9 @@ def _to_store(args: argparse.Namespace, frames, labels: dict[str, np.ndarray],
     print(f"stored {len(frames)} frames with {', '.join(labels)} in {args.store}")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the ``label`` sub-commands on ``parser``."""
+def add_arguments(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``glassfix label`` and its kinds on the ``glassfix`` sub-command parser."""
+    parser = subparsers.add_parser("label", help="offline labels: phop, d2min, propensity, pair-targets")
     sub = parser.add_subparsers(dest="label_kind", required=True)
 
     def common_traj(p):

@@ -7,10 +7,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "main", "follow", "write_report"]
+__all__ = ["add_arguments", "main", "follow"]
 
 
 def _make(args: Any) -> tuple[Any, Any]:
@@ -77,18 +76,6 @@ def follow(args: Any, stream: Any = None) -> int:
             sm = st.summary()
             _write_outputs(st, sm, args.html, args.json, live=False, refresh=args.refresh)
             return 0
-
-
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write the dashboard of a finished run as ``<run_dir>/report.html`` (or ``out``); returns its path."""
-    from glassfix.monitor.html import write_page
-    from glassfix.monitor.sources import open_source
-    from glassfix.monitor.state import MonitorState
-
-    src = open_source(run_dir)
-    st = MonitorState()
-    st.update(src.poll())
-    return write_page(Path(out) if out else Path(run_dir) / "report.html", st.summary(), live=False)
 
 
 def add_arguments(sub: Any) -> None:

@@ -1,7 +1,7 @@
-"""``glassfix prepare`` and ``glassfix run nve|creep|aqs``: the protocols from the command line.
+"""``glassfix run nve|creep|aqs``: the production protocols from the command line (``prepare``: prepare.py).
 
 Wire into the ``glassfix`` command with ``add_arguments(subparsers)``; ``main(argv)`` runs them standalone
-(``python -m glassfix.protocols.cli run creep --help``). Every command resumes from the checkpoint in
+(``python -m glassfix.cli.run run creep --help``). Every command resumes from the checkpoint in
 ``--out`` when re-run with the same parameters, and prints where its results are.
 """
 
@@ -11,32 +11,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["add_arguments", "main", "main_prepare", "main_run"]
+__all__ = ["add_arguments", "main", "main_run"]
 
 _UNITS = ("Units: LJ reduced units — lengths σ_AA, energies ε_AA, temperatures ε_AA/k_B, time τ "
           "(dt, damping times), stresses/pressures ε_AA/σ_AA³ (LAMMPS sign: positive = compressive); "
           "steps are MD steps (AQS: strain steps).")
 
 # (flag, spec field, type, help) — defaults come from the spec dataclasses and are shown in --help
-_PREPARE_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("--n", "n", int, "number of particles"),
-    ("--T", "T", float, "target temperature of the quench and the equilibration"),
-    ("--density", "density", float, "number density N/V (σ⁻³); default: the system's"),
-    ("--seed", "seed", int, "seed of insertion, velocities and Langevin forces"),
-    ("--dt", "dt", float, "time step (τ)"),
-    ("--T-melt", "T_melt", float, "melt temperature"),
-    ("--melt-steps", "melt_steps", int, "steps at T_melt"),
-    ("--melt-thermostat", "melt_thermostat", str, "langevin or nvt (Nosé–Hoover)"),
-    ("--quench-steps", "quench_steps", int, "steps of the linear ramp T_melt → T"),
-    ("--quench-thermostat", "quench_thermostat", str, "langevin or nvt"),
-    ("--tdamp", "tdamp", float, "thermostat damping time (τ)"),
-    ("--pdamp", "pdamp", float, "barostat damping time (τ)"),
-    ("--chunk-steps", "chunk_steps", int, "steps between checkpoints"),
-    ("--thermo-every", "thermo_every", int, "steps between rows of series.csv"),
-]
-
 _NVE_FLAGS = [
     ("--T", "T", float, "temperature of the fresh Maxwell–Boltzmann velocities"),
     ("--seed", "seed", int, "velocity seed"),
@@ -118,28 +101,10 @@ def _add_common(p: argparse.ArgumentParser, stop: bool = True) -> None:
 
 
 def add_arguments(subparsers: Any) -> None:
-    """Register ``prepare`` and ``run {nve,creep,aqs}`` on the ``glassfix`` sub-command parser."""
-    from glassfix.protocols import AQSSpec, CreepSpec, NVESpec, PrepareSpec
+    """Register ``run {nve,creep,aqs}`` on the ``glassfix`` sub-command parser."""
+    from glassfix.protocols import AQSSpec, CreepSpec, NVESpec
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    pp = subparsers.add_parser(
-        "prepare", help="melt + quench + equilibrate (+ minimise) a glass → final.data, inherent.data",
-        description="Random insertion, melt at T_melt, linear quench to T, staged NVT/NPT equilibration, "
-                    "inherent structure. Writes OUT/final.data (with velocities), OUT/inherent.data, "
-                    "OUT/series.csv, OUT/result.json. " + _UNITS)
-    pp.add_argument("system_name", metavar="SYSTEM", help="model system (glassfix.systems, e.g. ka3d)")
-    _add_flags(pp, PrepareSpec, _PREPARE_FLAGS)
-    pp.add_argument("--preset", choices=["default", "creep", "aqs"], default="default",
-                    help="default: ka_prepare.lmp-like (T_melt 2, NVT); creep: Wu & Ruiz Pestana (Langevin T=3 "
-                         "5e4 steps, quench to 0.1 over 1e4, dt 0.01); aqs: T_melt 1, quench to 0.01 over 500 τ")
-    pp.add_argument("--equil-steps", type=int, default=None, help="NVT equilibration steps at T [default: 20000 "
-                                                                  "for the default preset, 0 otherwise]")
-    pp.add_argument("--npt-steps", type=int, default=0, help="NPT steps at T and pressure --P, after the NVT stage")
-    pp.add_argument("--P", type=float, default=None, help="pressure of the NPT stage (ε/σ³)")
-    pp.add_argument("--no-minimize", action="store_true", help="skip the inherent structure")
-    _add_common(pp, stop=False)
-    pp.set_defaults(func=main_prepare)
-
     rr = subparsers.add_parser("run", help="production protocols: nve, creep (constant stress), aqs (shear)",
                                description="Run a protocol from a prepared glass (--data) or prepare one "
                                            "first (--n). " + _UNITS)
@@ -232,36 +197,6 @@ def _report(args: argparse.Namespace, res: Any) -> int:
     return 0
 
 
-def main_prepare(args: argparse.Namespace) -> int:
-    """``glassfix prepare SYSTEM ...``."""
-    from glassfix.protocols import PrepareSpec, ProtocolError, Stage, run
-
-    try:
-        base = _load_json(args.spec, "spec")
-        ov = _overrides(args)
-        ov["system"] = args.system_name
-        if args.preset == "creep":
-            spec = PrepareSpec.for_creep(**{**base, **ov})
-        elif args.preset == "aqs":
-            spec = PrepareSpec.for_aqs(**{**base, **ov})
-        else:
-            spec = PrepareSpec.from_dict({**base, **ov})
-        stages = list(spec.stages)
-        if args.equil_steps is not None:
-            stages = [Stage("nvt", args.equil_steps)] if args.equil_steps > 0 else []
-        if args.npt_steps:
-            if args.P is None:
-                raise ProtocolError("--npt-steps needs --P (the pressure of the NPT stage)")
-            stages.append(Stage("npt", args.npt_steps, P=args.P))
-        spec = spec.replace(stages=tuple(stages), minimize=not args.no_minimize)
-        res = run(spec, args.out, nprocs=args.np, store=args.store, resume=not args.no_resume,
-                  progress=_progress(args))
-    except ProtocolError as exc:
-        print(f"glassfix prepare: error: {exc}", file=sys.stderr)
-        return 2
-    return _report(args, res)
-
-
 def main_run(args: argparse.Namespace) -> int:
     """``glassfix run nve|creep|aqs ...``."""
     from glassfix.protocols import PrepareSpec, ProtocolError, run
@@ -318,7 +253,7 @@ def main_run(args: argparse.Namespace) -> int:
 def _html_report(workdir: Path, args: argparse.Namespace) -> None:
     """The `glassfix monitor` dashboard of the run as <workdir>/report.html (a failure here only warns:
     the run's own outputs are complete)."""
-    from glassfix.monitor.cli import write_report
+    from glassfix.monitor.report import write_report
 
     try:
         path = write_report(workdir)
@@ -330,7 +265,7 @@ def _html_report(workdir: Path, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``prepare``/``run`` standalone: ``python -m glassfix.protocols.cli run creep --help``."""
+    """Run ``run`` standalone: ``python -m glassfix.cli.run run creep --help``."""
     p = argparse.ArgumentParser(prog="glassfix", description="glassfix simulation protocols. " + _UNITS)
     sub = p.add_subparsers(dest="command", required=True)
     add_arguments(sub)

@@ -1,7 +1,7 @@
 """``glassfix swap SYSTEM --T ... --out store.h5``: the swap-MC equilibration ladder from the command line.
 
 Wire into the ``glassfix`` command with ``add_arguments(subparsers)``; ``main(argv)`` runs it standalone
-(``python -m glassfix.mc.cli jbb --T 0.5 0.45 --n 1290 --out jbb.h5``). Units: LJ reduced units; MC
+(``python -m glassfix.cli.swap jbb --T 0.5 0.45 --n 1290 --out jbb.h5``). Units: LJ reduced units; MC
 time in sweeps (N attempted moves).
 """
 
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m glassfix.mc.cli SYSTEM --T ... --out store.h5``."""
+    """Standalone entry point: ``python -m glassfix.cli.swap SYSTEM --T ... --out store.h5``."""
     parser = argparse.ArgumentParser(prog="glassfix")
     sub = parser.add_subparsers(dest="command", required=True)
     add_arguments(sub)

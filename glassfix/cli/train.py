@@ -139,14 +139,13 @@ def _add_botan(tsub: argparse._SubParsersAction, name: str) -> None:
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    """Register ``glassfix train`` (softness, ace, looseness, botan, nt-gnn) and ``glassfix evaluate``."""
+    """Register ``glassfix train`` (softness, ace, looseness, botan, nt-gnn)."""
     tr = sub.add_parser("train", help="train a model on a dataset store (resumable; writes a report)")
     tsub = tr.add_subparsers(dest="kind", required=True)
     for kind in _KIND_DEFAULTS:
         _add_classifier(tsub, kind)
     _add_botan(tsub, "botan")
     _add_botan(tsub, "nt-gnn")
-    _add_evaluate(sub)
 
 
 def _cmd_classifier(args: argparse.Namespace) -> int:
@@ -237,7 +236,7 @@ def _cmd_botan(args: argparse.Namespace) -> int:
     command = f"glassfix train {name} " + " ".join(_argv_of(args))
     from glassfix.core.atomic import atomic_write_text
     from glassfix.train.dataset import store_sha256
-    from glassfix.train.report import finite_json
+    from glassfix.train.report import finite_json, write_botan_report
 
     with DatasetStore(args.store, mode="r") as ds:
         lname = f"propensity/{args.time_label}"
@@ -250,8 +249,8 @@ def _cmd_botan(args: argparse.Namespace) -> int:
     atomic_write_text(Path(args.out) / "metrics.json", json.dumps(finite_json(
         {"kind": name, "label": label["name"], "final": res["final"],
          "test": {k[5:]: v for k, v in res["final"].items() if k.startswith("test_")}}), indent=2))
-    report = write_report(Path(args.out), res["history"], cfg, train_keys, test_keys, command,
-                          title="NT-GNN training" if name == "nt-gnn" else "BOTAN training")
+    report = write_botan_report(Path(args.out), res["history"], cfg, train_keys, test_keys, command,
+                                title="NT-GNN training" if name == "nt-gnn" else "BOTAN training")
     console.print(f"model: {res['model']}\nreport: {report}")
     return 0
 
@@ -270,108 +269,3 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         else:
             out += [flag, str(v)]
     return out
-
-
-def write_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys: list[str], test_keys: list[str],
-                 command: str, title: str = "BOTAN training", extra: str = "", report: Path | None = None) -> Path:
-    """Markdown + PNG (losses and test ρ per epoch) of a training run; returns the markdown path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from glassfix.analysis.plots import save_figure
-    from glassfix.core.machine import machine_description
-    from glassfix.core.atomic import atomic_write_text
-
-    report = report or out / "report.md"
-    png = report.with_name(report.stem + "_curves.png")
-    fig = Figure(figsize=(10, 3.8), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.subplots(1, 2)
-    tr = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
-    if tr:
-        ax[0].plot(*zip(*tr), label="train loss")
-    te = [(h["epoch"], h["test_loss"]) for h in history if "test_loss" in h]
-    if te:
-        ax[0].plot(*zip(*te), label="test loss")
-    ax[0].set_xlabel("epoch")
-    ax[0].set_ylabel(f"loss (p = {cfg.p:g})")
-    ax[0].set_yscale("log")
-    ax[0].legend()
-    for key, lab in (("test_rho_node", "ρ_S (A nodes)"), ("test_rho_edge", "ρ_E (AA edges, r < 1.35)")):
-        pts = [(h["epoch"], h[key]) for h in history if key in h and h[key] == h[key]]
-        if pts:
-            ax[1].plot(*zip(*pts), marker=".", label=lab)
-    ax[1].set_xlabel("epoch")
-    ax[1].set_ylabel("Pearson ρ (test, mean per configuration)")
-    ax[1].legend()
-    fig.tight_layout()
-    save_figure(fig, png)
-
-    last = history[-1] if history else {}
-    first = history[0] if history else {}
-    rows = ["| epoch | train loss | test loss | ρ_S | ρ_E | s/epoch |", "|---|---|---|---|---|---|"]
-    step = max(1, len(history) // 15)
-    for h in history[::step] + ([last] if history and history[::step][-1] is not last else []):
-        f = lambda k: f"{h[k]:.4f}" if isinstance(h.get(k), (int, float)) and h[k] == h[k] else "—"  # noqa: E731
-        rows.append(f"| {h['epoch']} | {f('train_loss')} | {f('test_loss')} | {f('test_rho_node')} | "
-                    f"{f('test_rho_edge')} | {h.get('time_s', 0):.0f} |")
-    from datetime import datetime, timezone
-
-    text = "\n".join([
-        f"# {title}",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_description()}; date {datetime.now(timezone.utc).strftime('%Y-%m-%d')}",
-        "",
-        f"Settings: {json.dumps({k: v for k, v in vars(cfg).items()})}",
-        "",
-        f"Train frames ({len(train_keys)}): {', '.join(train_keys)}  ",
-        f"Test frames ({len(test_keys)}): {', '.join(test_keys)}",
-        "",
-        extra,
-        f"Test ρ before training (epoch {first.get('epoch', 0)}): nodes {first.get('test_rho_node', float('nan')):.3f}, "
-        f"edges {first.get('test_rho_edge', float('nan')):.3f}; after epoch {last.get('epoch', 0)}: nodes "
-        f"{last.get('test_rho_node', float('nan')):.3f}, edges {last.get('test_rho_edge', float('nan')):.3f}.",
-        "",
-        *rows,
-        "",
-        f"![losses and test correlations]({png.name})",
-        "",
-    ])
-    atomic_write_text(report, text)
-    return report
-
-
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    """Register ``glassfix evaluate``."""
-    ev = sub.add_parser("evaluate", help="evaluate a trained model on a dataset store (the trainers' metrics)",
-                        description="Evaluate MODEL on the labelled frames of a store: accuracy, balanced accuracy, "
-                        "recall, specificity and ROC AUC for classifiers (softness > 0, activity > 0.5, looseness > "
-                        "0.5 predict positive), Pearson/Spearman of propensity per configuration for BOTAN/NT-GNN. "
-                        "Labels keep their units (sigma^2 for p_hop and D2min, sigma for propensity).",
-                        formatter_class=_Help)
-    ev.add_argument("model", help="*.glassfix model written by glassfix train")
-    ev.add_argument("--store", required=True, help="dataset store (HDF5) with the model's label")
-    ev.add_argument("--split", choices=["test", "train", "all"], default="test",
-                    help="configurations to evaluate (test/train: the model's split on its own store, else the "
-                         "store's stored split)")
-    ev.add_argument("--label", default=None, help="label to evaluate against (default: the one the model was "
-                    "trained on)")
-    ev.add_argument("--frames", nargs="+", default=None, help="glob patterns on store keys (default: the model's)")
-    ev.add_argument("--out", default=None, help="output directory (default: MODEL's directory/eval-<store>-<split>)")
-    ev.set_defaults(func=_cmd_evaluate)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from glassfix.data.labels_meta import LabelMetaError
-    from glassfix.data.store import DatasetError
-    from glassfix.models.io import ModelFileError
-
-    from glassfix.train.evaluate import evaluate_model
-
-    try:
-        res = evaluate_model(args.model, args.store, args.split, args.out, label=args.label, frames=args.frames)
-    except (ValueError, DatasetError, LabelMetaError, ModelFileError, KeyError) as exc:
-        raise SystemExit(f"glassfix evaluate: error: {exc}") from None
-    print(f"{res['summary']}\nreport: {res['report']}")
-    return 0

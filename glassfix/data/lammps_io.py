@@ -21,7 +21,8 @@ from ..core.atomic import atomic_write_text
 from ..core.cell import cell_to_lammps_box, lammps_box_to_cell, to_fractional
 from ..core.frame import Frame
 
-__all__ = ["read_data", "write_data", "read_dump", "read_dump_frames", "write_dump", "parse_dump_box", "build_dump_frame"]
+__all__ = ["read_data", "write_data", "read_dump", "read_dump_frames", "write_dump", "parse_dump_box", "build_dump_frame",
+           "read_frame"]
 
 # Data-file atom styles: (number of columns without image flags, column of id, type, x).
 _ATOM_STYLES: dict[str, tuple[int, int, int, int]] = {
@@ -535,3 +536,24 @@ def write_dump(
                 fh.flush()
     else:
         atomic_write_text(path, "".join(text), durable=True)
+
+
+def read_frame(path: str | os.PathLike[str], fmt: str = "auto", step: int | None = None,
+               dim: int | None = None) -> Frame:
+    """One frame of a LAMMPS data file or dump (``fmt`` auto: a file starting with "ITEM:" is a dump).
+
+    From a dump, ``step`` selects the snapshot (default: the last one). ``dim`` = 2 drops z; None takes
+    the dimension from the file (a LAMMPS ``dimension 2`` run writes every z = 0 in a slab around 0).
+    """
+    p = os.fspath(path)
+    if fmt == "auto":
+        with open(p) as fh:
+            fmt = "dump" if fh.readline().startswith("ITEM:") else "data"
+    if fmt == "data":
+        return read_data(p, dim=dim)
+    if fmt != "dump":
+        raise ValueError(f"format must be auto, data or dump, got {fmt!r}")
+    frames = read_dump_frames(p, steps=None if step is None else [step], dim=dim)
+    if not frames:
+        raise ValueError(f"no frame{'' if step is None else f' at step {step}'} in {p}")
+    return frames[-1]

@@ -4,7 +4,8 @@ executors (local processes, mpi4py.futures, Dask) they run on. See ``docs/ensemb
 One concern per module: ``timegrid`` (time grids), ``replica`` (the LAMMPS worker, velocities, seeds),
 ``journal`` (the sidecar journal and per-replica files), ``labels`` (propensity and bond-breaking labels),
 ``plan`` (settings, frame plans, ``bb:`` pilots), ``report`` (summary and progress), ``iso`` (the launcher
-``run_iso``), ``executors``, ``cli`` and ``bench``. The names below are the public API.
+``run_iso``), ``executors`` and ``bench`` (the command: ``glassfix.cli.iso``). The names below are the public
+API.
 """
 
 from .executors import EXECUTOR_KINDS, SerialExecutor, default_workers, executor_context, get_executor

@@ -71,7 +71,7 @@ def bench_monitor(data: Path, out_dir: Path, repeats: int = 5, steps: int = 2000
     """Wall times (s) of each variant per repeat, their medians, the ratios to the first variant, and the
     time to write the end-of-run report page."""
     from glassfix.bench import machine_description
-    from glassfix.monitor.cli import write_report
+    from glassfix.monitor.report import write_report
 
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}

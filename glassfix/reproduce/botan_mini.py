@@ -60,7 +60,7 @@ def run(cfg: BotanMiniConfig, workdir: Path, report: Path) -> Path:
     from glassfix.data.store import DatasetStore
     from glassfix.labels.propensity import split_half_noise_ceiling
     from glassfix.train.botan import TrainConfig, samples_from_store, train_botan
-    from glassfix.train.cli import write_report
+    from glassfix.train.report import write_botan_report
 
     from glassfix.data.shared import SHARED_BOTAN_WEIGHTS, SHARED_ISO, shared_dir, shared_iso_files
 
@@ -113,7 +113,7 @@ def run(cfg: BotanMiniConfig, workdir: Path, report: Path) -> Path:
         "",
     ])
     report.parent.mkdir(parents=True, exist_ok=True)
-    path = write_report(workdir / "run", res["history"], tcfg, train_keys, test_keys, command,
-                        title="BOTAN mini reproduction (shared KA data, T = 0.44, t = τα)", extra=extra,
-                        report=report)
+    path = write_botan_report(workdir / "run", res["history"], tcfg, train_keys, test_keys, command,
+                              title="BOTAN mini reproduction (shared KA data, T = 0.44, t = τα)", extra=extra,
+                              report=report)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["finite_json", "write_classifier_report", "classification_figure", "metrics_table"]
+__all__ = ["finite_json", "write_classifier_report", "write_botan_report", "classification_figure", "metrics_table"]
 
 
 def finite_json(obj: Any) -> Any:
@@ -141,3 +142,73 @@ def write_classifier_report(out: Path, model: Any, metrics: dict[str, Any], prov
     path = out / "report.md"
     atomic_write_text(path, text)
     return path
+
+
+def write_botan_report(out: Path, history: list[dict[str, Any]], cfg: Any, train_keys: list[str], test_keys: list[str],
+                       command: str, title: str = "BOTAN training", extra: str = "", report: Path | None = None) -> Path:
+    """Markdown + PNG (losses and test ρ per epoch) of a training run; returns the markdown path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from glassfix.analysis.plots import save_figure
+    from glassfix.core.machine import machine_description
+    from glassfix.core.atomic import atomic_write_text
+
+    report = report or out / "report.md"
+    png = report.with_name(report.stem + "_curves.png")
+    fig = Figure(figsize=(10, 3.8), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots(1, 2)
+    tr = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
+    if tr:
+        ax[0].plot(*zip(*tr), label="train loss")
+    te = [(h["epoch"], h["test_loss"]) for h in history if "test_loss" in h]
+    if te:
+        ax[0].plot(*zip(*te), label="test loss")
+    ax[0].set_xlabel("epoch")
+    ax[0].set_ylabel(f"loss (p = {cfg.p:g})")
+    ax[0].set_yscale("log")
+    ax[0].legend()
+    for key, lab in (("test_rho_node", "ρ_S (A nodes)"), ("test_rho_edge", "ρ_E (AA edges, r < 1.35)")):
+        pts = [(h["epoch"], h[key]) for h in history if key in h and h[key] == h[key]]
+        if pts:
+            ax[1].plot(*zip(*pts), marker=".", label=lab)
+    ax[1].set_xlabel("epoch")
+    ax[1].set_ylabel("Pearson ρ (test, mean per configuration)")
+    ax[1].legend()
+    fig.tight_layout()
+    save_figure(fig, png)
+
+    last = history[-1] if history else {}
+    first = history[0] if history else {}
+    rows = ["| epoch | train loss | test loss | ρ_S | ρ_E | s/epoch |", "|---|---|---|---|---|---|"]
+    step = max(1, len(history) // 15)
+    for h in history[::step] + ([last] if history and history[::step][-1] is not last else []):
+        f = lambda k: f"{h[k]:.4f}" if isinstance(h.get(k), (int, float)) and h[k] == h[k] else "—"  # noqa: E731
+        rows.append(f"| {h['epoch']} | {f('train_loss')} | {f('test_loss')} | {f('test_rho_node')} | "
+                    f"{f('test_rho_edge')} | {h.get('time_s', 0):.0f} |")
+    from datetime import datetime, timezone
+
+    text = "\n".join([
+        f"# {title}",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine_description()}; date {datetime.now(timezone.utc).strftime('%Y-%m-%d')}",
+        "",
+        f"Settings: {json.dumps({k: v for k, v in vars(cfg).items()})}",
+        "",
+        f"Train frames ({len(train_keys)}): {', '.join(train_keys)}  ",
+        f"Test frames ({len(test_keys)}): {', '.join(test_keys)}",
+        "",
+        extra,
+        f"Test ρ before training (epoch {first.get('epoch', 0)}): nodes {first.get('test_rho_node', float('nan')):.3f}, "
+        f"edges {first.get('test_rho_edge', float('nan')):.3f}; after epoch {last.get('epoch', 0)}: nodes "
+        f"{last.get('test_rho_node', float('nan')):.3f}, edges {last.get('test_rho_edge', float('nan')):.3f}.",
+        "",
+        *rows,
+        "",
+        f"![losses and test correlations]({png.name})",
+        "",
+    ])
+    atomic_write_text(report, text)
+    return report

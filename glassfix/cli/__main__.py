@@ -4,4 +4,6 @@ import sys
 
 from glassfix.cli import main
 
-sys.exit(main())
+# the guard matters: mpi4py.futures workers import the launcher's main module under another name
+if __name__ == "__main__":
+    sys.exit(main())

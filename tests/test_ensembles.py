@@ -388,6 +388,30 @@ def test_clear_errors(tmp_path, frames):
     assert proc.returncode == 2 and "mpirun -np" in proc.stderr
 
 
+def test_executor_registry_holds_the_cli_choices_and_takes_new_kinds():
+    """Executors are a registry like the other plugin points: the CLI offers exactly the built-ins, and a
+    registered factory is reachable through get_executor by its name."""
+    from glassfix.cli import build_parser
+    from glassfix.ensembles.executors import EXECUTORS, SerialExecutor
+
+    iso = next(a for a in build_parser()._actions if a.dest == "command").choices["iso"]
+    choices = next(a for a in iso._actions if a.dest == "executor").choices
+    assert sorted(choices) == EXECUTORS.names() == ["dask", "local", "mpi", "serial"]
+    seen = []
+
+    @EXECUTORS.register("test-inline")
+    def _inline(n, address):
+        seen.append((n, address))
+        return SerialExecutor()
+
+    try:
+        with get_executor("test-inline", 3, address="here") as ex:
+            assert ex.submit(pow, 2, 5).result() == 32
+        assert seen == [(3, "here")]
+    finally:
+        EXECUTORS._entries.pop("test-inline")
+
+
 def test_bond_breaking_grid_run(tmp_path, frames):
     """A 'bb:' grid: pilot runs place the times, labels carry their targets, resume reuses the grid."""
     path = make_store(tmp_path / "s.h5", frames[:1])

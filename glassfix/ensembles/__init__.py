@@ -8,7 +8,7 @@ One concern per module: ``timegrid`` (time grids), ``replica`` (the LAMMPS worke
 API.
 """
 
-from .executors import EXECUTOR_KINDS, SerialExecutor, default_workers, executor_context, get_executor
+from .executors import EXECUTORS, SerialExecutor, default_workers, executor_context, get_executor
 from .iso import run_iso
 from .journal import IsoJournal
 from .labels import compute_labels
@@ -19,7 +19,7 @@ from .report import IsoProgress, IsoReport
 from .timegrid import TimeGrid, bond_breaking_grid, format_time, parse_time_grid
 
 __all__ = [
-    "EXECUTOR_KINDS",
+    "EXECUTORS",
     "SerialExecutor",
     "default_workers",
     "executor_context",

@@ -50,10 +50,15 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXECUTOR_KINDS", "default_workers", "get_executor", "executor_context", "SerialExecutor",
+from glassfix.core.registry import Registry
+
+__all__ = ["EXECUTORS", "default_workers", "get_executor", "executor_context", "SerialExecutor",
            "exit_with_launcher"]
 
-EXECUTOR_KINDS = ("local", "mpi", "dask", "serial")
+# kind -> factory(workers, address) returning a concurrent.futures.Executor; the built-ins are registered
+# below (`glassfix iso --executor` lists them), others with @EXECUTORS.register("name").
+EXECUTORS: Registry[Callable[[int, "str | None"], Executor]] = Registry(
+    "executor", hint='register a factory(workers, address) with @EXECUTORS.register("name")')
 
 _PM_PREFIXES = ("PMI_", "PMIX_", "HYDRA_", "OMPI_", "MPIR_", "MPI_LOCAL")
 
@@ -191,30 +196,43 @@ def _mpi() -> Any:
 
 
 def get_executor(kind: str = "local", workers: int | None = None, *, address: str | None = None) -> Executor:
-    """A ``concurrent.futures.Executor`` of ``kind`` (``local``, ``mpi``, ``dask``, ``serial``).
+    """A ``concurrent.futures.Executor`` of ``kind`` (``local``, ``mpi``, ``dask``, ``serial`` or a registered one).
 
     ``workers``: processes (default: usable cores); ignored by ``mpi`` under ``python -m mpi4py.futures``
     (the MPI world's size fixes it) and by ``dask`` with an ``address``. For ``mpi`` under a plain
     ``mpirun``/``srun`` use :func:`executor_context` instead, which also puts the other ranks to work.
     """
-    if kind not in EXECUTOR_KINDS:
-        raise ValueError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTOR_KINDS)}")
+    factory = EXECUTORS.get(kind)
     n = int(workers) if workers is not None else default_workers()
     if n < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if kind == "serial":
-        return SerialExecutor()
-    if kind == "local":
-        return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=functools.partial(_local_worker_init, os.getpid()))
-    if kind == "mpi":
-        _mpi()
-        from mpi4py.futures import MPIPoolExecutor  # noqa: PLC0415
+    return factory(n, address)
 
-        # Spawned workers on the launcher's host watch it too (the MPI runtime may not end a spawned
-        # job when its parent dies); workers on other hosts cannot see its pid and rely on the runtime.
-        return MPIPoolExecutor(max_workers=n, initializer=_exit_with_launcher_on,
-                               initargs=(socket.gethostname(), os.getpid()))
+
+@EXECUTORS.register("serial")
+def _serial_executor(n: int, address: str | None) -> Executor:
+    return SerialExecutor()
+
+
+@EXECUTORS.register("local")
+def _local_executor(n: int, address: str | None) -> Executor:
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=functools.partial(_local_worker_init, os.getpid()))
+
+
+@EXECUTORS.register("mpi")
+def _mpi_executor(n: int, address: str | None) -> Executor:
+    _mpi()
+    from mpi4py.futures import MPIPoolExecutor  # noqa: PLC0415
+
+    # Spawned workers on the launcher's host watch it too (the MPI runtime may not end a spawned
+    # job when its parent dies); workers on other hosts cannot see its pid and rely on the runtime.
+    return MPIPoolExecutor(max_workers=n, initializer=_exit_with_launcher_on,
+                           initargs=(socket.gethostname(), os.getpid()))
+
+
+@EXECUTORS.register("dask")
+def _dask_executor(n: int, address: str | None) -> Executor:
     try:
         import distributed  # noqa: PLC0415
     except ImportError:

@@ -219,6 +219,14 @@ def test_tau_alpha_crossing_exponential() -> None:
     assert np.isnan(an.tau_alpha_crossing(t[:40], np.exp(-t[:40] / tau), on_missing="nan"))
     with pytest.raises(ValueError, match="strictly increasing"):
         an.tau_alpha_crossing(t[::-1], np.exp(-t / tau))
+    # evenly spaced lags: interpolation linear in t (the swap ladder's Q), and a censored time as inf
+    lags = np.arange(0.0, 50.0, 2.0)
+    q = np.exp(-lags / 7.0)
+    k = int(np.argmax(q <= 1.0 / np.e))
+    want = lags[k - 1] + (lags[k] - lags[k - 1]) * (q[k - 1] - 1.0 / np.e) / (q[k - 1] - q[k])
+    assert an.tau_alpha_crossing(lags, q, interp="linear") == pytest.approx(want, rel=1e-12)
+    assert an.tau_alpha_crossing(lags, q) != pytest.approx(want, rel=1e-6)  # log-t interpolation differs
+    assert an.tau_alpha_crossing(lags, np.full(lags.size, 0.9), on_missing="inf") == np.inf
 
 
 def test_log_bin_reference() -> None:

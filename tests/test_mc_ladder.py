@@ -10,8 +10,8 @@ import pytest
 
 from glassfix.core.frame import Frame
 from glassfix.data.store import DatasetStore
-from glassfix.mc.diagnostics import (bond_order, cage_relative_overlap, demixing_test, mean_error, plateau_test,
-                                     relaxation_time)
+from glassfix.analysis.relaxation import tau_alpha_crossing
+from glassfix.mc.diagnostics import bond_order, cage_relative_overlap, demixing_test, mean_error, plateau_test
 from glassfix.mc.ladder import LadderConfig, load_summary, run_ladder
 from glassfix.mc.setup import setup_system
 from glassfix.systems.potentials import energy_forces
@@ -47,10 +47,16 @@ def test_plateau_detects_drift_and_accepts_stationary_noise():
     assert not res["passed"] and res["z_score"] > 10
 
 
+def relaxation_time(lags, corr):
+    """The ladder's Q relaxation time: the one crossing function, linear in the evenly spaced lags."""
+    return tau_alpha_crossing(lags, corr, interp="linear", on_missing="inf")
+
+
 def test_relaxation_time_of_exponential():
     t = np.arange(0, 50, 2.0)
     assert relaxation_time(t, np.exp(-t / 7.0)) == pytest.approx(7.0, rel=0.03)
     assert relaxation_time(t, np.full(t.size, 0.9)) == math.inf
+    assert relaxation_time(np.zeros(1), np.ones(1)) == math.inf  # one snapshot: not relaxed
 
 
 def test_cage_relative_overlap_ignores_collective_drift():

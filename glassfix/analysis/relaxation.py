@@ -2,10 +2,13 @@
 
 alpha time
 ----------
-:func:`tau_alpha_crossing` returns the first time F_s falls to ``level`` (1/e by default), interpolating
-linearly in ``log t`` between the bracketing points. If F_s never reaches ``level`` it raises a
-ValueError by default (a silent nan tends to end up in an Arrhenius plot); ``on_missing="nan"`` returns
-nan instead for batch use. :func:`fit_kww` and :func:`fit_double_stretched` fit the usual forms;
+:func:`tau_alpha_crossing` is the one crossing-time function of the package (F_s, the overlap Q of the
+swap-MC diagnostics, ...): the first time the curve falls to ``level`` (1/e by default), interpolating
+between the bracketing points linearly in ``log t`` (``interp="log"``, for log-spaced samples; the
+default) or in ``t`` (``interp="linear"``, for evenly spaced lags). If the curve never reaches ``level``
+it raises a ValueError by default (a silent nan tends to end up in an Arrhenius plot);
+``on_missing="nan"`` returns nan instead for batch use, and ``on_missing="inf"`` returns inf, a censored
+time longer than the last sample (the swap ladder reports ``t[-1]`` as a lower bound). :func:`fit_kww` and :func:`fit_double_stretched` fit the usual forms;
 :func:`log_bin` gives each decade of t the same weight. Times in τ (whatever unit ``t`` carries).
 """
 
@@ -30,8 +33,8 @@ def _as_curve(t: np.ndarray, y: np.ndarray, name: str = "fs") -> tuple[np.ndarra
     y = np.asarray(y, dtype=np.float64)
     if t.ndim != 1 or y.shape != t.shape:
         raise ValueError(f"t and {name} must be 1-D arrays of equal length, got shapes {t.shape} and {y.shape}")
-    if t.size < 2:
-        raise ValueError(f"need at least 2 time points, got {t.size}")
+    if t.size < 1:
+        raise ValueError("need at least 1 time point, got none")
     if np.any(np.diff(t) <= 0):
         raise ValueError("t must be strictly increasing (sort the data by time and drop duplicate frames)")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
@@ -43,22 +46,29 @@ def tau_alpha_crossing(
     t: np.ndarray,
     fs: np.ndarray,
     level: float = 1.0 / np.e,
-    on_missing: Literal["raise", "nan"] = "raise",
+    on_missing: Literal["raise", "nan", "inf"] = "raise",
+    interp: Literal["log", "linear"] = "log",
 ) -> float:
-    """First time (in the units of ``t``, tau) at which ``fs`` falls to ``level``; log-t linear interpolation.
+    """First time (in the units of ``t``, tau) at which ``fs`` falls to ``level`` (``fs <= level``).
 
-    Between the bracketing points fs is interpolated linearly in log t (linearly in t if the earlier
-    point is at t <= 0). If fs never reaches ``level`` (or already starts below it) this raises a
-    ValueError, or returns nan with ``on_missing="nan"``.
+    Between the bracketing points fs is interpolated linearly in log t (``interp="log"``; linearly in t if
+    the earlier point is at t <= 0) or linearly in t (``interp="linear"``). If fs never reaches ``level``
+    this raises a ValueError, or returns nan (``on_missing="nan"``) or inf (``on_missing="inf"``: longer
+    than ``t[-1]``). A curve that already starts at or below ``level`` raises (nan with ``on_missing="nan"``).
+    ``t`` must be strictly increasing and both finite.
     """
     t, fs = _as_curve(t, fs)
-    if on_missing not in ("raise", "nan"):
-        raise ValueError(f'on_missing must be "raise" or "nan", got {on_missing!r}')
+    if on_missing not in ("raise", "nan", "inf"):
+        raise ValueError(f'on_missing must be "raise", "nan" or "inf", got {on_missing!r}')
+    if interp not in ("log", "linear"):
+        raise ValueError(f'interp must be "log" or "linear", got {interp!r}')
     below = np.flatnonzero(fs <= level)
     if below.size == 0 or below[0] == 0:
         if on_missing == "nan":
             return float("nan")
         if below.size == 0:
+            if on_missing == "inf":
+                return float("inf")
             raise ValueError(
                 f"F_s never falls to level {level:.4g} (minimum {fs.min():.4g} at t = {t[np.argmin(fs)]:.4g}); "
                 "run longer, use fit_kww/fit_double_stretched to extrapolate, or pass on_missing='nan'"
@@ -69,7 +79,7 @@ def tau_alpha_crossing(
     i = below[0]
     t0, t1, f0, f1 = t[i - 1], t[i], fs[i - 1], fs[i]
     frac = (f0 - level) / (f0 - f1)
-    if t0 <= 0:
+    if t0 <= 0 or interp == "linear":
         return float(t0 + frac * (t1 - t0))
     return float(np.exp(np.log(t0) + frac * (np.log(t1) - np.log(t0))))
 

@@ -1,5 +1,7 @@
 """Equilibrium diagnostics of swap-MC chains: correlated-series errors, plateau test, cage-relative
-overlap and its relaxation time, crystallinity (ψ6 / q6) and a demixing test.
+overlap, crystallinity (ψ6 / q6) and a demixing test. The overlap's relaxation time is the package's one
+crossing function, :func:`glassfix.analysis.relaxation.tau_alpha_crossing` with ``interp="linear"`` (lags
+are evenly spaced) and ``on_missing="inf"`` (not relaxed within the window: a lower bound).
 
 Units: LJ reduced units (lengths σ_AA); lags in whatever unit the caller's snapshots are spaced by
 (sweeps for the ladder, τ for MD). Used by the equilibration ladder (:mod:`glassfix.mc.ladder`) and by the
@@ -15,7 +17,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame
 
-__all__ = ["mean_error", "plateau_test", "cage_relative_overlap", "relaxation_time", "bond_order",
+__all__ = ["mean_error", "plateau_test", "cage_relative_overlap", "bond_order",
            "demixing_test", "mixing_labels"]
 
 
@@ -92,20 +94,6 @@ def cage_relative_overlap(snapshots: np.ndarray, cell: np.ndarray, a: float = 0.
     out[0] = 1.0
     out[cnt > 0] = q[cnt > 0] / cnt[cnt > 0]
     return out
-
-
-def relaxation_time(lags: np.ndarray, corr: np.ndarray, level: float = 1.0 / math.e) -> float:
-    """First lag where ``corr`` falls below ``level`` (linear interpolation); inf if it never does."""
-    lags = np.asarray(lags, dtype=np.float64)
-    corr = np.asarray(corr, dtype=np.float64)
-    below = np.flatnonzero(np.isfinite(corr) & (corr < level))
-    if below.size == 0:
-        return float("inf")
-    k = int(below[0])
-    if k == 0:
-        return 0.0
-    c0, c1 = corr[k - 1], corr[k]
-    return float(lags[k - 1] + (lags[k] - lags[k - 1]) * (c0 - level) / (c0 - c1))
 
 
 # ============================================================================== structure

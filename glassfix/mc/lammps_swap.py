@@ -192,7 +192,8 @@ def md_relaxation(system: Any, frame: Frame, temperature: float, steps: int, eve
 
     from glassfix.engines.lammps.runner import LammpsError
     from glassfix.engines.lammps.session import LammpsSession
-    from glassfix.mc.diagnostics import cage_relative_overlap, relaxation_time
+    from glassfix.analysis.relaxation import tau_alpha_crossing
+    from glassfix.mc.diagnostics import cage_relative_overlap
 
     steps, every = int(steps), int(every)
     if steps < every or every < 1:
@@ -232,5 +233,6 @@ def md_relaxation(system: Any, frame: Frame, temperature: float, steps: int, eve
     q = cage_relative_overlap(np.asarray(snaps), frame.cell, a, cage_radius)
     times = np.arange(len(snaps)) * every * dt
     done = (len(snaps) - 1) * every
-    return MDRelaxation(times=times, overlap=q, tau_alpha=relaxation_time(times, q),
+    tau = tau_alpha_crossing(times, q, interp="linear", on_missing="inf")  # inf: longer than the run
+    return MDRelaxation(times=times, overlap=q, tau_alpha=tau,
                         steps_per_second=done / wall if wall > 0 else float("nan"), dt=dt)

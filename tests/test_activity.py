@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,20 @@ def test_ace_activity_fused_in_lammps_local_mode(tmp_path, plugin_so):
     got = fr.metadata["columns"]["f_p"]
     np.testing.assert_allclose(got, Predictor.predict(model, fr)[:, 0], rtol=0, atol=1e-10)
     assert 0.05 < np.mean(got > 0.5) < 0.95
+
+
+def test_old_kind_name_ace_still_loads(tmp_path):
+    """"ace" names the descriptor; the activity model is "ace-activity", and files of the old kind name load."""
+    import json
+    import zipfile
+
+    from glassfix.models import MODEL_KINDS, ActivityModel, load_model
+
+    old = Path(__file__).resolve().parents[1] / "examples" / "models" / "ka_ace.glassfix"
+    with zipfile.ZipFile(old) as zf:
+        assert json.loads(zf.read("manifest.json"))["kind"] == "ace"  # written before the rename
+    model = load_model(old)
+    assert type(model) is ActivityModel and model.kind == "ace-activity"
+    assert MODEL_KINDS.get("ace") is ActivityModel and "ace" in MODEL_KINDS and "ace" not in MODEL_KINDS.names()
+    again = load_model(model.save(tmp_path / "a.glassfix"))
+    assert again.kind == "ace-activity"

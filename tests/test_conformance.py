@@ -130,7 +130,7 @@ def _botan(rng):
     return BotanModel.from_network(build_network(hidden=8, n_steps=2), ParticleGraph(2, 2.0, SPECIES), SPECIES)
 
 
-MODEL_FACTORIES = {"softness": _softness, "ace": _activity, "looseness": _looseness, "botan": _botan}
+MODEL_FACTORIES = {"softness": _softness, "ace-activity": _activity, "looseness": _looseness, "botan": _botan}
 
 
 @pytest.mark.parametrize("kind", sorted(MODEL_FACTORIES))

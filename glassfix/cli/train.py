@@ -236,7 +236,8 @@ def _cmd_botan(args: argparse.Namespace) -> int:
     command = f"glassfix train {name} " + " ".join(_argv_of(args))
     from glassfix.core.atomic import atomic_write_text
     from glassfix.train.dataset import store_sha256
-    from glassfix.train.report import finite_json, write_botan_report
+    from glassfix.core.jsonable import jsonable
+    from glassfix.train.report import write_botan_report
 
     with DatasetStore(args.store, mode="r") as ds:
         lname = f"propensity/{args.time_label}"
@@ -246,9 +247,9 @@ def _cmd_botan(args: argparse.Namespace) -> int:
                       provenance={"store": os.path.abspath(args.store), "store_sha256": store_sha256(args.store),
                                   "time_label": args.time_label, "label": label, "trainer_name": name,
                                   "command": command}, log=log, model_name=f"{name}.glassfix")
-    atomic_write_text(Path(args.out) / "metrics.json", json.dumps(finite_json(
+    atomic_write_text(Path(args.out) / "metrics.json", json.dumps(jsonable(
         {"kind": name, "label": label["name"], "final": res["final"],
-         "test": {k[5:]: v for k, v in res["final"].items() if k.startswith("test_")}}), indent=2))
+         "test": {k[5:]: v for k, v in res["final"].items() if k.startswith("test_")}}, "null"), indent=2))
     report = write_botan_report(Path(args.out), res["history"], cfg, train_keys, test_keys, command,
                                 title="NT-GNN training" if name == "nt-gnn" else "BOTAN training")
     console.print(f"model: {res['model']}\nreport: {report}")

@@ -11,6 +11,8 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
+from glassfix.core.jsonable import json_default  # re-exported: the one encoder lives in core.jsonable
+
 __all__ = ["atomic_write", "atomic_savez", "atomic_save", "atomic_write_text", "atomic_write_json", "json_default"]
 
 
@@ -73,14 +75,3 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
     """Write ``obj`` as JSON to ``path`` atomically (``dumps``: extra ``json.dumps`` arguments; ``durable``:
     as in :func:`atomic_write`)."""
     atomic_write_text(path, json.dumps(obj, indent=indent, **dumps), durable=durable)
-
-
-def json_default(obj: Any) -> Any:
-    """``json.dumps(default=json_default)``: numpy scalars as Python numbers, arrays as lists, paths as str."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

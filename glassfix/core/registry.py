@@ -98,9 +98,9 @@ class Registry(Generic[T]):
             self.get(name)
         return dict(self._entries)
 
-    def names(self) -> list[str]:
-        """Sorted registered and built-in names (no import)."""
-        return sorted(set(self._entries) | set(self._builtins))
+    def names(self, aliases: bool = False) -> list[str]:
+        """Sorted registered and built-in names (no import); with ``aliases`` also the accepted aliases."""
+        return sorted(set(self._entries) | set(self._builtins) | (set(self._aliases) if aliases else set()))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.canonical(name) in (set(self._entries) | set(self._builtins))

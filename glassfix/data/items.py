@@ -18,8 +18,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..core.jsonable import jsonable
 from .checksum import SEAL, check_seal, seal
-from .names import _attr_py, _jsonable, _read_array, _write_array, parse_label_name, quote_name, unquote_name
+from .names import _attr_py, _read_array, _write_array, parse_label_name, quote_name, unquote_name
 from .schema import _DAMAGE_ERRORS, _RESERVED_LABEL_ATTRS, CHECKSUM_SCHEMA, DatasetError, _complete
 
 
@@ -38,7 +39,7 @@ class _FrameItemsMixin:
         if values.shape[:1] != (n,):
             raise ValueError(f"label {name!r} must have {n} rows (one per atom), got shape {values.shape}")
         kind, parsed = parse_label_name(name)
-        attrs = {**parsed, **{str(k): _jsonable(v) for k, v in params.items()}}
+        attrs = {**parsed, **{str(k): jsonable(v) for k, v in params.items()}}
         bad = _RESERVED_LABEL_ATTRS & set(attrs)
         if bad:
             raise ValueError(f"label parameters may not be named {sorted(bad)}")
@@ -115,7 +116,7 @@ class _FrameItemsMixin:
     @staticmethod
     def descriptor_name(kind: str, spec: Mapping[str, Any] | None) -> str:
         """``"<kind>-<first 12 hex of sha256 of the canonical JSON spec>"``."""
-        text = json.dumps(_jsonable(dict(spec or {})), sort_keys=True, default=str)
+        text = json.dumps(jsonable(dict(spec or {})), sort_keys=True, default=str)
         return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
     def add_descriptor(self, key: str, kind: str, values: np.ndarray, spec: Mapping[str, Any] | None = None) -> str:
@@ -129,7 +130,7 @@ class _FrameItemsMixin:
         def write(g):
             ds = _write_array(g, name, values, self.compression)
             ds.attrs["kind"] = kind
-            ds.attrs["spec"] = json.dumps(_jsonable(dict(spec or {})), sort_keys=True, default=str)
+            ds.attrs["spec"] = json.dumps(jsonable(dict(spec or {})), sort_keys=True, default=str)
             ds.attrs["complete"] = np.int8(1)
             seal(ds)
 

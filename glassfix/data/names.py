@@ -8,12 +8,12 @@ array writes/reads and HDF5 attribute values as plain Python values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from ..core.jsonable import jsonable
 from .checksum import dataset_kwargs
 
 __all__ = ["quote_name", "unquote_name", "default_key", "parse_label_name"]
@@ -64,16 +64,6 @@ def parse_label_name(name: str) -> tuple[str, dict[str, Any]]:
     return kind, params
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
 def _split_metadata(meta: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metadata -> (JSON-able dict with {"__array__": name} markers, {name: array}) (nested dicts recursed)."""
     obj: dict[str, Any] = {}
@@ -91,7 +81,7 @@ def _split_metadata(meta: Mapping[str, Any], prefix: str = "") -> tuple[dict[str
             obj[str(k)] = sub
             arrays.update(sub_arrays)
         else:
-            obj[str(k)] = _jsonable(v)
+            obj[str(k)] = jsonable(v)
     return obj, arrays
 
 

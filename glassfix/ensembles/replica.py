@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.seeds import seed_from_text
+
 if TYPE_CHECKING:
     from ..core.frame import Frame
 
@@ -41,8 +43,7 @@ __all__ = ["replica_seed", "maxwell_boltzmann", "SystemSpec", "ReplicaTask", "Re
 def replica_seed(base_seed: int, frame_key: str, replica: int) -> int:
     """Velocity seed of replica ``replica`` of frame ``frame_key``: first 8 bytes of
     SHA-256(``"glassfix-iso|<base_seed>|<frame_key>|<replica>"``) as an int < 2**63 (dimensionless)."""
-    text = f"glassfix-iso|{int(base_seed)}|{frame_key}|{int(replica)}".encode()
-    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1
+    return seed_from_text(f"glassfix-iso|{int(base_seed)}|{frame_key}|{int(replica)}", 8) >> 1
 
 
 def maxwell_boltzmann(masses: np.ndarray, temperature: float, dim: int, seed: int,

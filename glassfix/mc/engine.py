@@ -51,6 +51,7 @@ import numpy as np
 from glassfix.core.atomic import atomic_savez
 from glassfix.core.cell import perpendicular_widths
 from glassfix.core.frame import Frame
+from glassfix.core.seeds import seed_from_ints
 from glassfix.mc._kernels import (_DIAM_SWAP, _DISPLACE, _OK, _TYPE_SWAP, _build_cells, _particle_energies,
                                   _run_chunk, _swap_delta, _total_energy)
 from glassfix.systems.potentials import SOFT_POLY, PairPotential
@@ -158,7 +159,7 @@ def soft_poly_cutoff(potential: PairPotential, diameters: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- helpers
 def _chunk_seed(seed: int, chunk: int) -> int:
     """Numba RNG seed of chunk ``chunk`` (uint32 from SeedSequence, so nearby seeds decorrelate)."""
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(chunk)]).generate_state(1)[0])
+    return seed_from_ints(seed, chunk)
 
 
 @dataclass

@@ -48,8 +48,11 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_savez, atomic_write_text
 from glassfix.core.frame import Frame
+from glassfix.core.jsonable import jsonable
+from glassfix.core.seeds import seed_from_ints
+from glassfix.analysis.relaxation import tau_alpha_crossing
 from glassfix.mc.diagnostics import (bond_order, cage_relative_overlap, demixing_test, mean_error, mixing_labels,
-                                     plateau_test, relaxation_time)
+                                     plateau_test)
 from glassfix.mc.engine import SwapMC
 from glassfix.mc.setup import setup_system
 from glassfix.systems.potentials import PairPotential
@@ -117,25 +120,6 @@ class LadderConfig:
         return {k: getattr(self, k) for k in self.IDENTITY}
 
 
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else (None if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 class _TemperatureState:
     """Both chains at one temperature plus their snapshots, energies and progress (one npz on disk)."""
 
@@ -166,8 +150,8 @@ class _TemperatureState:
             arrays[f"c{c}_snap_times"] = np.asarray(self.snap_times[c], dtype=np.int64)
             arrays[f"c{c}_energies"] = self.energy_series(c) * ch.n
         header = {"temperature": self.temperature, "snap_every": self.snap_every, "phase": self.phase,
-                  "samples": self.samples, "eq_sweeps": self.eq_sweeps, "tau": _jsonable(self.tau),
-                  "diag": _jsonable(self.diag), "wall": self.wall, "n_chains": len(self.chains)}
+                  "samples": self.samples, "eq_sweeps": self.eq_sweeps, "tau": jsonable(self.tau, "inf-string"),
+                  "diag": jsonable(self.diag, "inf-string"), "wall": self.wall, "n_chains": len(self.chains)}
         arrays["header"] = np.array(json.dumps(header))
         atomic_savez(path, **arrays)
 
@@ -238,11 +222,12 @@ def _diagnose(st: _TemperatureState, cfg: LadderConfig) -> dict[str, Any]:
         means.append(m)
         errs.append(err)
         out["chains"].append({"energy": m, "energy_err": err, "energy_tau_int": t_int, "plateau": plat,
-                              "tau_swap": relaxation_time(lags, q), **cryst,
+                              "tau_swap": tau_alpha_crossing(lags, q, interp="linear", on_missing="inf"),
+                              **cryst,
                               "demix_chi2_per_dof": mix["chi2_per_dof"], "demix_p": mix["p_value"]})
     k = lag_grid.size
     q_mean = np.nanmean(np.stack([q[:k] for q in qs]), axis=0)
-    tau = relaxation_time(lag_grid, q_mean)
+    tau = tau_alpha_crossing(lag_grid, q_mean, interp="linear", on_missing="inf")
     diff = abs(means[0] - means[1])
     sig = math.sqrt(errs[0] ** 2 + errs[1] ** 2)
     window = total - start
@@ -266,7 +251,7 @@ def _summary_row(st: _TemperatureState, status: str, wall_total: float) -> dict[
     d = st.diag
     chains = d.get("chains", [])
     sweeps = sum(ch.sweeps_done for ch in st.chains)
-    return _jsonable({
+    return jsonable({
         "T": st.temperature, "status": status, "sweeps_per_chain": st.chains[0].sweeps_done,
         "eq_sweeps": st.eq_sweeps,
         "acceptance": {nm: (float(c) / a if a else float("nan")) for nm, a, c in zip(names, att, acc)},
@@ -280,7 +265,7 @@ def _summary_row(st: _TemperatureState, status: str, wall_total: float) -> dict[
         "max_energy_drift": max(ch.max_drift for ch in st.chains),
         "overlap": d.get("overlap"), "overlap_lag_sweeps": d.get("overlap_lag"),
         "wall_s": wall_total, "sweeps_per_s": sweeps / wall_total if wall_total > 0 else float("nan"),
-    })
+    }, "inf-string")
 
 
 def load_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -307,11 +292,11 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
     work = Path(workdir) if workdir is not None else default_workdir(store)
     work.mkdir(parents=True, exist_ok=True)
     summary_path = work / "summary.json"
-    ident = _jsonable(cfg.identity())
-    summary: dict[str, Any] = {"config": _jsonable(asdict(cfg)), "rows": {}}
+    ident = jsonable(cfg.identity(), "inf-string")
+    summary: dict[str, Any] = {"config": jsonable(asdict(cfg), "inf-string"), "rows": {}}
     if summary_path.exists():
         old = json.loads(summary_path.read_text())
-        old_ident = _jsonable({k: old["config"].get(k) for k in cfg.IDENTITY})
+        old_ident = jsonable({k: old["config"].get(k) for k in cfg.IDENTITY}, "inf-string")
         bad = {k: (old_ident[k], ident[k]) for k in ident if old_ident[k] != ident[k]}
         if bad:
             raise ValueError(f"{work}: this ladder was started with other parameters (old, new): {bad}; "
@@ -321,7 +306,7 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
     emit = progress or (lambda event, info: None)
 
     def write_summary() -> None:
-        atomic_write_text(summary_path, json.dumps(_jsonable(summary), indent=1))
+        atomic_write_text(summary_path, json.dumps(jsonable(summary, "inf-string"), indent=1))
 
     def fresh_chain(frame: Frame, diam: np.ndarray | None, temperature: float, seed: int) -> SwapMC:
         f = Frame(positions=frame.positions, types=frame.types, cell=frame.cell, origin=frame.origin,
@@ -331,8 +316,8 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
                       cell_subdivision=cfg.cell_subdivision)
 
     def melted(k: int, c: int) -> tuple[Frame, np.ndarray | None]:
-        frame, diam = setup.frame(cfg.n, cfg.density, seed=_seed(cfg.seed, 1000 + k, c))
-        hot = fresh_chain(frame, diam, melt_t, _seed(cfg.seed, 2000 + k, c))
+        frame, diam = setup.frame(cfg.n, cfg.density, seed=seed_from_ints(cfg.seed, 1000 + k, c))
+        hot = fresh_chain(frame, diam, melt_t, seed_from_ints(cfg.seed, 2000 + k, c))
         hot.sweeps(cfg.melt_sweeps)
         out = hot.to_frame()
         return out, (None if not setup.polydisperse else hot.diameters)
@@ -352,7 +337,7 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
                         starts.append((f, prev.chains[0].diameters if setup.polydisperse else None))
                     else:
                         starts.append(melted(k, c))
-                chains = [fresh_chain(f, d, temp, _seed(cfg.seed, k, c)) for c, (f, d) in enumerate(starts)]
+                chains = [fresh_chain(f, d, temp, seed_from_ints(cfg.seed, k, c)) for c, (f, d) in enumerate(starts)]
                 st = _TemperatureState(temp, chains, cfg.snap_every)
             if st.phase == "failed" and st.chains[0].sweeps_done < cfg.sweeps_max:
                 st.phase = "equilibrate"  # a larger budget on resume: go on
@@ -394,7 +379,8 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
                     key = f"swap/{setup.name}/T{temp:.6g}/{st.samples:05d}"
                     frame = ch.to_frame(system=setup.name, temperature=temp, chain=c, sweeps=ch.sweeps_done,
                                         sample=st.samples, sample_spacing_sweeps=spacing,
-                                        energy_per_particle=ch.energy / ch.n, swap_diagnostics=_jsonable(diag_meta),
+                                        energy_per_particle=ch.energy / ch.n,
+                                        swap_diagnostics=jsonable(diag_meta, "inf-string"),
                                         seed=cfg.seed)
                     ds.add_frame(frame, key=key, group=f"swap-{setup.name}-T{temp:.6g}-{st.samples:05d}",
                                  system=setup.name, temperature=temp)
@@ -408,7 +394,7 @@ def run_ladder(cfg: LadderConfig, store: str | os.PathLike[str], workdir: str | 
             status = {"done": "equilibrated", "failed": "not equilibrated"}[st.phase]
             row = _summary_row(st, status, st.wall)
             summary["rows"][f"{temp:.6g}"] = row
-            summary["config"] = _jsonable(asdict(cfg))
+            summary["config"] = jsonable(asdict(cfg), "inf-string")
             write_summary()
             rows.append(row)
             emit("done", {"T": temp, "row": row})
@@ -488,5 +474,5 @@ def speedup_report(store: str | os.PathLike[str], out: str | os.PathLike[str],
                      f"{gt(r)}{r['md_cpu_s']:.3g} | {gt(r)}{r['speedup']:.3g} |")
     out = Path(out)
     atomic_write_text(out, "\n".join(lines) + "\n")
-    atomic_write_text(out.with_suffix(".json"), json.dumps(_jsonable(results), indent=1))
+    atomic_write_text(out.with_suffix(".json"), json.dumps(jsonable(results, "inf-string"), indent=1))
     return results

@@ -3,7 +3,8 @@
 One head per centre species, like softness; the output ``activity`` is the predicted probability
 P(active) = σ(((X − mean)/scale)·w + b) ∈ [0, 1] (0.5 on the decision boundary). Training: class-balanced
 ``LogisticRegression`` (lbfgs, L2, strength 1/C). The descriptor is usually ``ACEDescriptor``, but any
-per-atom descriptor works. Model kind ``"ace"`` (DESIGN.md §4).
+per-atom descriptor works. Model kind ``"ace-activity"`` (DESIGN.md §4); files of the older kind name ``"ace"``
+(before it named only the descriptor) load as this kind.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float, seed: int, max_iter: i
 class ActivityModel(LinearHeadsModel):
     """Per-species logistic-regression classifier of rearranging ("active") atoms; output "activity"."""
 
-    kind = "ace"
+    kind = "ace-activity"
     output_name = "activity"
     _fit = staticmethod(_fit_logistic)
 

@@ -156,7 +156,7 @@ class Predictor(ABC):
 
 def load_model(path: str | os.PathLike[str]) -> Predictor:
     """Load a ``*.glassfix`` model file; ModelFileError (naming the file and the fix) on any problem."""
-    manifest, arrays = read_model_file(path, known_kinds=MODEL_KINDS.names())
+    manifest, arrays = read_model_file(path, known_kinds=MODEL_KINDS.names(aliases=True))
     cls = MODEL_KINDS.get(manifest["kind"])
     try:
         return cls.from_file_contents(manifest, arrays)

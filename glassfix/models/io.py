@@ -117,7 +117,7 @@ def _known_kinds() -> list[str]:
     """Model kinds of the registry (built-in and registered; listing them imports no kind)."""
     from glassfix.models.registry import MODEL_KINDS
 
-    return MODEL_KINDS.names()
+    return MODEL_KINDS.names(aliases=True)
 
 
 def array_listing(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:

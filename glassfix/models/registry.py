@@ -16,13 +16,16 @@ __all__ = ["MODEL_KINDS", "register_model"]
 
 _BUILTINS = {
     "softness": "glassfix.models.softness:SoftnessModel",
-    "ace": "glassfix.models.activity:ActivityModel",
+    "ace-activity": "glassfix.models.activity:ActivityModel",
     "looseness": "glassfix.models.looseness:LoosenessModel",
     "botan": "glassfix.models.botan:BotanModel",
 }
 
+# Older names still read: "ace" was the activity model's kind until "ace" came to name only the descriptor.
+_ALIASES = {"ace": "ace-activity"}
+
 #: kind -> Predictor subclass.
-MODEL_KINDS: Registry[Any] = Registry("model kind", builtins=_BUILTINS,
+MODEL_KINDS: Registry[Any] = Registry("model kind", builtins=_BUILTINS, aliases=_ALIASES,
                                       hint="it may need a newer glassfix or an optional dependency")
 
 #: Class decorator: make ``load_model`` dispatch manifests of kind ``cls.kind`` to ``cls``.

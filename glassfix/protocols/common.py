@@ -14,7 +14,6 @@ reductions, gathered arrays).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -31,6 +30,7 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_savez, atomic_write_text, json_default
 from glassfix.core.frame import Frame
+from glassfix.core.seeds import seed_from_text
 from glassfix.engines.lammps.runner import lammps_env, venv_bin
 from glassfix.engines.lammps.session import LammpsSession
 from glassfix.engines.lammps.session import quote as _quote
@@ -84,8 +84,7 @@ def derive_seed(seed: int, *parts: Any) -> int:
     draws exactly the random numbers of an uninterrupted one (LAMMPS restart files do not store the
     state of ``fix langevin``'s generator).
     """
-    h = hashlib.sha256(json.dumps([int(seed), *[str(p) for p in parts]]).encode()).digest()
-    return 1 + int.from_bytes(h[:4], "little") % 900_000_000
+    return 1 + seed_from_text(json.dumps([int(seed), *[str(p) for p in parts]]), 4) % 900_000_000
 
 
 def quote(path: str | os.PathLike[str]) -> str:

@@ -26,10 +26,12 @@ from glassfix.train.dataset import (Examples, LabelRule, TrainDataError, aligned
                                     store_sha256, score_examples)
 from glassfix.train.metrics import classification_metrics
 
-__all__ = ["ClassifierConfig", "train_classifier", "make_descriptor", "THRESHOLDS", "grouped_cv"]
+__all__ = ["ClassifierConfig", "train_classifier", "make_descriptor", "THRESHOLDS", "TRAINER_OF_MODEL", "grouped_cv"]
 
 #: output value above which a centre is predicted positive, per model kind
 THRESHOLDS = {"softness": 0.0, "ace": 0.5, "looseness": 0.5}
+# trainer (``glassfix train <kind>``) of each model kind it writes
+TRAINER_OF_MODEL = {"softness": "softness", "ace-activity": "ace", "looseness": "looseness"}
 KINDS = tuple(THRESHOLDS)
 
 
@@ -256,11 +258,12 @@ def train_classifier(store: str | os.PathLike[str], out: str | os.PathLike[str],
         "metrics": {k: metrics[k] for k in ("train", "test", "cv")},
     }
     from glassfix.core.atomic import atomic_write_text
-    from glassfix.train.report import finite_json, write_classifier_report
+    from glassfix.core.jsonable import jsonable
+    from glassfix.train.report import write_classifier_report
 
-    model.provenance = finite_json(prov)
+    model.provenance = jsonable(prov, "null")
     path = model.save(out / f"{cfg.kind}.glassfix")
-    atomic_write_text(out / "metrics.json", json.dumps(finite_json(metrics), indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(jsonable(metrics, "null"), indent=2))
     report = write_classifier_report(out, model, metrics, prov, train_ex, test_ex, command)
     log(f"model {path}; test balanced accuracy "
         f"{metrics['test']['balanced_accuracy'] if metrics['test'] else float('nan'):.3f}")

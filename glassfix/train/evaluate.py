@@ -72,16 +72,16 @@ def evaluate_model(model_path: str | os.PathLike[str], store: str | os.PathLike[
             metrics, png = _evaluate_classifier(model, ds, keys, prov, out, label, frames)
     metrics.update({"model": str(Path(model_path).resolve()), "store": str(Path(store).resolve()), "split": split})
     from glassfix.core.atomic import atomic_write_text
-    from glassfix.train.report import finite_json
+    from glassfix.core.jsonable import jsonable
 
-    atomic_write_text(out / "evaluation.json", json.dumps(finite_json(metrics), indent=2))
+    atomic_write_text(out / "evaluation.json", json.dumps(jsonable(metrics, "null"), indent=2))
     report, summary = _write_markdown(out, model, metrics, png)
     return {"metrics": metrics, "report": str(report), "summary": summary}
 
 
 def _evaluate_classifier(model: Any, ds: Any, keys: list[str], prov: dict[str, Any], out: Path,
                          label: str | None, frames: list[str] | None) -> tuple[dict[str, Any], Path]:
-    from glassfix.train.classifiers import THRESHOLDS
+    from glassfix.train.classifiers import THRESHOLDS, TRAINER_OF_MODEL
     from glassfix.train.dataset import score_examples
     from glassfix.train.dataset import LabelRule, TrainDataError, aligned_pairs, build_examples, resolve_label
     from glassfix.train.metrics import classification_metrics
@@ -104,7 +104,7 @@ def _evaluate_classifier(model: Any, ds: Any, keys: list[str], prov: dict[str, A
     pairs = aligned_pairs(ds, name, keys, lab.get("offset_override"))
     center_types = prov.get("center_types") or [0]
     ex = build_examples(ds, name, pairs, rule, center_types, model.descriptor, cache_dir=None)
-    threshold = THRESHOLDS[model.kind]
+    threshold = THRESHOLDS[TRAINER_OF_MODEL[model.kind]]
     score = score_examples(model, ex)
     metrics = classification_metrics(ex.y, score, threshold, groups=ex.group)
     metrics.update({"kind": model.kind, "label": name, "rule": rule.describe(), "n_frames": len(pairs)})

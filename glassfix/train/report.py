@@ -10,20 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["finite_json", "write_classifier_report", "write_botan_report", "classification_figure", "metrics_table"]
-
-
-def finite_json(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats replaced by None and numpy scalars by Python ones (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+__all__ = ["write_classifier_report", "write_botan_report", "classification_figure", "metrics_table"]
 
 
 def _f(v: Any, fmt: str = ".3f") -> str:

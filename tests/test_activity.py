@@ -1,4 +1,4 @@
-"""ACE activity classifier (model kind "ace") and the thermal activity labels."""
+"""ACE activity classifier (model kind "ace-activity"; files of the older name "ace" load) and the thermal activity labels."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ so any subset of replicas can be (re)computed alone.
 
 This module is the worker's import path and must stay light: numpy and the LAMMPS session only, no
 numba (``glassfix.core.neighbors``) or h5py (``glassfix.data.store``) at import or run time
-(``tests/test_ensembles.py::test_replica_worker_stays_light``).
+(``tests/integration/test_ensembles.py::test_replica_worker_stays_light``).
 
 Units: LJ reduced units of the system (lengths σ_AA, times τ, velocities σ/τ, temperatures ε_AA/k_B).
 """

@@ -12,7 +12,7 @@ creep MD: MD steps; AQS: strain steps, on each minimum) and on every minimised c
 ``predict_mode`` None picks what the model can do: ``gather`` for an unbounded receptive field (Voronoi
 descriptors: looseness) or a torch network (BOTAN: one evaluation of the whole graph), else ``local`` with a
 static ghost shell of receptive field + neighbour skin (``comm_modify cutoff``). The values equal
-``glassfix predict`` on the same frame (``tests/test_protocol_predict.py``).
+``glassfix predict`` on the same frame (``tests/integration/test_protocol_predict.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Kinds (all energies in ε_AA, lengths in σ_AA; ``x = r/σ_αβ``, ``LJ(r) = 4ε
 ``LJ_SMOOTH``       LAMMPS ``lj/smooth``: LJ below r_in; between r_in and r_c the force is the cubic in
                     t = r − r_in that matches LJ's force and its slope at r_in and vanishes with zero
                     slope at r_c; energy its integral, optionally shifted to 0 at r_c (checked against
-                    LAMMPS' pair_lj_smooth.cpp and ``pair_write`` output, tests/test_potentials.py)
+                    LAMMPS' pair_lj_smooth.cpp and ``pair_write`` output, tests/unit/systems/test_potentials.py)
 ``LJ_POLY``         4ε[(σ/r)^12 − (σ/r)^6 + C0 + C2 x² + C4 x⁴] (the JBB 2D ternary model; C's make V,
                     V′, V″ vanish at r_c = 2.5σ_αβ)
 ``SOFT_POLY``       ε [(σ_ij/r)^12 + c0 + c2 x² + c4 x⁴] with per-particle diameters and the non-additive

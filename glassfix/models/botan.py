@@ -231,8 +231,9 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
 class BotanModel(Predictor):
     """BOTAN predictor: per-atom propensity (and per-edge pair-distance change via ``predict_edges``).
 
-    The receptive field is ``n_steps × r_edge`` (14σ for the reference): in LAMMPS use ``mode gather``,
-    or ``mode local`` with a ghost shell at least that thick.
+    The receptive field is ``n_steps × r_edge`` (14σ for the reference). In LAMMPS ``mode local`` runs it
+    distributed (:meth:`predict_distributed`: ghosts one edge cutoff deep, their node states exchanged
+    between cycles); ``mode gather`` evaluates the whole system on rank 0.
     """
 
     kind = "botan"

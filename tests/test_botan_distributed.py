@@ -187,3 +187,20 @@ def test_ghost_shell_check_names_the_cutoff_of_the_distributed_mode(tmp_path, pl
     proc = run_lmp(script.replace("region slab block", "comm_modify cutoff 2.9\nregion slab block"), tmp_path / "ok",
                    nprocs=2, timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+
+
+def test_a_failing_rank_still_joins_every_exchange(tmp_path, model):
+    """The exchanges are collective: when this rank's evaluation fails (here: a view without positions)
+    it still makes the remaining halo_exchanges calls, without data, then raises one BridgeError line."""
+    from glassfix.engines.lammps.bridge import BridgeError, create
+    from glassfix.engines.lammps.contract import CONTRACT_VERSION
+
+    path = model.save(tmp_path / "botan.glassfix")
+    info = {"contract_version": CONTRACT_VERSION, "ntypes": 2, "dimension": 3, "nprocs": 2, "rank": 1}
+    h = create("predict", ["model", str(path), "mode", "local"], info)
+    assert (h.halo_width, h.halo_exchanges, h.receptive_field) == (64, 6, 2.0)
+    calls = []
+    with pytest.raises(BridgeError, match="prediction failed at step 7: KeyError"):
+        h.compute_local({"step": 7, "halo": calls.append, "halo_width": 64})
+    assert calls == [None] * 6
+    assert create("predict", ["model", str(path), "mode", "gather"], info).halo_width == 0

@@ -314,16 +314,17 @@ class PredictHandler:
     def _compute_distributed(self, view: dict[str, Any]) -> None:
         """Distributed message passing: the graph of every edge into this rank's owned atoms, the ghosts'
         node states refreshed by ``view["halo"]`` between cycles (BotanModel.predict_distributed)."""
-        la = LocalAtoms.from_view(view, self.dim)
+        exchange = view.get("halo")
         done = 0
 
         def halo(rows: np.ndarray | None) -> None:
             nonlocal done
             done += 1
-            la.halo(rows)
+            exchange(rows)
 
         try:
-            if la.halo is None or la.halo_width != self.halo_width:
+            la = LocalAtoms.from_view(view, self.dim)
+            if exchange is None or la.halo_width != self.halo_width:
                 raise BridgeError(f"the plugin passed no halo exchange of width {self.halo_width} "
                                   f"(got {la.halo_width}); rebuild it with 'glassfix plugin build'")
             nl = _local_neighbors(la, self.receptive_field)    # rows: every owned atom
@@ -347,7 +348,7 @@ class PredictHandler:
         finally:
             # the exchanges are collective: a rank that failed early still joins the others' remaining
             # ones (without data), so every rank reaches the fix's collective error report
-            while la.halo is not None and done < self.halo_exchanges:
+            while exchange is not None and done < self.halo_exchanges:
                 halo(None)
 
     def compute_gather(self, view: dict[str, Any]) -> None:

@@ -204,3 +204,18 @@ def test_a_failing_rank_still_joins_every_exchange(tmp_path, model):
         h.compute_local({"step": 7, "halo": calls.append, "halo_width": 64})
     assert calls == [None] * 6
     assert create("predict", ["model", str(path), "mode", "gather"], info).halo_width == 0
+
+
+@pytest.mark.slow
+def test_subdomains_thinner_than_the_ghost_shell(tmp_path, plugin_so, data_dir):
+    """`processors 4 1 1` on the 9.4σ box: 2.35σ slabs, thinner than the 2.8σ shell, so LAMMPS brings
+    ghosts over several hops; the node-state exchange follows the same hops and the values stay exact."""
+    path = data_dir / "botan.glassfix"
+    script = _script(plugin_so, data_dir / "ortho.data", path).replace(
+        "atom_style atomic", "atom_style atomic\nprocessors 4 1 1")
+    proc = run_lmp(script, tmp_path, nprocs=4, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
+    assert "4 by 1 by 1 MPI processor grid" in proc.stdout
+    cols = read_dump_frames(tmp_path / "out.dump")[0].metadata["columns"]
+    scale = np.abs(cols["f_g"]).max()
+    assert np.abs(cols["f_p"] - cols["f_g"]).max() <= 1e-5 * scale

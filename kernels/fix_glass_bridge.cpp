@@ -43,7 +43,7 @@ FixGlassBridge::FixGlassBridge(LAMMPS *lmp, int narg, char **arg, const char *st
     Fix(lmp, narg, arg), pystyle(style_name), handler(nullptr), bridge_error(nullptr), nout(1),
     receptive_field(0.0), gather(0), list(nullptr), values(nullptr), has_outputs(0), last_eval(-1),
     ghost_auto(0), ghost_big(0), ghost_user(0.0), halo_width(0), halo_exchanges(0), halo_buf(nullptr), halo_col0(0),
-    halo_ncol(0), halo_count(0), halo_rows(0)
+    halo_ncol(0)
 {
   if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage());
 

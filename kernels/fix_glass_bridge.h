@@ -81,7 +81,6 @@ class FixGlassBridge : public Fix {
   float *halo_buf;                  // the rows being exchanged (during halo_exchange only)
   std::vector<float> halo_scratch;  // zeros sent by a rank whose own buffer was unusable
   int halo_col0, halo_ncol;         // float columns of the current forward_comm chunk
-  bigint halo_count, halo_rows;     // exchanges made and ghost rows received (since the fix was made)
 
   // create the handler: every rank, collective errors named as `naming`
   void create_handler(int narg, char **arg, RankNaming naming);

@@ -109,8 +109,6 @@ PyObject *FixGlassBridge::halo_exchange(PyObject *arg)
       comm->forward_comm(this, (halo_ncol + 1) / 2);
     }
     halo_buf = nullptr;
-    halo_count += 1;
-    halo_rows += atom->nghost;
   }
   if (have) PyBuffer_Release(&b);
   if (!err.empty()) {

@@ -1,8 +1,10 @@
 """``glassfix bench``: speed measured as ratios within one run (ours vs a reference on the same input).
 
 ``overhead``: wall time of Kob–Andersen NVE under ``mpirun -np K`` with ``fix glass/predict`` (radial
-structure-function softness every ``every`` steps) divided by the same run without the fix; median of
-alternating repeats. Results are appended to ``docs/benchmarks.md`` with date and machine.
+structure-function softness every ``every`` steps; ``model_kind="botan"``: the BOTAN network in mode local,
+distributed message passing, and in mode gather, in the same alternating repeats) divided by the same run
+without the fix; median of alternating repeats. Results are appended to ``docs/benchmarks.md`` with date
+and machine.
 """
 
 from __future__ import annotations
@@ -103,10 +105,42 @@ def _random_softness_model(path: Path) -> Path:
     return path
 
 
+def _random_botan_model(path: Path) -> Path:
+    """A BOTAN model (reference architecture, r_edge = 2σ) with fixed random weights: same cost as trained."""
+    import torch
+
+    from glassfix.descriptors.graph import ParticleGraph
+    from glassfix.models.botan import BotanModel, build_network
+
+    torch.manual_seed(0)
+    net = build_network()
+    desc = ParticleGraph(n_species=2, r_edge=2.0, species_names=["A", "B"])
+    BotanModel.from_network(net, desc, ["A", "B"], provenance={"purpose": "benchmark, random weights"}).save(path)
+    return path
+
+
+def _nghost(log: Path) -> float:
+    """Average ghost atoms per rank ('Nghost: X ave') of the last run in a LAMMPS log."""
+    found = re.findall(r"^Nghost:\s+([0-9.eE+-]+) ave", log.read_text(), flags=re.M)
+    return float(found[-1]) if found else float("nan")
+
+
+def _fix_variants(model_kind: str, model: Path, every: int) -> dict[str, str]:
+    """The fix line of each 'with' variant: softness in its fastest configuration (tabulated C++ path, ghost
+    shell enlarged on evaluation steps only); BOTAN distributed (mode local) and gathered (mode gather)."""
+    if model_kind == "softness":
+        return {"with": f"fix soft all glass/predict {every} model {model} ghost auto"}
+    if model_kind == "botan":
+        return {"local": f"fix gnn all glass/predict {every} model {model} mode local",
+                "gather": f"fix gnn all glass/predict {every} model {model} mode gather"}
+    raise ValueError(f"bench overhead: model must be softness or botan, got {model_kind!r}")
+
+
 def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every: int = 100,
                    repeats: int = 3, nprocs: int = 2, report: Path = Path("docs/benchmarks.md"),
-                   model: Path | None = None) -> dict:
-    """Median wall-time ratio (with fix / without) of KA NVE; resumable; appends to ``report``."""
+                   model: Path | None = None, model_kind: str = "softness") -> dict:
+    """Median wall-time ratio (with fix / without) of KA NVE; resumable; appends to ``report``.
+    ``model_kind`` 'softness' (one 'with' variant) or 'botan' (variants 'local' and 'gather')."""
     from rich.console import Console
 
     from glassfix.engines.lammps.plugin import plugin_path
@@ -117,6 +151,8 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / "state.json"
     key = dict(n_atoms=n_atoms, steps=steps, every=every, nprocs=nprocs)
+    if model_kind != "softness":
+        key["model"] = model_kind
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     if state.get("key") != key:
         state = {"key": key, "runs": []}
@@ -129,15 +165,17 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
             (out_dir / "prepare.lmp").write_text(_PREPARE.format(
                 n=n_atoms, seed=4711, seed2=4712, nb=n_atoms - round(0.8 * n_atoms), pair=_PAIR, equil=2000))
             run_lammps(out_dir / "prepare.lmp", nprocs=nprocs, cwd=out_dir, log_path="log.prepare")
-    model = Path(model) if model else _random_softness_model(out_dir / "bench_softness.glassfix")
+    if not model:
+        model = (_random_botan_model(out_dir / "bench_botan.glassfix") if model_kind == "botan"
+                 else _random_softness_model(out_dir / "bench_softness.glassfix"))
+    model = Path(model)
     plugin = plugin_path()
-    # "without" is what a user runs today; "with" adds the fix in its fastest configuration: the
-    # tabulated C++ evaluation (native) and a ghost shell enlarged only on evaluation steps (ghost auto)
-    variants = {
-        "without": dict(label="no fix", plugin_line="", fix_line="", comm_line=""),
-        "with": dict(label="with fix glass/predict", plugin_line=f"plugin load {plugin}",
-                     fix_line=f"fix soft all glass/predict {every} model {model} ghost auto", comm_line=""),
-    }
+    # "without" is what a user runs today; the others add the fix
+    variants = {"without": dict(label="no fix", plugin_line="", fix_line="", comm_line="")}
+    for name, fix_line in _fix_variants(model_kind, model, every).items():
+        variants[name] = dict(label=f"with fix glass/predict ({name})", plugin_line=f"plugin load {plugin}",
+                              fix_line=fix_line, comm_line="")
+    withs = [n for n in variants if n != "without"]
     for name, v in variants.items():
         (out_dir / f"{name}.lmp").write_text(_RUN.format(pair=_PAIR, every=every, steps=steps, **v))
 
@@ -145,12 +183,13 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
     if not state.get("warm"):
         with console.status("warm-up run (numba compile cache) …"):
             (out_dir / "warm.lmp").write_text(_RUN.format(pair=_PAIR, every=every, steps=every,
-                                                          **variants["with"]))
+                                                          **variants[withs[0]]))
             run_lammps(out_dir / "warm.lmp", nprocs=nprocs, cwd=out_dir, log_path="log.warm")
         state["warm"] = True
         save_state()
 
-    order = [("without", "with") if i % 2 == 0 else ("with", "without") for i in range(repeats)]
+    names = ["without"] + withs
+    order = [names if i % 2 == 0 else names[::-1] for i in range(repeats)]
     for i, pair in enumerate(order):
         for name in pair:
             if any(r["repeat"] == i and r["variant"] == name for r in state["runs"]):
@@ -166,24 +205,44 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
             console.print(f"  repeat {i + 1} {name:8s} loop {loop:7.2f} s (process wall {wall:6.2f} s)")
 
     loops = {n: sorted_by_repeat(state, n) for n in variants}
-    ratios = [w / wo for w, wo in zip(loops["with"], loops["without"])]
+    ratios = {n: [w / wo for w, wo in zip(loops[n], loops["without"])] for n in withs}
+    first = withs[0]
     result = {
+        "model": model_kind,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": machine_description(),
         "n_atoms": n_atoms, "steps": steps, "every": every, "nprocs": nprocs,
-        "loop_without_s": loops["without"], "loop_with_s": loops["with"],
-        "ratio_per_repeat": ratios, "median_ratio": statistics.median(ratios),
+        "loop_without_s": loops["without"], "loop_with_s": loops[first],
+        "ratio_per_repeat": ratios[first], "median_ratio": statistics.median(ratios[first]),
         "glassfix": __version__,
         # median over repeats of (with - without) per LAMMPS timing section: where the extra time goes
-        "extra_by_section_s": _extra_by_section(state),
+        "extra_by_section_s": _extra_by_section(state, first),
     }
+    if model_kind == "botan":
+        from glassfix.models import load_model
+
+        m = load_model(model)
+        result["halo"] = {"exchanges": int(m.halo_exchanges), "width": int(m.halo_width)}
+    if len(withs) > 1:
+        result["variants"] = {n: {"loop_s": loops[n], "ratio_per_repeat": ratios[n],
+                                  "median_ratio": statistics.median(ratios[n]),
+                                  "extra_by_section_s": _extra_by_section(state, n),
+                                  "nghost_per_rank": statistics.median(
+                                      _nghost(out_dir / f"log.{n}.{i}") for i in range(repeats))}
+                              for n in withs}
     (out_dir / "result.json").write_text(json.dumps(result, indent=2))
-    _append_report(Path(report), result)
-    console.print(f"[bold]median overhead ratio {result['median_ratio']:.3f}[/bold] → {report}")
+    if len(withs) > 1:
+        _append_variants_report(Path(report), result)
+        for n in withs:
+            console.print(f"[bold]{n}: median overhead ratio {result['variants'][n]['median_ratio']:.3f}[/bold]")
+        console.print(f"→ {report}")
+    else:
+        _append_report(Path(report), result)
+        console.print(f"[bold]median overhead ratio {result['median_ratio']:.3f}[/bold] → {report}")
     return result
 
 
-def _extra_by_section(state: dict) -> dict[str, float]:
+def _extra_by_section(state: dict, variant: str = "with") -> dict[str, float]:
     """Median over repeats of the with − without time of each LAMMPS timing section (s)."""
     import statistics
 
@@ -192,8 +251,8 @@ def _extra_by_section(state: dict) -> dict[str, float]:
     names = sorted({k for d in by.values() for k in d})
     out = {}
     for k in names:
-        diffs = [by[(i, "with")].get(k, 0.0) - by[(i, "without")].get(k, 0.0)
-                 for i in reps if (i, "with") in by and (i, "without") in by]
+        diffs = [by[(i, variant)].get(k, 0.0) - by[(i, "without")].get(k, 0.0)
+                 for i in reps if (i, variant) in by and (i, "without") in by]
         if diffs:
             out[k] = statistics.median(diffs)
     return out
@@ -242,6 +301,131 @@ def _append_report(report: Path, r: dict) -> None:
             "| " + " | ".join(f"{v:+.2f}" for v in extra.values()) + " |",
             "",
         ]
+    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(section))
+
+
+# assumed network for the projection (not measured here: this machine has one node): per-message latency
+# and bandwidth of a typical InfiniBand cluster
+NET_LATENCY_S = 5e-6
+NET_BANDWIDTH_BPS = 10e9
+
+
+def ghost_atoms_cubic(n_per_rank: float, shell: float, density: float = 1.2) -> float:
+    """Ghost atoms of a cubic subdomain holding n_per_rank atoms at ``density`` with a ghost ``shell``
+    (length units): density × ((l + 2 shell)³ − l³)."""
+    side = (n_per_rank / density) ** (1.0 / 3.0)
+    return density * ((side + 2.0 * shell) ** 3 - side ** 3)
+
+
+def project_weak_scaling(s_per_atom: float, exchanges: int, width: int, shell: float, ranks: list[int],
+                         n_per_rank: list[int]) -> list[dict]:
+    """Projected time per evaluation (s) of mode local and mode gather for ``ranks`` × ``n_per_rank``.
+
+    Both run the same network per atom (``s_per_atom``, measured). local: s_per_atom × n, plus for P > 1
+    the exchanges over the assumed network (each a 6-message LAMMPS forward communication of ``width``
+    float32 per ghost of a cubic subdomain). gather: s_per_atom × P n on rank 0, plus 44 B per atom
+    through rank 0's link."""
+    rows = []
+    for p in ranks:
+        for n in n_per_rank:
+            ng = ghost_atoms_cubic(n, shell)
+            comm_bytes = exchanges * width * 4 * ng
+            comm = 0.0 if p == 1 else exchanges * 6 * NET_LATENCY_S + comm_bytes / NET_BANDWIDTH_BPS
+            rows.append({"ranks": p, "n_per_rank": n, "n_total": p * n, "ghosts": ng,
+                         "bytes_per_rank": comm_bytes, "local_s": s_per_atom * n + comm, "local_comm_s": comm,
+                         "gather_s": s_per_atom * p * n + (0.0 if p == 1 else 44 * p * n / NET_BANDWIDTH_BPS)})
+    return rows
+
+
+def _append_variants_report(report: Path, r: dict) -> None:
+    """Report section of a multi-variant overhead run (BOTAN: mode local, distributed, vs mode gather)."""
+    from glassfix.core.machine import BENCH_HEADER
+
+    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
+    names = list(r["variants"])
+    v = r["variants"]
+    probe = r["halo"]
+    section = [
+        "",
+        f"## Overhead of fix glass/predict with BOTAN: distributed (mode local) vs mode gather — {r['date']}",
+        "",
+        f"Command: `glassfix bench overhead --model {r['model']} --n {r['n_atoms']} --steps {r['steps']} "
+        f"--every {r['every']} --np {r['nprocs']} --repeats {len(r['loop_without_s'])}`  ",
+        f"Machine: {r['machine']}; glassfix {r['glassfix']}",
+        "",
+        f"KA 3D N = {r['n_atoms']} NVE (lj/smooth/linear 2.5σ_αβ, dt = 0.005, neighbor skin 0.3) under "
+        f"`mpirun -np {r['nprocs']}`, without the fix and with `fix glass/predict {r['every']} model BOTAN` "
+        "(reference architecture: 7 cycles, hidden width 64, r_edge = 2σ; random weights, same cost) in "
+        "`mode local` (each rank its own atoms, ghosts one edge cutoff deep, ghost node states exchanged "
+        "between cycles) and in `mode gather` (all atoms on rank 0). One torch thread per rank. Loop times "
+        f"(LAMMPS 'Loop time', {r['steps'] // r['every']} evaluations inside the loop; the one at setup is "
+        "outside it), the variants alternating in order:",
+        "",
+        "| repeat | without (s) | " + " | ".join(f"{n} (s)" for n in names) + " | "
+        + " | ".join(f"ratio {n}" for n in names) + " |",
+        "|---|---|" + "---|" * (2 * len(names)),
+        *[f"| {i + 1} | {wo:.2f} | " + " | ".join(f"{v[n]['loop_s'][i]:.2f}" for n in names) + " | "
+          + " | ".join(f"{v[n]['ratio_per_repeat'][i]:.3f}" for n in names) + " |"
+          for i, wo in enumerate(r["loop_without_s"])],
+        "",
+        "**Median ratios: " + ", ".join(f"{n} {v[n]['median_ratio']:.3f}" for n in names) + "** (target for "
+        "BOTAN every 1000 steps: ≤ 1.3).",
+        "",
+        "Extra time with the fix by LAMMPS timing section (median over repeats of with − without, s):",
+        "",
+    ]
+    secs = sorted({k for n in names for k in v[n]["extra_by_section_s"]})
+    section += ["| variant | " + " | ".join(secs) + " |", "|---|" + "---|" * len(secs)]
+    section += [f"| {n} | " + " | ".join(f"{v[n]['extra_by_section_s'].get(k, 0.0):+.2f}" for k in secs) + " |"
+                for n in names]
+    if "local" in v:
+        ng = v["local"]["nghost_per_rank"]
+        per_eval = probe["exchanges"] * probe["width"] * 4 * ng
+        section += [
+            "",
+            f"Communication of mode local (measured ghost count, LAMMPS 'Nghost' average per rank: {ng:.0f}): "
+            f"{probe['exchanges']} exchanges × {probe['width']} float32 per ghost atom = "
+            f"{per_eval / 1e6:.2f} MB received per rank and evaluation (including periodic self-images "
+            f"that stay on the rank), {per_eval / r['every'] / 1e3:.1f} kB per rank and MD step averaged over "
+            f"the interval of {r['every']} steps. Mode gather moves 44 B per atom per evaluation (positions, "
+            f"ids, types and in-group flags to rank 0, the outputs back): "
+            f"{44 * r['n_atoms'] / 1e6:.2f} MB, all through rank 0.",
+        ]
+    if "local" in v and "gather" in v:
+        evals = r["steps"] // r["every"]
+        per_rank = r["n_atoms"] / r["nprocs"]
+        tau_l = v["local"]["extra_by_section_s"].get("Modify", 0.0) / evals / per_rank
+        # gather: rank 0 evaluates every atom (the fix's Modify time, averaged over ranks that all wait for it)
+        tau_g = v["gather"]["extra_by_section_s"].get("Modify", 0.0) / evals / r["n_atoms"]
+        ranks, sizes = [1, 8, 64, 512, 4096], [8192, 65536]
+        rows = project_weak_scaling(tau_l, probe["exchanges"], probe["width"], 2.8, ranks, sizes)
+        section += [
+            "",
+            "**Projected weak scaling** (not measured: one node here). Inputs measured above: the cost of one "
+            f"evaluation per owned atom in mode local, {tau_l * 1e6:.0f} µs (extra Modify time / "
+            f"{evals} evaluations / {per_rank:.0f} atoms per rank, the on-node exchanges and the node updates of "
+            f"{v['local']['nghost_per_rank'] / per_rank:.2f} ghosts per owned atom included; the ≈ 40 edges "
+            "per owned atom dominate), used for both modes (the same network per atom; mode gather measured "
+            "per "
+            f"atom {tau_g * 1e6:.0f} µs, extra Modify time / evaluations / N). Assumed: cubic "
+            "subdomains at density 1.2 with the ghost shell of the KA pair style (2.5 + 0.3 = 2.8σ, which "
+            f"covers BOTAN's r_edge + skin = 2.3σ), a network of {NET_LATENCY_S * 1e6:.0f} µs latency per "
+            f"message and {NET_BANDWIDTH_BPS / 1e9:.0f} GB/s, {probe['exchanges']} exchanges of 6 messages "
+            "per evaluation, the per-atom cost independent of the subdomain (one thread per rank). One rank "
+            "exchanges with its own periodic images only (no network). Time per evaluation (s):",
+            "",
+            "| ranks | atoms/rank | total atoms | ghosts/rank | MB exchanged/rank | local: comm | local: total "
+            "| gather: total |",
+            "|---|---|---|---|---|---|---|---|",
+            *[f"| {q['ranks']} | {q['n_per_rank']} | {q['n_total']:.3g} | {q['ghosts']:.0f} | "
+              f"{q['bytes_per_rank'] / 1e6:.1f} | {q['local_comm_s']:.4f} | {q['local_s']:.2f} | "
+              f"{q['gather_s']:.3g} |" for q in rows],
+            "",
+            "Mode local stays at the cost of one rank's atoms at any rank count (the exchanges add "
+            f"≤ {max(q['local_comm_s'] / q['local_s'] for q in rows) * 100:.2f} % in this projection); "
+            "mode gather grows with the total number of atoms on one core (and its memory).",
+        ]
+    section.append("")
     atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(section))
 
 

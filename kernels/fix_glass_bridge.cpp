@@ -42,7 +42,8 @@ using glassfix::set_item;
 FixGlassBridge::FixGlassBridge(LAMMPS *lmp, int narg, char **arg, const char *style_name) :
     Fix(lmp, narg, arg), pystyle(style_name), handler(nullptr), bridge_error(nullptr), nout(1),
     receptive_field(0.0), gather(0), list(nullptr), values(nullptr), has_outputs(0), last_eval(-1),
-    ghost_auto(0), ghost_big(0), ghost_user(0.0)
+    ghost_auto(0), ghost_big(0), ghost_user(0.0), halo_width(0), halo_exchanges(0), halo_buf(nullptr), halo_col0(0),
+    halo_ncol(0)
 {
   if (narg < 5) error->all(FLERR, "Fix {}: too few arguments; usage: {}", style, usage());
 
@@ -114,6 +115,12 @@ void FixGlassBridge::create_handler(int narg, char **arg, RankNaming naming)
             PyRef ga(PyObject_GetAttrString(h.get(), "ghost_auto"));
             ghost_auto = ga ? PyObject_IsTrue(ga.get()) : 0;
           }
+          if (!PyErr_Occurred() && PyObject_HasAttrString(h.get(), "halo_width")) {
+            PyRef hw(PyObject_GetAttrString(h.get(), "halo_width"));
+            halo_width = hw ? static_cast<int>(PyLong_AsLong(hw.get())) : 0;
+            PyRef hn(hw ? PyObject_GetAttrString(h.get(), "halo_exchanges") : nullptr);
+            halo_exchanges = hn ? static_cast<int>(PyLong_AsLong(hn.get())) : 0;
+          }
           if (PyErr_Occurred()) msg = py_error_message();
           else handler = h.release();
         }
@@ -128,6 +135,7 @@ void FixGlassBridge::setup_outputs()
   if (nout < 1) error->all(FLERR, "Fix {}: the model declares {} outputs; need at least one", style, nout);
 
   if (gather || receptive_field <= 0.0) ghost_auto = 0;
+  setup_halo();
   // ghost auto: reneighbour at every evaluation step with a ghost shell covering the receptive field;
   // the next ordinary re-neighbouring goes back to the user's shell
   if (ghost_auto) force_reneighbor = 1;
@@ -233,6 +241,14 @@ void FixGlassBridge::init()
     double cutghost = comm->cutghostuser;
     if (force->pair) cutghost = std::max(cutghost, force->pair->cutforce + neighbor->skin);
     double need = receptive_field + neighbor->skin;
+    if (cutghost < need && halo_width > 0)
+      error->all(FLERR,
+                 "Fix {} {}: ghost cutoff {:.6g} is below the edge cutoff {:.6g} plus neighbor skin "
+                 "{:.6g} that distributed message passing (mode local) needs: every rank builds the "
+                 "graph of its atoms over ghosts one edge cutoff deep and receives the ghosts' node "
+                 "states between cycles; add 'comm_modify cutoff {:.6g}' (or larger) before the run, "
+                 "or use 'ghost auto' or 'mode gather'",
+                 id, style, cutghost, receptive_field, neighbor->skin, need);
     if (cutghost < need)
       error->all(FLERR,
                  "Fix {} {}: ghost cutoff {:.6g} is below the receptive field {:.6g} plus neighbor "
@@ -340,7 +356,16 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
   int ncenter = static_cast<int>(centers.size());
 
   // Flatten LAMMPS' full neighbour list of the centre atoms into CSR (its pages are not contiguous).
-  std::vector<long long> offsets(ncenter + 1, 0);
+  // Distributed message passing needs the edges of every owned atom (the group selects outputs only):
+  // the CSR rows are then all owned atoms 0..nlocal-1 (view["owned_rows"] = 1).
+  std::vector<int> all_owned;
+  if (halo_width > 0) {
+    all_owned.resize(nlocal);
+    for (int i = 0; i < nlocal; i++) all_owned[i] = i;
+  }
+  const std::vector<int> &rows = halo_width > 0 ? all_owned : centers;
+  const int nrows = static_cast<int>(rows.size());
+  std::vector<long long> offsets(nrows + 1, 0);
   std::vector<int> neigh;
   if (receptive_field > 0.0) {
     neighbor->build_one(list);
@@ -348,10 +373,10 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
     std::vector<int> row(nlocal, -1);
     for (int ii = 0; ii < list->inum; ii++) row[list->ilist[ii]] = ii;
     size_t total = 0;
-    for (int c = 0; c < ncenter; c++) total += list->numneigh[row[centers[c]]];
+    for (int c = 0; c < nrows; c++) total += list->numneigh[row[rows[c]]];
     neigh.reserve(total);
-    for (int c = 0; c < ncenter; c++) {
-      int ii = row[centers[c]];
+    for (int c = 0; c < nrows; c++) {
+      int ii = row[rows[c]];
       int *jlist = list->firstneigh[ii];
       int jnum = list->numneigh[ii];
       for (int jj = 0; jj < jnum; jj++) neigh.push_back(jlist[jj] & NEIGHMASK);
@@ -373,15 +398,25 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
         set_item(v, "tag", ro_view(atom->tag, sizeof(tagint) * nall)) &&
         set_item(v, "tag_itemsize", PyLong_FromLong(sizeof(tagint))) &&
         set_item(v, "centers", ro_view(centers.data(), sizeof(int) * ncenter)) &&
-        set_item(v, "offsets", ro_view(offsets.data(), sizeof(long long) * (ncenter + 1))) &&
+        set_item(v, "offsets", ro_view(offsets.data(), sizeof(long long) * (nrows + 1))) &&
         set_item(v, "neighbors", ro_view(neigh.data(), sizeof(int) * neigh.size())) &&
+        set_item(v, "owned_rows", PyLong_FromLong(halo_width > 0 ? 1 : 0)) &&
         set_item(v, "out", rw_view(out, sizeof(double) * ncenter * nout)) &&
         set_item(v, "box", box_tuple(domain));
+    PyObject *halo = nullptr;    // borrowed from the view
+    if (ok && halo_width > 0) {
+      ok = set_item(v, "halo", new_halo_callable()) && set_item(v, "halo_width", PyLong_FromLong(halo_width));
+      if (ok) halo = PyDict_GetItemString(v, "halo");
+    }
     if (!ok) {
       msg = "cannot build the view passed to Python (" + py_error_message() + ")";
+      // the bridge never ran on this rank: join the other ranks' exchanges without data
+      for (int k = 0; k < halo_exchanges && halo_width > 0; k++) Py_XDECREF(halo_exchange(Py_None));
+      PyErr_Clear();
     } else {
       PyRef r(PyObject_CallMethod(handler, "compute_local", "O", v));
       if (!r) msg = py_error_message();
+      end_halo_callable(halo);
       release_views(v);
     }
   }

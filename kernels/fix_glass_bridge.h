@@ -22,7 +22,7 @@ typedef struct _object PyObject;
 namespace LAMMPS_NS {
 
 namespace bridge_contract {
-constexpr int VERSION = 1;                 // bridge.CONTRACT_VERSION
+constexpr int VERSION = 2;                 // bridge.CONTRACT_VERSION
 constexpr int INTS_PER_ATOM = 3;           // gathered ints per atom: id, type, in-group (0/1)
 constexpr int INT_ID = 0, INT_TYPE = 1, INT_IN_GROUP = 2;
 constexpr int POSITION_COLUMNS = 3;        // gathered doubles start with x, y, z (wrapped)
@@ -48,6 +48,11 @@ class FixGlassBridge : public Fix {
   void set_arrays(int) override;
   int pack_exchange(int, double *) override;
   int unpack_exchange(int, double *) override;
+  // distributed message passing (fix_glass_halo.cpp): forward communication of per-atom float32 rows
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
+  // the body of view["halo"](rows): one collective exchange of the ghost rows (Python C-API result)
+  PyObject *halo_exchange(PyObject *rows);
 
  protected:
   // which rank the ERROR line names: none (work done by rank 0 alone), the failing one when only some
@@ -68,6 +73,14 @@ class FixGlassBridge : public Fix {
   int ghost_auto;             // 1 = enlarge the ghost shell on evaluation steps only
   int ghost_big;              // 1 while the enlarged shell is in force
   double ghost_user;          // the user's comm_modify cutoff, restored between evaluations
+  // distributed message passing: float32 node states per atom that ghosts receive from their owners
+  // between cycles (handler.halo_width; 0 = none). The CSR then covers every owned atom (the graph needs
+  // all of them, not only the group) and the view carries the `halo` callable.
+  int halo_width;
+  int halo_exchanges;               // exchanges per evaluation (handler.halo_exchanges)
+  float *halo_buf;                  // the rows being exchanged (during halo_exchange only)
+  std::vector<float> halo_scratch;  // zeros sent by a rank whose own buffer was unusable
+  int halo_col0, halo_ncol;         // float columns of the current forward_comm chunk
 
   // create the handler: every rank, collective errors named as `naming`
   void create_handler(int narg, char **arg, RankNaming naming);
@@ -98,6 +111,9 @@ class FixGlassBridge : public Fix {
 
  private:
   void set_ghost(bool big);
+  void setup_halo();
+  PyObject *new_halo_callable();
+  void end_halo_callable(PyObject *f);
 };
 
 }    // namespace LAMMPS_NS

@@ -34,7 +34,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench_ace_readout(repeats=args.repeats, report=Path(args.report))
     elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
-                       repeats=args.repeats, nprocs=args.np, report=Path(args.report))
+                       repeats=args.repeats, nprocs=args.np, report=Path(args.report), model_kind=args.model)
     return 0
 
 
@@ -55,6 +55,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
     be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     be.add_argument("--np", type=int, default=2, help="MPI ranks")
+    be.add_argument("--model", choices=["softness", "botan"], default="softness",
+                    help="overhead: softness (tabulated C++ path) or botan (mode local, distributed, and mode "
+                         "gather, alternating)")
     be.add_argument("--sizes", default="1000,4000,16000", help="engines: comma-separated particle numbers")
     be.add_argument("--atom-steps", type=float, default=2e6, help="engines: N x steps of each timed run")
     be.add_argument("--threads", type=int, default=2, help="gnn: torch threads")

@@ -190,12 +190,14 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.decoder = _Decoder(hidden)
             self.edge_decoder = None if shared_decoder else _Decoder(hidden)
 
-        def forward(self, x, edge_index, edge_attr, edges: bool = True):
+        def forward(self, x, edge_index, edge_attr, edges: bool = True, halo=None):
             # The edge layer W·[h_src, h_dst, h_e, h_e⁰] + b is split into its four column blocks: the two
             # node blocks are applied once per node and gathered per edge (N ≪ E), the h_e⁰ block (tied
             # across cycles) once per forward, so per edge and cycle only W_e·h_e and fc2 remain (2.5×
             # fewer FLOPs than the 256-wide product) and no E×256 concatenation is written. Same
             # parameters (the reference names), same float32 values up to the order of the sums.
+            # ``halo(hv) -> hv``, when given, refreshes the node states of ghost atoms after every node
+            # update but the last (distributed message passing: BotanModel.predict_distributed).
             h = self.decoder.fc1.in_features
             g = _Graph(edge_index, x.shape[0])
             e1, e2 = self.network.edge_model.mlp.fc1, self.network.edge_model.mlp.fc2
@@ -208,13 +210,15 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             c_edge = F.linear(he0, e1.weight[:, 3 * h:], e1.bias)    # the tied h_e⁰ block, once per forward
             c_node = F.linear(hv0, v1.weight[:, h:2 * h], v1.bias)
             hv, he = hv0, he0
-            for _ in range(self.n_steps):
+            for cycle in range(self.n_steps):
                 pre = _PairSum.apply(F.linear(hv, w_nodes), g)    # W_src·h_src + W_dst·h_dst per edge
                 # in place: no E×h temporaries beyond the two layers' outputs
                 pre = pre.add_(c_edge).addmm_(he, w_edge).relu_()
                 he = _linear_relu(e2, pre)
                 agg = _InSum.apply(he, g)    # Σ over incoming edges
                 hv = _linear_relu(v2, torch.addmm(c_node, hv, w_v).addmm_(agg, w_agg).relu_())
+                if halo is not None and cycle < self.n_steps - 1:
+                    hv = halo(hv)
             if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
                 return self.decoder(hv), None
             dec_e = self.decoder if self.edge_decoder is None else self.edge_decoder
@@ -227,8 +231,9 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
 class BotanModel(Predictor):
     """BOTAN predictor: per-atom propensity (and per-edge pair-distance change via ``predict_edges``).
 
-    The receptive field is ``n_steps × r_edge`` (14σ for the reference): in LAMMPS use ``mode gather``,
-    or ``mode local`` with a ghost shell at least that thick.
+    The receptive field is ``n_steps × r_edge`` (14σ for the reference). In LAMMPS ``mode local`` runs it
+    distributed (:meth:`predict_distributed`: ghosts one edge cutoff deep, their node states exchanged
+    between cycles); ``mode gather`` evaluates the whole system on rank 0.
     """
 
     kind = "botan"
@@ -307,8 +312,10 @@ class BotanModel(Predictor):
         return float(self.n_steps * self.descriptor.cutoff)
 
     def forward_graph(self, node_feature: np.ndarray, edge_index: np.ndarray,
-                      edge_attr: np.ndarray, edges: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw network outputs (node (N,), edge (E,) or None if not ``edges``) float32 for an explicit graph."""
+                      edge_attr: np.ndarray, edges: bool = True,
+                      halo: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw network outputs (node (N,), edge (E,) or None if not ``edges``) float32 for an explicit graph;
+        ``halo`` as in :meth:`predict_distributed`."""
         torch = _torch()
         net = self.network()
         with torch.no_grad():
@@ -319,8 +326,44 @@ class BotanModel(Predictor):
             if ea.shape[1] != self.edge_dim:
                 raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
                                  f"{self.edge_dim}-dimensional systems")
-            node, edge = net(x, ei, ea, edges=edges)
+            node, edge = net(x, ei, ea, edges=edges, halo=None if halo is None else _numpy_halo(halo))
         return node.cpu().numpy(), (edge.cpu().numpy() if edge is not None else None)
+
+    # ---- distributed message passing (fix glass/predict mode local) -------------------------------
+
+    @property
+    def message_cutoff(self) -> float:
+        """r_edge (length units): the ghost shell one rank needs when node states are exchanged per cycle."""
+        return float(self.descriptor.cutoff)
+
+    @property
+    def halo_width(self) -> int:
+        """float32 node-state values per atom exchanged between cycles (the hidden width)."""
+        return self.hidden
+
+    @property
+    def halo_exchanges(self) -> int:
+        """Exchanges per evaluation: after every node update but the last (n_steps − 1)."""
+        return self.n_steps - 1
+
+    def predict_distributed(self, species: np.ndarray, edge_index: np.ndarray, edge_vec: np.ndarray,
+                            halo: Any) -> np.ndarray:
+        """Propensities (n,) float64 of one MPI rank's owned + ghost atoms, exact for every owned atom.
+
+        ``species`` (n,) 0-based model species of owned and ghost atoms; ``edge_index`` (2, E) src/dst
+        and ``edge_vec`` (E, d) = r_dst − r_src: every edge *into* an owned atom (r < r_edge). ``halo(a)``
+        overwrites, in place, the ghost rows of ``a`` ((n, halo_width) float32, C-contiguous) with the rows
+        their owners computed; it is called ``halo_exchanges`` times.
+
+        Why this is exact: an edge's state h_e evolves from its own previous state and the node states of
+        its two ends only, so an edge into an owned atom follows the same sequence of states as in the
+        whole-system graph as long as both ends' node states do. Owned node states are exact because all
+        their incoming edges are present; ghost node states (wrong locally: their in-edges are missing)
+        are replaced by their owners' exact ones after every cycle that precedes another one. Edge states
+        therefore never need exchanging; the last cycle's ghost states are not needed at all."""
+        x = np.asarray(species, dtype=np.float64)    # ParticleGraph's node feature: the species index
+        node, _ = self.forward_graph(x, edge_index, edge_vec, edges=False, halo=halo)
+        return node.astype(np.float64)
 
     def predict_graph(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(node_out (N,), edge_index (2, E), edge_out (E,)) for the whole frame (float32 outputs)."""
@@ -370,6 +413,21 @@ class BotanModel(Predictor):
         p = manifest["params"]
         return cls(desc, manifest["species"], dict(arrays), hidden=int(p["hidden"]), n_steps=int(p["n_steps"]),
                    shared_decoder=bool(p["shared_decoder"]), provenance=manifest.get("provenance") or {})
+
+
+def _numpy_halo(halo):
+    """Wrap ``halo(numpy rows)`` (in place) as the network's ``halo(tensor) -> tensor``."""
+
+    def refresh(hv):
+        if hv.device.type == "cpu":
+            hv = hv.contiguous()
+            halo(hv.numpy())    # shares the tensor's memory: the ghost rows change in place
+            return hv
+        rows = hv.cpu().numpy()    # GPU: through host memory
+        halo(rows)
+        return _torch().from_numpy(rows).to(hv.device)
+
+    return refresh
 
 
 def _edge_dim(state: dict[str, np.ndarray]) -> int:

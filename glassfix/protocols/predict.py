@@ -70,6 +70,7 @@ class OnTheFly:
     output_names: list[str]
     receptive_field: float
     kind: str
+    ghost_shell: float = 0.0    # ghost cutoff mode local needs (besides the skin); see describe_model
 
     @classmethod
     def from_spec(cls, spec: Any, default_every: int) -> "OnTheFly | None":
@@ -87,7 +88,7 @@ class OnTheFly:
             raise ProtocolError(str(exc).replace("'mode local'", "mode local (--mode local)")
                                 .replace("use 'mode gather'", "use --mode gather")) from None
         return cls(path, int(spec.predict_every or default_every), mode, info["outputs"],
-                   info["receptive_field"], info["kind"])
+                   info["receptive_field"], info["kind"], info["ghost_shell"])
 
     # ---------------------------------------------------------------- LAMMPS
     def commands(self, every: int | None = None) -> list[str]:
@@ -98,7 +99,8 @@ class OnTheFly:
         if self.mode == "local":
             # the fix stops unless ghosts cover receptive field + skin; a static shell costs nothing extra
             # on steps without evaluation beyond the larger ghost count
-            cmds.append(f"comm_modify cutoff {fmt(self.receptive_field + _SKIN + 1e-6)}")
+            # (message-passing models run distributed: one edge cutoff, not their whole receptive field)
+            cmds.append(f"comm_modify cutoff {fmt((self.ghost_shell or self.receptive_field) + _SKIN + 1e-6)}")
         cmds.append(f"fix {PRED_FIX} all glass/predict {int(every or self.every)} model {quote(self.model)} "
                     f"mode {self.mode}")
         return cmds

@@ -58,10 +58,11 @@ def test_aqs_ace_np2(tmp_path):
 
 
 @pytest.mark.slow
-def test_nve_botan_np2_gather(tmp_path):
+@pytest.mark.parametrize("mode", ["gather", None])    # None: the model's default, local (distributed)
+def test_nve_botan_np2(tmp_path, mode):
     model = MODELS / "ka_botan.glassfix"
-    res = run(NVESpec(data=str(START), T=0.45, steps=10, frame_every=10, thermo_every=10, model=str(model)),
-              tmp_path / "nve", nprocs=2, progress=False)
+    res = run(NVESpec(data=str(START), T=0.45, steps=10, frame_every=10, thermo_every=10, model=str(model),
+                      predict_mode=mode), tmp_path / "nve", nprocs=2, progress=False)
     assert res.complete
     assert check_frames(tmp_path / "nve", "md", model, "propensity", 2e-5, tmp_path) == 2
 

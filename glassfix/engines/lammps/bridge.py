@@ -200,9 +200,9 @@ def _local_neighbors(la: LocalAtoms, cutoff: float) -> NeighborList:
     """LAMMPS' full list of the centre atoms as a NeighborList with vectors, pairs r < cutoff only."""
     # ghosts are explicit periodic images, so r_j - r_i needs no minimum image; LAMMPS includes pairs
     # up to cutoff + skin, and we keep exactly the pairs an offline list would have (r < cutoff)
-    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(la.positions), la.centers, la.offsets,
+    new_off, out_j, vec = _explicit_pairs(np.ascontiguousarray(la.positions), la.rows, la.offsets,
                                           la.neighbors, float(cutoff))
-    return NeighborList(la.centers, new_off, out_j, vec, float(cutoff))
+    return NeighborList(la.rows, new_off, out_j, vec, float(cutoff))
 
 
 def _out_array(view: dict[str, Any], nrows: int, ncols: int) -> np.ndarray:
@@ -274,6 +274,13 @@ class PredictHandler:
         self.output_names = [names[c] for c in self.columns]
         self.n_outputs = len(self.columns)
         self.receptive_field = float(self.model.receptive_field)
+        # message-passing models in mode local run distributed: a ghost shell of one edge cutoff, and
+        # the ghosts' node states exchanged between cycles (the fix's forward communication)
+        self.halo_width = self.halo_exchanges = 0
+        if not self.gather and int(getattr(self.model, "halo_width", 0)) > 0:
+            self.halo_width = int(self.model.halo_width)
+            self.halo_exchanges = int(self.model.halo_exchanges)
+            self.receptive_field = float(self.model.message_cutoff)
         use_native = kw.get("native", ["yes"])[0]
         if use_native not in ("yes", "no"):
             raise BridgeError(f"native must be 'yes' or 'no', got '{use_native}'. Usage: {PREDICT_USAGE}")
@@ -283,6 +290,8 @@ class PredictHandler:
 
     def compute_local(self, view: dict[str, Any]) -> None:
         """Mode local: predict for this rank's group atoms from owned + ghost atoms."""
+        if self.halo_width:
+            return self._compute_distributed(view)
         try:
             la = LocalAtoms.from_view(view, self.dim)
             x, ltypes, ids = la.positions, la.types, la.ids
@@ -301,6 +310,46 @@ class PredictHandler:
         except Exception as exc:
             raise BridgeError(f"prediction failed at step {view.get('step')}: "
                               f"{type(exc).__name__}: {exc}") from None
+
+    def _compute_distributed(self, view: dict[str, Any]) -> None:
+        """Distributed message passing: the graph of every edge into this rank's owned atoms, the ghosts'
+        node states refreshed by ``view["halo"]`` between cycles (BotanModel.predict_distributed)."""
+        exchange = view.get("halo")
+        done = 0
+
+        def halo(rows: np.ndarray | None) -> None:
+            nonlocal done
+            done += 1
+            exchange(rows)
+
+        try:
+            la = LocalAtoms.from_view(view, self.dim)
+            if exchange is None or la.halo_width != self.halo_width:
+                raise BridgeError(f"the plugin passed no halo exchange of width {self.halo_width} "
+                                  f"(got {la.halo_width}); rebuild it with 'glassfix plugin build'")
+            nl = _local_neighbors(la, self.receptive_field)    # rows: every owned atom
+            dst = nl.centers[nl.center_of_pair()]
+            src = nl.neighbors
+            # sorted by (source id, destination id), the order of the whole-frame graph (build_graph on
+            # an id-sorted frame): every atom sums its incoming edges in the same order as mode gather
+            ids = la.ids.astype(np.int64)
+            order = np.lexsort((ids[dst], ids[src]))
+            edge_index = np.stack([src[order], dst[order]])
+            edge_vec = -nl.vectors[order]    # r_dst − r_src; the list holds r_j − r_i with i = dst
+            species = self.type_map[la.types - 1]
+            node = self.model.predict_distributed(species, edge_index, edge_vec, halo)
+            out = _out_array(view, la.centers.size, self.n_outputs)
+            out[:] = node[la.centers][:, None][:, self.columns]
+        except BridgeError:
+            raise
+        except Exception as exc:
+            raise BridgeError(f"prediction failed at step {view.get('step')}: "
+                              f"{type(exc).__name__}: {exc}") from None
+        finally:
+            # the exchanges are collective: a rank that failed early still joins the others' remaining
+            # ones (without data), so every rank reaches the fix's collective error report
+            while exchange is not None and done < self.halo_exchanges:
+                halo(None)
 
     def compute_gather(self, view: dict[str, Any]) -> None:
         """Mode gather: predict for the whole system at once (rank 0)."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from glassfix.engines.lammps.model_modes import BridgeError
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,10 @@ def check_contract(info: dict[str, Any]) -> None:
 @dataclass(frozen=True)
 class LocalAtoms:
     """Typed form of a local view (every rank in ``compute_local``): owned atoms first, then ghosts;
-    LAMMPS' full neighbour list of the centres in CSR form (reaching up to cutoff + skin); arrays are
-    zero-copy over LAMMPS memory, valid during the call only."""
+    LAMMPS' full neighbour list of the CSR ``rows`` (reaching up to cutoff + skin): the centres, or every
+    owned atom for distributed message passing (``view["owned_rows"]``, with the ``halo`` callable that
+    refreshes ghost rows of node states); arrays are zero-copy over LAMMPS memory, valid during the call
+    only."""
 
     step: int
     nlocal: int
@@ -59,9 +61,12 @@ class LocalAtoms:
     types: np.ndarray      # (nall,) int32 LAMMPS types (1-based)
     ids: np.ndarray        # (nall,) int32 or int64 atom ids (LAMMPS' tagint)
     centers: np.ndarray    # (ncenter,) int64 indices of the owned group atoms, in output order
-    offsets: np.ndarray    # (ncenter + 1,) int64 CSR offsets into neighbors
-    neighbors: np.ndarray  # int32 indices (owned or ghost) of each centre's neighbours
+    offsets: np.ndarray    # (nrows + 1,) int64 CSR offsets into neighbors
+    neighbors: np.ndarray  # int32 indices (owned or ghost) of each row's neighbours
     box: tuple
+    rows: np.ndarray       # (nrows,) int64 the atoms of the CSR rows: centers, or 0..nlocal-1
+    halo: Any = None       # distributed message passing: halo(rows (nall, halo_width) float32), else None
+    halo_width: int = 0
 
     @classmethod
     def from_view(cls, view: dict[str, Any], dim: int) -> "LocalAtoms":
@@ -70,11 +75,13 @@ class LocalAtoms:
         x = np.frombuffer(view["x"], dtype=np.float64, count=3 * nall).reshape(nall, 3)[:, :dim]
         tagdtype = np.int32 if int(view["tag_itemsize"]) == 4 else np.int64
         centers = np.frombuffer(view["centers"], dtype=np.int32).astype(np.int64)
+        rows = np.arange(int(view["nlocal"]), dtype=np.int64) if view.get("owned_rows") else centers
         return cls(step=int(view["step"]), nlocal=int(view["nlocal"]), positions=x,
                    types=np.frombuffer(view["type"], dtype=np.int32, count=nall),
                    ids=np.frombuffer(view["tag"], dtype=tagdtype, count=nall), centers=centers,
-                   offsets=np.frombuffer(view["offsets"], dtype=np.int64, count=centers.size + 1),
-                   neighbors=np.frombuffer(view["neighbors"], dtype=np.int32), box=tuple(view["box"]))
+                   offsets=np.frombuffer(view["offsets"], dtype=np.int64, count=rows.size + 1),
+                   neighbors=np.frombuffer(view["neighbors"], dtype=np.int32), box=tuple(view["box"]),
+                   rows=rows, halo=view.get("halo"), halo_width=int(view.get("halo_width", 0)))
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,10 @@ def choose_mode(model: Any, requested: str | None, source: str) -> bool:
 
 def describe_model(path: str) -> dict[str, Any]:
     """What a driver needs to attach ``fix glass/predict`` for the model file ``path``: ``kind``,
-    ``outputs``, ``receptive_field`` (length; inf for Voronoi descriptors) and ``mode`` (the mode it runs
-    best in: ``gather`` for an unbounded receptive field or a torch network, else ``local``).
+    ``outputs``, ``receptive_field`` (length; inf for Voronoi descriptors), ``ghost_shell`` (the ghost
+    cutoff mode local needs besides the skin: one edge cutoff for message-passing models, which run
+    distributed, else the receptive field) and ``mode`` (the mode it runs best in: ``gather`` for an
+    unbounded receptive field or a torch network that cannot run distributed, else ``local``).
     Raises BridgeError with one line for a missing or unreadable file."""
     from glassfix.models import load_model
 
@@ -63,6 +65,8 @@ def describe_model(path: str) -> dict[str, Any]:
     except Exception as exc:  # every loader failure becomes one clear line
         raise BridgeError(f"cannot load model '{path}': {exc}") from None
     rf = float(model.receptive_field)
-    gather = not np.isfinite(rf) or bool(getattr(model, "uses_torch", False))
+    distributed = int(getattr(model, "halo_width", 0)) > 0
+    gather = not np.isfinite(rf) or (bool(getattr(model, "uses_torch", False)) and not distributed)
+    shell = float(model.message_cutoff) if distributed else rf
     return {"kind": str(model.kind), "outputs": list(model.output_names), "receptive_field": rf,
-            "mode": "gather" if gather else "local", "model": model}
+            "ghost_shell": shell, "mode": "gather" if gather else "local", "model": model}

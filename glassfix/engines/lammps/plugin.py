@@ -22,6 +22,7 @@ from pathlib import Path
 
 PLUGIN_NAME = "glassfixplugin.so"
 _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_bridge.cpp", "kernels/fix_glass_bridge.h",
+            "kernels/fix_glass_halo.cpp",
             "kernels/fix_glass_predict.cpp", "kernels/fix_glass_predict.h", "kernels/fix_glass_pycall.cpp",
             "kernels/fix_glass_pycall.h", "kernels/fix_glass_record.cpp", "kernels/fix_glass_record.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",

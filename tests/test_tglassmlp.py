@@ -239,11 +239,12 @@ def test_transfer_filter_keeps_the_self_consistent_network():
 
 # ---- training ----------------------------------------------------------------------------------------
 
-def _toy_store(path, n: int = 172, per_T: int = 3, temps=(0.5, 0.4, 0.3), labelled=(0.5, 0.4), targets=(0.9, 0.6)):
-    """Frames at three T; labels (learnable: a fixed function of the local density) at two, none at 0.3."""
+def _toy_store(path, n: int = 86, per_T: int = 3, temps=(0.5, 0.4, 0.3), labelled=(0.5, 0.4), targets=(0.9, 0.6)):
+    """Frames at three T; labels (learnable: the number of neighbours within 1.5σ, a smoothed density) at
+    two, none at 0.3 (the pseudo-label candidates)."""
+    from glassfix.core.neighbors import neighbor_list
     from glassfix.data.store import DatasetStore
 
-    d = _desc()
     rng = np.random.default_rng(0)
     with DatasetStore(path, "w") as ds:
         for T in temps:
@@ -251,8 +252,8 @@ def _toy_store(path, n: int = 172, per_T: int = 3, temps=(0.5, 0.4, 0.3), labell
                 f = _jbb_frame(n, seed=int(rng.integers(1 << 20)), jitter=0.15)
                 labels = {}
                 if T in labelled:
-                    rho = d.compute(f)[:, 4 * 1 + 3]       # rho_all(L = 1)
-                    u = (rho - rho.mean()) / rho.std()
+                    cnt = neighbor_list(f, 1.5).counts().astype(float)
+                    u = (cnt - cnt.mean()) / cnt.std()
                     for j, C in enumerate(targets):
                         cb = C + 0.5 * (1 - C) * u
                         cb += C - cb[f.types == 0].mean()
@@ -293,11 +294,16 @@ def test_training_reduces_the_loss_resumes_and_reports(tmp_path):
     a, b = load_model(model_path), TGlassMLPModel.from_file_contents(*_read(before))
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
-    # the single-state baseline
-    res1 = train_tglassmlp(store, tmp_path / "single", TGlassConfig(single_state=(0.4, 0.6), n_step2=1,
-                                                                    epochs_scale=0.05, quench="none"))
-    base = load_model(res1["model"])
+    # the single-state baseline, through the command line
+    from glassfix.cli import main
+
+    assert main(["train", "tglassmlp", "--store", str(store), "--out", str(tmp_path / "single"), "--single-state",
+                 "0.4,0.6", "--step2-networks", "1", "--epochs-scale", "0.05", "--quench", "none"]) == 0
+    base = load_model(tmp_path / "single" / "glassmlp.glassfix")
     assert base.variant == "glassmlp" and base.targets.tolist() == [0.6] and base.temperature == 0.4
+    assert "glassfix train tglassmlp" in base.provenance["command"]
+    with pytest.raises(SystemExit, match="single-state must be T,C"):
+        main(["train", "tglassmlp", "--store", str(store), "--out", str(tmp_path / "x"), "--single-state", "0.4"])
 
 
 def _read(blob: bytes):

@@ -34,7 +34,8 @@ class FireResult:
 
 @njit(cache=True)
 def _forces(x, types, diam, pi, pj, shift, kind, table, out):
-    """Forces on every atom from the directed pair list (i, j, image shift); returns the total energy."""
+    """Forces on every atom from the half pair list (i < j, image shift: Newton's third law); returns the
+    total energy."""
     out[:] = 0.0
     d = x.shape[1]
     etot = 0.0
@@ -47,9 +48,10 @@ def _forces(x, types, diam, pi, pj, shift, kind, table, out):
             v[a] = x[j, a] + shift[p, a] - x[i, a]
             r2 += v[a] * v[a]
         e, fr = pair_energy_force(kind, table, types[i], types[j], diam[i], diam[j], r2)
-        etot += 0.5 * e
+        etot += e
         for a in range(d):
             out[i, a] -= fr * v[a]
+            out[j, a] += fr * v[a]
     return etot
 
 
@@ -150,7 +152,9 @@ def fire_minimize(frame: Frame, potential: PairPotential, ftol: float = 1e-8, ma
         nl = neighbor_list(cur, potential.max_cutoff + skin)
         pi = np.repeat(nl.centers, np.diff(nl.offsets))
         pj = nl.neighbors
-        shift = np.ascontiguousarray(nl.vectors - (x[pj] - x[pi]))
+        half = pi < pj    # each pair once (a pair with itself through an image would need r_c > L/2)
+        pi, pj = np.ascontiguousarray(pi[half]), np.ascontiguousarray(pj[half])
+        shift = np.ascontiguousarray(nl.vectors[half] - (x[pj] - x[pi]))
         code = _fire(x, types, diam, pi, pj, shift, potential.kind, potential.table, float(ftol), int(max_steps),
                      float(dt0), 0.5 * float(skin), state)
     out = dataclasses.replace(frame, positions=x, unwrapped=None, velocities=None, energies=None)

@@ -350,7 +350,8 @@ def test_fix_glass_predict_2d_jbb_under_mpi_equals_offline(is_frame, plugin_so, 
     script = (f"plugin load {plugin_so}\n" + "\n".join(jbb.lammps_header_commands()) + "\nread_data jbb.data\n"
               + "\n".join(jbb.lammps_commands(table_dir=tmp_path))
               + "\nfix p all glass/predict 1 model tg.glassfix\n"
-              "dump d all custom 1 out.dump id type x y z f_p[1] f_p[2]\n"
+              "fix q all glass/predict 1 model tg.glassfix state 0.3 0.7\n"
+              "dump d all custom 1 out.dump id type x y z f_p[1] f_p[2] f_q\n"
               "dump_modify d format float %20.16g sort id\nrun 0\n")
     proc = run_lmp(script, tmp_path, nprocs=2, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -363,6 +364,12 @@ def test_fix_glass_predict_2d_jbb_under_mpi_equals_offline(is_frame, plugin_so, 
     # the fix writes 0 where the model gives NaN (non-centre species)
     np.testing.assert_allclose(online[a], offline[a], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(offline[a], model.predict(is_frame)[a], rtol=1e-8, atol=1e-9)
+    # the 'state' keyword = glassfix predict --temperature/--targets
+    assert main(["predict", "--model", str(tmp_path / "tg.glassfix"), "--frame", str(tmp_path / "out.dump"),
+                 "--temperature", "0.3", "--targets", "0.7", "--out", str(tmp_path / "off_q.npy")]) == 0
+    off_q = np.load(tmp_path / "off_q.npy")
+    np.testing.assert_allclose(np.asarray(cols["f_q"], float)[a], off_q[a], rtol=1e-10, atol=1e-12)
+    assert np.abs(off_q[a] - offline[a, 1]).max() > 1e-6
 
 
 def test_openmm_reporter_equals_offline(is_frame, tmp_path):
@@ -379,3 +386,18 @@ def test_openmm_reporter_equals_offline(is_frame, tmp_path):
     a = is_frame.types == 0
     np.testing.assert_allclose(rep.values[a, 0], model.predict(now)[a, 0], rtol=1e-12, atol=1e-12)
     assert np.isfinite(rep.means).all() and mm is not None
+
+
+def test_state_keyword_errors_are_one_line(tmp_path):
+    from conftest import make_softness_model
+    from glassfix.engines.lammps.bridge import BridgeError, _set_state
+    from glassfix.models import load_model
+
+    soft = load_model(make_softness_model(tmp_path / "s.glassfix"))
+    with pytest.raises(BridgeError, match="applies to state-point models"):
+        _set_state(soft, ["0.3"], "s.glassfix")
+    model = _model(E=1)
+    with pytest.raises(BridgeError, match="state -1: temperature must be a positive"):
+        _set_state(model, ["-1"], "tg.glassfix")
+    _set_state(model, ["0.25", "0.8", "0.4"], "tg.glassfix")
+    assert model.temperature == 0.25 and model.output_names == ["cb_0.8", "cb_0.4"]

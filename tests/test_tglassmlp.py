@@ -294,8 +294,15 @@ def test_training_reduces_the_loss_resumes_and_reports(tmp_path):
     a, b = load_model(model_path), TGlassMLPModel.from_file_contents(*_read(before))
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k], b.weights[k])
-    # the single-state baseline, through the command line
+    # glassfix evaluate: the trainer's test split on its own store reproduces its test metrics
     from glassfix.cli import main
+
+    assert main(["evaluate", str(model_path), "--store", str(store), "--out", str(tmp_path / "ev")]) == 0
+    ev = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert {(r["T"], r["C"]) for r in ev["test"]} == {(r["T"], r["C"]) for r in m["test"]}
+    for a, b in zip(sorted(ev["test"], key=lambda r: (r["T"], r["C"])), sorted(m["test"], key=lambda r: (r["T"], r["C"]))):
+        assert a["rho_per_config"] == pytest.approx(b["rho_per_config"], abs=1e-12)
+    # the single-state baseline, through the command line
 
     assert main(["train", "tglassmlp", "--store", str(store), "--out", str(tmp_path / "single"), "--single-state",
                  "0.4,0.6", "--step2-networks", "1", "--epochs-scale", "0.05", "--quench", "none"]) == 0

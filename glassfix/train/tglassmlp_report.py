@@ -15,7 +15,7 @@ import numpy as np
 from glassfix.core.atomic import atomic_write_text
 from glassfix.train.metrics import pearson
 
-__all__ = ["evaluate_configs", "write_outputs"]
+__all__ = ["evaluate_configs", "write_outputs", "evaluate_store"]
 
 
 def evaluate_configs(model: Any, configs: Sequence[Any], S_list: Sequence[np.ndarray], targets: Sequence[float],
@@ -116,3 +116,52 @@ def write_outputs(out: Path, metrics: dict[str, Any], histories: list[list[float
     report = out / "report.md"
     atomic_write_text(report, "\n".join(lines))
     return report
+
+
+def evaluate_store(model: Any, model_path: Any, store: str, split: str, out: Path) -> dict[str, Any]:
+    """``glassfix evaluate`` of a tglassmlp model: ρ_P per (T, C) of the model's targets on the labelled frames
+    of ``store`` (``split`` test/train: the trainer's split on its own store, else the stored split; all).
+    Writes evaluation.json/.md/.png in ``out``; returns {"metrics", "report", "summary"}."""
+    import os
+
+    from glassfix.data.store import DatasetError, DatasetStore
+    from glassfix.train.report import finite_json
+    from glassfix.train.tglassmlp_data import load_configs
+
+    prov = model.provenance or {}
+    cfg = prov.get("config") or {}
+    with DatasetStore(store, mode="r") as ds:
+        keys = ds.keys()
+        same = prov.get("store") and os.path.realpath(str(prov["store"])) == os.path.realpath(store)
+        if split != "all":
+            if same and "test_keys" in prov:
+                want = set(prov["test_keys"] if split == "test" else prov.get("train_keys", []))
+            else:
+                try:
+                    tr, te = ds.split_keys()
+                except DatasetError:
+                    raise ValueError(f"store {store} has no stored train/test split and is not the store the model "
+                                     f"was trained on; pass --split all, or split it first "
+                                     f"('glassfix data split {store}')") from None
+                want = set(te if split == "test" else tr)
+            keys = [k for k in keys if k in want]
+    configs = load_configs(store, model, None, cfg.get("label_prefix", "bond_breaking"), keys=keys,
+                           r_max=cfg.get("r_max", 5.0), dr=cfg.get("dr", 0.5))
+    for c in configs:
+        c.split = "test"    # evaluate every selected configuration
+    S_list = [model.standardize(c.X) for c in configs]
+    metrics = evaluate_configs(model, configs, S_list, list(model.targets))
+    metrics.update({"model": str(Path(model_path).resolve()), "store": str(Path(store).resolve()), "split": split,
+                    "n_frames": len(configs)})
+    atomic_write_text(out / "evaluation.json", json.dumps(finite_json(metrics), indent=2))
+    rows = metrics["test"]
+    summary = (f"ρ_P (mean per configuration) {metrics.get('test_rho_mean', float('nan')):.3f} over {len(rows)} "
+               f"state points, {len(configs)} frames")
+    lines = [f"# Evaluation of a tglassmlp ({model.variant}) model", "", f"Model: `{metrics['model']}`  ",
+             f"Store: `{metrics['store']}`, split `{split}`  ", "", summary + ".", "",
+             "| T | C | configs | ρ_P per config | ρ_P pooled | MAE | X̄ | mean label |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['T']:g} | {r['C']:g} | {r['n_configs']} | {r['rho_per_config']:.3f} | {r['rho_pooled']:.3f} | "
+              f"{r['mae']:.4f} | {r['mean_prediction']:.4f} | {r['mean_label']:.4f} |" for r in rows]
+    report = out / "evaluation.md"
+    atomic_write_text(report, "\n".join(lines + [""]))
+    return {"metrics": metrics, "report": str(report), "summary": summary}

@@ -300,7 +300,8 @@ def test_training_reduces_the_loss_resumes_and_reports(tmp_path):
     assert main(["evaluate", str(model_path), "--store", str(store), "--out", str(tmp_path / "ev")]) == 0
     ev = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert {(r["T"], r["C"]) for r in ev["test"]} == {(r["T"], r["C"]) for r in m["test"]}
-    for a, b in zip(sorted(ev["test"], key=lambda r: (r["T"], r["C"])), sorted(m["test"], key=lambda r: (r["T"], r["C"]))):
+    by_state = lambda rows: sorted(rows, key=lambda r: (r["T"], r["C"]))  # noqa: E731
+    for a, b in zip(by_state(ev["test"]), by_state(m["test"])):
         assert a["rho_per_config"] == pytest.approx(b["rho_per_config"], abs=1e-12)
     # the single-state baseline, through the command line
 

@@ -107,7 +107,8 @@ class TGlassMLPModel(Predictor):
                  bottleneck_act: str = "linear", center_types: Sequence[int] = (0,), quench: str = "fire",
                  fire_ftol: float = 1e-6, metrics: dict[str, Any] | None = None,
                  provenance: dict[str, Any] | None = None) -> None:
-        """params: name → (E, ...) float64 network arrays, kept as ``weights`` (:func:`~glassfix.models.tglassmlp_net.parameter_shapes`)."""
+        """params: name → (E, ...) float64 network arrays, kept as ``weights``
+        (:func:`~glassfix.models.tglassmlp_net.parameter_shapes`)."""
         if not isinstance(descriptor, CoarseGrainedDescriptor):
             raise ValueError(f"a tglassmlp model needs a CoarseGrainedDescriptor, got {type(descriptor).__name__}")
         if variant not in VARIANTS:
@@ -123,8 +124,9 @@ class TGlassMLPModel(Predictor):
             raise ValueError("the standardiser needs finite means and positive finite scales")
         want = parameter_shapes(F, variant)
         if set(params) != set(want):
+            missing, extra = sorted(set(want) - set(params))[:4], sorted(set(params) - set(want))[:4]
             raise ModelFileError(f"tglassmlp ({variant}) parameters do not match the architecture: missing "
-                                 f"{sorted(set(want) - set(params))[:4]}, unexpected {sorted(set(params) - set(want))[:4]}")
+                                 f"{missing}, unexpected {extra}")
         E = int(np.shape(params["bottleneck.weight"])[0])
         for k, shape in want.items():
             if tuple(np.shape(params[k])) != (E, *shape):

@@ -286,9 +286,10 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
             for s in range(cfg.n_step1):
                 name = f"step1_C{c:g}_s{s}"
                 say(f"step 1, C = {c:g}: network {s + 1}/{cfg.n_step1}")
-                p, _ = _cached_network(out, name, fp_base + f"|{name}|{cfg.seed}", lambda s=s, smp=samples: train_network(
-                    smp, S_list, pairs, "tglassmlp", cfg.seed * 100003 + 1000 + s + int(c * 1e4) * 97, sched,
-                    cfg.lam_v, cfg.lam_c, cfg.bottleneck_act))
+                seed = cfg.seed * 100003 + 1000 + s + int(c * 1e4) * 97
+                p, _ = _cached_network(out, name, fp_base + f"|{name}|{cfg.seed}", lambda seed=seed, smp=samples:
+                                       train_network(smp, S_list, pairs, "tglassmlp", seed, sched, cfg.lam_v,
+                                                     cfg.lam_c, cfg.bottleneck_act))
                 dev = max(abs(float(mean_predictions(p, [S_list[k] for k in train_idx if configs[k].temperature == T],
                                                       T, c, "tglassmlp", cfg.bottleneck_act)[0]) - c) for T in low_T)
                 nets.append(p)
@@ -319,7 +320,10 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
     variant = cfg.variant
     nets2, devs2, hists = [], [], []
     for s in range(cfg.n_step2):
-        name = f"step2_s{s}" if cfg.single_state is None else f"single_T{cfg.single_state[0]:g}_C{cfg.single_state[1]:g}_s{s}"
+        if cfg.single_state is None:
+            name = f"step2_s{s}"
+        else:
+            name = f"single_T{cfg.single_state[0]:g}_C{cfg.single_state[1]:g}_s{s}"
         say(f"{'step 2' if cfg.single_state is None else 'single-state GlassMLP'}: network {s + 1}/{cfg.n_step2} "
             f"({len(samples)} batches per epoch)")
         fp = fp_base + f"|{name}|{cfg.seed}|{len(samples)}|" + ",".join(f"{sm.config}:{sm.c:g}" for sm in samples)

@@ -175,6 +175,10 @@ def test_predict_states_constrains_the_set_mean_not_each_frame():
     c_ref = constrained_inputs(lambda c: model.evaluate(np.concatenate([model.standardize(f) for f in frames]),
                                                         0.4, c).mean(), 0.6)[0]
     assert res.inputs[0] == c_ref
+    model.calibrate(frames, 0.4, [0.6])      # stored: single-frame predictions (the fix) use the corrected input
+    assert model.inputs[0] == res.inputs[0] and model.targets.tolist() == [0.6]
+    np.testing.assert_allclose(model.predict_features(frames[1], np.zeros(50, dtype=int))[:, 0], res.mean[1][:, 0],
+                               rtol=1e-12, atol=1e-15)    # (one frame vs the set in one product: round-off)
     std = np.concatenate([s[:, 0] for s in res.std])
     assert np.all(std >= 0) and std.max() > 0     # spread across the 2 members
 
@@ -286,6 +290,7 @@ def test_training_reduces_the_loss_resumes_and_reports(tmp_path):
     model = load_model(model_path)
     assert model.temperature == 0.3 and model.targets.tolist() == [0.6, 0.9] and model.n_members >= 1
     assert any("relaxed" in ln for ln in logs) == any(r["relaxed"] for r in m["transfer"]["step1"].values())
+    assert any(ln.startswith("progress step2_s1: epoch 11 (glassmlp") for ln in logs)
     # resume: every network is reused, the model is the same
     before = model_path.read_bytes()
     logs2: list[str] = []

@@ -204,8 +204,8 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
         command = "glassfix train tglassmlp " + " ".join(_argv_of(args))
         with console.status("tglassmlp …") as st:
             def log(msg: str) -> None:
-                if msg.startswith("descriptors"):
-                    st.update(msg)
+                if msg.startswith(("descriptors", "progress ")):    # per frame / per epoch: the status line
+                    st.update(msg.removeprefix("progress "))
                 else:
                     console.print(msg)
 

@@ -212,6 +212,11 @@ def select_networks(deviation: np.ndarray, tol: float, relax_factor: float = 10.
 
 # ---- the procedure ----------------------------------------------------------------------------------
 
+def _epoch_log(say: Callable[[str], None], name: str) -> Callable[[str], None]:
+    """Per-epoch progress lines ``progress <network>: epoch ...`` (the CLI shows them on its status line)."""
+    return lambda msg: say(f"progress {name}: {msg}")
+
+
 def _net_path(out: Path, name: str) -> Path:
     return out / "nets" / f"{name}.npz"
 
@@ -289,7 +294,7 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
                 seed = cfg.seed * 100003 + 1000 + s + int(c * 1e4) * 97
                 p, _ = _cached_network(out, name, fp_base + f"|{name}|{cfg.seed}", lambda seed=seed, smp=samples:
                                        train_network(smp, S_list, pairs, "tglassmlp", seed, sched, cfg.lam_v,
-                                                     cfg.lam_c, cfg.bottleneck_act))
+                                                     cfg.lam_c, cfg.bottleneck_act, log=_epoch_log(say, name)))
                 dev = max(abs(float(mean_predictions(p, [S_list[k] for k in train_idx if configs[k].temperature == T],
                                                       T, c, "tglassmlp", cfg.bottleneck_act)[0]) - c) for T in low_T)
                 nets.append(p)
@@ -327,9 +332,9 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
         say(f"{'step 2' if cfg.single_state is None else 'single-state GlassMLP'}: network {s + 1}/{cfg.n_step2} "
             f"({len(samples)} batches per epoch)")
         fp = fp_base + f"|{name}|{cfg.seed}|{len(samples)}|" + ",".join(f"{sm.config}:{sm.c:g}" for sm in samples)
-        p, hist = _cached_network(out, name, fp, lambda s=s: train_network(
+        p, hist = _cached_network(out, name, fp, lambda s=s, name=name: train_network(
             samples, S_list, pairs, variant, cfg.seed * 100003 + 500000 + s, sched, cfg.lam_v, cfg.lam_c,
-            cfg.bottleneck_act))
+            cfg.bottleneck_act, log=_epoch_log(say, name)))
         checks = [(T, c) for T in low_T for c in targets if any((k, c) in pseudo for k in train_idx
                                                                if configs[k].temperature == T)]
         dev = max([abs(float(mean_predictions(p, [S_list[k] for k in train_idx if configs[k].temperature == T], T, c,

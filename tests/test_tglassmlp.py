@@ -414,3 +414,34 @@ def test_state_keyword_errors_are_one_line(tmp_path):
         _set_state(model, ["-1"], "tg.glassfix")
     _set_state(model, ["0.25", "0.8", "0.4"], "tg.glassfix")
     assert model.temperature == 0.25 and model.output_names == ["cb_0.8", "cb_0.4"]
+
+
+def test_network_checkpoint_resume_is_bit_identical(tmp_path):
+    """A network killed after epoch 3 and resumed from its per-epoch checkpoint ends equal, bit for bit."""
+    from glassfix.train.tglassmlp import Sample, train_network
+
+    rng = np.random.default_rng(1)
+    pos = [rng.uniform(0, 8, (30, 2)) for _ in range(2)]
+    S = [rng.normal(size=(30, 176)) for _ in range(2)]
+    pairs = [pair_bins(p, np.eye(2) * 8.0) for p in pos]
+    samples = [Sample(k, T, 0.7, 0.7 + 0.1 * S[k][:, 5]) for k in range(2) for T in (0.4, 0.5)]
+    sched = schedule(0.05)
+    ref, hist_ref = train_network(samples, S, pairs, "tglassmlp", 3, sched)
+
+    class Killed(Exception):
+        pass
+
+    def kill(msg):
+        if msg.startswith("epoch 3 "):
+            raise Killed
+
+    ck = tmp_path / "net.partial.npz"
+    with pytest.raises(Killed):
+        train_network(samples, S, pairs, "tglassmlp", 3, sched, log=kill, checkpoint=ck, fingerprint="x")
+    assert int(np.load(ck)["epoch"]) == 3
+    seen: list[str] = []
+    got, hist = train_network(samples, S, pairs, "tglassmlp", 3, sched, log=seen.append, checkpoint=ck,
+                              fingerprint="x")
+    assert seen[0].startswith("epoch 4 ") and hist == hist_ref
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k])

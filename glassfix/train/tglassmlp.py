@@ -19,7 +19,9 @@
   state point only, all kept; saved as ``glassmlp.glassfix``.
 
 Resumable: every finished network is written to ``OUT/nets/<name>.npz`` (parameters and loss history,
-plain arrays) and reused on a rerun with the same settings; descriptors are cached in ``OUT/cache``.
+plain arrays) and reused on a rerun with the same settings; a network still training is checkpointed
+after every epoch (``OUT/nets/<name>.partial.npz``: parameters, Adam state, epoch) and continues from
+there, bit-identically; descriptors are cached in ``OUT/cache``.
 Networks are trained deterministically (seeded init, shuffles from ``default_rng([seed, epoch])``).
 """
 
@@ -138,10 +140,16 @@ class Sample:
 
 def train_network(samples: list[Sample], S_list: list[np.ndarray], pairs: list[PairBins | None], variant: str,
                   seed: int, sched: list[tuple[int, float, str]], lam_v: float = 1.0, lam_c: float = 1.0,
-                  bottleneck_act: str = "linear",
-                  log: Callable[[str], None] | None = None) -> tuple[dict[str, np.ndarray], list[float]]:
+                  bottleneck_act: str = "linear", log: Callable[[str], None] | None = None,
+                  checkpoint: str | os.PathLike[str] | None = None, fingerprint: str = ""
+                  ) -> tuple[dict[str, np.ndarray], list[float]]:
     """Train one network from a seeded init on ``samples`` (standardised descriptors ``S_list[config]``);
-    returns (parameters (1, ...), mean training loss per epoch)."""
+    returns (parameters (1, ...), mean training loss per epoch).
+
+    ``checkpoint``: after every epoch the parameters, the Adam state, the epoch and the history are written
+    there atomically (plain arrays); a run finding one with the same ``fingerprint`` continues from it and
+    ends with the same parameters, bit for bit, as an uninterrupted run (shuffles come from
+    ``default_rng([seed, epoch])``)."""
     import torch
 
     from glassfix.models.tglassmlp_net import build_network, init_parameters, state_embedding
@@ -156,12 +164,18 @@ def train_network(samples: list[Sample], S_list: list[np.ndarray], pairs: list[P
     z_t = [torch.from_numpy(state_embedding(s.temperature, s.c)) for s in samples]
     opt = torch.optim.Adam(net.parameters(), lr=sched[0][1])
     history: list[float] = []
+    done = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        done, history = _load_epoch_checkpoint(ckpt, net, opt, fingerprint)
     epoch = 0
     for n_ep, lr, kind in sched:
         for g in opt.param_groups:
             g["lr"] = lr
         for _ in range(n_ep):
             epoch += 1
+            if epoch <= done:
+                continue
             order = np.random.default_rng([int(seed), epoch]).permutation(len(samples))
             tot = 0.0
             for k in order:
@@ -176,9 +190,41 @@ def train_network(samples: list[Sample], S_list: list[np.ndarray], pairs: list[P
                 opt.step()
                 tot += float(loss.detach())
             history.append(tot / len(samples))
+            if ckpt is not None:
+                _save_epoch_checkpoint(ckpt, net, opt, epoch, history, fingerprint)
             if log:
                 log(f"epoch {epoch} ({kind}, lr {lr:g}): loss {history[-1]:.5f}")
     return net.arrays(), history
+
+
+def _save_epoch_checkpoint(path: Path, net: Any, opt: Any, epoch: int, history: list[float], fingerprint: str) -> None:
+    arrays: dict[str, np.ndarray] = {f"p.{k}": v for k, v in net.arrays().items()}
+    for idx, st in opt.state_dict()["state"].items():
+        for name, v in st.items():
+            arrays[f"adam.{idx}.{name}"] = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_savez(path, epoch=np.array(epoch), history=np.asarray(history, dtype=np.float64),
+                 fingerprint=np.array(fingerprint), **arrays)
+
+
+def _load_epoch_checkpoint(path: Path, net: Any, opt: Any, fingerprint: str) -> tuple[int, list[float]]:
+    """Restore a checkpoint of the same fingerprint (else start over): (epochs done, history)."""
+    import torch
+
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["fingerprint"]) != fingerprint:
+            return 0, []
+        with torch.no_grad():
+            for name in net.names:
+                net.p(name).copy_(torch.from_numpy(z[f"p.{name}"]))
+        state: dict[int, dict[str, Any]] = {}
+        for k in z.files:
+            if k.startswith("adam."):
+                _, idx, name = k.split(".", 2)
+                state.setdefault(int(idx), {})[name] = torch.from_numpy(np.array(z[k]))
+        sd = opt.state_dict()
+        opt.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+        return int(z["epoch"]), z["history"].tolist()
 
 
 def mean_predictions(params: dict[str, np.ndarray], S_list: Sequence[np.ndarray], temperature: float, c: float,
@@ -234,7 +280,15 @@ def _cached_network(out: Path, name: str, fingerprint: str, train: Callable[[], 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_savez(path, fingerprint=np.array(fingerprint), history=np.asarray(hist, dtype=np.float64),
                  **{f"p.{k}": v for k, v in params.items()})
+    partial = _partial_path(out, name)
+    if partial.exists():
+        partial.unlink()
     return params, hist
+
+
+def _partial_path(out: Path, name: str) -> Path:
+    """The per-epoch checkpoint of a network still training."""
+    return out / "nets" / f"{name}.partial.npz"
 
 
 def _standardiser(configs: list[Config]) -> tuple[np.ndarray, np.ndarray]:
@@ -292,9 +346,11 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
                 name = f"step1_C{c:g}_s{s}"
                 say(f"step 1, C = {c:g}: network {s + 1}/{cfg.n_step1}")
                 seed = cfg.seed * 100003 + 1000 + s + int(c * 1e4) * 97
-                p, _ = _cached_network(out, name, fp_base + f"|{name}|{cfg.seed}", lambda seed=seed, smp=samples:
+                fp1 = fp_base + f"|{name}|{cfg.seed}"
+                p, _ = _cached_network(out, name, fp1, lambda seed=seed, smp=samples, name=name, fp1=fp1:
                                        train_network(smp, S_list, pairs, "tglassmlp", seed, sched, cfg.lam_v,
-                                                     cfg.lam_c, cfg.bottleneck_act, log=_epoch_log(say, name)))
+                                                     cfg.lam_c, cfg.bottleneck_act, log=_epoch_log(say, name),
+                                                     checkpoint=_partial_path(out, name), fingerprint=fp1))
                 dev = max(abs(float(mean_predictions(p, [S_list[k] for k in train_idx if configs[k].temperature == T],
                                                       T, c, "tglassmlp", cfg.bottleneck_act)[0]) - c) for T in low_T)
                 nets.append(p)
@@ -332,9 +388,9 @@ def train_from_configs(configs: list[Config], out_dir: str | os.PathLike[str], c
         say(f"{'step 2' if cfg.single_state is None else 'single-state GlassMLP'}: network {s + 1}/{cfg.n_step2} "
             f"({len(samples)} batches per epoch)")
         fp = fp_base + f"|{name}|{cfg.seed}|{len(samples)}|" + ",".join(f"{sm.config}:{sm.c:g}" for sm in samples)
-        p, hist = _cached_network(out, name, fp, lambda s=s, name=name: train_network(
+        p, hist = _cached_network(out, name, fp, lambda s=s, name=name, fp=fp: train_network(
             samples, S_list, pairs, variant, cfg.seed * 100003 + 500000 + s, sched, cfg.lam_v, cfg.lam_c,
-            cfg.bottleneck_act, log=_epoch_log(say, name)))
+            cfg.bottleneck_act, log=_epoch_log(say, name), checkpoint=_partial_path(out, name), fingerprint=fp))
         checks = [(T, c) for T in low_T for c in targets if any((k, c) in pseudo for k in train_idx
                                                                if configs[k].temperature == T)]
         dev = max([abs(float(mean_predictions(p, [S_list[k] for k in train_idx if configs[k].temperature == T], T, c,

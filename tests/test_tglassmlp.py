@@ -416,7 +416,16 @@ def test_state_keyword_errors_are_one_line(tmp_path):
     assert model.temperature == 0.25 and model.output_names == ["cb_0.8", "cb_0.4"]
 
 
-def test_network_checkpoint_resume_is_bit_identical(tmp_path):
+@pytest.fixture
+def one_thread():
+    """torch on one thread, as the trainer runs it (two threads on a busy 2-core machine: ~20x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_network_checkpoint_resume_is_bit_identical(tmp_path, one_thread):
     """A network killed after epoch 3 and resumed from its per-epoch checkpoint ends equal, bit for bit."""
     from glassfix.train.tglassmlp import Sample, train_network
 

@@ -19,6 +19,7 @@ _BUILTINS = {
     "ace-activity": "glassfix.models.activity:ActivityModel",
     "looseness": "glassfix.models.looseness:LoosenessModel",
     "botan": "glassfix.models.botan:BotanModel",
+    "tglassmlp": "glassfix.models.tglassmlp:TGlassMLPModel",
 }
 
 # Older names still read: "ace" was the activity model's kind until "ace" came to name only the descriptor.

@@ -39,6 +39,10 @@ from glassfix.engines.lammps.contract import (  # noqa: F401  (part of this modu
 from glassfix.engines.lammps.model_modes import (  # noqa: F401  (BridgeError is part of this module's API)
     BridgeError, choose_mode, describe_model, engine_safe,
 )
+from glassfix.engines.lammps.fix_args import (  # noqa: F401  (names used by the handlers and tests)
+    parse_ghost as _parse_ghost, parse_keywords as _parse_keywords, parse_mode as _parse_mode,
+    set_state,
+)
 from glassfix.models.species import species_map
 
 
@@ -56,51 +60,6 @@ def box_to_cell(box: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     if dim == 2:
         return cell[:2, :2].copy(), origin[:2].copy(), pbc[:2].copy(), 2
     return cell, origin, pbc, 3
-
-
-def _parse_keywords(tokens: list[str], spec: dict[str, int | None], style: str,
-                    usage: str) -> dict[str, list[str]]:
-    """Parse ``keyword value...`` tokens; spec maps keyword -> number of values (None = until next keyword)."""
-    out: dict[str, list[str]] = {}
-    i = 0
-    while i < len(tokens):
-        key = tokens[i]
-        if key not in spec:
-            raise BridgeError(
-                f"unknown keyword '{key}'; fix {style} accepts {', '.join(sorted(spec))}. Usage: {usage}")
-        if key in out:
-            raise BridgeError(f"keyword '{key}' given twice. Usage: {usage}")
-        n = spec[key]
-        if n is None:
-            j = i + 1
-            while j < len(tokens) and tokens[j] not in spec:
-                j += 1
-            vals = tokens[i + 1:j]
-            if not vals:
-                raise BridgeError(f"keyword '{key}' needs at least one value. Usage: {usage}")
-        else:
-            vals = tokens[i + 1:i + 1 + n]
-            if len(vals) != n:
-                raise BridgeError(f"keyword '{key}' needs {n} value(s). Usage: {usage}")
-            j = i + 1 + n
-        out[key] = vals
-        i = j
-    return out
-
-
-def _parse_ghost(kw: dict[str, list[str]], usage: str) -> bool:
-    """``ghost auto`` (the fix enlarges the ghost shell on evaluation steps only) or ``static``."""
-    ghost = kw.get("ghost", ["static"])[0]
-    if ghost not in ("auto", "static"):
-        raise BridgeError(f"ghost must be 'auto' or 'static', got '{ghost}'. Usage: {usage}")
-    return ghost == "auto"
-
-
-def _parse_mode(kw: dict[str, list[str]], usage: str) -> bool:
-    mode = kw.get("mode", ["local"])[0]
-    if mode not in ("local", "gather"):
-        raise BridgeError(f"mode must be 'local' or 'gather', got '{mode}'. Usage: {usage}")
-    return mode == "gather"
 
 
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
@@ -226,7 +185,7 @@ def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
 
 PREDICT_USAGE = ("fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] "
                  "[types SPECIES_OF_TYPE_1 SPECIES_OF_TYPE_2 ...] [native yes|no] [ghost static|auto] "
-                 "[device auto|cpu|cuda]")
+                 "[device auto|cpu|cuda] [state T [C ...]]")
 
 
 class PredictHandler:
@@ -237,7 +196,7 @@ class PredictHandler:
             raise BridgeError(f"expected 'model FILE' after N. Usage: {PREDICT_USAGE}")
         path = args[1]
         kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1,
-                                        "device": 1}, "glass/predict", PREDICT_USAGE)
+                                        "device": 1, "state": None}, "glass/predict", PREDICT_USAGE)
         _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
         from glassfix.models import load_model
@@ -248,6 +207,8 @@ class PredictHandler:
             raise BridgeError(f"model file '{path}' not found (working directory {os.getcwd()})") from None
         except Exception as exc:  # every loader failure becomes one clear line
             raise BridgeError(f"cannot load model '{path}': {exc}") from None
+        if "state" in kw:    # state-point models (tglassmlp): temperature and C targets of the prediction
+            set_state(self.model, kw["state"], path, PREDICT_USAGE)
         self.gather = choose_mode(self.model, kw["mode"][0] if "mode" in kw else None, f"'{path}'")
         from glassfix.models.device import place_model
 

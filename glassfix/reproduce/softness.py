@@ -38,9 +38,9 @@ class SoftnessConfig:
     """Parameters (temperatures ε_AA/k_B, dt and times in τ, steps in MD steps, lengths in σ_AA)."""
 
     n: int = 1000
-    temperatures: tuple[float, ...] = (0.54, 0.58, 0.62, 0.67, 0.73, 0.80)
-    equil_tau: tuple[float, ...] = (1200.0, 500.0, 250.0, 150.0, 100.0, 100.0)
-    chunks: tuple[int, ...] = (12, 4, 4, 4, 4, 4)
+    temperatures: tuple[float, ...] = (0.54, 0.60, 0.67, 0.73, 0.80)
+    equil_tau: tuple[float, ...] = (1200.0, 300.0, 150.0, 100.0, 100.0)
+    chunks: tuple[int, ...] = (8, 3, 2, 2, 2)
     chunk_steps: int = 40_000
     dt: float = 0.005
     melt_steps: int = 10_000
@@ -52,7 +52,7 @@ class SoftnessConfig:
     train_every: int = 1000          # steps between training label frames (the descriptor cache stays small)
     per_class: int = 3000
     cv_C: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)
-    apply_every: int = 200           # steps between frames used for P_R(S)
+    apply_every: int = 1000          # steps between frames used for P_R(S)
     otf_steps: int = 20_000
     otf_every: int = 200
     s_bins: tuple[float, ...] = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0)

@@ -167,6 +167,186 @@ def read_thermo(td: Path) -> dict[str, np.ndarray]:
     return {k: np.array([r[k] for r in rows]) for k in ("step", "temp", "pe")}
 
 
+# ---- stage 2: tau_alpha ---------------------------------------------------------------------------------
+
+def _chunk_groups(ds: Any) -> dict[str, list[str]]:
+    """Store keys per group (production chunk), in step order."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for k in ds.keys():
+        fi = ds.frame_info(k)
+        out.setdefault(str(fi["group"]), []).append((int(fi["step"]), k))
+    return {g: [k for _, k in sorted(v)] for g, v in sorted(out.items())}
+
+
+def stage_tau(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
+    """τα per temperature: F_s(k = 7.25, t) of A on the stored trajectory, chunk by chunk, averaged; the
+    1/e crossing. Also the measured temperature and potential energy (fix ave/time files)."""
+    from glassfix.analysis import self_intermediate_scattering, tau_alpha_crossing
+    from glassfix.core.atomic import atomic_savez
+    from glassfix.data.store import DatasetStore
+
+    out = Path(workdir) / "tau.json"
+    if out.exists():
+        return
+    t0 = time.perf_counter()
+    res: dict[str, Any] = {}
+    curves: dict[str, np.ndarray] = {}
+    stride = 5
+    for T in sorted(cfg.temperatures):
+        td = cfg.tdir(workdir, T)
+        fs_all = []
+        with DatasetStore(td / "store.h5", mode="r") as ds:
+            for g, keys in _chunk_groups(ds).items():
+                frames = [ds.frame(k) for k in keys]
+                a = np.flatnonzero(frames[0].types == 0)
+                traj = np.stack([f.unwrapped[a] for f in frames])
+                times = np.array([f.step for f in frames], float) * cfg.dt
+                fs_all.append(self_intermediate_scattering(traj, 7.25, t0_stride=stride, times=times))
+        n = min(len(f) for f in fs_all)
+        fs = np.mean([f[:n] for f in fs_all], axis=0)
+        t = np.arange(n) * cfg.label_every * cfg.dt
+        tau = tau_alpha_crossing(t, fs, on_missing="nan")
+        th = read_thermo(td)
+        res[f"{T:g}"] = {"tau_alpha": tau, "mean_temp": float(th["temp"].mean()), "std_temp": float(th["temp"].std()),
+                         "mean_pe": float(th["pe"].mean()), "chunks": len(fs_all),
+                         "production_tau": float(len(fs_all) * cfg.chunk_steps * cfg.dt)}
+        curves[f"t_{T:g}"], curves[f"fs_{T:g}"] = t, fs
+        _say(progress, f"T = {T:g}: tau_alpha = {tau:.1f} tau (F_s(7.25) 1/e), <T> = {res[f'{T:g}']['mean_temp']:.3f}")
+    atomic_savez(Path(workdir) / "fs.npz", **curves)
+    atomic_write_json(out, res)
+    _add_wall(workdir, "tau", time.perf_counter() - t0)
+
+
+def tau_table(workdir: Path) -> dict[str, Any]:
+    """The tau stage's result (per temperature)."""
+    return json.loads((Path(workdir) / "tau.json").read_text())
+
+
+# ---- stage 3: training at the lowest temperature ---------------------------------------------------------
+
+def _train_glob(cfg: SoftnessConfig) -> str:
+    """Key glob selecting label frames every ``train_every`` steps (keys end in the zero-padded step)."""
+    k = len(str(cfg.train_every)) - len(str(cfg.train_every).rstrip("0"))
+    if cfg.train_every != 10 ** k:
+        raise ValueError(f"train_every must be a power of ten (a key glob selects it), got {cfg.train_every}")
+    return "*" + "0" * k
+
+
+def classifier_config(cfg: SoftnessConfig, tau_low: float):
+    """The public trainer's configuration: p_hop > p_c positive, negatives quiescent for τα (as the paper)."""
+    from glassfix.train.classifiers import ClassifierConfig
+
+    q = int(np.ceil(tau_low / cfg.dt / cfg.label_every)) * cfg.label_every
+    return ClassifierConfig(kind="softness", label="phop", above=cfg.p_c, quiescent=q, species=["A"],
+                            frames=[_train_glob(cfg)], per_class=cfg.per_class, cv_C=list(cfg.cv_C),
+                            descriptor={"mu_max": cfg.mu_max}, seed=cfg.seed)
+
+
+def stage_train(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
+    """``glassfix train softness`` at the lowest temperature (its descriptor cache makes it resumable)."""
+    from glassfix.train.classifiers import train_classifier
+
+    out = Path(workdir) / "train"
+    if (out / "softness.glassfix").exists() and (out / "metrics.json").exists():
+        return
+    t0 = time.perf_counter()
+    tau = tau_table(workdir)[f"{cfg.t_train:g}"]["tau_alpha"]
+    if not np.isfinite(tau):
+        raise RuntimeError(f"tau_alpha at T = {cfg.t_train:g} was not reached in a chunk; run longer chunks")
+    cc = classifier_config(cfg, tau)
+    store = cfg.tdir(workdir, cfg.t_train) / "store.h5"
+    cmd = (f"glassfix train softness --store {store} --out {out} --label phop --above {cfg.p_c:g} --quiescent "
+           f"{cc.quiescent} --species A --frames '{cc.frames[0]}' --per-class {cfg.per_class} --mu-max {cfg.mu_max:g} "
+           f"--cv-C {' '.join(f'{c:g}' for c in cfg.cv_C)} --seed {cfg.seed}")
+    _say(progress, f"training: {cmd}")
+    last = [0.0]
+
+    def log(msg: str) -> None:
+        if time.perf_counter() - last[0] > 30 or not msg.startswith("descriptors"):
+            last[0] = time.perf_counter()
+            _say(progress, "  " + msg)
+
+    train_classifier(store, out, cc, command=cmd, log=log)
+    _add_wall(workdir, "train", time.perf_counter() - t0)
+
+
+# ---- stage 4: softness and p_hop of every A particle-frame ----------------------------------------------
+
+def stage_apply(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
+    """Per temperature ``apply_T.npz``: S and p_hop of A particles every ``apply_every`` steps (features
+    cached per temperature, the training temperature shares the trainer's cache)."""
+    from glassfix.core.atomic import atomic_savez
+    from glassfix.data.store import DatasetStore
+    from glassfix.models.base import load_model
+    from glassfix.train.dataset import aligned_pairs, frame_features, resolve_label
+
+    model = load_model(Path(workdir) / "train" / "softness.glassfix")
+    for T in sorted(cfg.temperatures):
+        td = cfg.tdir(workdir, T)
+        out = td / "apply.npz"
+        if out.exists():
+            continue
+        t0 = time.perf_counter()
+        cache = Path(workdir) / "train" / "cache" if T == cfg.t_train else td / "cache"
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("S", "phop", "chunk", "step", "id")}
+        gsum = None
+        with DatasetStore(td / "store.h5", mode="r") as ds:
+            keys = ds.keys()
+            label = resolve_label(ds, "phop", keys)
+            pairs = [(lk, fk) for lk, fk in aligned_pairs(ds, label, keys)
+                     if ds.frame_info(fk)["step"] % cfg.apply_every == 0]
+            for n, (lk, fk) in enumerate(pairs):
+                if n % 50 == 0:
+                    _say(progress, f"T = {T:g}: softness of frame {n + 1}/{len(pairs)}")
+                fr = ds.frame(fk)
+                vals = np.asarray(ds.labels(lk, [label])[label], float)
+                lids = ds.frame(lk).ids
+                if not np.array_equal(lids, fr.ids):
+                    order = {int(i): j for j, i in enumerate(lids)}
+                    vals = vals[[order[int(i)] for i in fr.ids]]
+                a = np.flatnonzero(fr.types == 0)
+                X = frame_features(ds, fk, model.descriptor, a, cache)
+                gsum = X.sum(axis=0) if gsum is None else gsum + X.sum(axis=0)
+                cols["S"].append(model.predict_features(X, fr.types[a])[:, 0])
+                cols["phop"].append(vals[a])
+                cols["chunk"].append(np.full(a.size, int(str(ds.frame_info(fk)["group"]).lstrip("c"))))
+                cols["step"].append(np.full(a.size, fr.step))
+                cols["id"].append(fr.ids[a])
+        arrays = {k: np.concatenate(v) for k, v in cols.items()}
+        arrays["mean_features"] = gsum / arrays["S"].size
+        atomic_savez(out, **arrays)
+        _add_wall(workdir, "apply", time.perf_counter() - t0)
+
+
+# ---- stage 5: the model on the fly ----------------------------------------------------------------------
+
+def otf_spec(cfg: SoftnessConfig, workdir: Path):
+    """``glassfix run nve`` at the training T from the last production configuration, model in fix glass/predict."""
+    from glassfix.protocols.nve import NVESpec
+
+    i = int(np.argmin(cfg.temperatures))
+    start = cfg.tdir(workdir, cfg.t_train) / f"chunk_{cfg.chunks[i] - 1:02d}.data"
+    return NVESpec(system=cfg.system, data=str(start.resolve()), T=cfg.t_train, seed=cfg.seed + 5, dt=cfg.dt,
+                   steps=cfg.otf_steps, frame_every=10 * cfg.otf_every, thermo_every=cfg.otf_every,
+                   model=str((Path(workdir) / "train" / "softness.glassfix").resolve()), predict_every=cfg.otf_every)
+
+
+def stage_otf(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
+    """Run the NVE protocol with the trained model evaluated every ``otf_every`` steps (resumable protocol)."""
+    from glassfix.protocols import run as run_protocol
+
+    wd = Path(workdir) / "otf"
+    state = wd / "state.json"
+    if state.exists() and json.loads(state.read_text()).get("complete"):
+        return
+    t0 = time.perf_counter()
+    _say(progress, f"on the fly: glassfix run nve --T {cfg.t_train:g} --steps {cfg.otf_steps} --model train/softness.glassfix")
+    res = run_protocol(otf_spec(cfg, workdir), wd, progress=False)
+    if not res.complete:
+        raise RuntimeError(f"{wd}: the on-the-fly NVE run did not complete")
+    _add_wall(workdir, "otf", time.perf_counter() - t0)
+
+
 # ---- driver ---------------------------------------------------------------------------------------------
 
 def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
@@ -182,9 +362,11 @@ def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
         raise SystemExit(f"error: {workdir} holds a run with different parameters ({cfg_path}); use another "
                          "--workdir or the same parameters")
     atomic_write_json(cfg_path, mine)
-    stages = {"md": stage_md}
+    stages = {"md": stage_md, "tau": stage_tau, "train": stage_train, "apply": stage_apply, "otf": stage_otf}
     for name in STAGES[:STAGES.index(until) + 1]:
-        if name not in stages:
-            raise SystemExit(f"error: stage {name!r} is not implemented yet")
+        if name == "report":
+            from glassfix.reproduce.softness_report import write_report
+
+            return write_report(cfg, workdir, Path(report))
         stages[name](cfg, workdir, progress)
     return None

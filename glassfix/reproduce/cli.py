@@ -160,10 +160,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="temperatures (epsilon_AA/k_B); the SVM is trained at the lowest")
     sf.add_argument("--equil-tau", type=float, nargs="+", default=[1200.0, 300.0, 150.0, 100.0, 100.0],
                     help="NVT equilibration per temperature (tau), same order as --T")
-    sf.add_argument("--chunks", type=int, nargs="+", default=[8, 3, 2, 2, 2],
+    sf.add_argument("--chunks", type=int, nargs="+", default=[6, 2, 1, 1, 1],
                     help="NVE production chunks per temperature, same order as --T")
     sf.add_argument("--chunk-steps", type=int, default=40_000, help="MD steps per chunk (dt = 0.005 tau)")
-    sf.add_argument("--otf-steps", type=int, default=20_000, help="NVE steps with the model in fix glass/predict")
+    sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")
     sf.add_argument("--seed", type=int, default=1002)
     sf.add_argument("--until", choices=["md", "tau", "train", "apply", "otf", "report"], default="report",
                     help="stop after this stage (rerun the command to continue)")

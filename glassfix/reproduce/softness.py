@@ -40,7 +40,7 @@ class SoftnessConfig:
     n: int = 1000
     temperatures: tuple[float, ...] = (0.54, 0.60, 0.67, 0.73, 0.80)
     equil_tau: tuple[float, ...] = (1200.0, 300.0, 150.0, 100.0, 100.0)
-    chunks: tuple[int, ...] = (8, 3, 2, 2, 2)
+    chunks: tuple[int, ...] = (6, 2, 1, 1, 1)
     chunk_steps: int = 40_000
     dt: float = 0.005
     melt_steps: int = 10_000
@@ -53,7 +53,7 @@ class SoftnessConfig:
     per_class: int = 3000
     cv_C: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)
     apply_every: int = 1000          # steps between frames used for P_R(S)
-    otf_steps: int = 20_000
+    otf_steps: int = 10_000
     otf_every: int = 200
     s_bins: tuple[float, ...] = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
     seed: int = 1002
@@ -89,7 +89,8 @@ def _say(progress: Callable[[str], None] | None, msg: str) -> None:
 
 
 def _add_wall(workdir: Path, stage: str, seconds: float) -> None:
-    """Accumulate wall time per stage over invocations (a resumed run adds to it)."""
+    """Accumulate wall time per stage over invocations (a resumed run adds to it; a segment that was
+    interrupted before it finished is not counted)."""
     path = Path(workdir) / "wall.json"
     walls = json.loads(path.read_text()) if path.exists() else {}
     walls[stage] = walls.get(stage, 0.0) + seconds
@@ -138,12 +139,13 @@ def stage_md(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None]
         T = cfg.temperatures[i]
         td = cfg.tdir(workdir, T)
         td.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
         if not (td / "prepare" / "final.data").exists():
+            t0 = time.perf_counter()
             _say(progress, f"T = {T:g}: melt, quench, equilibrate {cfg.equil_tau[i]:g} τ")
             res = run_protocol(_prepare_spec(cfg, int(i)), td / "prepare", progress=False)
             if not res.complete:
                 raise RuntimeError(f"{td / 'prepare'}: the preparation did not complete")
+            _add_wall(workdir, "md", time.perf_counter() - t0)
         for c in range(cfg.chunks[i]):
             done = td / f"chunk_{c:02d}.done"
             if done.exists():
@@ -152,9 +154,10 @@ def stage_md(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None]
             _say(progress, f"T = {T:g}: production chunk {c + 1}/{cfg.chunks[i]} ({cfg.chunk_steps} steps)")
             inp = td / f"in.chunk_{c:02d}"
             atomic_write_text(inp, chunk_script(cfg, T, c, start.resolve(), plugin))
+            t0 = time.perf_counter()
             run_lammps(inp.name, cwd=td, log_path=f"log.chunk_{c:02d}")
             atomic_write_json(done, {"steps": cfg.chunk_steps})
-        _add_wall(workdir, "md", time.perf_counter() - t0)
+            _add_wall(workdir, "md", time.perf_counter() - t0)
 
 
 def read_thermo(td: Path) -> dict[str, np.ndarray]:

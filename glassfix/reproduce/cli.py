@@ -165,7 +165,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     sf.add_argument("--chunk-steps", type=int, default=40_000, help="MD steps per chunk (dt = 0.005 tau)")
     sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")
     sf.add_argument("--seed", type=int, default=1002)
-    sf.add_argument("--until", choices=["md", "tau", "train", "apply", "otf", "report"], default="report",
+    sf.add_argument("--until", choices=["md", "tau", "train", "scan", "apply", "otf", "report"], default="report",
                     help="stop after this stage (rerun the command to continue)")
     sf.add_argument("--workdir", default="repro_out/softness", help="resumable working directory")
     sf.add_argument("--report", default="docs/softness.md", help="markdown report (PNG beside it)")

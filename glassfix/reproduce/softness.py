@@ -12,6 +12,7 @@ command is run again):
 2. ``tau``: τα from F_s(k = 7.25, t) of A particles on the stored trajectory (per chunk, averaged).
 3. ``train``: ``glassfix train softness`` (the public trainer) at the lowest temperature, as the paper:
    p_hop > 0.2 positive, negatives quiescent for τα, species A, linear SVM with grouped CV over C.
+   ``scan``: grouped-CV balanced accuracy of every single feature and of pairs (paper: 64 % / 77 %).
 4. ``apply``: the model on every labelled A particle at every temperature: (S, p_hop) per particle-frame.
 5. ``otf``: the trained model inside ``fix glass/predict`` during ``glassfix run nve`` at the lowest T.
 6. ``report``: fraction of rearrangers with S > 0, P_R(S), the Arrhenius analysis
@@ -30,7 +31,7 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
-STAGES = ("md", "tau", "train", "apply", "otf", "report")
+STAGES = ("md", "tau", "train", "scan", "apply", "otf", "report")
 
 
 @dataclass
@@ -273,6 +274,70 @@ def stage_train(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], No
     _add_wall(workdir, "train", time.perf_counter() - t0)
 
 
+def _grouped_cv(X: np.ndarray, y: np.ndarray, groups: np.ndarray, C: float, seed: int) -> float:
+    """Balanced accuracy of a standardised class-balanced linear SVM, grouped k-fold (k ≤ 5)."""
+    from sklearn.model_selection import GroupKFold
+    from sklearn.svm import LinearSVC
+
+    k = min(5, np.unique(groups).size)
+    scores = []
+    for tr, te in GroupKFold(n_splits=k).split(X, y, groups):
+        mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
+        sd[sd == 0] = 1.0
+        svc = LinearSVC(C=C, class_weight="balanced", dual="auto", random_state=seed, max_iter=20000)
+        svc.fit((X[tr] - mu) / sd, y[tr])
+        pred = svc.predict((X[te] - mu) / sd).astype(bool)
+        scores.append(0.5 * ((pred & y[te]).sum() / max(1, y[te].sum()) + (~pred & ~y[te]).sum() / max(1, (~y[te]).sum())))
+    return float(np.mean(scores))
+
+
+def stage_scan(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
+    """Single features and pairs on the trainer's balanced training examples (descriptor cache reused):
+    every single feature, the paper's pair G_B(0.9) + G_A(1.1), and every pair of the 12 best singles."""
+    from glassfix.data.store import DatasetStore
+    from glassfix.models.base import load_model
+    from glassfix.train.classifiers import make_descriptor
+    from glassfix.train.dataset import aligned_pairs, balance, build_examples, resolve_label, select_keys, species_names_of
+
+    out = Path(workdir) / "train" / "scan.json"
+    if out.exists():
+        return
+    t0 = time.perf_counter()
+    model = load_model(Path(workdir) / "train" / "softness.glassfix")
+    cc = classifier_config(cfg, tau_table(workdir)[f"{cfg.t_train:g}"]["tau_alpha"])
+    train_frames = set(model.provenance["split"]["train_frames"])
+    with DatasetStore(cfg.tdir(workdir, cfg.t_train) / "store.h5", mode="r") as ds:
+        keys = select_keys(ds, cc.frames)
+        label = resolve_label(ds, cc.label, keys)
+        pairs = aligned_pairs(ds, label, keys)
+        desc = make_descriptor("softness", species_names_of(ds, keys), cc.descriptor)
+        ex = build_examples(ds, label, [p for p in pairs if p[1] in train_frames], cc.rule(), [0], desc,
+                            Path(workdir) / "train" / "cache", history=pairs)
+    ex = balance(ex, cfg.per_class, cfg.seed)
+    if np.unique(ex.group).size < 2:   # one training chunk: folds of frames, as the trainer does
+        ex.group = ex.frame_key
+    C = float(model.heads[0].C)
+    names = desc.names
+    _say(progress, f"feature scan: {len(names)} single features, C = {C:g}, {ex.n} examples")
+    single = {names[j]: _grouped_cv(ex.X[:, [j]], ex.y, ex.group, C, cfg.seed) for j in range(len(names))}
+    mus = np.asarray(desc.mus)
+    m = mus.size
+    pa = (int(np.argmin(np.abs(mus - 0.9))) + m, int(np.argmin(np.abs(mus - 1.1))))
+    top = sorted(range(len(names)), key=lambda j: -single[names[j]])[:12]
+    pair_scores = {}
+    for a_ in range(len(top)):
+        for b_ in range(a_ + 1, len(top)):
+            j, k = top[a_], top[b_]
+            pair_scores[f"{names[j]} + {names[k]}"] = _grouped_cv(ex.X[:, [j, k]], ex.y, ex.group, C, cfg.seed)
+    best_pair = max(pair_scores, key=pair_scores.get)
+    atomic_write_json(out, {"C": C, "n_examples": ex.n, "single": single,
+                            "best_single": max(single, key=single.get), "paper_pair": f"{names[pa[0]]} + {names[pa[1]]}",
+                            "paper_pair_score": _grouped_cv(ex.X[:, list(pa)], ex.y, ex.group, C, cfg.seed),
+                            "best_pair": best_pair, "best_pair_score": pair_scores[best_pair],
+                            "all_features_score": _grouped_cv(ex.X, ex.y, ex.group, C, cfg.seed)})
+    _add_wall(workdir, "scan", time.perf_counter() - t0)
+
+
 # ---- stage 4: softness and p_hop of every A particle-frame ----------------------------------------------
 
 def stage_apply(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:
@@ -365,7 +430,7 @@ def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
         raise SystemExit(f"error: {workdir} holds a run with different parameters ({cfg_path}); use another "
                          "--workdir or the same parameters")
     atomic_write_json(cfg_path, mine)
-    stages = {"md": stage_md, "tau": stage_tau, "train": stage_train, "apply": stage_apply, "otf": stage_otf}
+    stages = {"md": stage_md, "tau": stage_tau, "train": stage_train, "scan": stage_scan, "apply": stage_apply, "otf": stage_otf}
     for name in STAGES[:STAGES.index(until) + 1]:
         if name == "report":
             from glassfix.reproduce.softness_report import write_report

@@ -92,7 +92,7 @@ def test_softness_sentences_follow_the_numbers():
     assert "shrinks at every step" in span_sentence(Ts, [3.0, 2.0, 1.0])
     assert "overall trend" in span_sentence(Ts, [3.0, 3.5, 1.0])
     assert "not reproduced" in span_sentence(Ts, [1.0, 2.0, 3.0])
-    text = arrhenius_sentence(0.6, 0.1, 0.8, 0.1, 0.75, 0.05, 0.54, 0.67)
+    text = arrhenius_sentence(0.6, 0.1, 0.8, 0.1, 0.75, 0.03, 0.54, 0.67)
     assert "both as in the paper" in text and "above every studied temperature" in text and "within two" not in text
     assert "within two standard errors of the highest" in arrhenius_sentence(0.6, 0.1, 0.8, 0.1, 0.75, 0.06, 0.54, 0.67)
     text = arrhenius_sentence(-0.6, 0.1, 0.8, 0.1, 0.6, 0.05, 0.54, 0.67)

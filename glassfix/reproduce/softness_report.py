@@ -205,13 +205,12 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     from glassfix.analysis.softness_stats import fit_arrhenius, fraction_positive, q_ratio, rearrangement_probability
     from glassfix.core.machine import machine_description
     from glassfix.models.base import load_model
-    from glassfix.reproduce.softness import tau_table
 
     workdir, report = Path(workdir), Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
     Ts = sorted(cfg.temperatures)
     T_low, T_high = Ts[0], Ts[-1]
-    tau = tau_table(workdir)
+    tau = json.loads((workdir / "tau.json").read_text())
     model = load_model(workdir / "train" / "softness.glassfix")
     metrics = json.loads((workdir / "train" / "metrics.json").read_text())
     apply = _load_apply(cfg, workdir)

@@ -156,11 +156,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     sf = rsub.add_parser("softness", help="KA 3D softness (Cubuk ch. 5): online p_hop, softness SVM at the lowest "
                                          "T, P_R(S) and its Arrhenius analysis at every T, softness on the fly")
     sf.add_argument("--n", type=int, default=1000, help="particles (80:20, rho = 1.2)")
-    sf.add_argument("--T", type=float, nargs="+", default=[0.54, 0.60, 0.67, 0.73, 0.80],
+    sf.add_argument("--T", type=float, nargs="+", default=[0.54, 0.60, 0.67, 0.80],
                     help="temperatures (epsilon_AA/k_B); the SVM is trained at the lowest")
-    sf.add_argument("--equil-tau", type=float, nargs="+", default=[1200.0, 300.0, 150.0, 100.0, 100.0],
+    sf.add_argument("--equil-tau", type=float, nargs="+", default=[1200.0, 300.0, 150.0, 100.0],
                     help="NVT equilibration per temperature (tau), same order as --T")
-    sf.add_argument("--chunks", type=int, nargs="+", default=[6, 2, 1, 1, 1],
+    sf.add_argument("--chunks", type=int, nargs="+", default=[5, 1, 1, 1],
                     help="NVE production chunks per temperature, same order as --T")
     sf.add_argument("--chunk-steps", type=int, default=40_000, help="MD steps per chunk (dt = 0.005 tau)")
     sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")

@@ -39,9 +39,9 @@ class SoftnessConfig:
     """Parameters (temperatures ε_AA/k_B, dt and times in τ, steps in MD steps, lengths in σ_AA)."""
 
     n: int = 1000
-    temperatures: tuple[float, ...] = (0.54, 0.60, 0.67, 0.73, 0.80)
-    equil_tau: tuple[float, ...] = (1200.0, 300.0, 150.0, 100.0, 100.0)
-    chunks: tuple[int, ...] = (6, 2, 1, 1, 1)
+    temperatures: tuple[float, ...] = (0.54, 0.60, 0.67, 0.80)
+    equil_tau: tuple[float, ...] = (1200.0, 300.0, 150.0, 100.0)
+    chunks: tuple[int, ...] = (5, 1, 1, 1)
     chunk_steps: int = 40_000
     dt: float = 0.005
     melt_steps: int = 10_000

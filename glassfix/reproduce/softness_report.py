@@ -273,13 +273,14 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     a = L.append
     a("# Softness of the 3D Kob–Andersen liquid: P_R(S), Arrhenius barriers and the onset T0 (Cubuk ch. 5)")
     a("")
-    a(f"Command: `glassfix reproduce softness --workdir {workdir}` (defaults: N = {cfg.n}, T = "
+    a(f"Command: `glassfix reproduce softness --workdir {workdir} --report {report.name if report.parent.name != 'docs' else 'docs/' + report.name}` (defaults: N = {cfg.n}, T = "
       f"{', '.join(f'{T:g}' for T in cfg.temperatures)}; equilibration {', '.join(f'{t:g}' for t in cfg.equil_tau)} τ; "
       f"production chunks {', '.join(map(str, cfg.chunks))} × {cfg.chunk_steps} steps)  ")
     a(f"Machine: {machine_description()} (2 cores shared with other jobs; the run was niced)  ")
     a(f"Date: {datetime.date.today().isoformat()}  ")
     a(f"Wall time: {sum(walls.values()) / 60:.0f} min in all ("
-      + ", ".join(f"{k} {v / 60:.1f} min" for k, v in walls.items()) + ")")
+      + ", ".join(f"{k} {v / 60:.1f} min" for k, v in walls.items()) + "; summed over invocations, segments that "
+      "were interrupted and redone not counted)")
     a("")
     a("Paper: Cubuk's thesis ch. 5 (Schoenholz, Cubuk et al., Nat. Phys. 2016), digest `shared/science/002_cubuk.md` "
       "§3.2, §4.3 and the small-scale plan §9.1. The analyses are `glassfix.analysis.softness_stats` "
@@ -362,6 +363,9 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
             pr = prs[T]
             cells.append("—" if pr.n[b] == 0 else f"{pr.p[b]:.2e} ({pr.n_r[b]}/{pr.n[b]})")
         a(f"| [{edges[b]:g}, {edges[b + 1]:g}) | " + " | ".join(cells) + " |")
+    a("")
+    a("Error bars and the weights of the fits below are binomial, n_r/n per bin; particle-frames 5 τ apart are "
+      "correlated (τα ≥ 5 τ at the lower temperatures), so these errors are underestimates.")
     a("")
     a(f"![P_R(S)]({png['pr']})")
     a("")

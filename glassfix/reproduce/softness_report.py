@@ -273,7 +273,7 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     a = L.append
     a("# Softness of the 3D Kob–Andersen liquid: P_R(S), Arrhenius barriers and the onset T0 (Cubuk ch. 5)")
     a("")
-    a(f"Command: `glassfix reproduce softness --workdir {workdir} --report {report.name if report.parent.name != 'docs' else 'docs/' + report.name}` (defaults: N = {cfg.n}, T = "
+    a(f"Command: `glassfix reproduce softness --workdir {workdir} --report {report.name if report.parent.name != 'docs' else 'docs/' + report.name}` (parameters: N = {cfg.n}, T = "
       f"{', '.join(f'{T:g}' for T in cfg.temperatures)}; equilibration {', '.join(f'{t:g}' for t in cfg.equil_tau)} τ; "
       f"production chunks {', '.join(map(str, cfg.chunks))} × {cfg.chunk_steps} steps)  ")
     a(f"Machine: {machine_description()} (2 cores shared with other jobs; the run was niced)  ")

@@ -213,6 +213,9 @@ def stage_tau(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None
         th = read_thermo(td)
         res[f"{T:g}"] = {"tau_alpha": tau, "mean_temp": float(th["temp"].mean()), "std_temp": float(th["temp"].std()),
                          "mean_pe": float(th["pe"].mean()), "chunks": len(fs_all),
+                         # aging check: the production's potential energy in its first and second half
+                         "pe_halves": [float(h.mean()) for h in np.array_split(th["pe"], 2)],
+                         "pe_std": float(th["pe"].std()),
                          "production_tau": float(len(fs_all) * cfg.chunk_steps * cfg.dt)}
         curves[f"t_{T:g}"], curves[f"fs_{T:g}"] = t, fs
         _say(progress, f"T = {T:g}: tau_alpha = {tau:.1f} tau (F_s(7.25) 1/e), <T> = {res[f'{T:g}']['mean_temp']:.3f}")

@@ -312,18 +312,25 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
       f"{cfg.otf_every} steps.")
     a("")
     a("## State points")
-    a("| T | measured ⟨T⟩ (NVE) | τα (F_s(7.25) = 1/e) | equilibration | production | equil./τα | frames used | A particle-frames | fraction rearranging |")
-    a("|---|---|---|---|---|---|---|---|---|")
+    a("| T | measured ⟨T⟩ (NVE) | τα (F_s(7.25) = 1/e) | equilibration | production | equil./τα | ⟨pe⟩ 1st / 2nd half of production (ε) | frames used | A particle-frames | fraction rearranging |")
+    a("|---|---|---|---|---|---|---|---|---|---|")
     for T, eq in sorted(zip(cfg.temperatures, cfg.equil_tau)):
         tt = tau[f"{T:g}"]
         a(f"| {T:g} | {tt['mean_temp']:.3f} ± {tt['std_temp']:.3f} | {_fmt(tt['tau_alpha'], 1)} τ | {eq:g} τ | "
-          f"{tt['production_tau']:g} τ | {_fmt(eq / tt['tau_alpha'], 0)} | {per_T[T]['frames']} | {per_T[T]['n']} | "
+          f"{tt['production_tau']:g} τ | {_fmt(eq / tt['tau_alpha'], 0)} | {tt['pe_halves'][0]:.4f} / {tt['pe_halves'][1]:.4f} | "
+          f"{per_T[T]['frames']} | {per_T[T]['n']} | "
           f"{100 * per_T[T]['f_r']:.2f} % |")
     short = [T for T, eq in zip(cfg.temperatures, cfg.equil_tau) if eq < 10 * tau[f"{T:g}"]["tau_alpha"]]
     a("")
-    a("All temperatures were equilibrated for at least 10 τα." if not short else
-      f"Equilibration was shorter than 10 τα at T = {', '.join(f'{T:g}' for T in short)}: those state points may "
-      "still age slightly.")
+    # aging: the halves' means differ by more than 3 standard errors, counting ~10 independent blocks
+    drift = [T for T in Ts if abs(tau[f"{T:g}"]["pe_halves"][1] - tau[f"{T:g}"]["pe_halves"][0])
+             > 3 * tau[f"{T:g}"]["pe_std"] / np.sqrt(10)]
+    a(("All temperatures were equilibrated for at least 10 τα" if not short else
+       f"Equilibration was shorter than 10 τα at T = {', '.join(f'{T:g}' for T in short)}")
+      + ("; the potential energy of no production run drifts between its halves by more than 3 × std/√10 "
+         "(about ten independent blocks), so no aging is detected." if not drift else
+         f"; the potential energy drifts between the production halves at T = {', '.join(f'{T:g}' for T in drift)} "
+         "(more than 3 × std/√10): those state points may still age."))
     a("")
     a(f"![F_s]({png['fs']})")
     a("")

@@ -75,9 +75,9 @@ def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs) ->
         from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        fig = Figure(figsize=(10.0, 4.0), dpi=120)
+        fig = Figure(figsize=(14.0, 4.0), dpi=120)
         FigureCanvasAgg(fig)
-        ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        ax1, ax2, ax3 = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
         invT = np.linspace(1 / max(Ts) * 0.97, 1 / min(Ts) * 1.03, 50)
         edges = prs[Ts[0]].edges
         for b in range(edges.size - 1):
@@ -102,6 +102,21 @@ def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs) ->
         ax2.set_xlabel("softness S")
         ax2.set_title(f"T0 = e1/Σ1 = {fit.T0:.2f} ± {fit.T0_err:.2f}")
         ax2.legend(fontsize=7)
+        # the paper's collapse: P_R/P0 against ΔE/T for every T and S bin falls on exp(−x)
+        xs = []
+        for T in Ts:
+            pr = prs[T]
+            keep = np.isfinite(fit.dE) & (pr.n_r >= MIN_R)
+            x = fit.dE[keep] / T
+            ax3.semilogy(x, pr.p[keep] / np.exp(fit.sigma[keep]), "o", ms=4, color=colors[T], label=f"T = {T:g}")
+            xs.append(x)
+        xx = np.linspace(min(float(np.min(x)) for x in xs if x.size), max(float(np.max(x)) for x in xs if x.size), 20)
+        ax3.semilogy(xx, np.exp(-xx), "k-", lw=1, label="exp(−ΔE/T)")
+        ax3.set_xlabel("ΔE(S)/T")
+        ax3.set_ylabel("P_R / exp(Σ(S))")
+        ax3.set_title("collapse (per-bin Σ, ΔE)")
+        ax3.legend(fontsize=7)
+        fig.subplots_adjust(wspace=0.32)
         names["arrhenius"] = save_figure(fig, report.with_name(report.stem + "_arrhenius.png")).name
     # weights against r, with the A-centred pair correlation from the mean features
     head = model.heads[0]

@@ -1,5 +1,6 @@
 """``glassfix reproduce softness``: configuration checks, the chunk input and the trainer's configuration
-(the run itself is far too long for the suite; its small-scale smoke run is described in docs/softness.md)."""
+(the run itself takes about an hour, far too long for the suite; the analyses it uses are tested in
+tests/test_analysis_softness.py and its report sentences in tests/test_report_sentences.py)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ def _otf(cfg: Any, workdir: Path, model: Any) -> dict[str, Any]:
     return {"pred": pred, "frames": np.array(rows), "result": res}
 
 
-def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs) -> dict[str, str]:
+def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs, Tm: dict) -> dict[str, str]:
+    """The report's PNGs; ``Tm``: measured mean temperature of each nominal T (the Arrhenius abscissa)."""
     from glassfix.analysis.plots import new_figure, save_figure
 
     names = {}
@@ -78,16 +79,16 @@ def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs) ->
         fig = Figure(figsize=(14.0, 4.0), dpi=120)
         FigureCanvasAgg(fig)
         ax1, ax2, ax3 = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
-        invT = np.linspace(1 / max(Ts) * 0.97, 1 / min(Ts) * 1.03, 50)
+        invT = np.linspace(1 / max(Tm.values()) * 0.97, 1 / min(Tm.values()) * 1.03, 50)
         edges = prs[Ts[0]].edges
         for b in range(edges.size - 1):
             if not np.isfinite(fit.dE[b]):
                 continue
-            pts = [(1 / T, prs[T].p[b], prs[T].err[b]) for T in Ts if prs[T].n_r[b] >= MIN_R]
+            pts = [(1 / Tm[T], prs[T].p[b], prs[T].err[b]) for T in Ts if prs[T].n_r[b] >= MIN_R]
             x, y, e = map(np.array, zip(*pts))
             line = ax1.errorbar(x, np.log(y), yerr=e / y, fmt="o", ms=4, label=f"S ∈ [{edges[b]:g}, {edges[b + 1]:g})")
             ax1.plot(invT, fit.sigma[b] - fit.dE[b] * invT, "-", color=line[0].get_color(), lw=1)
-        ax1.set_xlabel("1/T")
+        ax1.set_xlabel("1/T (measured ⟨T⟩ of the NVE runs)")
         ax1.set_ylabel("ln P_R")
         ax1.set_title("Arrhenius per S bin: ln P_R = Σ(S) − ΔE(S)/T")
         ax1.legend(fontsize=7)
@@ -107,7 +108,7 @@ def _plots(cfg, workdir: Path, report: Path, apply, prs, fit, model, otf, fs) ->
         for T in Ts:
             pr = prs[T]
             keep = np.isfinite(fit.dE) & (pr.n_r >= MIN_R)
-            x = fit.dE[keep] / T
+            x = fit.dE[keep] / Tm[T]
             ax3.semilogy(x, pr.p[keep] / np.exp(fit.sigma[keep]), "o", ms=4, color=colors[T], label=f"T = {T:g}")
             xs.append(x)
         xx = np.linspace(min(float(np.min(x)) for x in xs if x.size), max(float(np.max(x)) for x in xs if x.size), 20)
@@ -226,6 +227,8 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     Ts = sorted(cfg.temperatures)
     T_low, T_high = Ts[0], Ts[-1]
     tau = json.loads((workdir / "tau.json").read_text())
+    # NVE runs drift slightly from the nominal T: the Arrhenius analysis uses the measured mean temperature
+    Tm = {T: float(tau[f"{T:g}"]["mean_temp"]) for T in Ts}
     model = load_model(workdir / "train" / "softness.glassfix")
     metrics = json.loads((workdir / "train" / "metrics.json").read_text())
     apply = _load_apply(cfg, workdir)
@@ -247,13 +250,13 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     p_tab = np.array([np.where(prs[T].n_r >= MIN_R, prs[T].p, np.nan) for T in Ts])
     e_tab = np.array([prs[T].err for T in Ts])
     try:
-        fit = fit_arrhenius(Ts, S_tab, p_tab, e_tab, min_temperatures=3)
+        fit = fit_arrhenius([Tm[T] for T in Ts], S_tab, p_tab, e_tab, min_temperatures=3)
         fit_error = ""
     except ValueError as exc:
         fit, fit_error = None, str(exc)
     otf = _otf(cfg, workdir, model)
     fs = dict(np.load(workdir / "fs.npz"))
-    png = _plots(cfg, workdir, report, apply, prs, fit, model, otf, fs)
+    png = _plots(cfg, workdir, report, apply, prs, fit, model, otf, fs, Tm)
 
     head = model.heads[0]
     mus = np.asarray(model.descriptor.mus, float)
@@ -410,7 +413,10 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
           f"Σ(S) = Σ0 − Σ1 S with Σ0 = {fit.Sigma0:.2f} ± {fit.Sigma0_err:.2f}, Σ1 = {fit.Sigma1:.2f} ± {fit.Sigma1_err:.2f}; "
           f"onset T0 = e1/Σ1 = {fit.T0:.2f} ± {fit.T0_err:.2f}.")
         a("")
-        a(arrhenius_sentence(fit.e1, fit.e1_err, fit.Sigma1, fit.Sigma1_err, fit.T0, fit.T0_err, T_low, T_high))
+        a("(Fitted against the measured mean temperatures of the NVE runs, "
+          + ", ".join(f"{Tm[T]:.3f}" for T in Ts) + ", not the nominal ones.)")
+        a("")
+        a(arrhenius_sentence(fit.e1, fit.e1_err, fit.Sigma1, fit.Sigma1_err, fit.T0, fit.T0_err, Tm[T_low], Tm[T_high]))
         a("")
         a(f"![Arrhenius]({png['arrhenius']})")
     a("")

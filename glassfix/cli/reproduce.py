@@ -67,6 +67,17 @@ def _cmd_ka_looseness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_softness(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.softness import SoftnessConfig, run
+
+    cfg = SoftnessConfig(n=args.n, temperatures=tuple(args.T), equil_tau=tuple(args.equil_tau),
+                         chunks=tuple(args.chunks), chunk_steps=args.chunk_steps, otf_steps=args.otf_steps,
+                         seed=args.seed)
+    report = run(cfg, Path(args.workdir), Path(args.report), until=args.until)
+    print(f"report: {report}" if report else f"stopped after stage {args.until}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -141,3 +152,21 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
     kl.set_defaults(func=_cmd_ka_looseness)
+
+    sf = rsub.add_parser("softness", help="KA 3D softness (Cubuk ch. 5): online p_hop, softness SVM at the lowest "
+                                         "T, P_R(S) and its Arrhenius analysis at every T, softness on the fly")
+    sf.add_argument("--n", type=int, default=1000, help="particles (80:20, rho = 1.2)")
+    sf.add_argument("--T", type=float, nargs="+", default=[0.54, 0.60, 0.67, 0.80],
+                    help="temperatures (epsilon_AA/k_B); the SVM is trained at the lowest")
+    sf.add_argument("--equil-tau", type=float, nargs="+", default=[1200.0, 300.0, 150.0, 100.0],
+                    help="NVT equilibration per temperature (tau), same order as --T")
+    sf.add_argument("--chunks", type=int, nargs="+", default=[5, 1, 1, 1],
+                    help="NVE production chunks per temperature, same order as --T")
+    sf.add_argument("--chunk-steps", type=int, default=40_000, help="MD steps per chunk (dt = 0.005 tau)")
+    sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")
+    sf.add_argument("--seed", type=int, default=1002)
+    sf.add_argument("--until", choices=["md", "tau", "train", "scan", "apply", "otf", "report"], default="report",
+                    help="stop after this stage (rerun the command to continue)")
+    sf.add_argument("--workdir", default="repro_out/softness", help="resumable working directory")
+    sf.add_argument("--report", default="docs/softness.md", help="markdown report (PNG beside it)")
+    sf.set_defaults(func=_cmd_softness)

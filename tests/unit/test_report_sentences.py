@@ -83,3 +83,21 @@ def test_looseness_spacing_and_mean_l_sentence():
     assert "between 0.485 and 0.496" in mixed and "falls in 1 of 2 runs" in mixed and "do not show" in mixed
     falling = _mean_l_reading({"a": (steps, [0.3, 0.6, 0.5]), "b": (steps, [0.3, 0.7, 0.4])})
     assert "falls from the first to the last snapshot in every run, as in the paper" in falling
+
+
+def test_softness_sentences_follow_the_numbers():
+    from glassfix.reproduce.softness_report import arrhenius_sentence, span_sentence, weights_sentence
+
+    Ts = [0.54, 0.6, 0.67]
+    assert "shrinks at every step" in span_sentence(Ts, [3.0, 2.0, 1.0])
+    assert "overall trend" in span_sentence(Ts, [3.0, 3.5, 1.0])
+    assert "not reproduced" in span_sentence(Ts, [1.0, 2.0, 3.0])
+    text = arrhenius_sentence(0.6, 0.1, 0.8, 0.1, 0.75, 0.03, 0.54, 0.67)
+    assert "both as in the paper" in text and "above every studied temperature" in text and "within two" not in text
+    assert "within two standard errors of the highest" in arrhenius_sentence(0.6, 0.1, 0.8, 0.1, 0.75, 0.06, 0.54, 0.67)
+    text = arrhenius_sentence(-0.6, 0.1, 0.8, 0.1, 0.6, 0.05, 0.54, 0.67)
+    assert "ΔE(S) increases" in text and "the paper has both decreasing" in text and "inside the studied range" in text
+    assert "is flat within two standard errors" in arrhenius_sentence(0.1, 0.1, 0.8, 0.1, 0.1, 0.1, 0.54, 0.67)
+    assert "below the studied" in arrhenius_sentence(0.3, 0.01, 0.8, 0.01, 0.375, 0.01, 0.54, 0.67)
+    assert weights_sentence(-0.1, -0.2).startswith("both negative")
+    assert weights_sentence(-0.1, 0.2).startswith("not both negative")

@@ -165,7 +165,8 @@ class NVEOpenMMRun(_OpenMMMixin, NVERun):
         """MD to ``to``; frames when ``to`` is a multiple of ``frame_every``."""
         rows = s.run(to - step)
         self.write_rows("series", [{**r, "time": r["step"] * self.spec.dt} for r in rows])
-        self.write_rows("predictions", self._predict_rows(s, step))
+        if self.otf is not None:
+            self.write_rows("predictions", self._predict_rows(s, step))
         if self.spec.frame_every and to % int(self.spec.frame_every) == 0:
             self._frames(s, to)
 
@@ -242,7 +243,8 @@ class CreepOpenMMRun(_OpenMMMixin, CreepRun):
         rows = s.run(to - step)
         self.write_rows("series", [self._md_row({k: r[k] for k in ("step", "temp", "pe", "press", *_STRESS_BOX)})
                                    for r in rows])
-        self.write_rows("predictions", self._predict_rows(s, step))
+        if self.otf is not None:
+            self.write_rows("predictions", self._predict_rows(s, step))
         self._snapshot(s, to)
 
     def _snapshot(self, s: Any, step: int) -> None:

@@ -119,10 +119,10 @@ def test_creep_openmm_snapshots_match_lammps_and_predict_like_offline(tmp_path):
 
 
 def test_openmm_restrictions_are_one_clear_error(tmp_path):
-    from glassfix.protocols import AQSSpec
+    from glassfix.protocols import PrepareSpec
 
-    with pytest.raises(ProtocolError, match="--engine openmm runs nve, creep, not 'aqs'"):
-        run(AQSSpec(data=str(START)), tmp_path / "a", engine="openmm", progress=False)
+    with pytest.raises(ProtocolError, match="--engine openmm runs nve, creep, aqs, not 'prepare'"):
+        run(PrepareSpec(n=100), tmp_path / "a", engine="openmm", progress=False)
     with pytest.raises(ProtocolError, match=r"one process \(nprocs=2\)"):
         run(NVESpec(data=str(START)), tmp_path / "b", engine="openmm", nprocs=2, progress=False)
     with pytest.raises(ProtocolError, match="min_style='fire'.*L-BFGS"):
@@ -134,14 +134,46 @@ def test_openmm_restrictions_are_one_clear_error(tmp_path):
         run(NVESpec(data=str(START), steps=20, frame_every=0, thermo_every=10), tmp_path / "d", progress=False)
 
 
+def test_aqs_openmm_matches_lammps_and_resumes(tmp_path):
+    """AQS on both engines from the same glass: the same minima (energies 1e-8 per atom, stresses 1e-5: CG and
+    L-BFGS stop at different force norms), the same events; ACE predictions on the saved OpenMM minima equal
+    offline; stopped after 2 steps and resumed (Reference platform, deterministic) = uninterrupted, bitwise."""
+    from glassfix.protocols import AQSSpec
+
+    ace = MODELS / "ka_ace.glassfix"
+    spec = AQSSpec(data=str(START), dgamma=1e-3, prestrain=0.0, strain=0.004, save_every=1, checkpoint_every=2,
+                   model=str(ace))
+    omm = run(spec, tmp_path / "omm", engine="openmm", progress=False)
+    lmp = run(spec, tmp_path / "lmp", progress=False)
+    assert omm.complete and lmp.complete
+    so, sl = read_series(tmp_path / "omm" / "series.csv"), read_series(tmp_path / "lmp" / "series.csv")
+    assert list(so) == list(sl) and np.array_equal(so["step"], sl["step"])
+    np.testing.assert_allclose(so["pe"], sl["pe"], atol=1e-8)
+    np.testing.assert_allclose(so["sigma"], sl["sigma"], atol=1e-5)
+    np.testing.assert_array_equal(so["event"], sl["event"])
+    means = check_frames(tmp_path / "omm", "aqs", ace, "activity", tmp_path)
+    po = read_series(tmp_path / "omm" / "predictions.csv")
+    assert sorted(means) == [0, 1, 2, 3] and po["step"].tolist() == [0, 1, 2, 3, 4]
+    for st, m in means.items():
+        assert po["activity_mean"][po["step"] == st][0] == pytest.approx(m, rel=1e-12)
+    np.testing.assert_allclose(po["activity_mean"], read_series(tmp_path / "lmp" / "predictions.csv")["activity_mean"],
+                               atol=1e-6)
+    part = run(spec, tmp_path / "part", engine="openmm", progress=False, stop_after=2)
+    assert not part.complete and part.step == 2
+    assert run(spec, tmp_path / "part", engine="openmm", progress=False).complete
+    for name in ("series.csv", "predictions.csv"):
+        assert (tmp_path / "part" / name).read_text() == (tmp_path / "omm" / name).read_text(), name
+
+
 def _creep_cmd(out: Path) -> list[str]:
     return [sys.executable, "-m", "glassfix.protocols.cli", "run", "creep", "--data", str(START), "--T", "0.1",
-            "--sigma0", "0.5", "--dt", "0.005", "--steps", "300", "--snapshot-every", "50", "--thermo-every", "10",
+            "--sigma0", "0.5", "--dt", "0.005", "--steps", "90", "--snapshot-every", "30", "--thermo-every", "10",
+            "--stress-tol", "1e-3", "--min-ftol", "1e-3",   # loose snapshots: the test is about the resume
             "--engine", "openmm", "--platform", "CPU", "--threads", "1", "--quiet", "--out", str(out)]
 
 
 def test_openmm_creep_killed_mid_run_resumes_to_the_uninterrupted_result(tmp_path):
-    """SIGKILL a creep run after its checkpoint at step ≥ 100, re-run the command: series, snapshots and the
+    """SIGKILL a creep run after its checkpoint at step ≥ 30 (of 90), re-run the command: series, snapshots and the
     final state equal an uninterrupted run bitwise (CPU platform, 1 thread: every checkpoint reloads the
     Context from its arrays with seeds derived from the step, in both runs)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -155,7 +187,7 @@ def test_openmm_creep_killed_mid_run_resumes_to_the_uninterrupted_result(tmp_pat
                 st = json.loads((killed / "state.json").read_text())
             except (OSError, ValueError):
                 st = {}
-            if st.get("step", 0) >= 100:
+            if st.get("step", 0) >= 30:
                 p.send_signal(signal.SIGKILL)
                 at = st
                 break
@@ -170,10 +202,10 @@ def test_openmm_creep_killed_mid_run_resumes_to_the_uninterrupted_result(tmp_pat
     subprocess.run(_creep_cmd(whole), env=env, check=True, capture_output=True)
     for name in ("series.csv", "snapshots.csv"):
         assert (killed / name).read_text() == (whole / name).read_text(), name
-    a = np.load(killed / "checkpoints" / "ckpt_000000000300.omm.npz")
-    b = np.load(whole / "checkpoints" / "ckpt_000000000300.omm.npz")
+    a = np.load(killed / "checkpoints" / "ckpt_000000000090.omm.npz")
+    b = np.load(whole / "checkpoints" / "ckpt_000000000090.omm.npz")
     for k in ("positions", "velocities", "box"):
         assert np.array_equal(a[k], b[k]), k
-    fa, _, _ = load_frame_npz(killed / "frames" / "creep_min_000000000300.npz")
-    fb, _, _ = load_frame_npz(whole / "frames" / "creep_min_000000000300.npz")
+    fa, _, _ = load_frame_npz(killed / "frames" / "creep_min_000000000090.npz")
+    fb, _, _ = load_frame_npz(whole / "frames" / "creep_min_000000000090.npz")
     assert np.array_equal(fa.positions, fb.positions) and np.array_equal(fa.cell, fb.cell)

@@ -27,11 +27,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from glassfix.core.frame import Frame
+from glassfix.protocols.aqs import AQSRun
 from glassfix.protocols.common import ProtocolError
 from glassfix.protocols.creep import _STRESS_BOX, CreepRun
 from glassfix.protocols.nve import NVERun
 
-__all__ = ["NVEOpenMMRun", "CreepOpenMMRun", "OPENMM_RUNS", "check_openmm_spec", "BAROSTAT_EVERY"]
+__all__ = ["NVEOpenMMRun", "CreepOpenMMRun", "AQSOpenMMRun", "OPENMM_RUNS", "check_openmm_spec", "BAROSTAT_EVERY"]
 
 #: MD steps between Monte Carlo barostat moves in OpenMM creep
 BAROSTAT_EVERY = 25
@@ -320,4 +321,69 @@ class CreepOpenMMRun(_OpenMMMixin, CreepRun):
 
 
 #: protocol name -> OpenMM runner
-OPENMM_RUNS = {"nve": NVEOpenMMRun, "creep": CreepOpenMMRun}
+
+
+class AQSOpenMMRun(_OpenMMMixin, AQSRun):
+    """:class:`~glassfix.protocols.aqs.AQSSpec` on OpenMM: affine tilt steps and L-BFGS minima (Reference
+    platform, double precision), D²min, events and frames as on LAMMPS."""
+
+    def open_session(self) -> Any:
+        """A :class:`~glassfix.engines.openmm.session.ShearSession` of the start (+ the model's evaluator)."""
+        from glassfix.engines.openmm import PredictorReporter
+        from glassfix.engines.openmm.session import ShearSession
+
+        check_openmm_spec(self.spec, self.protocol)
+        self.template = self._template()
+        s = ShearSession(self.system, self.template, self.engine_options.get("platform") or MIN_PLATFORM)
+        if self.otf is not None:
+            self.min_predictor = PredictorReporter(self.otf.model, 1, self.template.types, self.system.species,
+                                                   dim=int(self.system.dim))
+        return s
+
+    def save_session(self, s: Any, path: Path) -> None:
+        """Checkpoint arrays (positions, cell, step)."""
+        if self.root:
+            s.save(path)
+
+    def _settings(self, s: Any) -> None:
+        """Nothing: the OpenMM System is built from the template."""
+
+    def _load(self, s: Any) -> np.ndarray:
+        cell = np.eye(3)
+        cell[:s.cell.shape[0], :s.cell.shape[0]] = s.cell
+        return cell
+
+    def _minimum(self, s: Any, n: int) -> tuple[int, dict[str, float], Frame]:
+        s.step = int(n)
+        if self.spec.relax:
+            s.minimize(self.spec.min_ftol, int(self.spec.min_maxiter))
+        return 0, s.thermo(), s.frame(step=n)
+
+    def _step_to(self, s: Any, tilt: float, n: int) -> tuple[int, dict[str, float], Frame]:
+        s.shear_to(self.spec.plane, tilt)
+        return self._minimum(s, n)
+
+    def _predict(self, s: Any, n: int) -> np.ndarray | None:
+        if self.otf is None or n % self.otf.every:
+            return None
+        rep = self.min_predictor
+        rep._last = -1
+        rep.evaluate(s.frame(step=n))
+        rep.history.clear()
+        self.write_rows("predictions", [{"step": n, "gamma": n * self.spec.dgamma,
+                                         **{f"{o}_mean": float(rep.means[k]) for k, o in enumerate(self.otf.output_names)}}])
+        return rep.values.copy()
+
+    def _write_final(self, s: Any) -> None:
+        from glassfix.data.lammps_io import write_data
+
+        if self.root:
+            write_data(s.frame(), self.wd.path / "final.data", masses=self.system.masses)
+
+    def finish(self, s: Any) -> dict[str, Any]:
+        """final.data (the last minimum) and the summary of the LAMMPS runner (+ engine, platform)."""
+        return {**super().finish(s), "engine": "openmm", "platform": s.platform}
+
+
+#: protocol name -> OpenMM runner
+OPENMM_RUNS = {"nve": NVEOpenMMRun, "creep": CreepOpenMMRun, "aqs": AQSOpenMMRun}

@@ -38,7 +38,7 @@ from glassfix.core.atomic import atomic_savez
 from glassfix.core.cell import wrap_positions
 from glassfix.core.frame import Frame
 
-__all__ = ["OpenMMSession", "ThermoReporter", "minimize_copy", "THERMO_KEYS"]
+__all__ = ["OpenMMSession", "ShearSession", "ThermoReporter", "minimize_copy", "thermo_row", "THERMO_KEYS"]
 
 #: thermo columns of a row (energies per atom ε; stresses ε/σ^d; lengths σ), as LAMMPS' thermo keywords
 THERMO_KEYS = ("temp", "pe", "ke", "etotal", "press", "pxx", "pyy", "pzz", "pxy", "pxz", "pyz",
@@ -258,3 +258,92 @@ def minimize_copy(system: Any, frame: Frame, ftol: float, platform: str = "Refer
                 origin=frame.origin, ids=frame.ids, species=frame.species, unwrapped=pos, step=frame.step,
                 time=frame.time, metadata=dict(frame.metadata))
     return out
+
+
+class ShearSession:
+    """Athermal quasistatic shear of ``template`` in OpenMM for the AQS protocol: the configuration (unwrapped
+    positions, cell) lives here; :meth:`shear_to` sets a tilt with an affine remap, :meth:`minimize` runs
+    OpenMM's L-BFGS on ``platform`` (default Reference: double precision, as LAMMPS' CG). Checkpoints are the
+    positions, cell and step (exact doubles; the minimisation is deterministic, so resumes are bitwise)."""
+
+    _TILTS = {"xy": (1, 0), "xz": (2, 0), "yz": (2, 1)}
+
+    def __init__(self, system: Any, template: Frame, platform: str = "Reference") -> None:
+        self.system = system
+        self.template = template
+        self.platform = platform
+        self.meta = {k: template.metadata[k] for k in ("diameters", "bonds") if k in template.metadata}
+        base = template.unwrapped if template.unwrapped is not None else template.positions
+        self.positions = np.asarray(base, dtype=np.float64).copy()
+        self.cell = np.asarray(template.cell, dtype=np.float64).copy()
+        self.step = 0
+        self._ctx = None
+
+    @property
+    def natoms(self) -> int:
+        """Number of atoms."""
+        return int(self.positions.shape[0])
+
+    @property
+    def timestep(self) -> int:
+        """The current AQS step."""
+        return int(self.step)
+
+    def frame(self, step: int | None = None, metadata: Mapping[str, Any] | None = None) -> Frame:
+        """The current configuration (wrapped positions, unwrapped, cell, ids, species)."""
+        t = self.template
+        return Frame(positions=wrap_positions(self.positions, self.cell, t.origin), types=t.types, cell=self.cell.copy(),
+                     origin=t.origin, ids=t.ids, species=t.species, unwrapped=self.positions.copy(),
+                     step=self.step if step is None else int(step),
+                     metadata={"system": self.system.name, **self.meta, **dict(metadata or {})})
+
+    def shear_to(self, plane: str, tilt: float) -> None:
+        """Set the ``plane`` tilt (σ) with an affine remap of the atoms (LAMMPS ``change_box … final … remap``)."""
+        from glassfix.core.cell import to_cartesian, to_fractional
+
+        i, j = self._TILTS[plane]
+        frac = to_fractional(self.positions, self.cell, self.template.origin)
+        self.cell[i, j] = float(tilt)
+        self.positions = to_cartesian(frac, self.cell, self.template.origin)
+
+    def minimize(self, ftol: float, max_iterations: int = 0) -> None:
+        """L-BFGS at fixed cell down to |F| = ``ftol`` (ε/σ, the global force norm as LAMMPS' ``ftol``)."""
+        import openmm as mm
+
+        from glassfix.engines.openmm.system import (best_platform, box_vectors, build_system, interaction_range,
+                                                    positions3, reduced_box)
+
+        fr = self.frame()
+        if self._ctx is None:
+            self._ctx = mm.Context(build_system(self.system, fr), mm.VerletIntegrator(0.001),
+                                   best_platform(self.platform))
+        box = reduced_box(box_vectors(fr, interaction_range(self.system, fr)))
+        self._ctx.setPeriodicBoxVectors(*(mm.Vec3(*map(float, v)) for v in box))
+        pos3 = positions3(Frame(positions=self.positions, types=fr.types, cell=self.cell))
+        self._ctx.setPositions(pos3)
+        d = self.positions.shape[1]
+        mm.LocalEnergyMinimizer.minimize(self._ctx, float(ftol) / np.sqrt(d * self.natoms), int(max_iterations))
+        self.positions = _arr(self._ctx.getState(getPositions=True).getPositions(asNumpy=True))[:, :d].copy()
+
+    def thermo(self) -> dict[str, float]:
+        """Thermo of the current (athermal) configuration, plus ``fnorm`` (ε/σ)."""
+        from glassfix.engines.openmm.system import reference_energy_forces
+
+        fr = self.frame()
+        n, d = fr.n_atoms, fr.dim
+        row = thermo_row(self.system, fr, np.zeros((n, d)), np.ones(n))
+        row["fnorm"] = float(np.linalg.norm(reference_energy_forces(self.system, fr).forces))
+        return row
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Checkpoint arrays (unwrapped positions, cell, step), atomically."""
+        atomic_savez(path, positions=self.positions, cell=self.cell, step=np.array(self.step))
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore the checkpoint at ``path``."""
+        with np.load(Path(path), allow_pickle=False) as z:
+            self.positions, self.cell, self.step = z["positions"].copy(), z["cell"].copy(), int(z["step"])
+
+    def close(self) -> None:
+        """Drop the Context."""
+        self._ctx = None

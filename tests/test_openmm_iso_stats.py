@@ -26,6 +26,12 @@ from glassfix.ensembles import IsoSettings, get_executor, run_iso  # noqa: E402
 START = Path(__file__).resolve().parents[1] / "examples" / "models" / "ka_start.data"
 #: two-sided 99 % quantile of Student's t with 6 degrees of freedom
 T99_6DOF = 3.707
+#: allowed shortfall of the mean cross-engine correlation below the mean split-half one. Measured on this
+#: configuration with 8 independent 8-replica halves per engine: one split-half correlation scatters with
+#: s.d. ≈ 0.05 (0.48–0.65; replica noise is correlated across particles — a rearrangement moves many — so
+#: (1 − r²)/√n ≈ 0.03 and a particle bootstrap understate it), so mean(2 within) − mean(4 cross) has
+#: s.d. ≈ 0.05·√(1/2 + 1/4) ≈ 0.043; 3.5 s.d.
+CORR_SLACK = 0.15
 
 
 def _labels(tmp: Path, frame, engine: str, seed: int) -> dict[str, np.ndarray]:
@@ -61,6 +67,4 @@ def test_iso_propensities_agree_statistically_across_engines(tmp_path):
         cross = [np.corrcoef(x, y)[0, 1] for x in h["lammps"] for y in h["openmm"]]
         r = float(np.mean(within))
         assert r > 0.3, within        # the propensity is structured: the comparison is not vacuous
-        # sampling s.d. of a correlation coefficient over n particles ≈ (1 − r²)/√n; 3 s.d. of slack
-        slack = 3 * (1 - r * r) / np.sqrt(a.sum())
-        assert np.mean(cross) > r - slack, (within, cross, slack)
+        assert np.mean(cross) > r - CORR_SLACK, (within, cross)

@@ -98,7 +98,7 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
         timeout: float | None = None, engine_options: Mapping[str, Any] | None = None) -> ProtocolResult:
     """Run (or resume) the protocol described by ``spec`` in ``workdir``.
 
-    - ``engine``: ``"lammps"`` or ``"openmm"`` (NVE and creep; one process, ``engine_options``:
+    - ``engine``: ``"lammps"`` or ``"openmm"`` (NVE, creep, AQS; one process, ``engine_options``:
       ``platform`` name, CPU ``threads``; a nested preparation runs on LAMMPS).
     - ``nprocs``: 1 runs LAMMPS in this process; K > 1 runs the same code under ``mpirun -np K``.
     - ``store``: a dataset store (path or open :class:`~glassfix.data.store.DatasetStore`) that receives

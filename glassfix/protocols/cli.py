@@ -184,7 +184,7 @@ def add_arguments(subparsers: Any) -> None:
                             "(BOTAN) models, else local]")
         e = p.add_argument_group("engine (docs/protocols.md: engines)")
         e.add_argument("--engine", choices=["lammps", "openmm"], default="lammps",
-                       help="MD engine [default: lammps]; openmm runs nve and creep in one process")
+                       help="MD engine [default: lammps]; openmm runs nve, creep and aqs in one process")
         e.add_argument("--platform", default=None, help="OpenMM platform (CUDA, CPU, Reference) [default: CUDA "
                                                         "where a GPU can run it, else CPU]")
         e.add_argument("--threads", type=int, default=None, help="OpenMM CPU platform threads [default: OpenMM's]")

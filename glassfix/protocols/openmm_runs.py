@@ -1,8 +1,10 @@
-"""``glassfix run nve|creep … --engine openmm``: the protocols' runners on an OpenMM engine session.
+"""``glassfix run nve|creep|aqs … --engine openmm``: the protocols' runners on an OpenMM engine session.
 
-The specs are the engine-agnostic ones of :mod:`glassfix.protocols.nve` and :mod:`glassfix.protocols.creep`;
-these runners subclass the LAMMPS ones (segments, checkpoint schedule, series files, frames, store) and
-replace only what touches the engine, through :class:`~glassfix.engines.openmm.session.OpenMMSession`.
+The specs are the engine-agnostic ones of :mod:`glassfix.protocols.nve`, :mod:`~glassfix.protocols.creep` and
+:mod:`~glassfix.protocols.aqs`; these runners subclass the LAMMPS ones (segments, checkpoint schedule, series
+files, frames, D²min and events, store) and replace only what touches the engine, through
+:class:`~glassfix.engines.openmm.session.OpenMMSession` (MD) and
+:class:`~glassfix.engines.openmm.session.ShearSession` (AQS: affine tilt + L-BFGS on the Reference platform).
 The outputs are the LAMMPS path's: ``series.csv`` with the same columns (numba reference energies and
 virial, per atom), ``predictions.csv`` / ``snapshot_predictions.csv`` with the group means of the model,
 ``frames/*.npz`` with ``predict/<output>`` labels (the model evaluated by the OpenMM

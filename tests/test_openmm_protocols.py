@@ -122,7 +122,7 @@ def test_creep_openmm_snapshots_match_lammps_and_predict_like_offline(tmp_path):
     assert read_series(tmp_path / "omm" / "predictions.csv")["step"].tolist() == list(range(0, 41, 10))
 
 
-def test_openmm_restrictions_are_one_clear_error(tmp_path):
+def test_openmm_restrictions_are_one_clear_error(tmp_path, capsys):
     from glassfix.protocols import PrepareSpec
 
     with pytest.raises(ProtocolError, match="--engine openmm runs nve, creep, aqs, not 'prepare'"):
@@ -131,6 +131,10 @@ def test_openmm_restrictions_are_one_clear_error(tmp_path):
         run(NVESpec(data=str(START)), tmp_path / "b", engine="openmm", nprocs=2, progress=False)
     with pytest.raises(ProtocolError, match="min_style='fire'.*L-BFGS"):
         run(NVESpec(data=str(START), min_style="fire"), tmp_path / "c", engine="openmm", progress=False)
+    from glassfix.cli import main
+
+    assert main(["run", "nve", "--data", str(START), "--platform", "CPU", "--quiet", "--out", str(tmp_path / "e")]) == 2
+    assert "--platform/--threads/--min-platform are OpenMM options: add --engine openmm" in capsys.readouterr().err
     # a work directory keeps its engine
     run(NVESpec(data=str(START), steps=10, frame_every=0, thermo_every=10), tmp_path / "d", engine="openmm",
         progress=False, engine_options=CPU1)

@@ -79,7 +79,8 @@ def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = Non
               progress: bool | Callable[[str], None] = True, stop_after: int | None = None,
               engine: str = "lammps", engine_options: Mapping[str, Any] | None = None) -> ProtocolResult:
     """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this);
-    ``engine_options`` (OpenMM): ``platform`` (name), ``threads`` (CPU platform)."""
+    ``engine_options`` (OpenMM): ``platform`` (MD), ``threads`` (CPU platform), ``min_platform`` (minimisations,
+    default Reference)."""
     run_cls = _run_class(protocol_of(spec), engine)
     wd = Workdir(workdir, root=(comm is None or comm.Get_rank() == 0))
     if comm is not None:
@@ -123,8 +124,9 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
         if nprocs != 1:
             raise ProtocolError(f"--engine openmm runs in one process (nprocs={nprocs}); drop --np and give the "
                                 f"CPU platform threads (--threads K) or run on CUDA")
-        if engine_options and set(engine_options) - {"platform", "threads"}:
-            raise ProtocolError(f"engine_options {sorted(engine_options)}: OpenMM takes platform and threads")
+        if engine_options and set(engine_options) - {"platform", "threads", "min_platform"}:
+            raise ProtocolError(f"engine_options {sorted(engine_options)}: OpenMM takes platform, threads and "
+                                f"min_platform")
     workdir = Path(workdir).resolve()
     spec = _absolute_paths(spec)
     say = Progress(progress)

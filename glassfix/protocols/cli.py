@@ -188,6 +188,9 @@ def add_arguments(subparsers: Any) -> None:
         e.add_argument("--platform", default=None, help="OpenMM platform (CUDA, CPU, Reference) [default: CUDA "
                                                         "where a GPU can run it, else CPU]")
         e.add_argument("--threads", type=int, default=None, help="OpenMM CPU platform threads [default: OpenMM's]")
+        e.add_argument("--min-platform", default=None, help="OpenMM platform of the minimisations (inherent "
+                                                            "structures, creep snapshots, AQS minima) [default: "
+                                                            "Reference, double precision; CPU/CUDA for large N]")
         _add_common(p)
         p.set_defaults(func=main_run, protocol_cls=cls)
 
@@ -311,9 +314,10 @@ def main_run(args: argparse.Namespace) -> int:
         elif not d.get("data") and not d.get("prepare"):
             raise ProtocolError(f"{args.protocol}: give --data FILE (a prepared glass) or --n N (prepare one first)")
         spec = cls.from_dict(d)
-        if args.engine == "lammps" and (args.platform or args.threads):
-            raise ProtocolError("--platform/--threads are OpenMM options: add --engine openmm")
-        opts = {k: v for k, v in (("platform", args.platform), ("threads", args.threads)) if v is not None}
+        if args.engine == "lammps" and (args.platform or args.threads or args.min_platform):
+            raise ProtocolError("--platform/--threads/--min-platform are OpenMM options: add --engine openmm")
+        opts = {k: v for k, v in (("platform", args.platform), ("threads", args.threads),
+                                  ("min_platform", args.min_platform)) if v is not None}
         res = run(spec, args.out, engine=args.engine, nprocs=args.np, store=args.store, resume=not args.no_resume,
                   progress=_progress(args), stop_after=args.stop_after, engine_options=opts)
     except ProtocolError as exc:

@@ -38,7 +38,8 @@ __all__ = ["NVEOpenMMRun", "CreepOpenMMRun", "AQSOpenMMRun", "OPENMM_RUNS", "che
 
 #: MD steps between Monte Carlo barostat moves in OpenMM creep
 BAROSTAT_EVERY = 25
-#: platform of the minimisations (inherent structures, creep snapshots): double precision
+#: default platform of the minimisations (inherent structures, creep snapshots, AQS minima): double precision,
+#: as LAMMPS' CG (engine option ``min_platform``: CPU/CUDA for large N, where Reference is slow)
 MIN_PLATFORM = "Reference"
 
 
@@ -66,6 +67,9 @@ class _OpenMMMixin:
 
     def _session_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _min_platform(self) -> str:
+        return str(self.engine_options.get("min_platform") or MIN_PLATFORM)
 
     def _template(self) -> Frame:
         from glassfix.data.lammps_io import read_data
@@ -186,7 +190,7 @@ class NVEOpenMMRun(_OpenMMMixin, NVERun):
         if sp.inherent:
             from glassfix.engines.openmm.system import reference_energy_forces
 
-            inh = minimize_copy(self.system, frame, sp.min_ftol, MIN_PLATFORM, int(sp.min_maxiter))
+            inh = minimize_copy(self.system, frame, sp.min_ftol, self._min_platform(), int(sp.min_maxiter))
             inh.velocities = None
             ef = reference_energy_forces(self.system, inh)
             inh.metadata = {"system": self.system.name, "T": sp.T, "kind": "is", "engine": "openmm",
@@ -266,7 +270,7 @@ class CreepOpenMMRun(_OpenMMMixin, CreepRun):
         m, info = minimize_under_stress(self.system, Frame(positions=cur.unwrapped, types=cur.types, cell=cur.cell,
                                                            metadata={k: cur.metadata[k] for k in ("diameters", "bonds")
                                                                      if k in cur.metadata}),
-                                        sp.sigma0, sp.axis, sp.lateral, MIN_PLATFORM,
+                                        sp.sigma0, sp.axis, sp.lateral, self._min_platform(),
                                         tolerance=float(sp.min_ftol) / np.sqrt(3 * n), stress_tol=float(sp.stress_tol),
                                         max_rounds=8 * int(sp.max_min_rounds))
         th = thermo_row(self.system, m, np.zeros((n, 3)), np.ones(n))
@@ -336,7 +340,7 @@ class AQSOpenMMRun(_OpenMMMixin, AQSRun):
 
         check_openmm_spec(self.spec, self.protocol)
         self.template = self._template()
-        s = ShearSession(self.system, self.template, self.engine_options.get("platform") or MIN_PLATFORM)
+        s = ShearSession(self.system, self.template, self._min_platform())
         if self.otf is not None:
             self.min_predictor = PredictorReporter(self.otf.model, 1, self.template.types, self.system.species,
                                                    dim=int(self.system.dim))

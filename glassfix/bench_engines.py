@@ -26,7 +26,7 @@ from glassfix.bench import _PAIR, _PREPARE, _RUN, _loop_time, machine_descriptio
 from glassfix.core.atomic import atomic_write_text
 from glassfix.systems import KobAndersen3D
 
-__all__ = ["bench_engines", "interaction_group_system"]
+__all__ = ["bench_engines", "interaction_group_system", "cuda_skip_reason"]
 
 TEMPERATURE = 0.6
 DT = 0.005
@@ -84,6 +84,20 @@ def _openmm_rate(frame, steps: int, platform: str, properties: dict[str, str], l
     return frame.n_atoms * steps / wall
 
 
+def cuda_skip_reason() -> str | None:
+    """None when OpenMM's CUDA platform can run here, else why its benchmark row is skipped."""
+    import openmm as mm
+
+    from glassfix.engines.openmm import best_platform
+
+    names = [mm.Platform.getPlatform(i).getName() for i in range(mm.Platform.getNumPlatforms())]
+    if "CUDA" not in names:
+        return "no GPU: OpenMM's CUDA platform is not installed (pip install 'glassfix[openmm-cuda]')"
+    if best_platform().getName() != "CUDA":
+        return "no GPU: the CUDA platform is installed but cannot create a Context here"
+    return None
+
+
 def _variants(n: int, cuda: bool) -> list[str]:
     out = ["lammps-1", "lammps-2", "openmm-cpu-1", "openmm-cpu-2"]
     if cuda:
@@ -106,10 +120,12 @@ def bench_engines(out_dir: Path, sizes: tuple[int, ...] = (1000, 4000, 16000), a
     console = Console()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    from glassfix.engines.openmm import best_platform
 
     names = [mm.Platform.getPlatform(i).getName() for i in range(mm.Platform.getNumPlatforms())]
-    cuda = best_platform().getName() == "CUDA"     # skipped where no GPU can run it
+    cuda_skip = cuda_skip_reason()     # the row is skipped — and says so — where no GPU can run it
+    cuda = cuda_skip is None
+    if not cuda:
+        console.print(f"  OpenMM CUDA: skipped ({cuda_skip})")
     state_path = out_dir / "state.json"
     key = dict(sizes=list(sizes), atom_steps=atom_steps, repeats=repeats)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -168,6 +184,7 @@ def bench_engines(out_dir: Path, sizes: tuple[int, ...] = (1000, 4000, 16000), a
         "machine": machine_description(), "glassfix": __version__, "openmm": mm.__version__,
         "platforms": names, "sizes": list(sizes), "atom_steps": atom_steps, "repeats": repeats,
         "wall_s": time.perf_counter() - t_start, "medians": medians, "runs": state["runs"],
+        "skipped": {} if cuda else {"openmm-cuda": cuda_skip},
     }
     atomic_write_text(out_dir / "result.json", json.dumps(result, indent=2))
     if report is not None:
@@ -189,10 +206,13 @@ def _append_report(report: Path, r: dict) -> None:
         return "—" if x is None or y is None else f"{x / y:.2f}"
 
     sizes = r["sizes"]
-    variants = [v for v in _LABELS if v in med]
+    skipped = r.get("skipped") or {}
+    variants = [v for v in _LABELS if v in med or v in skipped]
 
     def cell(v: str, n: int) -> str:
         x = med.get(v, {}).get(n)
+        if x is None and v in skipped:
+            return "skipped"
         return "—" if x is None else f"{x / 1e3:,.0f} k"
 
     def ratio(a: str, b: str, n: int) -> str:
@@ -201,7 +221,7 @@ def _append_report(report: Path, r: dict) -> None:
 
     n0 = sizes[0]
     scaling = [f"| {_LABELS[v]}: atom-steps/s relative to N = {n0:,} | "
-               + " | ".join(ratio_n(v, n, n0) for n in sizes) + " |" for v in variants] if len(sizes) > 1 else []
+               + " | ".join(ratio_n(v, n, n0) for n in sizes) + " |" for v in variants if v in med] if len(sizes) > 1 else []
 
     lines = [
         "",
@@ -232,6 +252,7 @@ def _append_report(report: Path, r: dict) -> None:
         "| LAMMPS 2 ranks / OpenMM CPU 2 threads | " + " | ".join(ratio("lammps-2", "openmm-cpu-2", n)
                                                                for n in sizes) + " |",
         "",
+        *[f"{_LABELS[v]}: skipped ({why})." for v, why in skipped.items()],
     ]
     atomic_write_text(report, (report.read_text() if report.exists() else "# glassfix benchmarks\n").rstrip("\n")
                       + "\n" + "\n".join(lines))

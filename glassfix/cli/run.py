@@ -147,6 +147,15 @@ def add_arguments(subparsers: Any) -> None:
                        help="local: each rank evaluates its own atoms (ghost shell = receptive field + skin); "
                             "gather: rank 0 evaluates all atoms [default: gather for Voronoi (looseness) and torch "
                             "(BOTAN) models, else local]")
+        e = p.add_argument_group("engine (docs/protocols.md: engines)")
+        e.add_argument("--engine", choices=["lammps", "openmm"], default="lammps",
+                       help="MD engine [default: lammps]; openmm runs nve, creep and aqs in one process")
+        e.add_argument("--platform", default=None, help="OpenMM platform (CUDA, CPU, Reference) [default: CUDA "
+                                                        "where a GPU can run it, else CPU]")
+        e.add_argument("--threads", type=int, default=None, help="OpenMM CPU platform threads [default: OpenMM's]")
+        e.add_argument("--min-platform", default=None, help="OpenMM platform of the minimisations (inherent "
+                                                            "structures, creep snapshots, AQS minima) [default: "
+                                                            "Reference, double precision; CPU/CUDA for large N]")
         _add_common(p)
         p.set_defaults(func=main_run, protocol_cls=cls)
 
@@ -240,8 +249,12 @@ def main_run(args: argparse.Namespace) -> int:
         elif not d.get("data") and not d.get("prepare"):
             raise ProtocolError(f"{args.protocol}: give --data FILE (a prepared glass) or --n N (prepare one first)")
         spec = cls.from_dict(d)
-        res = run(spec, args.out, nprocs=args.np, store=args.store, resume=not args.no_resume,
-                  progress=_progress(args), stop_after=args.stop_after)
+        if args.engine == "lammps" and (args.platform or args.threads or args.min_platform):
+            raise ProtocolError("--platform/--threads/--min-platform are OpenMM options: add --engine openmm")
+        opts = {k: v for k, v in (("platform", args.platform), ("threads", args.threads),
+                                  ("min_platform", args.min_platform)) if v is not None}
+        res = run(spec, args.out, engine=args.engine, nprocs=args.np, store=args.store, resume=not args.no_resume,
+                  progress=_progress(args), stop_after=args.stop_after, engine_options=opts)
     except ProtocolError as exc:
         print(f"glassfix run {args.protocol}: error: {exc}", file=sys.stderr)
         return 2

@@ -63,14 +63,31 @@ def _absolute_paths(spec: Any) -> Any:
     return spec.replace(**changes) if changes else spec
 
 
+def _run_class(name: str, engine: str) -> Any:
+    """The runner of protocol ``name`` on ``engine`` (ProtocolError naming what OpenMM cannot run)."""
+    if engine == "lammps":
+        return PROTOCOLS.get(name)
+    from glassfix.protocols.openmm_runs import OPENMM_RUNS
+
+    if name not in OPENMM_RUNS:
+        raise ProtocolError(f"--engine openmm runs {', '.join(OPENMM_RUNS)}, not {name!r}: run {name} with "
+                            f"--engine lammps (its output files are engine-neutral)")
+    return OPENMM_RUNS[name]
+
+
 def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = None, resume: bool = True,
-              progress: bool | Callable[[str], None] = True, stop_after: int | None = None) -> ProtocolResult:
-    """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this)."""
-    run_cls = PROTOCOLS.get(protocol_of(spec))
+              progress: bool | Callable[[str], None] = True, stop_after: int | None = None,
+              engine: str = "lammps", engine_options: Mapping[str, Any] | None = None) -> ProtocolResult:
+    """Run a protocol in this process (``comm``: an mpi4py communicator when every rank calls this);
+    ``engine_options`` (OpenMM): ``platform`` (MD), ``threads`` (CPU platform), ``min_platform`` (minimisations,
+    default Reference)."""
+    run_cls = _run_class(protocol_of(spec), engine)
     wd = Workdir(workdir, root=(comm is None or comm.Get_rank() == 0))
     if comm is not None:
         comm.Barrier()  # rank 0 created the directories
     runner = run_cls(spec, wd, comm=comm, progress=progress, store=store)
+    if engine != "lammps":
+        runner.engine_options = dict(engine_options or {})
     start = _start_path(spec, wd.path)
     if start is not None:
         runner.start_path = start
@@ -79,10 +96,11 @@ def run_local(spec: Any, workdir: str | Path, comm: Any = None, store: Any = Non
 
 def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1, store: Any = None,
         resume: bool = True, progress: bool | Callable[[str], None] = True, stop_after: int | None = None,
-        timeout: float | None = None) -> ProtocolResult:
+        timeout: float | None = None, engine_options: Mapping[str, Any] | None = None) -> ProtocolResult:
     """Run (or resume) the protocol described by ``spec`` in ``workdir``.
 
-    - ``engine``: ``"lammps"`` (the OpenMM engine is a separate issue).
+    - ``engine``: ``"lammps"`` or ``"openmm"`` (NVE, creep, AQS; one process, ``engine_options``:
+      ``platform`` name, CPU ``threads``; a nested preparation runs on LAMMPS).
     - ``nprocs``: 1 runs LAMMPS in this process; K > 1 runs the same code under ``mpirun -np K``.
     - ``store``: a dataset store (path or open :class:`~glassfix.data.store.DatasetStore`) that receives
       the protocol's frames (group = ``spec.group`` or the work directory's name); None: frames stay in
@@ -96,12 +114,19 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
     Returns a :class:`ProtocolResult`; ``result.complete`` is False when stopped early.
     """
     if engine not in ENGINES:
-        raise ProtocolError(f"engine {engine!r} is not available; supported: {', '.join(ENGINES)} "
-                            f"(OpenMM support is added by its own issue)")
+        raise ProtocolError(f"engine {engine!r} is not available; supported: {', '.join(ENGINES)}")
     nprocs = int(nprocs)
     if nprocs < 1:
         raise ProtocolError(f"nprocs must be >= 1, got {nprocs}")
     name = protocol_of(spec)
+    if engine != "lammps":
+        _run_class(name, engine)  # refuse an unsupported protocol before any preparation
+        if nprocs != 1:
+            raise ProtocolError(f"--engine openmm runs in one process (nprocs={nprocs}); drop --np and give the "
+                                f"CPU platform threads (--threads K) or run on CUDA")
+        if engine_options and set(engine_options) - {"platform", "threads", "min_platform"}:
+            raise ProtocolError(f"engine_options {sorted(engine_options)}: OpenMM takes platform, threads and "
+                                f"min_platform")
     workdir = Path(workdir).resolve()
     spec = _absolute_paths(spec)
     say = Progress(progress)
@@ -111,15 +136,16 @@ def run(spec: Any, workdir: str | Path, engine: str = "lammps", nprocs: int = 1,
         prep_spec = spec.prepare
         if prep_spec.group is None:  # store group of the glass: "<run group>-prepare", unique per run
             prep_spec = prep_spec.replace(group=f"{spec.group or workdir.resolve().name}-prepare")
-        prep = run(prep_spec, workdir / "prepare", engine, nprocs, store, resume, progress, None, timeout)
+        # the glass is prepared on LAMMPS whatever the engine: its data file is engine-neutral
+        prep = run(prep_spec, workdir / "prepare", "lammps", nprocs, store, resume, progress, None, timeout)
         if not prep.complete:
             raise ProtocolError(f"{name}: the preparation in {workdir / 'prepare'} did not complete")
-    if getattr(spec, "model", None):
+    if getattr(spec, "model", None) and engine == "lammps":
         from glassfix.engines.lammps.plugin import plugin_path
 
         plugin_path()  # build it here once, not concurrently on every MPI rank
     if nprocs == 1:
-        return run_local(spec, workdir, None, store, resume, progress, stop_after)
+        return run_local(spec, workdir, None, store, resume, progress, stop_after, engine, engine_options)
     launch_mpi(name, spec, workdir, nprocs, resume, stop_after, say, timeout)
     wd = Workdir(workdir)
     state = wd.read_state() or {}

@@ -179,22 +179,29 @@ class AQSRun(ProtocolRun):
         s.commands(self.spec.min_settings().commands())
         return s.timestep - before
 
-    def start(self, s: LammpsSession) -> None:
-        """Load, make the box triclinic, minimise at γ = 0 (row 0)."""
-        if self.start_path is None:
-            raise ProtocolError("aqs: no starting configuration (internal: start_path unset)")
+    def _load(self, s: LammpsSession) -> np.ndarray:
+        """Load the start into a triclinic box at rest; returns the cell (3, 3)."""
         s.commands(load_start_commands(self.system, self.start_path))
         self._settings(s)
         if not int(s.lmp.extract_global("triclinic")):
             s.command("change_box all triclinic")
         s.command("velocity all set 0.0 0.0 0.0")
-        cell, _ = s.box()
+        return s.box()[0]
+
+    def _minimum(self, s: LammpsSession, n: int) -> tuple[int, dict[str, float], Frame]:
+        """Minimise at the current box: (iterations, thermo of the minimum, the minimum as a Frame)."""
+        iters = self._relax(s)
+        return iters, thermo_by_keyword(s), s.frame(self.system, step=n)
+
+    def start(self, s: LammpsSession) -> None:
+        """Load, make the box triclinic, minimise at γ = 0 (row 0)."""
+        if self.start_path is None:
+            raise ProtocolError("aqs: no starting configuration (internal: start_path unset)")
+        cell = self._load(s)
         ti = {"xy": (1, 0), "xz": (2, 0), "yz": (2, 1)}[self.tilt]
         self.state_extras.update(tilt0=float(cell[ti]), L_gradient=float(cell[self.grad, self.grad]),
                                  n_atoms=s.natoms, n_events=0, n_events_prestrain=0)
-        iters = self._relax(s)
-        th = thermo_by_keyword(s)
-        self.prev = s.frame(self.system, step=0)
+        iters, th, self.prev = self._minimum(s, 0)
         self.prev_pred = None
         vol = float(th["vol"])
         self.state_extras.update(prev_sigma=-th[self.pkey], prev_pe=th["pe"], volume_per_atom=vol / s.natoms)
@@ -234,6 +241,11 @@ class AQSRun(ProtocolRun):
             out["prev_pred"] = self.prev_pred
         return out
 
+    def _step_to(self, s: LammpsSession, tilt: float, n: int) -> tuple[int, dict[str, float], Frame]:
+        """Set the tilt (affine remap), minimise: (iterations, thermo of the minimum, the minimum as a Frame)."""
+        s.command(f"change_box all {self.tilt} final {fmt(tilt)} remap units box")
+        return self._minimum(s, n)
+
     def advance(self, s: LammpsSession, step: int, to: int) -> None:
         """One AQS step: affine tilt + remap, minimisation, D²min, events, frames."""
         from glassfix.labels.d2min import d2min
@@ -241,11 +253,7 @@ class AQSRun(ProtocolRun):
         sp = self.spec
         ex = self.state_extras
         n = to
-        tilt = ex["tilt0"] + n * sp.dgamma * ex["L_gradient"]
-        s.command(f"change_box all {self.tilt} final {fmt(tilt)} remap units box")
-        iters = self._relax(s)
-        th = thermo_by_keyword(s)
-        cur = s.frame(self.system, step=n)
+        iters, th, cur = self._step_to(s, ex["tilt0"] + n * sp.dgamma * ex["L_gradient"], n)
         cur_pred = self._predict(s, n)
         prev = self.prev
         assert prev is not None
@@ -302,9 +310,12 @@ class AQSRun(ProtocolRun):
         self.prev = cur
         self.prev_pred = cur_pred
 
+    def _write_final(self, s: LammpsSession) -> None:
+        s.command(f"write_data {quote(self.wd.path / 'final.data')}")
+
     def finish(self, s: LammpsSession) -> dict[str, Any]:
         """final.data (the last minimum) and the summary."""
-        s.command(f"write_data {quote(self.wd.path / 'final.data')}")
+        self._write_final(s)
         ex = self.state_extras
         summary: dict[str, Any] = {"dgamma": self.spec.dgamma, "gamma_final": self.total() * self.spec.dgamma,
                                    "n_prestrain": self.spec.n_prestrain, "n_events": int(ex.get("n_events", 0)),

@@ -192,6 +192,8 @@ class ProtocolRun:
     spec_class: type = object
     extendable: tuple[str, ...] = ()
     unit = "step"
+    #: the engine this runner drives (recorded in spec.json; a work directory refuses another)
+    engine = "lammps"
     #: append (step, wall-clock time, total) to progress.csv after every segment: the throughput and ETA
     #: of ``glassfix monitor`` (one short line per segment; False only to measure its cost)
     write_progress = True
@@ -294,9 +296,25 @@ class ProtocolRun:
         return dict(self.arrays)
 
     # ---------------------------------------------------------------- the loop
+    # ---------------------------------------------------------------- engine hooks (LAMMPS here)
+    #: suffix of the engine's checkpoint file in ``checkpoints/``
+    checkpoint_suffix = ".restart"
+
+    def open_session(self) -> Any:
+        """The engine session of this run: an in-process LAMMPS instance logging to ``log.lammps``."""
+        return LammpsSession(self.comm, log=self.wd.path / "log.lammps")
+
+    def save_session(self, s: Any, path: Path) -> None:
+        """Write the engine's checkpoint file (LAMMPS ``write_restart``)."""
+        s.command(f"write_restart {quote(path)}")
+
+    def load_session(self, s: Any, path: Path) -> None:
+        """Load the engine's checkpoint file into a fresh session (LAMMPS ``read_restart``)."""
+        s.command(f"read_restart {quote(path)}")
+
     def _checkpoint(self, s: LammpsSession, step: int, complete: bool = False) -> None:
-        restart = self.wd.checkpoint_path(step)
-        s.command(f"write_restart {quote(restart)}")
+        restart = self.wd.checkpoint_path(step, self.checkpoint_suffix)
+        self.save_session(s, restart)
         keep = [restart]
         arrays = self.extra_arrays()
         npz = None
@@ -335,12 +353,12 @@ class ProtocolRun:
             self.wd.reset()
         if state is not None and state.get("protocol") != self.protocol:
             raise ProtocolError(f"{self.wd.path} holds a {state.get('protocol')!r} run, not {self.protocol!r}")
-        self.wd.check_spec(self.protocol, spec_to_dict(self.spec), self.extendable)
+        self.wd.check_spec(self.protocol, spec_to_dict(self.spec), self.extendable, self.engine)
         total = self.total()
         if state is not None and state.get("complete") and int(state["step"]) >= total:
             self.say(f"{self.protocol}: {self.wd.path} is already complete ({state['step']} {self.unit}s)")
             return self._result(True, int(state["step"]))
-        s = LammpsSession(self.comm, log=self.wd.path / "log.lammps")
+        s = self.open_session()
         try:
             if state is None:
                 self.say(f"{self.protocol}: starting in {self.wd.path}")
@@ -359,7 +377,7 @@ class ProtocolRun:
                 if state.get("arrays"):
                     with np.load(self.wd.checkpoints / state["arrays"], allow_pickle=False) as z:
                         self.arrays = {k: z[k] for k in z.files}
-                s.command(f"read_restart {quote(self.wd.checkpoints / state['restart'])}")
+                self.load_session(s, self.wd.checkpoints / state["restart"])
                 self.restore(s, state)
             while step < total:
                 if stop_after is not None and step >= stop_after:

@@ -41,7 +41,7 @@ __all__ = [
     "launch_mpi", "sync_frames_to_store", "ENGINES",
 ]
 
-ENGINES = ("lammps",)
+ENGINES = ("lammps", "openmm")
 STATE_FORMAT = "glassfix-protocol-state"
 STATE_VERSION = 1
 
@@ -369,15 +369,20 @@ class Workdir:
             write_json_atomic(self.state_path, {**state, "format": STATE_FORMAT, "version": STATE_VERSION,
                                                 "written": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
-    def check_spec(self, protocol: str, spec_dict: dict[str, Any], extendable: Sequence[str] = ()) -> None:
+    def check_spec(self, protocol: str, spec_dict: dict[str, Any], extendable: Sequence[str] = (),
+                   engine: str = "lammps") -> None:
         """Record the spec on a fresh start; on resume refuse a different one (``extendable`` fields,
-        e.g. the run length, may change so that a finished run can be extended)."""
+        e.g. the run length, may change so that a finished run can be extended) or another engine."""
         # a spec without a committed state (the run failed before its first checkpoint) binds nothing
         if self.spec_path.exists() and self.state_path.exists():
             old = json.loads(self.spec_path.read_text())
             if old.get("protocol") != protocol:
                 raise ProtocolError(f"{self.path} holds a {old.get('protocol')!r} run, not {protocol!r}; "
                                     f"use another work directory")
+            if old.get("engine", "lammps") != engine:
+                raise ProtocolError(f"{self.path} holds a run of engine {old.get('engine', 'lammps')!r}, not "
+                                    f"{engine!r}; resume with --engine {old.get('engine', 'lammps')} or use another "
+                                    f"work directory")
             a = {k: v for k, v in old.get("spec", {}).items() if k not in extendable}
             # a field added to the spec since the run started (e.g. model) binds nothing while it is None
             b = {k: v for k, v in json.loads(json.dumps(spec_dict, default=json_default)).items()
@@ -390,8 +395,10 @@ class Workdir:
         if self.root:
             from glassfix import __version__
 
+            # the engine is recorded only when it is not LAMMPS: existing work directories stay valid
             write_json_atomic(self.spec_path, {"protocol": protocol, "spec": spec_dict,
-                                               "glassfix_version": __version__})
+                                               "glassfix_version": __version__,
+                                               **({"engine": engine} if engine != "lammps" else {})})
 
     def checkpoint_path(self, step: int, suffix: str = ".restart") -> Path:
         """Path of the checkpoint file of ``step``."""

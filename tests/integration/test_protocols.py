@@ -66,8 +66,8 @@ def test_specs_validate_and_round_trip(tmp_path):
     for make, words in bad:
         with pytest.raises(ProtocolError, match=words):
             make()
-    with pytest.raises(ProtocolError, match="engine"):
-        run(NVESpec(data="x"), tmp_path, engine="openmm")
+    with pytest.raises(ProtocolError, match="engine 'gromacs' is not available; supported: lammps, openmm"):
+        run(NVESpec(data="x"), tmp_path, engine="gromacs")
 
 
 def test_detect_events_criteria():

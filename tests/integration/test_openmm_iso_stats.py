@@ -23,7 +23,7 @@ from glassfix.data.lammps_io import read_data  # noqa: E402
 from glassfix.data.store import DatasetStore  # noqa: E402
 from glassfix.ensembles import IsoSettings, get_executor, run_iso  # noqa: E402
 
-START = Path(__file__).resolve().parents[1] / "examples" / "models" / "ka_start.data"
+START = Path(__file__).resolve().parents[2] / "examples" / "models" / "ka_start.data"
 #: two-sided 99 % quantile of Student's t with 6 degrees of freedom
 T99_6DOF = 3.707
 #: allowed shortfall of the mean cross-engine correlation below the mean split-half one. Measured on this

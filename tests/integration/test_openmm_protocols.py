@@ -21,7 +21,7 @@ pytest.importorskip("openmm")
 from glassfix.data.lammps_io import write_dump  # noqa: E402
 from glassfix.protocols import CreepSpec, NVESpec, ProtocolError, load_frame_npz, read_series, run  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "examples" / "models"
 START = MODELS / "ka_start.data"
 SOFTNESS = MODELS / "ka_softness.glassfix"
@@ -174,7 +174,7 @@ def test_aqs_openmm_matches_lammps_and_resumes(tmp_path):
 
 
 def _creep_cmd(out: Path) -> list[str]:
-    return [sys.executable, "-m", "glassfix.protocols.cli", "run", "creep", "--data", str(START), "--T", "0.1",
+    return [sys.executable, "-m", "glassfix.cli", "run", "creep", "--data", str(START), "--T", "0.1",
             "--sigma0", "0.5", "--dt", "0.005", "--steps", "90", "--snapshot-every", "30", "--thermo-every", "10",
             "--stress-tol", "1e-3", "--min-ftol", "1e-3",   # loose snapshots: the test is about the resume
             "--engine", "openmm", "--platform", "CPU", "--threads", "1", "--quiet", "--out", str(out)]

@@ -52,9 +52,9 @@ def write_outputs(out: Path, metrics: dict[str, Any], histories: list[list[float
 
     from glassfix.analysis.plots import save_figure
     from glassfix.core.machine import machine_description
-    from glassfix.train.report import finite_json
+    from glassfix.core.jsonable import jsonable
 
-    atomic_write_text(out / "metrics.json", json.dumps(finite_json(metrics), indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(jsonable(metrics, "null"), indent=2))
     png = out / "report_tglassmlp.png"
     fig = Figure(figsize=(10, 3.8), dpi=120)
     FigureCanvasAgg(fig)
@@ -125,7 +125,7 @@ def evaluate_store(model: Any, model_path: Any, store: str, split: str, out: Pat
     import os
 
     from glassfix.data.store import DatasetError, DatasetStore
-    from glassfix.train.report import finite_json
+    from glassfix.core.jsonable import jsonable
     from glassfix.train.tglassmlp_data import load_configs
 
     prov = model.provenance or {}
@@ -153,7 +153,7 @@ def evaluate_store(model: Any, model_path: Any, store: str, split: str, out: Pat
     metrics = evaluate_configs(model, configs, S_list, list(model.targets))
     metrics.update({"model": str(Path(model_path).resolve()), "store": str(Path(store).resolve()), "split": split,
                     "n_frames": len(configs)})
-    atomic_write_text(out / "evaluation.json", json.dumps(finite_json(metrics), indent=2))
+    atomic_write_text(out / "evaluation.json", json.dumps(jsonable(metrics, "null"), indent=2))
     rows = metrics["test"]
     summary = (f"ρ_P (mean per configuration) {metrics.get('test_rho_mean', float('nan')):.3f} over {len(rows)} "
                f"state points, {len(configs)} frames")

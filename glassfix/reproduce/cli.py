@@ -67,6 +67,20 @@ def _cmd_ka_looseness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tglassmlp(args: argparse.Namespace) -> int:
+    import sys
+
+    from glassfix.reproduce.tglassmlp import run
+
+    command = "glassfix reproduce tglassmlp " + " ".join(sys.argv[3:]) if len(sys.argv) > 2 else ""
+    try:
+        run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
+            only_T=args.only_T, workers=args.workers, command=command)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix reproduce`` and its targets on the top-level subparsers."""
     rp = sub.add_parser("reproduce", help="long science runs (resumable) that write reports in docs/")
@@ -141,3 +155,17 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
     kl.set_defaults(func=_cmd_ka_looseness)
+
+    tg = rsub.add_parser("tglassmlp", help="tGlassMLP (Jung, Biroli, Berthier 2024) at CPU scale: swap MC, iso bond-"
+                                          "breaking labels, TTS, training + transfer, predictions, report")
+    tg.add_argument("--scale", choices=["small", "medium"], default="small", help="sizes (see docs/tglassmlp.md)")
+    tg.add_argument("--workdir", default="repro_out/tglassmlp", help="resumable working directory")
+    tg.add_argument("--swap-store", default=None,
+                    help="an existing `glassfix swap jbb` store (may still be running; read via a snapshot copy)")
+    tg.add_argument("--stages", nargs="+", default=None,
+                    help="stages to run: swap labels tts train predict report (default: all, each resumes)")
+    tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
+                    help="label only these temperatures in stage labels")
+    tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")
+    tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
+    tg.set_defaults(func=_cmd_tglassmlp)

@@ -9,7 +9,8 @@ import pytest
 from glassfix.analysis.heterogeneity import (allowed_wavevectors, chi4_from_means, chi4_from_values, fit_oz,
                                              fit_s4_higher, pearson, pearson_per_config, s4_radial,
                                              split_half_ceiling)
-from glassfix.analysis.lengths import JUNG_LENGTHS, chord_lengths, intrinsic_length, lattice_activity
+from glassfix.analysis.lengths import (JUNG_LAYOUT, JUNG_LENGTHS, chord_lengths, intrinsic_length,
+                                      intrinsic_length_by_feature, lattice_activity)
 from glassfix.analysis.tts import (c_to_time, crossing_time, fit_arrhenius, isotonic_decreasing, time_to_c,
                                    tts_taus)
 
@@ -146,6 +147,14 @@ def test_xi_int_on_delta_distribution():
     assert xi_u == pytest.approx(np.mean(JUNG_LENGTHS))
     with pytest.raises(ValueError, match="layout"):
         intrinsic_length(np.ones((2, 170)))
+    # the same from per-feature lengths (layout (observable, L, channel))
+    fl = np.broadcast_to(np.asarray(JUNG_LENGTHS)[None, :, None], JUNG_LAYOUT).ravel()
+    ls, p2, xi2 = intrinsic_length_by_feature(w, fl)
+    assert ls == pytest.approx(sorted(JUNG_LENGTHS))
+    assert xi2 == pytest.approx(4.0, rel=1e-9)
+    rng = np.random.default_rng(0)
+    wr = rng.uniform(size=(7, 176))
+    assert intrinsic_length_by_feature(wr, fl)[2] == pytest.approx(intrinsic_length(wr)[1], rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- TTS

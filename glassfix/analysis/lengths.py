@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["lattice_activity", "chord_lengths", "mean_chord_length", "intrinsic_length",
+__all__ = ["lattice_activity", "chord_lengths", "mean_chord_length", "intrinsic_length", "intrinsic_length_by_feature",
            "JUNG_LENGTHS", "JUNG_LAYOUT"]
 
 # the 11 coarse-graining lengths (σ) of tGlassMLP and the descriptor layout (observable, L, channel)
@@ -107,3 +107,15 @@ def intrinsic_length(weights: np.ndarray, lengths: Sequence[float] = JUNG_LENGTH
     per_l = mean.mean(axis=other)
     p = per_l / per_l.sum()
     return p, float((p * lengths).sum())
+
+
+def intrinsic_length_by_feature(weights: np.ndarray, feature_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """P_int(L) and ξ_int (σ) when every descriptor's coarse-graining length is given (``feature_lengths``,
+    (n_descriptors,), σ): weights averaged over particles, then over the descriptors of each distinct L.
+    Returns (the distinct L, P_int, ξ_int)."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1, np.asarray(feature_lengths).size)
+    fl = np.asarray(feature_lengths, dtype=np.float64)
+    ls, inv = np.unique(fl, return_inverse=True)
+    per_l = np.bincount(inv, weights=w.mean(axis=0)) / np.bincount(inv)
+    p = per_l / per_l.sum()
+    return ls, p, float((p * ls).sum())

@@ -75,7 +75,7 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
     command = "glassfix reproduce tglassmlp " + " ".join(sys.argv[3:]) if len(sys.argv) > 2 else ""
     try:
         run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
-            only_T=args.only_T, workers=args.workers, command=command)
+            only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     return 0
@@ -167,5 +167,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
                     help="label only these temperatures in stage labels")
     tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")
+    tg.add_argument("--max-frames", type=int, default=None,
+                    help="cap N_S per temperature in this invocation of stage labels (a later run adds the rest)")
     tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
     tg.set_defaults(func=_cmd_tglassmlp)

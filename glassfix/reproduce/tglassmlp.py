@@ -46,6 +46,7 @@ class LabelPlan:
     c_min: float
     tmax: float
     role: str = "train"  # train | transfer (held-out lower T, early times only)
+    pilot_replicas: int | None = None  # default: ScaleConfig.pilot_replicas
 
     def spec(self) -> str:
         """The ``bb:`` time-grid spec of ``glassfix iso``."""
@@ -133,12 +134,15 @@ def _iso_settings(cfg: ScaleConfig, plan: LabelPlan, keys: list[str]) -> Any:
 
     return IsoSettings(replicas=plan.replicas, times=plan.spec(), dt=cfg.dt, seed=cfg.seed, keys=keys,
                        bb_factors=DEFAULT_BB_FACTORS, pilot_frames=cfg.pilot_frames,
-                       pilot_replicas=cfg.pilot_replicas)
+                       pilot_replicas=plan.pilot_replicas or cfg.pilot_replicas)
 
 
 def stage_labels(cfg: ScaleConfig, swap_store: Path, work: Path, say: Callable[[str], None],
-                 only: list[float] | None = None, workers: int = 1) -> dict[str, Any]:
-    """Stage b: copy samples and run the iso labels per temperature of ``cfg.labels`` (resumable)."""
+                 only: list[float] | None = None, workers: int = 1, max_frames: int | None = None) -> dict[str, Any]:
+    """Stage b: copy samples and run the iso labels per temperature of ``cfg.labels`` (resumable).
+
+    ``max_frames`` caps N_S in this invocation (label every temperature a little first; a later call
+    without the cap adds the remaining frames with the same pilots and grid)."""
     from glassfix.ensembles.executors import executor_context
     from glassfix.ensembles.iso import run_iso
 
@@ -150,11 +154,12 @@ def stage_labels(cfg: ScaleConfig, swap_store: Path, work: Path, say: Callable[[
             continue
         iso_store = work / "iso" / f"{_tkey(plan.T)}.h5"
         summary_path = iso_store.with_suffix(".summary.json")
-        keys = copy_samples(snap, iso_store, plan.T, plan.n_structures) if _has_t(snap, plan.T) else []
+        n_want = min(plan.n_structures, max_frames or plan.n_structures)
+        keys = copy_samples(snap, iso_store, plan.T, n_want) if _has_t(snap, plan.T) else []
         if len(keys) < max(cfg.pilot_frames, 2):
             say(f"T={plan.T:g}: {len(keys)} of {plan.n_structures} swap samples so far; labels wait for more")
             continue
-        if len(keys) < plan.n_structures:  # label what exists; a rerun adds the rest (same pilots, same grid)
+        if len(keys) < n_want:  # label what exists; a rerun adds the rest (same pilots, same grid)
             say(f"T={plan.T:g}: {len(keys)} of {plan.n_structures} swap samples so far; labelling those")
         say(f"T={plan.T:g}: iso labels, {len(keys)} frames x {plan.replicas} replicas, grid {plan.spec()}")
         t0 = time.perf_counter()
@@ -162,9 +167,11 @@ def stage_labels(cfg: ScaleConfig, swap_store: Path, work: Path, say: Callable[[
             rep = run_iso(iso_store, _iso_settings(cfg, plan, keys), executor=ex, workers=workers)
         summ = rep.to_json()
         summ["stage_wall_s"] = time.perf_counter() - t0
-        if summary_path.exists():  # keep the first (longest) wall time and the pilot record of the run that made it
+        summ["total_wall_s"] = summ["stage_wall_s"]
+        if summary_path.exists():  # keep the pilot record of the first run; add up the wall time of all runs
             old = json.loads(summary_path.read_text())
             summ["first_run"] = old.get("first_run", old)
+            summ["total_wall_s"] += float(old.get("total_wall_s", old.get("stage_wall_s", 0.0)))
         atomic_write_json(summary_path, summ, default=float)
         done[_tkey(plan.T)] = str(iso_store)
     return done
@@ -291,7 +298,7 @@ def stage_swap(cfg: ScaleConfig, work: Path, say: Callable[[str], None]) -> Path
 
 
 def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, stages: list[str] | None = None,
-        only_T: list[float] | None = None, workers: int = 1, command: str = "",
+        only_T: list[float] | None = None, workers: int = 1, max_frames: int | None = None, command: str = "",
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the requested stages of ``glassfix reproduce tglassmlp`` in ``work``; see the module doc."""
     if scale not in SCALES:
@@ -313,7 +320,8 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
     if "labels" in stages:
         if not swap_store.exists():
             raise FileNotFoundError(f"swap store {swap_store} not found: run stage swap or pass --swap-store")
-        out["labels"] = stage_labels(cfg, swap_store, work, say, only=only_T, workers=workers)
+        out["labels"] = stage_labels(cfg, swap_store, work, say, only=only_T, workers=workers,
+                                     max_frames=max_frames)
     if "tts" in stages:
         out["tts"] = stage_tts(work, cfg)
         say(f"tts: τα^BB = {out['tts']['taus']} ({out['tts']['method']})")

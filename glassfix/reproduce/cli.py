@@ -75,7 +75,8 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
     command = "glassfix reproduce tglassmlp " + " ".join(sys.argv[3:]) if len(sys.argv) > 2 else ""
     try:
         run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
-            only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command)
+            only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command,
+            ladder_command=args.ladder_command or "")
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     return 0
@@ -163,11 +164,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     tg.add_argument("--swap-store", default=None,
                     help="an existing `glassfix swap jbb` store (may still be running; read via a snapshot copy)")
     tg.add_argument("--stages", nargs="+", default=None,
-                    help="stages to run: swap labels tts train predict report (default: all, each resumes)")
+                    help="stages to run: swap labels tts train predict otf report (default: all, each resumes)")
     tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
                     help="label only these temperatures in stage labels")
     tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")
     tg.add_argument("--max-frames", type=int, default=None,
                     help="cap N_S per temperature in this invocation of stage labels (a later run adds the rest)")
+    tg.add_argument("--ladder-command", default=None, help="the `glassfix swap` command of --swap-store, for the report")
     tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
     tg.set_defaults(func=_cmd_tglassmlp)

@@ -10,7 +10,8 @@ b. **labels** — per label temperature, up to N_S samples are copied into ``WOR
    adds N_R NVE replicas and bond-breaking labels at the times where ⟨C̄_B⟩ reaches the Table-1 targets
    (placed by pilot runs). Temperatures whose samples do not exist yet are skipped (rerun later);
 c. **tts** — ⟨C̄_B⟩(t) per T (pilots + labels), τα^BB (0.5 crossing or TTS shift), Arrhenius fit;
-d. **train** / e. **predict** / f. **report**: see :mod:`glassfix.reproduce.tglassmlp_report`.
+d. **train** / e. **predict** / **otf** (the model inside an NVE run): :mod:`glassfix.reproduce.tglassmlp_model`;
+f. **report**: :mod:`glassfix.reproduce.tglassmlp_report`.
 
 Units: LJ reduced units (times τ, temperatures ε/k_B, lengths σ); C_B dimensionless.
 """
@@ -277,7 +278,7 @@ def finite(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-STAGES = ("swap", "labels", "tts", "train", "predict", "report")
+STAGES = ("swap", "labels", "tts", "train", "predict", "otf", "report")
 
 
 def stage_swap(cfg: ScaleConfig, work: Path, say: Callable[[str], None]) -> Path:
@@ -299,6 +300,7 @@ def stage_swap(cfg: ScaleConfig, work: Path, say: Callable[[str], None]) -> Path
 
 def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, stages: list[str] | None = None,
         only_T: list[float] | None = None, workers: int = 1, max_frames: int | None = None, command: str = "",
+        ladder_command: str = "",
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the requested stages of ``glassfix reproduce tglassmlp`` in ``work``; see the module doc."""
     if scale not in SCALES:
@@ -325,11 +327,12 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
     if "tts" in stages:
         out["tts"] = stage_tts(work, cfg)
         say(f"tts: τα^BB = {out['tts']['taus']} ({out['tts']['method']})")
-    later = [s for s in ("train", "predict", "report") if s in stages]
+    later = [s for s in ("train", "predict", "otf", "report") if s in stages]
     if later:
         from glassfix.reproduce import tglassmlp_report as rep
 
-        out.update(rep.run_stages(cfg, work, report, swap_store, later, say=say, command=command))
+        out.update(rep.run_stages(cfg, work, report, swap_store, later, say=say, command=command,
+                                  ladder_command=ladder_command))
     log["runs"].append({"stages": stages, "wall_s": time.perf_counter() - t0, "command": command,
                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     atomic_write_json(log_path, log, default=float)

@@ -241,3 +241,46 @@ def comparison_rows(model: dict[str, Any], analysis: dict[str, Any], ceil_txt: s
             "lowest swap T far above the paper's 0.21; no large box for ξ4 | no (T range) |",
             "| 8 | bottleneck maps separate mobile from immobile particles | `tglassmlp_bottleneck.png` | C = 0.8 | "
             "see figure |"]
+
+
+def stage_otf(cfg: Any, work: Path, say: Callable[[str], None], steps: int = 2000, every: int = 500) -> dict[str, Any]:
+    """The on-the-fly variant: the transfer model inside an NVE run (``fix glass/predict``, ``glassfix run nve
+    --model``) from the first swap sample of the lowest labelled T; the per-step means it reports are compared
+    with the offline prediction of the same starting frame (step 0)."""
+    from glassfix.data.lammps_io import write_data
+    from glassfix.data.store import DatasetStore
+    from glassfix.models.io import load_model
+    from glassfix.protocols.api import run as run_protocol
+    from glassfix.protocols.nve import NVESpec
+
+    info = json.loads((work / "train.json").read_text())
+    model_path = info["models"]["transfer"]
+    T = min(info["train_T"])
+    d = work / "otf"
+    d.mkdir(exist_ok=True)
+    store = work / "iso" / f"T{T:.6g}.h5"
+    with DatasetStore(store, "r") as ds:
+        key = ds.keys()[0]
+        frame = ds.frame(key)
+    data = d / "start.data"
+    if not data.exists():
+        from glassfix.systems import get_system
+
+        sysm = get_system("jbb")
+        masses = getattr(sysm, "masses", None)
+        write_data(frame, data, masses=list(masses) if masses is not None else [1.0] * (int(frame.types.max()) + 1))
+    spec = NVESpec(system="jbb", data=str(data), T=T, steps=steps, frame_every=every, thermo_every=every,
+                   model=str(model_path), predict_every=every, seed=cfg.seed)
+    say(f"otf: NVE {steps} steps at T={T:g} with {model_path} every {every} steps")
+    res = run_protocol(spec, d / "nve", progress=False)
+    offline = load_model(model_path).predict(frame)
+    out = {"T": T, "steps": steps, "every": every, "complete": bool(res.complete), "workdir": str(d / "nve"),
+           "offline_step0_mean": np.nanmean(offline, axis=0).tolist(), "result": str(res.workdir)}
+    pred_csv = d / "nve" / "predictions.csv"
+    if pred_csv.exists():
+        import csv
+
+        with open(pred_csv) as fh:
+            out["predictions"] = list(csv.DictReader(fh))
+    atomic_write_json(work / "otf.json", out, default=float)
+    return out

@@ -37,18 +37,21 @@ def _load(path: Path) -> Any:
 
 
 def run_stages(cfg: Any, work: Path, report: Path, swap_store: Path, stages: list[str],
-               say: Callable[[str], None] = print, command: str = "") -> dict[str, Any]:
+               say: Callable[[str], None] = print, command: str = "", ladder_command: str = "") -> dict[str, Any]:
     """Run the requested stages among train, predict, report; returns what each produced."""
     out: dict[str, Any] = {}
-    if "train" in stages or "predict" in stages:
+    if any(s in stages for s in ("train", "predict", "otf")):
         from glassfix.reproduce import tglassmlp_model as tm
 
         if "train" in stages:
             out["train"] = tm.stage_train(cfg, work, say)
         if "predict" in stages:
             out["predict"] = tm.stage_predict(cfg, work, swap_store, say)
+        if "otf" in stages:
+            out["otf"] = tm.stage_otf(cfg, work, say)
     if "report" in stages:
-        out["report"] = str(write_report(cfg, work, report, swap_store, command=command, say=say))
+        out["report"] = str(write_report(cfg, work, report, swap_store, command=command, say=say,
+                                              ladder_command=ladder_command))
     return out
 
 
@@ -94,7 +97,7 @@ def _model_constants(swap_store: Path, work: Path) -> dict[str, Any]:
     sysm = get_system("jbb")
     rc = np.asarray(sysm.cutoff_matrix())
     vals, ders, curv = [], [], []
-    h = 1e-4
+    h = 1e-5
     for a in range(rc.shape[0]):
         for b in range(a, rc.shape[0]):
             r = rc[a, b] - np.array([2 * h, h, 1e-12])
@@ -195,7 +198,7 @@ def _wall_total(work: Path) -> tuple[float, float]:
 
 
 def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: str = "",
-                 say: Callable[[str], None] = print) -> Path:
+                 say: Callable[[str], None] = print, ladder_command: str = "") -> Path:
     """Compose the markdown report and its PNGs from whatever the stages have produced so far."""
     from glassfix.core.machine import machine_description
 
@@ -209,9 +212,13 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
     lab_wall, inv_wall = _wall_total(work)
     taus = {float(k): v for k, v in (tts or {}).get("taus", {}).items()}
     L: list[str] = [f"# tGlassMLP (Jung, Biroli & Berthier, PRB 109, 064205 (2024)) at CPU scale: `{cfg.name}`", ""]
+    import os
+
+    ladder_command = ladder_command or f"glassfix swap jbb ... --out {swap_store}"
     L += [f"Command: `{command or 'glassfix reproduce tglassmlp --scale ' + cfg.name}` (swap ladder: "
-          f"`glassfix swap jbb --T 0.6 0.55 0.5 0.45 0.4 --n 1290 --samples 10 --sweeps-max 200000 --seed 11`)  ",
-          f"Machine: {machine_description()}, shared with other jobs (load ≈ 3–4 on 2 cores)  ",
+          f"`{ladder_command}`)  ",
+          f"Machine: {machine_description()}, shared with other jobs (1-min load average "
+          f"{os.getloadavg()[0]:.1f} when this report was written)  ",
           f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
           f"Wall time: iso labels {lab_wall:.0f} s (sum over temperatures), all logged invocations "
           f"{inv_wall:.0f} s; the swap ladder ran separately (its own log).", ""]
@@ -220,7 +227,8 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
           "(LAMMPS, dt = 0.005 τ, velocities Maxwell–Boltzmann rescaled to T) and bond-breaking labels "
           "C_B^i = ⟨n_t/n_0⟩ (cutoffs a = 1.485 σ_αβ in, b = 1.7 σ_αβ out) of the large particles at the times "
           "where ⟨C̄_B⟩ reaches the Table-1 values, placed by pilot runs. The MD temperature ladder is shifted "
-          "up (T ≥ 0.45 instead of the paper's 0.21–0.4) because the labels cost τα^BB of MD each.", ""]
+          f"up (T ≥ {min(p.T for p in cfg.labels):g} instead of the paper's 0.21–0.4) because every label costs "
+          "MD runs of up to a few τα^BB.", ""]
     # ------------------------------------------------------------------ data
     L += ["## Data", "", "| T | swap ladder | samples | τ_swap (sweeps) | max crystalline fraction |",
           "|---|---|---|---|---|"]
@@ -299,7 +307,7 @@ def _comparison(consts: dict[str, Any], ladder: dict[str, Any], tts: Any, analys
     rows = ["| # | paper | ours | conditions | reproduced? |", "|---|---|---|---|---|"]
     rows.append(f"| 1 | ρ = 1.19207; V, V′, V″ continuous at r_c; no crystallisation | ρ = {_f(consts.get('density'), '.6g')}; "
                 f"max over pairs at r_c: |V| = {_f(consts['V_rc_max'], '.1e')}, |V′| = {_f(consts['dV_rc_max'], '.1e')}, "
-                f"|V″| = {_f(consts['d2V_rc_max'], '.1e')} (finite differences); max crystalline fraction "
+                f"|V″| = {_f(consts['d2V_rc_max'], '.1e')} (one-sided finite differences, h = 1e-5 σ, so V″ is resolved to O(h)); max crystalline fraction "
                 f"{_f(max(cryst) if cryst else float('nan'), '.3g')} over the ladder temperatures | N = 1290, "
                 f"T = {', '.join(sorted(ladder, key=float, reverse=True))} | "
                 f"{'yes' if cryst and max(cryst) < 0.2 else 'partly'} |")

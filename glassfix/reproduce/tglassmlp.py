@@ -74,11 +74,15 @@ class ScaleConfig:
 
 
 SCALES = {
-    # 2 shared cores: three MD temperatures (training and transfer) + early times at the held-out lower T
+    # 2 cores shared by ~8 jobs (≈ 0.2 core for the labels): two training temperatures (0.6 to beyond τα,
+    # 0.55 to τα) and the held-out lower temperatures 0.5 and 0.45 at early times only (⟨C̄_B⟩ ≥ 0.8, the
+    # analogue of the paper's T = 0.21 column); N_R = 4 below 0.6 to fit the budget
     "small": ScaleConfig(
         name="small", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4], swap_samples=10, swap_sweeps_max=200_000,
-        labels=[LabelPlan(0.6, 10, 8, 0.25, 600.0), LabelPlan(0.55, 10, 8, 0.25, 1000.0),
-                LabelPlan(0.5, 10, 8, 0.5, 1500.0), LabelPlan(0.45, 10, 8, 0.8, 1500.0, role="transfer")]),
+        labels=[LabelPlan(0.6, 10, 8, 0.25, 600.0),
+                LabelPlan(0.55, 10, 4, 0.5, 800.0, pilot_replicas=1),
+                LabelPlan(0.5, 10, 4, 0.8, 600.0, role="transfer", pilot_replicas=1),
+                LabelPlan(0.45, 10, 4, 0.8, 1000.0, role="transfer", pilot_replicas=1)]),
     # a workstation: more structures and replicas, T = 0.4 to τα and the transfer test at 0.4
     "medium": ScaleConfig(
         name="medium", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3], swap_samples=30,

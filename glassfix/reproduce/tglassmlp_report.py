@@ -259,6 +259,22 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
                      f"(the paper: T_g = 0.15 from its Arrhenius fit over T ≤ 0.25). With only {len(arr['T'])} "
                      f"temperatures above the onset region this is a two-parameter fit of few points, not a test of "
                      f"Arrhenius behaviour.")
+        if arr:
+            from glassfix.analysis.tts import MasterCurve, c_to_time
+
+            master = MasterCurve(np.asarray(tts["master_x"]), np.asarray(tts["master_c"]))
+            cs = [0.9, 0.8, 0.5, 0.25]
+            temps = sorted({float(t) for t in ladder} | set(taus), reverse=True)
+            L += ["", "C ↔ t conversion (monotone PCHIP master curve in log t/τα; τα^BB measured where listed above, "
+                  "else the Arrhenius extrapolation; NaN where C lies outside the master curve):", "",
+                  "| T | τα^BB (τ) | " + " | ".join(f"t(⟨C̄_B⟩ = {c:g}) (τ)" for c in cs) + " |",
+                  "|---|---|" + "---|" * len(cs)]
+            for T in temps:
+                tau = taus.get(T, arr["tau0"] * math.exp(arr["E"] / T))
+                src = "" if T in taus else " (extrapolated)"
+                L.append(f"| {T:g} | {_f(tau, '.3g')}{src} | " + " | ".join(_f(c_to_time(c, tau, master), ".3g")
+                                                                        for c in cs) + " |")
+            L.append("")
         L.append(f"Collapse of the label-grid means onto the master curve built from the pilots: mean |Δ⟨C̄_B⟩| = "
                  f"{_f(tts['collapse_mean_abs_dev'], '.3f')}, max {_f(tts['collapse_max_abs_dev'], '.3f')}.")
         png = _tts_figure(work, cfg, tts, report.with_name(report.stem + "_tts.png"))

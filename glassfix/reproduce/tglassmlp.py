@@ -74,15 +74,17 @@ class ScaleConfig:
 
 
 SCALES = {
-    # 2 cores shared by ~8 jobs (≈ 0.2 core for the labels): two training temperatures (0.6 to beyond τα,
-    # 0.55 to τα) and the held-out lower temperatures 0.5 and 0.45 at early times only (⟨C̄_B⟩ ≥ 0.8, the
-    # analogue of the paper's T = 0.21 column); N_R = 4 below 0.6 to fit the budget
+    # 2 cores shared by ~8 jobs (measured ≈ 470 MD steps/s for the labels, i.e. ≈ 0.15 core): two training
+    # temperatures to τα^BB (⟨C̄_B⟩ = 0.5) and the held-out lower temperatures 0.5 and 0.45 at early times
+    # only (⟨C̄_B⟩ ≥ 0.8, the analogue of the paper's T = 0.21 column); N_R = 4; pilot TMAX just past the
+    # last target (τα^BB(0.6) ≈ 170 τ measured by a first pilot to 600 τ)
     "small": ScaleConfig(
         name="small", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4], swap_samples=10, swap_sweeps_max=200_000,
-        labels=[LabelPlan(0.6, 10, 8, 0.25, 600.0),
-                LabelPlan(0.55, 10, 4, 0.5, 800.0, pilot_replicas=1),
-                LabelPlan(0.5, 10, 4, 0.8, 600.0, role="transfer", pilot_replicas=1),
-                LabelPlan(0.45, 10, 4, 0.8, 1000.0, role="transfer", pilot_replicas=1)]),
+        labels=[LabelPlan(0.6, 10, 4, 0.5, 220.0),
+                LabelPlan(0.55, 10, 4, 0.5, 400.0, pilot_replicas=1),
+                LabelPlan(0.5, 10, 4, 0.8, 150.0, role="transfer", pilot_replicas=1),
+                LabelPlan(0.45, 10, 4, 0.8, 300.0, role="transfer", pilot_replicas=1)],
+        n_test_fraction=1 / 3),
     # a workstation: more structures and replicas, T = 0.4 to τα and the transfer test at 0.4
     "medium": ScaleConfig(
         name="medium", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3], swap_samples=30,
@@ -219,6 +221,25 @@ def load_labels(iso_store: Path) -> dict[str, Any]:
     return out
 
 
+def _longest_pilot(iso_store: Path, dt: float) -> dict[str, Any] | None:
+    """The pilot record (times τ, ⟨C̄_B⟩) reaching the longest time among the ``grid`` events of an iso journal."""
+    jpath = Path(str(iso_store) + ".iso") / "journal.jsonl"
+    if not jpath.exists():
+        return None
+    best = None
+    for line in jpath.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if rec.get("event") != "grid" or "pilot_steps" not in rec:
+            continue
+        cand = {"pilot_times": [s * dt for s in rec["pilot_steps"]], "pilot_curve": rec["pilot_curve"]}
+        if best is None or cand["pilot_times"][-1] > best["pilot_times"][-1]:
+            best = cand
+    return best
+
+
 def curves_from_labels(work: Path, cfg: ScaleConfig) -> dict[float, dict[str, Any]]:
     """⟨C̄_B⟩(t) per labelled temperature: the pilot curve (dense log grid, few replicas) and the label-grid
     means over all frames (τ, dimensionless)."""
@@ -229,8 +250,10 @@ def curves_from_labels(work: Path, cfg: ScaleConfig) -> dict[float, dict[str, An
         if not summary_path.exists():
             continue
         summ = json.loads(summary_path.read_text())
-        first = summ.get("first_run", summ)
-        grid = next(iter((first.get("grids") or summ.get("grids") or {}).values()), None)
+        grid = next(iter((summ.get("grids") or {}).values()), None)
+        longest = _longest_pilot(iso_store, cfg.dt)
+        if longest is not None and (grid is None or longest["pilot_times"][-1] > grid["pilot_times"][-1]):
+            grid = longest  # an earlier pilot to a longer TMAX (same frames) gives a longer ⟨C̄_B⟩(t) curve
         lab = load_labels(iso_store)
         ts = sorted(lab["C"], key=lambda t: lab["times"][t])
         out[plan.T] = {

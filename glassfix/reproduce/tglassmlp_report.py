@@ -306,6 +306,16 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
     if model:
         from glassfix.reproduce.tglassmlp_model import model_section
 
+        bn = work / "bottleneck.npz"
+        if bn.exists():
+            from glassfix.analysis.plots import plot_bottleneck
+
+            with np.load(bn) as z:
+                temps = sorted({k[1:].rsplit("_", 1)[0] for k in z.files}, key=float, reverse=True)
+                panels = [(f"T = {t}, ⟨C̄_B⟩ = 0.8", z[f"T{t}_b"], z[f"T{t}_c"]) for t in temps]
+            if panels:
+                plot_bottleneck(report.with_name(report.stem + "_bottleneck.png"), panels)
+
         L += model_section(model, report)
     else:
         L.append("Not run: stage train has produced no model (`WORKDIR/model_results.json` is absent).")

@@ -10,7 +10,7 @@ import pytest
 
 from glassfix.core.frame import Frame
 from glassfix.data.store import DatasetStore
-from glassfix.reproduce.tglassmlp import SCALES, LabelPlan, copy_samples, load_labels, snapshot_store, stage_tts
+from glassfix.reproduce.tglassmlp_data import SCALES, LabelPlan, copy_samples, load_labels, snapshot_store, stage_tts
 
 
 def _frame(seed: int, n: int = 40, box: float = 6.0) -> Frame:

@@ -46,7 +46,7 @@ def label_analysis(iso_store: Path, ceiling_frames: int = 4) -> dict[str, Any]:
     """χ4, ⟨C̄_B⟩, split-half ceiling, ⟨ξ_chord⟩ and S4/OZ per label time of one temperature's iso store."""
     from glassfix.analysis.heterogeneity import chi4_from_means, fit_oz, s4_radial, split_half_ceiling
     from glassfix.analysis.lengths import mean_chord_length
-    from glassfix.reproduce.tglassmlp import load_labels
+    from glassfix.reproduce.tglassmlp_data import load_labels
 
     lab = load_labels(iso_store)
     rows = []

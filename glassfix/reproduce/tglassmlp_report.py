@@ -22,7 +22,7 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
-__all__ = ["run_stages", "write_report"]
+__all__ = ["write_report"]
 
 
 def _f(x: Any, fmt: str = ".3g") -> str:
@@ -34,25 +34,6 @@ def _f(x: Any, fmt: str = ".3g") -> str:
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def run_stages(cfg: Any, work: Path, report: Path, swap_store: Path, stages: list[str],
-               say: Callable[[str], None] = print, command: str = "", ladder_command: str = "") -> dict[str, Any]:
-    """Run the requested stages among train, predict, report; returns what each produced."""
-    out: dict[str, Any] = {}
-    if any(s in stages for s in ("train", "predict", "otf")):
-        from glassfix.reproduce import tglassmlp_model as tm
-
-        if "train" in stages:
-            out["train"] = tm.stage_train(cfg, work, say)
-        if "predict" in stages:
-            out["predict"] = tm.stage_predict(cfg, work, swap_store, say)
-        if "otf" in stages:
-            out["otf"] = tm.stage_otf(cfg, work, say)
-    if "report" in stages:
-        out["report"] = str(write_report(cfg, work, report, swap_store, command=command, say=say,
-                                              ladder_command=ladder_command))
-    return out
 
 
 def _ladder_rows(swap_store: Path) -> dict[str, dict[str, Any]]:
@@ -114,7 +95,7 @@ def _tts_figure(work: Path, cfg: Any, tts: dict[str, Any], path: Path) -> Path |
     from matplotlib.figure import Figure
 
     from glassfix.analysis.plots import save_figure
-    from glassfix.reproduce.tglassmlp import curves_from_labels
+    from glassfix.reproduce.tglassmlp_data import curves_from_labels
 
     curves = curves_from_labels(work, cfg)
     if not curves:

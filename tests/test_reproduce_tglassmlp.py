@@ -73,3 +73,31 @@ def test_stage_tts_from_stored_labels(tmp_path):
         assert res["taus"][f"{T:g}"] == pytest.approx(tau, rel=0.03)
     assert res["collapse_max_abs_dev"] < 0.02
     assert json.loads((tmp_path / "tts.json").read_text())["arrhenius"]["E"] > 0
+
+
+def test_per_replica_bonds_average_to_the_stored_label(tmp_path):
+    from glassfix.ensembles.labels import DEFAULT_BB_FACTORS, bond_breaking_cutoffs, compute_labels
+    from glassfix.reproduce.tglassmlp_analysis import label_analysis, per_replica_bonds
+    from glassfix.systems import get_system
+
+    cut = bond_breaking_cutoffs(get_system("jbb"), DEFAULT_BB_FACTORS)
+    store = tmp_path / "iso.h5"
+    with DatasetStore(store, "w") as ds:
+        for k in range(3):
+            f = _frame(10 + k, n=60, box=7.0)
+            rng = np.random.default_rng(k)
+            reps = f.positions[None] + rng.normal(scale=0.35, size=(4, 60, 2))
+            labels = compute_labels(f, {"t=10": reps}, bb_cut=cut, params={"bb_factors": list(DEFAULT_BB_FACTORS)},
+                                    extra_params={"t=10": {"bb_target": 0.8}})
+            ds.add_frame(f, key=f"k{k}", group=f"g{k}", system="jbb", temperature=0.6, labels=labels,
+                         replicas={"t=10": reps})
+    per = per_replica_bonds(store, "t=10")
+    lab = load_labels(store)
+    assert len(per) == 3 and per[0].shape == (4, 20)
+    for p, c in zip(per, lab["C"]["t=10"]):
+        assert np.nanmean(p, axis=0) == pytest.approx(c, nan_ok=True)
+    res = label_analysis(store)
+    (row,) = res["rows"]
+    assert row["target"] == 0.8 and row["n_frames"] == 3
+    assert row["C_mean"] == pytest.approx(np.nanmean(lab["C"]["t=10"].mean(axis=1)))
+    assert -1 <= row["ceiling_r_half"] <= 1 and np.isfinite(row["chord"])

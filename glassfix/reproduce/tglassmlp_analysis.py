@@ -11,6 +11,7 @@ Units: times τ, lengths σ, wavenumbers 1/σ; C_B, χ4, S4, ρ_P dimensionless.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def per_replica_bonds(iso_store: Path, time_label: str, max_frames: int | None =
             f = ds.frame(k)
             info = ds.frame_info(k)
             params = ds.label_params(k, f"bond_breaking/{time_label}")
-            factors = tuple(params.get("bb_factors", DEFAULT_BB_FACTORS))
+            # glassfix iso labels with its default cutoffs and does not store them; honour them if present
+            raw = params.get("bb_factors", DEFAULT_BB_FACTORS)
+            factors = tuple(float(x) for x in (json.loads(raw) if isinstance(raw, str) else raw))
             cut = bond_breaking_cutoffs(get_system(info["system"]), factors)
             reps = ds.replicas(k)[time_label]
             first = np.flatnonzero(f.types == 0)

@@ -101,3 +101,26 @@ def test_per_replica_bonds_average_to_the_stored_label(tmp_path):
     assert row["target"] == 0.8 and row["n_frames"] == 3
     assert row["C_mean"] == pytest.approx(np.nanmean(lab["C"]["t=10"].mean(axis=1)))
     assert -1 <= row["ceiling_r_half"] <= 1 and np.isfinite(row["chord"])
+
+
+def test_model_report_rows_score_the_numbers(tmp_path):
+    from glassfix.reproduce.tglassmlp_model import comparison_rows, model_section
+
+    def ev(rho):
+        return [{"target": c, "n_test": 2, "rho_per_config": r, "rho_sem": 0.01, "rho_pooled": r, "chi4_md": 1.0,
+                 "chi4_ml": 0.8, "std_md": 0.1, "std_ml": 0.08, "chord_md": 3.0, "chord_ml": 2.5}
+                for c, r in zip((0.9, 0.8), rho)]
+
+    model = {"train": {"train_T": [0.55, 0.6], "held_out_T": [0.5], "metrics": {"transfer": {"n_members": 2}}},
+             "eval": {"0.6": {"direct": ev((0.3, 0.4))}, "0.55": {"direct": ev((0.35, 0.5))},
+                      "0.5": {"transfer": ev((0.5, 0.55)), "direct": ev((0.52, 0.57)), "baseline": ev((0.2, 0.3))}},
+             "below": {T: {"n_frames": 3, "xi_int": x, "rows": [{"C": 0.8, "chi4": c, "chord": 2.0},
+                                                                  {"C": 0.5, "chi4": 2 * c, "chord": 3.0}]}
+                       for T, x, c in (("0.6", 2.0, 1.0), ("0.5", 2.5, 1.5), ("0.45", 2.4, 2.0))}}
+    rows = comparison_rows(model, {}, "")
+    assert "max rises on cooling: yes" in rows[0]  # 0.4 → 0.5 → 0.57
+    assert rows[1].rstrip().endswith("| yes |")  # |0.55 − 0.57| ≤ 0.05, both > 0.3 + 0.05
+    assert "peak grows on cooling: yes" in rows[2]
+    assert "ξ_int grows on cooling: no" in rows[3]  # 2.5 → 2.4
+    text = "\n".join(model_section(model, tmp_path / "r.md"))
+    assert "| 0.45 | 3 | 4 (0.5) | 2 / 3 | 2.4 |" in text

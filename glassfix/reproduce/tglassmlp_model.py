@@ -125,7 +125,15 @@ def stage_predict(cfg: Any, work: Path, swap_store: Path, say: Callable[[str], N
     # every swap temperature with samples, labelled or not (below the labelled range when the ladder got there)
     ref = models["transfer"]
     snap = work / "swap_snapshot.h5"
-    swap = td.load_configs(snap, ref, work / "features", progress=say)
+    from glassfix.data.store import DatasetStore
+
+    with DatasetStore(snap, "r", locking=False) as ds:  # the first predict_frames samples of every T
+        by_t: dict[float, list[str]] = {}
+        for k in ds.keys():
+            by_t.setdefault(float(ds.frame_info(k)["temperature"]), []).append(k)
+    n_pred = int(cfg.extra.get("predict_frames", 10))
+    keys = [k for ks in by_t.values() for k in sorted(ks)[:n_pred]]
+    swap = td.load_configs(snap, ref, work / "features", keys=keys, progress=say)
     grid = [0.94, 0.9, 0.85, 0.8, 0.75, 0.65, 0.5, 0.25]
     fl = np.asarray(ref.feature_lengths)
     bott = {}

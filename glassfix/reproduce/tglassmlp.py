@@ -10,7 +10,8 @@ b. **labels** — per label temperature, samples are copied into ``WORKDIR/iso/T
    where ⟨C̄_B⟩ reaches the Table-1 targets (placed by pilot runs); temperatures whose samples do not exist
    yet are skipped (rerun later);
 c. **tts** — ⟨C̄_B⟩(t) per T, τα^BB (0.5 crossing or TTS shift), master curve, Arrhenius fit;
-d. **train** — transfer / direct / single-state baseline models (the tGlassMLP trainer);
+d. **features** — descriptors of the labelled frames and of the predicted swap samples (cached; runs while
+   labels are made); **train** — transfer / direct / single-state baseline models (the tGlassMLP trainer);
 e. **predict** — ρ_P, χ4, chords on test configurations; predictions at every swap T; **otf** — the model
    inside an NVE run;
 f. **report** — ``docs/tglassmlp.md`` with the *paper | ours | conditions* table.
@@ -61,9 +62,11 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
     if "tts" in stages:
         out["tts"] = stage_tts(work, cfg)
         say(f"tts: τα^BB = {out['tts']['taus']} ({out['tts']['method']})")
-    if any(s in stages for s in ("train", "predict", "otf")):
+    if any(s in stages for s in ("features", "train", "predict", "otf")):
         from glassfix.reproduce import tglassmlp_model as tm
 
+        if "features" in stages:
+            out["features"] = tm.stage_features(cfg, work, say)
         if "train" in stages:
             out["train"] = tm.stage_train(cfg, work, say)
         if "predict" in stages:

@@ -68,6 +68,29 @@ def _configs(cfg: Any, work: Path, say: Callable[[str], None]) -> tuple[list[Any
     return confs, roles
 
 
+def _swap_keys(snap: Path, n_per_t: int) -> list[str]:
+    """The first ``n_per_t`` samples (by key) of every temperature of a swap store."""
+    from glassfix.data.store import DatasetStore
+
+    with DatasetStore(snap, "r", locking=False) as ds:
+        by_t: dict[float, list[str]] = {}
+        for k in ds.keys():
+            by_t.setdefault(float(ds.frame_info(k)["temperature"]), []).append(k)
+    return [k for ks in by_t.values() for k in sorted(ks)[:n_per_t]]
+
+
+def stage_features(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Descriptors (FIRE inherent structure + 176 coarse-grained features) of every labelled frame and of the
+    swap samples used for predictions, cached in WORKDIR/features; needs no labels, so it can run while the
+    labels are computed (rerun to add new frames)."""
+    _, td = _trainer()
+    confs, _ = _configs(cfg, work, say)
+    snap = work / "swap_snapshot.h5"
+    keys = _swap_keys(snap, int(cfg.extra.get("predict_frames", 10))) if snap.exists() else []
+    swap = td.load_configs(snap, _template(), work / "features", keys=keys, progress=say) if keys else []
+    return {"labelled": len(confs), "swap": len(swap)}
+
+
 def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Train the transfer, direct and baseline models (resumable: finished networks are reused)."""
     tr, _ = _trainer()
@@ -125,14 +148,7 @@ def stage_predict(cfg: Any, work: Path, swap_store: Path, say: Callable[[str], N
     # every swap temperature with samples, labelled or not (below the labelled range when the ladder got there)
     ref = models["transfer"]
     snap = work / "swap_snapshot.h5"
-    from glassfix.data.store import DatasetStore
-
-    with DatasetStore(snap, "r", locking=False) as ds:  # the first predict_frames samples of every T
-        by_t: dict[float, list[str]] = {}
-        for k in ds.keys():
-            by_t.setdefault(float(ds.frame_info(k)["temperature"]), []).append(k)
-    n_pred = int(cfg.extra.get("predict_frames", 10))
-    keys = [k for ks in by_t.values() for k in sorted(ks)[:n_pred]]
+    keys = _swap_keys(snap, int(cfg.extra.get("predict_frames", 10)))  # the first few samples of every T
     swap = td.load_configs(snap, ref, work / "features", keys=keys, progress=say)
     grid = [0.94, 0.9, 0.85, 0.8, 0.75, 0.65, 0.5, 0.25]
     fl = np.asarray(ref.feature_lengths)

@@ -62,11 +62,14 @@ def label_analysis(iso_store: Path, ceiling_frames: int = 4) -> dict[str, Any]:
         row["chord"] = mean_chord_length(lab["positions"], list(C), lab["box"])
         q, s4, _ = s4_radial(lab["positions"], list(C), lab["box"], mean=float(np.nanmean(C)), q_max=1.2)
         row["s4_q"], row["s4"] = q.tolist(), s4.tolist()
-        try:
-            oz = fit_oz(q, s4, 0.0, 0.6)
-            row["xi4"], row["chi4_oz"], row["oz_points"] = oz.xi, oz.chi4, oz.n_points
-        except (ValueError, RuntimeError):
-            row["xi4"], row["chi4_oz"], row["oz_points"] = float("nan"), float("nan"), 0
+        n_fit = int(((q > 0) & (q <= 0.6)).sum())
+        row["xi4"], row["chi4_oz"], row["oz_points"] = float("nan"), float("nan"), n_fit
+        if n_fit >= 3:  # two radial bins determine the two OZ parameters exactly: no fit, no ξ4
+            try:
+                oz = fit_oz(q, s4, 0.0, 0.6)
+                row["xi4"], row["chi4_oz"] = oz.xi, oz.chi4
+            except (ValueError, RuntimeError):
+                pass
         reps = per_replica_bonds(iso_store, t, ceiling_frames)
         ceil = split_half_ceiling(reps) if reps and reps[0].shape[0] >= 2 else {}
         row.update({f"ceiling_{k}": v for k, v in ceil.items()})

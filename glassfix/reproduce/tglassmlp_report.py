@@ -268,8 +268,9 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
           "Per label time: ⟨C̄_B⟩ over frames, χ4 = N1 var(C̄_B) over frames (N1 = 600), the split-half "
           "correlation r_½ of replica halves and the ceiling sqrt(R) on ρ_P (R = 2r_½/(1+r_½), first 4 frames), "
           "⟨ξ_chord⟩ (pooled median, unit lattice, periodic rows/columns), and ξ4 from an OZ fit of S4 over "
-          "q ≤ 0.6 — at N = 1290 the box gives q_min = 2π/L = 0.19, so that fit has only the few radial bins "
-          "listed and ξ4 is not reliable (the paper used N = 82560).", ""]
+          "q ≤ 0.6 (radial bins of width 2π/L) — at N = 1290 the box gives q_min = 2π/L = 0.19 and only the "
+          "number of bins listed in brackets; with fewer than 3 no fit is made (—): two bins fix the two OZ "
+          "parameters exactly and measure nothing (the paper used N = 82560 for ξ4).", ""]
     for T, a in sorted(analysis.items(), key=lambda kv: -float(kv[0])):
         L += [f"**T = {T}** ({a['n_frames']} frames, role {a['role']})", "",
               "| target | t (τ) | t/τα^BB | ⟨C̄_B⟩ | χ4 | r_½ | ceiling of ρ_P | ⟨ξ_chord⟩ (σ) | ξ4 OZ (σ, points) |",

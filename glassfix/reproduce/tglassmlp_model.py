@@ -121,7 +121,7 @@ def stage_predict(cfg: Any, work: Path, swap_store: Path, say: Callable[[str], N
     swap temperature with samples (constrained mean over each temperature's set)."""
     from glassfix.analysis.heterogeneity import chi4_from_means
     from glassfix.analysis.lengths import intrinsic_length_by_feature, mean_chord_length
-    from glassfix.models.io import load_model
+    from glassfix.models.base import load_model
     from glassfix.reproduce.tglassmlp_analysis import prediction_analysis
 
     _, td = _trainer()
@@ -281,7 +281,7 @@ def stage_otf(cfg: Any, work: Path, say: Callable[[str], None], steps: int = 200
     with the offline prediction of the same starting frame (step 0)."""
     from glassfix.data.lammps_io import write_data
     from glassfix.data.store import DatasetStore
-    from glassfix.models.io import load_model
+    from glassfix.models.base import load_model
     from glassfix.protocols.api import run as run_protocol
     from glassfix.protocols.nve import NVESpec
 

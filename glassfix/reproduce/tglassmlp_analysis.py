@@ -85,9 +85,11 @@ def prediction_analysis(labels: list[np.ndarray], preds: list[np.ndarray], posit
 
     r = pearson_per_config(labels, preds)
     n1 = int(np.asarray(labels[0]).size)
+    def chi4(vals: list[np.ndarray]) -> float:  # NaN with one configuration (no variance to form)
+        return float(chi4_from_means(np.array([np.nanmean(x) for x in vals]), n1)) if len(vals) > 1 else float("nan")
+
     out = {"rho_per_config": r["per_config"], "rho_sem": r["per_config_sem"], "rho_pooled": r["pooled"],
-           "chi4_md": float(chi4_from_means(np.array([np.nanmean(x) for x in labels]), n1)),
-           "chi4_ml": float(chi4_from_means(np.array([np.nanmean(x) for x in preds]), n1)),
+           "chi4_md": chi4(labels), "chi4_ml": chi4(preds),
            "chord_md": mean_chord_length(positions, labels, box), "chord_ml": mean_chord_length(positions, preds, box),
            "std_md": float(np.mean([np.nanstd(x) for x in labels])),
            "std_ml": float(np.mean([np.nanstd(x) for x in preds]))}

@@ -30,6 +30,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         model = load_model(args.model)
     except (ModelFileError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    if args.temperature is not None or args.targets is not None:
+        if not hasattr(model, "set_state"):
+            raise SystemExit(f"error: --temperature/--targets apply to state-point models (tglassmlp); "
+                             f"{args.model} is a {model.kind} model")
+        try:
+            targets = None if args.targets is None else [float(x) for x in args.targets.split(",")]
+            model.set_state(temperature=args.temperature, targets=targets)
+        except ValueError as exc:
+            raise SystemExit(f"error: --temperature/--targets: {exc}") from None
     from glassfix.descriptors.cli import read_frame
 
     try:
@@ -136,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "slab around 0, as a LAMMPS 'dimension 2' run writes it, else 3)")
     pr.add_argument("--out", required=True, help="output .npy: (N,) or (N, n_outputs), rows by atom id")
     pr.add_argument("--ids-out", default=None, help="also save the atom ids (rows of --out) to this .npy")
+    pr.add_argument("--temperature", type=float, default=None, help="tglassmlp: temperature of the prediction "
+                    "(ε/k_B; default: the one stored in the model)")
+    pr.add_argument("--targets", default=None, help="tglassmlp: comma-separated C = <C_B(t)> values to predict "
+                    "(default: the model's grid); one output column cb_<C> each")
     pr.add_argument("--device", default="auto", help="torch models: auto (a CUDA GPU when visible, else the "
                     "CPU), cpu or cuda (an error without a GPU), as the fix's 'device' keyword")
     pr.set_defaults(func=_cmd_predict)

@@ -130,7 +130,23 @@ def _botan(rng):
     return BotanModel.from_network(build_network(hidden=8, n_steps=2), ParticleGraph(2, 2.0, SPECIES), SPECIES)
 
 
-MODEL_FACTORIES = {"softness": _softness, "ace": _activity, "looseness": _looseness, "botan": _botan}
+def _tglassmlp(rng):
+    pytest.importorskip("torch")
+    from glassfix.descriptors.coarse_grained import CoarseGrainedDescriptor
+    from glassfix.models import TGlassMLPModel
+    from glassfix.models.tglassmlp_net import init_parameters, stack_members
+
+    # the default quench: every prediction minimises the frame first (FIRE under the KA potential)
+    d = CoarseGrainedDescriptor(2, lengths=[0.0, 1.0, 2.0], max_range=3.0, species_names=SPECIES,
+                                pair_energy="ka3d", voronoi_backend="numba")
+    seed = int(rng.integers(1 << 20))
+    p = stack_members([init_parameters(d.n_features, "tglassmlp", seed + k) for k in range(2)])
+    return TGlassMLPModel(d, SPECIES, rng.normal(size=d.n_features), rng.uniform(0.5, 2, d.n_features), p,
+                          0.45, [0.9, 0.5], center_types=(0, 1), fire_ftol=1e-8)
+
+
+MODEL_FACTORIES = {"softness": _softness, "ace": _activity, "looseness": _looseness, "botan": _botan,
+                   "tglassmlp": _tglassmlp}
 
 
 @pytest.mark.parametrize("kind", sorted(MODEL_FACTORIES))

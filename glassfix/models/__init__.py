@@ -13,6 +13,7 @@ from glassfix.models.io import ModelFileError, read_model_file, save_model_file
 from glassfix.models.looseness import LoosenessModel
 from glassfix.models.registry import MODEL_KINDS, register_model
 from glassfix.models.softness import SoftnessModel
+from glassfix.models.tglassmlp import TGlassMLPModel  # torch is imported lazily
 
 __all__ = [
     "MODEL_KINDS",
@@ -27,4 +28,5 @@ __all__ = [
     "BotanModel",
     "ActivityModel",
     "LoosenessModel",
+    "TGlassMLPModel",
 ]

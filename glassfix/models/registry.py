@@ -19,6 +19,7 @@ _BUILTINS = {
     "ace": "glassfix.models.activity:ActivityModel",
     "looseness": "glassfix.models.looseness:LoosenessModel",
     "botan": "glassfix.models.botan:BotanModel",
+    "tglassmlp": "glassfix.models.tglassmlp:TGlassMLPModel",
 }
 
 #: kind -> Predictor subclass.

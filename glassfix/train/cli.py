@@ -138,14 +138,93 @@ def _add_botan(tsub: argparse._SubParsersAction, name: str) -> None:
         b.set_defaults(p=1.0)   # node loss only
 
 
+def _add_tglassmlp(tsub: argparse._SubParsersAction) -> None:
+    t = tsub.add_parser("tglassmlp", help="tGlassMLP (Jung, Biroli & Berthier): bond-breaking propensity at "
+                        "(T, C = <C_B(t)>) with the two-step transfer to T < T_min; or the single-state GlassMLP",
+                        description="Reads a store of swap-MC configurations (glassfix swap) with isoconfigurational "
+                        "bond-breaking labels at target C values (glassfix iso --times bb:C1,C2,...:TMAX) on some of "
+                        "them. Writes OUT/tglassmlp.glassfix (or glassmlp.glassfix with --single-state), "
+                        "metrics.json, report.md + PNG; every finished network is kept in OUT/nets and descriptors "
+                        "in OUT/cache, so re-running the same command resumes. Temperatures in epsilon/k_B, lengths "
+                        "in sigma.", formatter_class=_Help)
+    t.add_argument("--store", required=True, help="dataset store (HDF5)")
+    t.add_argument("--out", required=True, help="output directory (resumable)")
+    t.add_argument("--t-min", type=float, default=None, help="lowest temperature whose MD labels are trained on "
+                   "in step 1; configurations below it get pseudo-labels (default: no transfer step)")
+    t.add_argument("--targets", default=None, help="comma-separated C values to train (default: every bb_target "
+                   "in the store)")
+    t.add_argument("--single-state", default=None, metavar="T,C", help="train the single-state GlassMLP baseline "
+                   "at this state point instead")
+    t.add_argument("--step1-networks", type=int, default=16, help="networks per C in step 1 (paper: 16)")
+    t.add_argument("--step2-networks", type=int, default=16, help="networks in step 2 (paper: 16)")
+    t.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every epoch count of Table 2 "
+                   "(10+50+25 MSE, 50 GlassMLP loss) by this factor, for small runs")
+    t.add_argument("--tol", type=float, default=1e-4, help="self-consistency filter |mean X - C| < TOL (paper 1e-4)")
+    t.add_argument("--relax-factor", type=float, default=10.0, help="if no network passes, multiply TOL by this")
+    t.add_argument("--max-relax", type=int, default=3, help="at most this many relaxations (each is logged)")
+    t.add_argument("--lambda-v", type=float, default=1.0, help="weight of the variance term of the phase-2 loss")
+    t.add_argument("--lambda-c", type=float, default=1.0, help="weight of the spatial-correlation term")
+    t.add_argument("--r-max", type=float, default=5.0, help="range of the correlation term (sigma)")
+    t.add_argument("--dr", type=float, default=0.5, help="bin width of the correlation term (sigma)")
+    t.add_argument("--test-fraction", type=float, default=0.5, help="fraction of configurations per T held out "
+                   "(when the store has no stored split; paper 150/150)")
+    t.add_argument("--split-seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--bottleneck", choices=["linear", "elu"], default="linear", help="bottleneck activation")
+    t.add_argument("--quench", choices=["fire", "none"], default="fire", help="descriptors on the FIRE inherent "
+                   "structure of each frame (fire) or on the frames as stored (none: they are inherent structures)")
+    t.add_argument("--fire-ftol", type=float, default=1e-6, help="FIRE max force tolerance (epsilon/sigma)")
+    t.add_argument("--system", default="jbb", help="system whose pair potential gives E_i and the FIRE forces")
+    t.add_argument("--threads", type=int, default=1, help="torch threads")
+    t.set_defaults(func=_cmd_tglassmlp)
+
+
+def _cmd_tglassmlp(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from glassfix.data.store import DatasetError
+    from glassfix.train.tglassmlp import TGlassConfig, train_tglassmlp
+
+    console = Console(stderr=True)
+    try:
+        single = None
+        if args.single_state:
+            parts = args.single_state.split(",")
+            if len(parts) != 2:
+                raise ValueError(f"--single-state must be T,C (e.g. 0.4,0.5), got {args.single_state!r}")
+            single = (float(parts[0]), float(parts[1]))
+        targets = [float(x) for x in args.targets.split(",")] if args.targets else None
+        cfg = TGlassConfig(t_min=args.t_min, targets=targets, n_step1=args.step1_networks,
+                           n_step2=args.step2_networks, epochs_scale=args.epochs_scale, lam_v=args.lambda_v,
+                           lam_c=args.lambda_c, r_max=args.r_max, dr=args.dr, tol=args.tol,
+                           relax_factor=args.relax_factor, max_relax=args.max_relax, test_fraction=args.test_fraction,
+                           split_seed=args.split_seed, seed=args.seed, bottleneck_act=args.bottleneck,
+                           single_state=single, quench=args.quench, fire_ftol=args.fire_ftol, system=args.system,
+                           threads=args.threads)
+        command = "glassfix train tglassmlp " + " ".join(_argv_of(args))
+        with console.status("tglassmlp …") as st:
+            def log(msg: str) -> None:
+                if msg.startswith(("descriptors", "progress ")):    # per frame / per epoch: the status line
+                    st.update(msg.removeprefix("progress "))
+                else:
+                    console.print(msg)
+
+            res = train_tglassmlp(args.store, args.out, cfg, log=log, command=command)
+    except (ValueError, DatasetError, KeyError) as exc:
+        raise SystemExit(f"glassfix train tglassmlp: error: {exc}") from None
+    console.print(f"model: {res['model']}\nreport: {res['report']}")
+    return 0
+
+
 def add_arguments(sub: argparse._SubParsersAction) -> None:
-    """Register ``glassfix train`` (softness, ace, looseness, botan, nt-gnn) and ``glassfix evaluate``."""
+    """Register ``glassfix train`` (softness, ace, looseness, botan, nt-gnn, tglassmlp) and ``glassfix evaluate``."""
     tr = sub.add_parser("train", help="train a model on a dataset store (resumable; writes a report)")
     tsub = tr.add_subparsers(dest="kind", required=True)
     for kind in _KIND_DEFAULTS:
         _add_classifier(tsub, kind)
     _add_botan(tsub, "botan")
     _add_botan(tsub, "nt-gnn")
+    _add_tglassmlp(tsub)
     _add_evaluate(sub)
 
 

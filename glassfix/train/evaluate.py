@@ -4,7 +4,8 @@ Classifiers (softness, ace, looseness) are evaluated on the examples the trainer
 (same label, class rule, step alignment, centre species; no balancing), with
 :func:`glassfix.train.metrics.classification_metrics` (what the trainer reports as "test"); BOTAN/NT-GNN on
 the propensity of the frames with replicas at the model's time label, with Pearson/Spearman per
-configuration (:func:`glassfix.train.metrics.regression_metrics`). Writes ``evaluation.json``,
+configuration (:func:`glassfix.train.metrics.regression_metrics`); tglassmlp models on the bond-breaking
+labels at every (T, C) (:func:`glassfix.train.tglassmlp_report.evaluate_store`). Writes ``evaluation.json``,
 ``evaluation.md`` and a PNG.
 
 Split: on the store the model was trained on (same path), ``test``/``train`` are the configurations the
@@ -64,6 +65,10 @@ def evaluate_model(model_path: str | os.PathLike[str], store: str | os.PathLike[
     store = str(store)
     out = Path(out) if out else Path(model_path).resolve().parent / f"eval-{Path(store).stem}-{split}"
     out.mkdir(parents=True, exist_ok=True)
+    if model.kind == "tglassmlp":    # state-point model: its own evaluation (ρ_P per (T, C))
+        from glassfix.train.tglassmlp_report import evaluate_store
+
+        return evaluate_store(model, model_path, store, split, out)
     with DatasetStore(store, mode="r") as ds:
         keys = _split_keys(ds, prov, store, split)
         if model.kind == "botan":

@@ -226,7 +226,20 @@ def _gather_frame(view: dict[str, Any]) -> tuple[Frame, np.ndarray, np.ndarray]:
 
 PREDICT_USAGE = ("fix ID group glass/predict N model FILE [mode local|gather] [out NAME ...] "
                  "[types SPECIES_OF_TYPE_1 SPECIES_OF_TYPE_2 ...] [native yes|no] [ghost static|auto] "
-                 "[device auto|cpu|cuda]")
+                 "[device auto|cpu|cuda] [state T [C ...]]")
+
+
+def _set_state(model: Any, values: list[str], path: str) -> None:
+    """``state T [C ...]``: the temperature (and C = <C_B(t)> targets) a state-point model predicts at."""
+    if not hasattr(model, "set_state"):
+        raise BridgeError(f"keyword 'state' applies to state-point models (tglassmlp); '{path}' is a "
+                          f"{getattr(model, 'kind', '?')} model. Usage: {PREDICT_USAGE}")
+    try:
+        nums = [float(v) for v in values]
+        model.set_state(temperature=nums[0], targets=nums[1:] or None)
+    except ValueError as exc:
+        raise BridgeError(f"state {' '.join(values)}: {exc} (give 'state T' or 'state T C1 C2 ...'). "
+                          f"Usage: {PREDICT_USAGE}") from None
 
 
 class PredictHandler:
@@ -237,7 +250,7 @@ class PredictHandler:
             raise BridgeError(f"expected 'model FILE' after N. Usage: {PREDICT_USAGE}")
         path = args[1]
         kw = _parse_keywords(args[2:], {"mode": 1, "out": None, "types": None, "native": 1, "ghost": 1,
-                                        "device": 1}, "glass/predict", PREDICT_USAGE)
+                                        "device": 1, "state": None}, "glass/predict", PREDICT_USAGE)
         _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
         from glassfix.models import load_model
@@ -248,6 +261,8 @@ class PredictHandler:
             raise BridgeError(f"model file '{path}' not found (working directory {os.getcwd()})") from None
         except Exception as exc:  # every loader failure becomes one clear line
             raise BridgeError(f"cannot load model '{path}': {exc}") from None
+        if "state" in kw:    # state-point models (tglassmlp): temperature and C targets of the prediction
+            _set_state(self.model, kw["state"], path)
         self.gather = choose_mode(self.model, kw["mode"][0] if "mode" in kw else None, f"'{path}'")
         from glassfix.models.device import place_model
 

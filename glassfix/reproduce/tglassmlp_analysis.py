@@ -30,7 +30,7 @@ def per_replica_bonds(iso_store: Path, time_label: str, max_frames: int | None =
     out = []
     with DatasetStore(iso_store, "r") as ds:
         for k in ds.keys()[: max_frames or None]:
-            if f"bond_breaking/{time_label}" not in ds.label_names(k):
+            if f"bond_breaking/{time_label}" not in ds.label_names(k) or time_label not in ds.replicas_names(k):
                 continue
             f = ds.frame(k)
             info = ds.frame_info(k)

@@ -263,7 +263,7 @@ def comparison_rows(model: dict[str, Any], analysis: dict[str, Any], ceil_txt: s
     return [f"| 3 | ρ_P(t) non-monotonic, max near τα^BB, rising on cooling (≈ 0.8 at T = 0.21) | {r3} ({ceil_txt}) | "
             f"test configurations of this run, N_R as in the data table | max rises on cooling: {v3} |",
             f"| 4 | transfer ≈ direct (within a few 0.01), both clearly above the single-state baseline | {r4} | "
-            f"held-out T, early times only; criterion here: |transfer − direct| ≤ 0.05 and both ≥ baseline + 0.05 | "
+            f"held-out T, early times only; criterion here: \\|transfer − direct\\| ≤ 0.05 and both ≥ baseline + 0.05 | "
             f"{', '.join(v4) or 'not testable'} |",
             f"| 5 | χ4(t) from predictions peaks near τα, grows on cooling, matches MD | {chi} | swap samples, transfer "
             f"model, ≤ 10 configurations per T (MD-vs-ML χ4 on test configurations: tables above) | peak grows on "

@@ -32,6 +32,21 @@ def _f(x: Any, fmt: str = ".3g") -> str:
         return "—"
 
 
+def _code_revision() -> str:
+    """The git commit of the glassfix package that runs (with '+ local changes' when its tree is dirty)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"glassfix commit {rev or 'unknown'}" + (" + local changes" if dirty else "")
+
+
 def _load(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -201,6 +216,7 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
           f"Machine: {machine_description()}, shared with other jobs (1-min load average "
           f"{os.getloadavg()[0]:.1f} when this report was written)  ",
           f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+          f"Code: {_code_revision()}  ",
           f"Wall time: iso labels {lab_wall:.0f} s (sum over temperatures), all logged invocations "
           f"{inv_wall:.0f} s; the swap ladder ran separately (its own log).", ""]
     L += ["Protocol: `shared/science/001_jung.md` §6 — the paper's model (2D ternary JBB, N = 1290, "
@@ -314,8 +330,8 @@ def _comparison(consts: dict[str, Any], ladder: dict[str, Any], tts: Any, analys
     cryst = [c for c in cryst if isinstance(c, (int, float)) and math.isfinite(c)]
     rows = ["| # | paper | ours | conditions | reproduced? |", "|---|---|---|---|---|"]
     rows.append(f"| 1 | ρ = 1.19207; V, V′, V″ continuous at r_c; no crystallisation | ρ = {_f(consts.get('density'), '.6g')}; "
-                f"max over pairs at r_c: |V| = {_f(consts['V_rc_max'], '.1e')}, |V′| = {_f(consts['dV_rc_max'], '.1e')}, "
-                f"|V″| = {_f(consts['d2V_rc_max'], '.1e')} (one-sided finite differences, h = 1e-5 σ, so V″ is resolved to O(h)); max crystalline fraction "
+                f"max over pairs at r_c: \\|V\\| = {_f(consts['V_rc_max'], '.1e')}, \\|V′\\| = {_f(consts['dV_rc_max'], '.1e')}, "
+                f"\\|V″\\| = {_f(consts['d2V_rc_max'], '.1e')} (one-sided finite differences, h = 1e-5 σ, so V″ is resolved to O(h)); max crystalline fraction "
                 f"{_f(max(cryst) if cryst else float('nan'), '.3g')} over the ladder temperatures | N = 1290, "
                 f"T = {', '.join(sorted(ladder, key=float, reverse=True))} | "
                 f"{'yes' if cryst and max(cryst) < 0.2 else 'partly'} |")
@@ -324,7 +340,7 @@ def _comparison(consts: dict[str, Any], ladder: dict[str, Any], tts: Any, analys
         arr = tts.get("arrhenius") or {}
         rows.append(f"| 2 | TTS collapse of ⟨C̄_B⟩(t/τα^BB) across MD T; Arrhenius τα^BB at the lowest T | "
                     f"τα^BB = {', '.join(_f(tts['taus'][t], '.3g') for t in ts)} τ at T = {', '.join(ts)}; collapse "
-                    f"mean |Δ| = {_f(tts['collapse_mean_abs_dev'], '.3f')}; Arrhenius E = {_f(arr.get('E'), '.3g')} | "
+                    f"mean \\|Δ\\| = {_f(tts['collapse_mean_abs_dev'], '.3f')}; Arrhenius E = {_f(arr.get('E'), '.3g')} | "
                     f"T ≥ {min(float(t) for t in ts):g}, not the paper's T ≤ 0.25 | collapse: "
                     f"{'yes' if tts['collapse_mean_abs_dev'] < 0.03 else 'partly'}; Arrhenius regime: not reached |")
     else:

@@ -53,14 +53,15 @@ def _template(variant: str = "tglassmlp") -> Any:
 
 
 def _configs(cfg: Any, work: Path, say: Callable[[str], None]) -> tuple[list[Any], dict[float, str]]:
-    """Every labelled configuration of every temperature (descriptors cached in WORKDIR/features), and the role
-    of each temperature."""
+    """Every configuration copied into the iso stores (descriptors cached in WORKDIR/features), labelled or
+    not yet (a held-out temperature needs no labels for the transfer model's pseudo-labels), and the role of
+    each temperature."""
     _, td = _trainer()
     template = _template()
     confs, roles = [], {}
     for plan in cfg.labels:
         store = work / "iso" / f"T{plan.T:.6g}.h5"
-        if not store.with_suffix(".summary.json").exists():
+        if not store.exists():
             continue
         confs += td.load_configs(store, template, work / "features", test_fraction=cfg.n_test_fraction,
                                  split_seed=cfg.seed, progress=say)
@@ -95,7 +96,8 @@ def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, A
     """Train the transfer, direct and baseline models (resumable: finished networks are reused)."""
     tr, _ = _trainer()
     confs, roles = _configs(cfg, work, say)
-    train_T = sorted(T for T, r in roles.items() if r == "train")
+    labelled = {c.temperature for c in confs if c.labels}
+    train_T = sorted(T for T, r in roles.items() if r == "train" and T in labelled)
     held = sorted(T for T, r in roles.items() if r == "transfer")
     if len(train_T) < 2:
         raise RuntimeError(f"stage train needs labels at >= 2 training temperatures, has {train_T}")
@@ -134,6 +136,8 @@ def stage_predict(cfg: Any, work: Path, swap_store: Path, say: Callable[[str], N
         if not test:
             continue
         targets = sorted({c for conf in test for c in conf.labels}, reverse=True)
+        if not targets:  # frames copied but not labelled yet
+            continue
         box = np.diag(test[0].cell).copy()
         for name, m in models.items():
             rows = []

@@ -279,7 +279,7 @@ def comparison_rows(model: dict[str, Any], analysis: dict[str, Any], ceil_txt: s
             "test configurations | see the figure (not scored) |"]
 
 
-def stage_otf(cfg: Any, work: Path, say: Callable[[str], None], steps: int = 2000, every: int = 500) -> dict[str, Any]:
+def stage_otf(cfg: Any, work: Path, say: Callable[[str], None], steps: int = 1000, every: int = 500) -> dict[str, Any]:
     """The on-the-fly variant: the transfer model inside an NVE run (``fix glass/predict``, ``glassfix run nve
     --model``) from the first swap sample of the lowest labelled T; the per-step means it reports are compared
     with the offline prediction of the same starting frame (step 0)."""

@@ -317,6 +317,24 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
         L += model_section(model, report)
     else:
         L.append("Not run: stage train has produced no model (`WORKDIR/model_results.json` is absent).")
+    otf = _load(work / "otf.json")
+    L += ["", "## On the fly: the model inside an NVE run", ""]
+    if otf and otf.get("predictions"):
+        rows = otf["predictions"]
+        cols = [c for c in rows[0] if c not in ("step", "time")]
+        L += [f"`glassfix run nve --model {Path(otf['workdir']).parent.parent / 'models' / 'transfer'}/…` equivalent "
+              f"(stage otf): T = {otf['T']:g}, {otf['steps']} steps of dt = 0.005 τ, `fix glass/predict` every "
+              f"{otf['every']} steps (mode gather: FIRE inherent structure + descriptors + network inside LAMMPS). "
+              f"Mean predicted C_B of the large particles per output column:", "",
+              "| step | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+        for r in rows:
+            L.append(f"| {r['step']} | " + " | ".join(_f(r[c], '.4f') for c in cols) + " |")
+        off = otf.get("offline_step0_mean") or []
+        L += ["", "Offline prediction of the starting frame (same model, `predict`): "
+              + ", ".join(_f(x, ".4f") for x in off) + " — to compare with step 0 above."]
+    else:
+        L.append("Not run in this invocation (stage otf: `glassfix reproduce tglassmlp --stages otf` after stage train; "
+                 "each prediction costs one FIRE minimisation and the descriptors of the frame).")
     L += ["", "## Paper | ours | conditions (digest §6.2)", ""]
     L += _comparison(consts, ladder, tts, analysis, model)
     atomic_write_text(report, "\n".join(L) + "\n")

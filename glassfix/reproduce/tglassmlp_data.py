@@ -84,7 +84,7 @@ SCALES = {
                 LabelPlan(0.55, 10, 4, 0.5, 400.0, pilot_replicas=1),
                 LabelPlan(0.5, 10, 4, 0.8, 150.0, role="transfer", pilot_replicas=1),
                 LabelPlan(0.45, 10, 4, 0.8, 300.0, role="transfer", pilot_replicas=1)],
-        n_test_fraction=1 / 3, train_seeds=2, extra={"epochs_scale": 0.5, "predict_frames": 3}),
+        n_test_fraction=1 / 3, train_seeds=2, extra={"epochs_scale": 0.3, "predict_frames": 3}),
     # a workstation: more structures and replicas, T = 0.4 to τα and the transfer test at 0.4
     "medium": ScaleConfig(
         name="medium", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3], swap_samples=30,

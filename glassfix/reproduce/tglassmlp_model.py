@@ -101,7 +101,9 @@ def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, A
     held = sorted(T for T, r in roles.items() if r == "transfer")
     if len(train_T) < 2:
         raise RuntimeError(f"stage train needs labels at >= 2 training temperatures, has {train_T}")
-    out: dict[str, Any] = {"train_T": train_T, "held_out_T": held, "models": {}, "metrics": {}}
+    out: dict[str, Any] = {"train_T": train_T, "held_out_T": held, "models": {}, "metrics": {},
+                           "settings": {"networks_step1": cfg.train_seeds, "networks_step2": cfg.train_seeds,
+                                        "epochs_scale": cfg.extra.get("epochs_scale", 1.0)}}
     base = dict(n_step1=cfg.train_seeds, n_step2=cfg.train_seeds, epochs_scale=cfg.extra.get("epochs_scale", 1.0),
                 test_fraction=cfg.n_test_fraction, split_seed=cfg.seed, seed=cfg.seed)
     runs = {"transfer": tr.TGlassConfig(t_min=min(train_T), **base),  # labels below T_min: evaluation only
@@ -201,7 +203,22 @@ def model_section(model: dict[str, Any], report: Path) -> list[str]:
          "tGlassMLP two-step procedure with T_min = lowest training T (pseudo-labels at the held-out T); **direct** "
          "= tGlassMLP on every MD label; **baseline** = single-state GlassMLP at (T_min, ⟨C̄_B⟩ = 0.5) applied "
          "unchanged at every state point. Members kept: " + ", ".join(
-             f"{n} {m.get('n_members', '—')}" for n, m in tm.get("metrics", {}).items()) + ".", ""]
+             f"{n} {m.get('n_members', '—')}" for n, m in tm.get("metrics", {}).items()) + "."]
+    st = tm.get("settings", {})
+    if st:
+        L.append(f"Training: {st['networks_step1']} step-1 networks per ⟨C̄_B⟩ and {st['networks_step2']} step-2 networks "
+                 f"per model (the paper: 16 + 16), Table-2 schedule with every epoch count × {st['epochs_scale']:g}, "
+                 "batch = one configuration at one state point.")
+    rec = (tm.get("metrics", {}).get("transfer") or {}).get("transfer") or {}
+    if rec.get("step2"):
+        s2 = rec["step2"]
+        s1 = rec.get("step1", {})
+        L.append(f"Self-consistency filter of the transfer model: step 1 kept networks at "
+                 f"{sum(1 for v in s1.values() if v.get('kept'))} of {len(s1)} ⟨C̄_B⟩ values (tolerances used: "
+                 f"{', '.join(sorted({format(v.get('tol', float('nan')), 'g') for v in s1.values()})) or '—'}); "
+                 f"step 2 kept {len(s2.get('kept', []))} of {len(s2.get('deviation', []))} networks at tolerance "
+                 f"{s2.get('tol', float('nan')):g} (the paper: 1e-4; relaxed ×10 per failed round, logged).")
+    L.append("")
     for T, ev in sorted(model["eval"].items(), key=lambda kv: -float(kv[0])):
         L += [f"**T = {T}** (test configurations)", "", "| ⟨C̄_B⟩ | model | test configs | ρ_P per config (± sem) | "
               "ρ_P pooled | χ4 MD | χ4 ML | std MD | std ML | ⟨ξ_chord⟩ MD | ⟨ξ_chord⟩ ML |",

@@ -76,7 +76,7 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
     try:
         run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
             only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command,
-            ladder_command=args.ladder_command or "")
+            ladder_command=args.ladder_command or "", held_out=args.held_out)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     return 0
@@ -170,6 +170,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")
     tg.add_argument("--max-frames", type=int, default=None,
                     help="cap N_S per temperature in this invocation of stage labels (a later run adds the rest)")
+    tg.add_argument("--held-out", dest="held_out", type=float, nargs="+", default=None,
+                    help="temperatures held out of the transfer model's training (default: the scale's)")
     tg.add_argument("--ladder-command", default=None, help="the `glassfix swap` command of --swap-store, for the report")
     tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
     tg.set_defaults(func=_cmd_tglassmlp)

@@ -35,7 +35,7 @@ __all__ = ["run"]
 
 def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, stages: list[str] | None = None,
         only_T: list[float] | None = None, workers: int = 1, max_frames: int | None = None, command: str = "",
-        ladder_command: str = "",
+        ladder_command: str = "", held_out: list[float] | None = None,
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the requested stages of ``glassfix reproduce tglassmlp`` in ``work``; see the module doc."""
     if scale not in SCALES:
@@ -45,6 +45,12 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
     if bad:
         raise ValueError(f"unknown stage(s) {bad}; choose from {', '.join(STAGES)}")
     cfg = SCALES[scale]
+    if held_out:  # the temperatures the transfer model must not train on (their labels only evaluate it)
+        import dataclasses
+
+        held = [float(t) for t in held_out]
+        cfg = dataclasses.replace(cfg, labels=[dataclasses.replace(
+            p, role="transfer" if any(abs(p.T - t) < 1e-9 for t in held) else "train") for p in cfg.labels])
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "stages.json"

@@ -99,8 +99,8 @@ def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, A
     labelled = {c.temperature for c in confs if c.labels}
     train_T = sorted(T for T, r in roles.items() if r == "train" and T in labelled)
     held = sorted(T for T, r in roles.items() if r == "transfer")
-    if len(train_T) < 2:
-        raise RuntimeError(f"stage train needs labels at >= 2 training temperatures, has {train_T}")
+    if not train_T:
+        raise RuntimeError("stage train needs labels at >= 1 training temperature (run stage labels first)")
     out: dict[str, Any] = {"train_T": train_T, "held_out_T": held, "models": {}, "metrics": {},
                            "settings": {"networks_step1": cfg.train_seeds, "networks_step2": cfg.train_seeds,
                                         "epochs_scale": cfg.extra.get("epochs_scale", 1.0)}}
@@ -198,8 +198,8 @@ def _box(store: Path, key: str) -> np.ndarray:
 def model_section(model: dict[str, Any], report: Path) -> list[str]:
     """Markdown of the model results: ρ_P tables of the three models, predictions at every swap temperature."""
     tm = model["train"]
-    L = [f"Training temperatures {tm['train_T']}; held-out {tm['held_out_T']} (their MD labels, early times only, are "
-         "used by the direct model and, for the transfer model, only to evaluate it). Models: **transfer** = "
+    L = [f"Training temperatures {tm['train_T']}; held-out {tm['held_out_T']} (their MD labels are used by the direct "
+         "model and, for the transfer model, only to evaluate it). Models: **transfer** = "
          "tGlassMLP two-step procedure with T_min = lowest training T (pseudo-labels at the held-out T); **direct** "
          "= tGlassMLP on every MD label; **baseline** = single-state GlassMLP at (T_min, ⟨C̄_B⟩ = 0.5) applied "
          "unchanged at every state point. Members kept: " + ", ".join(

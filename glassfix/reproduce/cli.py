@@ -72,7 +72,11 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
 
     from glassfix.reproduce.tglassmlp import run
 
-    command = "glassfix reproduce tglassmlp " + " ".join(sys.argv[3:]) if len(sys.argv) > 2 else ""
+    argv = list(sys.argv[3:])
+    if "--ladder-command" in argv:  # shown separately in the report
+        i = argv.index("--ladder-command")
+        del argv[i:i + 2]
+    command = "glassfix reproduce tglassmlp " + " ".join(argv) if len(sys.argv) > 2 else ""
     try:
         run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
             only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command,

@@ -50,7 +50,7 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
 
         held = [float(t) for t in held_out]
         cfg = dataclasses.replace(cfg, labels=[dataclasses.replace(
-            p, role="transfer" if any(abs(p.T - t) < 1e-9 for t in held) else "train") for p in cfg.labels])
+            p, role="transfer" if any(abs(p.T - t) < 1e-9 for t in held) else p.role) for p in cfg.labels])
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "stages.json"

@@ -325,7 +325,8 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
         L += [f"`glassfix run nve --model {Path(otf['workdir']).parent.parent / 'models' / 'transfer'}/…` equivalent "
               f"(stage otf): T = {otf['T']:g}, {otf['steps']} steps of dt = 0.005 τ, `fix glass/predict` every "
               f"{otf['every']} steps (mode gather: FIRE inherent structure + descriptors + network inside LAMMPS). "
-              f"Mean predicted C_B of the large particles per output column:", "",
+              f"Mean predicted C_B of the large particles per output column (the model file's state: its T and "
+              f"the column's C as network input, no constrained-mean correction):", "",
               "| step | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for r in rows:
             L.append(f"| {r['step']} | " + " | ".join(_f(r[c], '.4f') for c in cols) + " |")

@@ -1,5 +1,6 @@
-"""Analysis layer: F_s(k, t), tau_alpha fits, MSD, overlap, chi_4, creep-law fit, AQS drop statistics,
-softness statistics (P_R(S), Arrhenius fit, onset T0), plots.
+"""Analysis layer: F_s(k, t), tau_alpha fits, MSD, overlap, chi_4, creep-law fit, AQS drop statistics, plots;
+softness statistics (P_R(S), its Arrhenius fit, onset T0); propensity heterogeneity (Pearson, split-half
+ceiling, chi_4, S4/xi_4), chords, xi_int, TTS and the Arrhenius law of tau_alpha.
 
 Units: lengths in sigma, times in tau, stresses in LJ stress units, energies in epsilon. The plotting
 functions are imported lazily (on first access) so that using the numerical tools does not import
@@ -14,9 +15,13 @@ from .creep import CreepFit, average_runs, axial_strain, fit_creep_law
 from .dynamics import chi4, msd, overlap, self_intermediate_scattering, shell_wavevectors
 from .relaxation import RelaxationFit, fit_double_stretched, fit_kww, log_bin, tau_alpha_crossing
 from .mechanics import DropEvents, DropStatistics, detect_drops, detect_events, drop_statistics
-from .softness_stats import ArrheniusFit, PRofS, fit_arrhenius, fraction_positive, q_ratio, rearrangement_probability
+from .softness_stats import ArrheniusFit, PRofS, fit_softness_arrhenius, fraction_positive, q_ratio, rearrangement_probability
+from .heterogeneity import (chi4_from_means, fit_oz, fit_s4_higher, pearson, pearson_per_config, s4_radial,
+                            split_half_ceiling)
+from .lengths import chord_lengths, intrinsic_length, mean_chord_length
+from .tts import Arrhenius, MasterCurve, c_to_time, fit_arrhenius, time_to_c, tts_taus
 
-_PLOTS = ("plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure")
+_PLOTS = ("plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "plot_bottleneck", "save_figure")
 
 __all__ = [
     "msd",
@@ -41,9 +46,25 @@ __all__ = [
     "fraction_positive",
     "rearrangement_probability",
     "PRofS",
-    "fit_arrhenius",
+    "fit_softness_arrhenius",
     "ArrheniusFit",
     "q_ratio",
+    "pearson",
+    "pearson_per_config",
+    "split_half_ceiling",
+    "chi4_from_means",
+    "s4_radial",
+    "fit_oz",
+    "fit_s4_higher",
+    "chord_lengths",
+    "mean_chord_length",
+    "intrinsic_length",
+    "tts_taus",
+    "MasterCurve",
+    "Arrhenius",
+    "fit_arrhenius",
+    "c_to_time",
+    "time_to_c",
     *_PLOTS,
 ]
 

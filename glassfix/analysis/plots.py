@@ -1,4 +1,5 @@
-"""PNG figures for the analysis layer: F_s with fits, MSD, creep curve, AQS stress-strain with drops.
+"""PNG figures for the analysis layer: F_s with fits, MSD, creep curve, AQS stress-strain with drops,
+bottleneck maps.
 
 Figures are drawn on a bare :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot global
 state, so it is safe in worker processes and without a display) and written atomically: to a
@@ -23,7 +24,7 @@ from .creep import CreepFit
 from .relaxation import RelaxationFit
 from .mechanics import DropEvents
 
-__all__ = ["plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "save_figure", "new_figure"]
+__all__ = ["plot_fs", "plot_msd", "plot_creep", "plot_stress_strain", "plot_bottleneck", "save_figure", "new_figure"]
 
 
 def new_figure(figsize: tuple[float, float] = (5.0, 3.8)) -> tuple[Figure, Axes]:
@@ -165,4 +166,27 @@ def plot_stress_strain(
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_bottleneck(path: str | os.PathLike[str], panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                    vmin: float = 0.0, vmax: float = 1.0) -> Path:
+    """Bottleneck maps: per panel (title, outputs (n, 2), true C_B (n,)) a scatter coloured by C_B (dimensionless)."""
+    if not panels:
+        raise ValueError("plot_bottleneck needs at least one (title, outputs, C_B) panel")
+    fig = Figure(figsize=(3.2 * len(panels) + 0.8, 3.2), dpi=120)
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, len(panels), k + 1) for k in range(len(panels))]
+    sc = None
+    for ax, (title, b, c) in zip(axes, panels):
+        b = np.asarray(b, dtype=np.float64)
+        c = np.asarray(c, dtype=np.float64)
+        if b.ndim != 2 or b.shape[1] != 2 or c.shape != (b.shape[0],):
+            raise ValueError(f"panel {title!r}: outputs must be (n, 2) and C_B (n,), got {b.shape}, {c.shape}")
+        o = np.argsort(-c)  # draw the active (low C_B) particles last, on top
+        sc = ax.scatter(b[o, 0], b[o, 1], c=c[o], s=2, cmap="coolwarm_r", vmin=vmin, vmax=vmax, rasterized=True)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("bottleneck 1")
+    axes[0].set_ylabel("bottleneck 2")
+    fig.colorbar(sc, ax=axes, label="true $C_B$")
     return save_figure(fig, path)

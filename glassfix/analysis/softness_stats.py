@@ -3,7 +3,7 @@
 - :func:`fraction_positive`: the fraction of rearranging particles with S > 0 (the paper's "90 %").
 - :func:`rearrangement_probability`: P_R(S), the fraction of particle-frames with softness in a bin that
   are rearranging, with binomial errors.
-- :func:`fit_arrhenius`: per S bin, ln P_R = Σ(S) − ΔE(S)/T fitted across temperatures; then the linear
+- :func:`fit_softness_arrhenius`: per S bin, ln P_R = Σ(S) − ΔE(S)/T fitted across temperatures; then the linear
   forms ΔE(S) = e0 − e1·S and Σ(S) = Σ0 − Σ1·S (the thesis' signs: all four positive in the paper) and the
   onset temperature T0 = e1/Σ1, where P_R stops depending on S (d ln P_R/dS = e1/T − Σ1 = 0).
 - :func:`q_ratio`: Q = P_R(X > μ + σ)/P_R(X < μ − σ) of any per-particle predictor X (ch. 6).
@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["fraction_positive", "PRofS", "rearrangement_probability", "ArrheniusFit", "fit_arrhenius",
+__all__ = ["fraction_positive", "PRofS", "rearrangement_probability", "ArrheniusFit", "fit_softness_arrhenius",
            "q_ratio", "linear_fit"]
 
 
@@ -125,7 +125,7 @@ class ArrheniusFit:
         return np.exp(self.Sigma0 - self.Sigma1 * S - (self.e0 - self.e1 * S) / T)
 
 
-def fit_arrhenius(temperatures: Sequence[float], S: np.ndarray, p: np.ndarray, err: np.ndarray | None = None,
+def fit_softness_arrhenius(temperatures: Sequence[float], S: np.ndarray, p: np.ndarray, err: np.ndarray | None = None,
                   min_temperatures: int = 3) -> ArrheniusFit:
     """Fit ln P_R(S, T) = Σ(S) − ΔE(S)/T per S bin, then ΔE, Σ linear in S and T0 = e1/Σ1.
 

@@ -75,6 +75,24 @@ def _cmd_softness(args: argparse.Namespace) -> int:
                          seed=args.seed)
     report = run(cfg, Path(args.workdir), Path(args.report), until=args.until)
     print(f"report: {report}" if report else f"stopped after stage {args.until}")
+
+
+def _cmd_tglassmlp(args: argparse.Namespace) -> int:
+    import sys
+
+    from glassfix.reproduce.tglassmlp import run
+
+    argv = list(sys.argv[3:])
+    if "--ladder-command" in argv:  # shown separately in the report
+        i = argv.index("--ladder-command")
+        del argv[i:i + 2]
+    command = "glassfix reproduce tglassmlp " + " ".join(argv) if len(sys.argv) > 2 else ""
+    try:
+        run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
+            only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command,
+            ladder_command=args.ladder_command or "", held_out=args.held_out)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     return 0
 
 
@@ -170,3 +188,22 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     sf.add_argument("--workdir", default="repro_out/softness", help="resumable working directory")
     sf.add_argument("--report", default="docs/softness.md", help="markdown report (PNG beside it)")
     sf.set_defaults(func=_cmd_softness)
+
+    tg = rsub.add_parser("tglassmlp", help="tGlassMLP (Jung, Biroli, Berthier 2024) at CPU scale: swap MC, iso bond-"
+                                          "breaking labels, TTS, training + transfer, predictions, report")
+    tg.add_argument("--scale", choices=["small", "medium"], default="small", help="sizes (see docs/tglassmlp.md)")
+    tg.add_argument("--workdir", default="repro_out/tglassmlp", help="resumable working directory")
+    tg.add_argument("--swap-store", default=None,
+                    help="an existing `glassfix swap jbb` store (may still be running; read via a snapshot copy)")
+    tg.add_argument("--stages", nargs="+", default=None,
+                    help="stages to run: swap labels tts features train predict otf report (default: all, each resumes)")
+    tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
+                    help="label only these temperatures in stage labels")
+    tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")
+    tg.add_argument("--max-frames", type=int, default=None,
+                    help="cap N_S per temperature in this invocation of stage labels (a later run adds the rest)")
+    tg.add_argument("--held-out", dest="held_out", type=float, nargs="+", default=None,
+                    help="temperatures held out of the transfer model's training (default: the scale's)")
+    tg.add_argument("--ladder-command", default=None, help="the `glassfix swap` command of --swap-store, for the report")
+    tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
+    tg.set_defaults(func=_cmd_tglassmlp)

@@ -264,7 +264,7 @@ def weights_sentence(wA: float, wB: float) -> str:
 
 def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     """Compute the statistics from the stage outputs and write ``report`` (markdown) with its PNGs."""
-    from glassfix.analysis.softness_stats import fit_arrhenius, fraction_positive, q_ratio, rearrangement_probability
+    from glassfix.analysis.softness_stats import fit_softness_arrhenius, fraction_positive, q_ratio, rearrangement_probability
     from glassfix.core.machine import machine_description
     from glassfix.models.base import load_model
 
@@ -297,7 +297,7 @@ def write_report(cfg: Any, workdir: Path, report: Path) -> Path:
     p_tab = np.array([np.where(prs[T].n_r >= MIN_R, prs[T].p, np.nan) for T in Ts])
     e_tab = np.array([prs[T].err for T in Ts])
     try:
-        fit = fit_arrhenius([Tm[T] for T in Ts], S_tab, p_tab, e_tab, min_temperatures=3)
+        fit = fit_softness_arrhenius([Tm[T] for T in Ts], S_tab, p_tab, e_tab, min_temperatures=3)
         fit_error = ""
     except ValueError as exc:
         fit, fit_error = None, str(exc)

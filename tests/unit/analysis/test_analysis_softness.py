@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from glassfix.analysis.softness_stats import (
-    fit_arrhenius, fraction_positive, linear_fit, q_ratio, rearrangement_probability,
+    fit_softness_arrhenius, fraction_positive, linear_fit, q_ratio, rearrangement_probability,
 )
 
 E0, E1, SIG0, SIG1 = 2.0, 0.6, 1.0, 0.8      # T0 = e1/Σ1 = 0.75
@@ -48,7 +48,7 @@ def test_arrhenius_fit_is_exact_on_noise_free_probabilities():
     T = np.array([0.5, 0.55, 0.6, 0.7, 0.8])
     S = np.tile(np.linspace(-3, 3, 7), (T.size, 1))
     p = true_pr(S, T[:, None])
-    fit = fit_arrhenius(T, S, p)
+    fit = fit_softness_arrhenius(T, S, p)
     assert fit.e0 == pytest.approx(E0, rel=1e-9) and fit.e1 == pytest.approx(E1, rel=1e-9)
     assert fit.Sigma0 == pytest.approx(SIG0, rel=1e-9) and fit.Sigma1 == pytest.approx(SIG1, rel=1e-9)
     assert fit.T0 == pytest.approx(E1 / SIG1, rel=1e-9)
@@ -68,7 +68,7 @@ def test_arrhenius_fit_recovers_parameters_from_sampled_rearrangements():
         r = rng.random(s.size) < true_pr(s, t)
         pr = rearrangement_probability(s, r, edges)
         S_tab.append(pr.centers), p_tab.append(pr.p), e_tab.append(pr.err)
-    fit = fit_arrhenius(T, np.array(S_tab), np.array(p_tab), np.array(e_tab))
+    fit = fit_softness_arrhenius(T, np.array(S_tab), np.array(p_tab), np.array(e_tab))
     for got, err, want in ((fit.e0, fit.e0_err, E0), (fit.e1, fit.e1_err, E1), (fit.Sigma0, fit.Sigma0_err, SIG0),
                            (fit.Sigma1, fit.Sigma1_err, SIG1), (fit.T0, fit.T0_err, E1 / SIG1)):
         assert abs(got - want) < 4 * err + 0.05 * abs(want), (got, err, want)
@@ -80,13 +80,13 @@ def test_arrhenius_fit_sees_a_wrong_model():
     T = np.array([0.5, 0.6, 0.7])
     S = np.tile(np.linspace(-2, 2, 5), (3, 1))
     p = 1e-3 * np.exp(S)
-    fit = fit_arrhenius(T, S, p)
+    fit = fit_softness_arrhenius(T, S, p)
     assert abs(fit.e0) < 1e-9 and abs(fit.e1) < 1e-9 and fit.Sigma1 == pytest.approx(-1.0)
 
 
 def test_arrhenius_fit_needs_two_bins():
     with pytest.raises(ValueError, match="S bins"):
-        fit_arrhenius([0.5, 0.6, 0.7], np.zeros((3, 2)), np.array([[0.1, 0.0], [0.2, 0.0], [0.3, np.nan]]))
+        fit_softness_arrhenius([0.5, 0.6, 0.7], np.zeros((3, 2)), np.array([[0.1, 0.0], [0.2, 0.0], [0.3, np.nan]]))
 
 
 def test_linear_fit_errors_from_scatter():

@@ -1,0 +1,126 @@
+"""``glassfix reproduce tglassmlp`` plumbing on small synthetic stores: label plans, copying samples out of a
+ladder store, the TTS stage from stored labels and pilot curves, and the report on what exists."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from glassfix.core.frame import Frame
+from glassfix.data.store import DatasetStore
+from glassfix.reproduce.tglassmlp_data import SCALES, LabelPlan, copy_samples, load_labels, snapshot_store, stage_tts
+
+
+def _frame(seed: int, n: int = 40, box: float = 6.0) -> Frame:
+    rng = np.random.default_rng(seed)
+    return Frame(positions=rng.uniform(0, box, size=(n, 2)), types=np.arange(n) % 3,
+                 cell=np.eye(2) * box)
+
+
+def test_label_plan_spec_follows_table1():
+    assert LabelPlan(0.6, 4, 4, 0.5, 600.0).spec() == "bb:0.99,0.94,0.9,0.85,0.8,0.75,0.65,0.5:600"
+    assert LabelPlan(0.45, 4, 4, 0.8, 1500.0).spec() == "bb:0.99,0.94,0.9,0.85,0.8:1500"
+    assert {p.role for p in SCALES["small"].labels} == {"train", "transfer"}
+
+
+def test_copy_samples_by_temperature_and_resume(tmp_path):
+    src = tmp_path / "swap.h5"
+    with DatasetStore(src, "w") as ds:
+        for T in (0.6, 0.5):
+            for k in range(3):
+                ds.add_frame(_frame(k + int(T * 10)), key=f"swap/jbb/T{T:g}/{k:05d}", group=f"g{T}{k}",
+                             system="jbb", temperature=T)
+    snap = snapshot_store(src, tmp_path / "snap.h5")
+    dst = tmp_path / "iso.h5"
+    assert copy_samples(snap, dst, 0.5, 2) == ["swap/jbb/T0.5/00000", "swap/jbb/T0.5/00001"]
+    assert copy_samples(snap, dst, 0.5, 5) == [f"swap/jbb/T0.5/{k:05d}" for k in range(3)]
+    with DatasetStore(dst, "r") as ds, DatasetStore(src, "r") as s0:
+        assert ds.keys() == [f"swap/jbb/T0.5/{k:05d}" for k in range(3)]
+        k = "swap/jbb/T0.5/00001"
+        assert np.array_equal(ds.frame(k).positions, s0.frame(k).positions)
+        assert ds.frame_info(k)["temperature"] == 0.5
+
+
+def _kww(t, tau):
+    return np.exp(-np.log(2) * (t / tau) ** 0.6)  # 0.5 at t = tau
+
+
+def test_stage_tts_from_stored_labels(tmp_path):
+    cfg = SCALES["small"]
+    taus_true = {0.6: 100.0, 0.55: 300.0, 0.5: 3000.0}
+    (tmp_path / "iso").mkdir()
+    for T, tau in taus_true.items():
+        store = tmp_path / "iso" / f"T{T:.6g}.h5"
+        t_lab = [1.0, 30.0, 200.0]
+        with DatasetStore(store, "w") as ds:
+            for k in range(3):
+                f = _frame(k)
+                labels = {f"bond_breaking/t={t:g}": (np.full(f.n_atoms, _kww(t, tau)), {"bb_target": 0.9})
+                          for t in t_lab}
+                ds.add_frame(f, key=f"swap/jbb/T{T:g}/{k:05d}", group=f"g{k}", system="jbb", temperature=T,
+                             labels=labels)
+        pt = np.geomspace(0.005, 1000.0, 48)
+        summ = {"grids": {f"{T:g}": {"pilot_times": pt.tolist(), "pilot_curve": _kww(pt, tau).tolist()}},
+                "stage_wall_s": 1.0, "total_wall_s": 1.0}
+        store.with_suffix(".summary.json").write_text(json.dumps(summ))
+    lab = load_labels(tmp_path / "iso" / "T0.6.h5")
+    assert len(lab["keys"]) == 3 and lab["C"]["t=30"].shape == (3, 14)  # type-0 atoms only
+    res = stage_tts(tmp_path, cfg)
+    assert res["method"] == {"0.6": "crossing", "0.55": "crossing", "0.5": "tts-shift"}
+    for T, tau in taus_true.items():
+        assert res["taus"][f"{T:g}"] == pytest.approx(tau, rel=0.03)
+    assert res["collapse_max_abs_dev"] < 0.02
+    assert json.loads((tmp_path / "tts.json").read_text())["arrhenius"]["E"] > 0
+
+
+def test_per_replica_bonds_average_to_the_stored_label(tmp_path):
+    from glassfix.ensembles.labels import DEFAULT_BB_FACTORS, bond_breaking_cutoffs, compute_labels
+    from glassfix.reproduce.tglassmlp_analysis import label_analysis, per_replica_bonds
+    from glassfix.systems import get_system
+
+    cut = bond_breaking_cutoffs(get_system("jbb"), DEFAULT_BB_FACTORS)
+    store = tmp_path / "iso.h5"
+    with DatasetStore(store, "w") as ds:
+        for k in range(3):
+            f = _frame(10 + k, n=60, box=7.0)
+            rng = np.random.default_rng(k)
+            reps = f.positions[None] + rng.normal(scale=0.35, size=(4, 60, 2))
+            labels = compute_labels(f, {"t=10": reps}, bb_cut=cut, params={"bb_factors": list(DEFAULT_BB_FACTORS)},
+                                    extra_params={"t=10": {"bb_target": 0.8}})
+            ds.add_frame(f, key=f"k{k}", group=f"g{k}", system="jbb", temperature=0.6, labels=labels,
+                         replicas={"t=10": reps})
+    per = per_replica_bonds(store, "t=10")
+    lab = load_labels(store)
+    assert len(per) == 3 and per[0].shape == (4, 20)
+    for p, c in zip(per, lab["C"]["t=10"]):
+        assert np.nanmean(p, axis=0) == pytest.approx(c, nan_ok=True)
+    res = label_analysis(store)
+    (row,) = res["rows"]
+    assert row["target"] == 0.8 and row["n_frames"] == 3
+    assert row["C_mean"] == pytest.approx(np.nanmean(lab["C"]["t=10"].mean(axis=1)))
+    assert -1 <= row["ceiling_r_half"] <= 1 and np.isfinite(row["chord"])
+
+
+def test_model_report_rows_score_the_numbers(tmp_path):
+    from glassfix.reproduce.tglassmlp_model import comparison_rows, model_section
+
+    def ev(rho):
+        return [{"target": c, "n_test": 2, "rho_per_config": r, "rho_sem": 0.01, "rho_pooled": r, "chi4_md": 1.0,
+                 "chi4_ml": 0.8, "std_md": 0.1, "std_ml": 0.08, "chord_md": 3.0, "chord_ml": 2.5}
+                for c, r in zip((0.9, 0.8), rho)]
+
+    model = {"train": {"train_T": [0.55, 0.6], "held_out_T": [0.5], "metrics": {"transfer": {"n_members": 2}}},
+             "eval": {"0.6": {"direct": ev((0.3, 0.4))}, "0.55": {"direct": ev((0.35, 0.5))},
+                      "0.5": {"transfer": ev((0.5, 0.55)), "direct": ev((0.52, 0.57)), "baseline": ev((0.2, 0.3))}},
+             "below": {T: {"n_frames": 3, "xi_int": x, "rows": [{"C": 0.8, "chi4": c, "chord": 2.0},
+                                                                  {"C": 0.5, "chi4": 2 * c, "chord": 3.0}]}
+                       for T, x, c in (("0.6", 2.0, 1.0), ("0.5", 2.5, 1.5), ("0.45", 2.4, 2.0))}}
+    rows = comparison_rows(model, {}, "")
+    assert "max rises on cooling: yes" in rows[0]  # 0.4 → 0.5 → 0.57
+    assert rows[1].rstrip().endswith("| yes |")  # |0.55 − 0.57| ≤ 0.05, both > 0.3 + 0.05
+    assert "peak grows on cooling: yes" in rows[2]
+    assert "ξ_int grows on cooling: no" in rows[3]  # 2.5 → 2.4
+    text = "\n".join(model_section(model, tmp_path / "r.md"))
+    assert "| 0.45 | 3 | 4 (0.5) | 2 / 3 | 2.4 |" in text

@@ -53,7 +53,7 @@ from glassfix.core.cell import perpendicular_widths
 from glassfix.core.frame import Frame
 from glassfix.mc._kernels import (_DIAM_SWAP, _DISPLACE, _OK, _TYPE_SWAP, _build_cells, _particle_energies,
                                   _run_chunk, _swap_delta, _total_energy)
-from glassfix.mc._verlet import _run_chunk_verlet
+from glassfix.mc._verlet import _run_chunk_verlet, poly_coefficients
 from glassfix.systems.potentials import SOFT_POLY, PairPotential
 
 __all__ = ["MoveSet", "SwapMC", "jbb_moves", "binary_swap_moves", "polydisperse_moves", "soft_poly_cutoff",
@@ -61,7 +61,7 @@ __all__ = ["MoveSet", "SwapMC", "jbb_moves", "binary_swap_moves", "polydisperse_
 
 CHECKPOINT_VERSION = 1
 #: Verlet-list skin (σ_AA) of new chains: measured fastest for JBB N = 1290 (docs/benchmarks.md, swap section).
-DEFAULT_SKIN = 0.4
+DEFAULT_SKIN = 0.7
 
 
 # ---------------------------------------------------------------------------------------------- moves
@@ -286,6 +286,7 @@ class SwapMC:
             self._nbr = np.empty((self.n, int(1.5 * dens * ball) + 16), dtype=np.int64)
             self._ncount = np.zeros(self.n, dtype=np.int64)
             self._u0 = np.zeros((self.n, 3))
+            self._poly, self._coef = poly_coefficients(potential.kind, potential.table)
 
         s = np.linalg.solve(self.cell.T, (frame.positions - self.origin).T).T
         s -= np.floor(s)
@@ -448,7 +449,7 @@ class SwapMC:
                 self._frac, self._unwrapped, self._types, self._diam, g.H, g.Hinv, g.ortho, self.dim, g.ncell,
                 g.ksearch, self._klist, self._cmem, self._ccount, self._cslot, self._cof, self._tmem,
                 self._tcount, self._tslot, self._nbr, self._ncount, self._u0, self.neighbor_skin,
-                self.potential.kind, self.potential.table, self.rc * self.rc,
+                self.potential.kind, self.potential.table, self._poly, self._coef, self.rc * self.rc,
                 (self.rc + self.neighbor_skin) ** 2, 1.0 / self.temperature, cum, kinds, ma, mb,
                 float(self.moves.step), self.moves.displacement == "gaussian",
                 float(self.moves.max_diameter_difference), n_att, start, self.n, energy, trace, self.attempts,

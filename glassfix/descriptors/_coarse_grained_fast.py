@@ -129,19 +129,20 @@ def _accumulate(frac, H, types, obs, n_species, inv_l, direct, rmax, ncell, ksea
                         r = math.sqrt(r2)
                         m = int(r * inv_h + 0.5)
                         _exp_weights(r, m, r - m * _H, inv_l, table, direct, w)
-                        row = acc[i * n_species + types[j]]
+                        # plain 2-D indexing: a row view per pair would cost a reference count each
+                        ri = i * n_species + types[j]
                         for o in range(n_o):
                             vj = obs[j, o]
                             b = o * n_l
                             for l in range(n_l):
-                                row[b + l] += w[l] * vj
+                                acc[ri, b + l] += w[l] * vj
                         if j != i:
-                            row = acc[j * n_species + ti]
+                            rj = j * n_species + ti
                             for o in range(n_o):
                                 vi = obs[i, o]
                                 b = o * n_l
                                 for l in range(n_l):
-                                    row[b + l] += w[l] * vi
+                                    acc[rj, b + l] += w[l] * vi
     return acc.reshape((n, n_species, n_o, n_l))
 
 

@@ -29,6 +29,11 @@ Per-particle (0-th order) quantities:
 Voronoi cells (p^i and the volume) come from :func:`glassfix.descriptors.voronoi.periodic_voronoi`
 (freud topology or the numba backend, float64 geometry).
 
+Evaluation: a fully periodic frame goes through the one-pass whole-frame kernel of
+:mod:`glassfix.descriptors._coarse_grained_fast` (every pair once, all lengths at once; JBB N = 1290 2D at
+R = 20 in ≈ 0.18 s on one core, 4.6× the per-centre path, docs/benchmarks.md); given neighbour lists and
+non-periodic frames use the per-centre kernel below (:meth:`CoarseGrainedDescriptor.compute_pairs`).
+
 Feature order (digest §4.2): (observable, L, channel), channels = species 0 … n−1 then "all". The
 default 4 observables × 11 lengths × (3 + 1) channels = 176 features for the 2D ternary model.
 Lengths are in σ (the frame's length unit), energies in ε.

@@ -16,7 +16,9 @@ Cell list: fractional bins of perpendicular width ≥ r_c / ``cell_subdivision``
 *unwrapped* neighbour cells c + k, |k_a| ≤ K_a = ceil(r_c n_a / w_a). Every periodic image of every
 particle lies in exactly one unwrapped cell, so the scan visits each (particle, image) pair exactly once
 for any box size — boxes smaller than 2 r_c (or than r_c) need no special case. The cell list is updated
-incrementally when an accepted displacement moves a particle into another cell.
+incrementally when an accepted displacement moves a particle into another cell. Where the box allows it,
+energies come instead from Verlet lists with cached pair energies (``neighbor_skin``, kernels in
+:mod:`glassfix.mc._verlet`): the same random draws and the same exact ΔU, so the same chain.
 
 Moves (one elementary step = one attempt; a sweep = N attempts):
 

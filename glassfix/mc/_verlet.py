@@ -197,7 +197,8 @@ def _relabel_row(i, j, new_ti, new_tj, new_di, new_dj, unwrapped, types, diam, n
         if k == j:
             tk = new_tj
             dk = new_dj
-        v = _pair_v(kind, table, poly, coef, nt, new_ti, tk, new_di, dk, _r2_list(unwrapped, k, x0, x1, x2, shift, i, q))
+        r2 = _r2_list(unwrapped, k, x0, x1, x2, shift, i, q)
+        v = _pair_v(kind, table, poly, coef, nt, new_ti, tk, new_di, dk, r2)
         tmp[q] = v
         e_new += v
         e_old += pe[i, q]
@@ -235,7 +236,8 @@ def _run_chunk_verlet(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, 
                       move_cum, move_kind, move_a, move_b, step, gaussian, max_dd, n_attempts, start, n_per_sweep,
                       energy, trace, att, acc, seed, reseed, counters):
     """:func:`glassfix.mc._kernels._run_chunk` with Verlet lists (module docstring); same arguments plus the
-    list arrays, ``skin`` (σ_AA), the polynomial form (``poly``, ``coef``, :func:`_pair_v`), r_l² and ``counters`` (rebuilds, cell-scan fallbacks). The list is rebuilt
+    list arrays, ``skin`` (σ_AA), the polynomial form (``poly``, ``coef``, :func:`_pair_v`), r_l² and
+    ``counters`` (rebuilds, cell-scan fallbacks). The list is rebuilt
     on entry (so a chunk's result depends only on the chain state, as checkpoints need); returns
     (status, next attempt, energy, particle, list array — a larger one if it had to grow)."""
     if reseed:

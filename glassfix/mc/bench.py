@@ -123,7 +123,8 @@ def _append_report(report: Path, r: dict[str, Any]) -> None:
         f"the same chain (same seed, same accepted moves and labels at the end): "
         f"{'yes' if r['same_chain'] else 'NO'}.",
         "",
-        "| engine | sweeps/s | swap attempts/s | × cell scan | × digest naive numba (300 sweeps/s) | list rebuilds / sweep | cell-scan fallbacks / sweep |",
+        "| engine | sweeps/s | swap attempts/s | × cell scan | × digest naive numba (300 sweeps/s) | "
+        "list rebuilds / sweep | cell-scan fallbacks / sweep |",
         "|---|---|---|---|---|---|---|",
         *[f"| {x['variant']} | {x['sweeps_per_s']:.0f} | {x['swap_attempts_per_s']:.3g} | {x['speedup_vs_cell']:.2f} | "
           f"{x['vs_digest']:.2f} | {x['rebuilds_per_sweep']:.3f} | {x['fallbacks_per_sweep']:.3f} |"

@@ -13,6 +13,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from glassfix.descriptors.bench import bench_descriptors
 
         bench_descriptors(report=Path(args.report))
+    elif args.what == "cg":
+        from glassfix.descriptors.bench import bench_cg
+
+        bench_cg(report=Path(args.report), repeats=args.repeats)
+    elif args.what == "swap":
+        from glassfix.mc.bench import bench_swap
+
+        bench_swap(report=Path(args.report), repeats=args.repeats)
     elif args.what == "iso":
         from glassfix.bench import bench_iso
 
@@ -41,7 +49,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix bench`` on the sub-command parser."""
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
-    be.add_argument("what", choices=["overhead", "descriptors", "iso", "engines", "gnn", "ace-readout"],
+    be.add_argument("what", choices=["overhead", "descriptors", "cg", "swap", "iso", "engines", "gnn",
+                                        "ace-readout"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
                          "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
                          "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
@@ -49,7 +58,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                          "OpenMM (CPU 1, 2 threads; CUDA if present) at --sizes; gnn: BOTAN forward and training "
                          "step, split-weight message passing vs per-edge concatenation on the shared N=4096 graph; "
                          "ace-readout: ACE activity with the classifier fused into the invariant kernel vs the "
-                         "feature matrix")
+                         "feature matrix; cg: coarse-grained (Jung) descriptors, one-pass kernel vs the "
+                         "per-centre lists, JBB N=1290 2D and KA N=4096 3D, one thread; swap: swap-MC sweeps/s "
+                         "(Verlet lists vs cell scan) and LAMMPS hybrid MD + fix atom/swap, JBB N=1290")
     be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
     be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")

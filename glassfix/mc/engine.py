@@ -16,7 +16,9 @@ Cell list: fractional bins of perpendicular width ≥ r_c / ``cell_subdivision``
 *unwrapped* neighbour cells c + k, |k_a| ≤ K_a = ceil(r_c n_a / w_a). Every periodic image of every
 particle lies in exactly one unwrapped cell, so the scan visits each (particle, image) pair exactly once
 for any box size — boxes smaller than 2 r_c (or than r_c) need no special case. The cell list is updated
-incrementally when an accepted displacement moves a particle into another cell.
+incrementally when an accepted displacement moves a particle into another cell. Where the box allows it,
+energies come instead from Verlet lists with cached pair energies (``neighbor_skin``, kernels in
+:mod:`glassfix.mc._verlet`): the same random draws and the same exact ΔU, so the same chain.
 
 Moves (one elementary step = one attempt; a sweep = N attempts):
 
@@ -54,12 +56,15 @@ from glassfix.core.frame import Frame
 from glassfix.core.seeds import seed_from_ints
 from glassfix.mc._kernels import (_DIAM_SWAP, _DISPLACE, _OK, _TYPE_SWAP, _build_cells, _particle_energies,
                                   _run_chunk, _swap_delta, _total_energy)
+from glassfix.mc._verlet import _run_chunk_verlet, poly_coefficients
 from glassfix.systems.potentials import SOFT_POLY, PairPotential
 
 __all__ = ["MoveSet", "SwapMC", "jbb_moves", "binary_swap_moves", "polydisperse_moves", "soft_poly_cutoff",
            "CHECKPOINT_VERSION"]
 
 CHECKPOINT_VERSION = 1
+#: Verlet-list skin (σ_AA) of new chains: measured fastest for JBB N = 1290 (docs/benchmarks.md, swap section).
+DEFAULT_SKIN = 0.7
 
 
 # ---------------------------------------------------------------------------------------------- moves
@@ -170,6 +175,7 @@ class _Geometry:
     ncell: np.ndarray
     ksearch: np.ndarray
     lattice_r2: np.ndarray
+    widths: np.ndarray
 
 
 def _geometry(cell: np.ndarray, dim: int, rc: float, subdivision: int, n: int) -> _Geometry:
@@ -202,7 +208,7 @@ def _geometry(cell: np.ndarray, dim: int, rc: float, subdivision: int, n: int) -
             vecs.append(r2)
     ortho = bool(np.count_nonzero(H - np.diag(np.diag(H))) == 0)
     return _Geometry(H=H, Hinv=np.linalg.inv(H), ortho=ortho, ncell=ncell, ksearch=ksearch,
-                     lattice_r2=np.asarray(vecs, dtype=np.float64))
+                     lattice_r2=np.asarray(vecs, dtype=np.float64), widths=np.asarray(widths, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -212,11 +218,15 @@ class SwapMC:
     ``frame``: positions, types, cell (periodic along every axis); ``potential``: a
     :class:`~glassfix.systems.potentials.PairPotential`; ``diameters``: per-particle σ_i (σ_AA), required
     by ``SOFT_POLY`` (else ones); ``moves``: a :class:`MoveSet`; ``seed``: the chain's seed (see the
-    module docstring for the per-chunk reseeding); ``cell_subdivision``: cells of width ≥ r_c / k.
+    module docstring for the per-chunk reseeding); ``cell_subdivision``: cells of width ≥ r_c / k;
+    ``neighbor_skin``: Verlet-list skin (σ_AA; 0 or None = scan the cells for every energy). The lists are
+    used only when r_c + skin is below half the smallest box width (else the cell scan, which handles any
+    box); both paths run the same chain (same draws, exact ΔU; sums in a different order).
     """
 
     def __init__(self, frame: Frame, potential: PairPotential, temperature: float, moves: MoveSet | None = None,
-                 seed: int = 0, diameters: np.ndarray | None = None, cell_subdivision: int = 1) -> None:
+                 seed: int = 0, diameters: np.ndarray | None = None, cell_subdivision: int = 1,
+                 neighbor_skin: float | None = DEFAULT_SKIN) -> None:
         if not np.all(frame.pbc):
             raise ValueError(f"swap MC needs a fully periodic box, got pbc={frame.pbc.tolist()}")
         frame.check_finite()
@@ -261,6 +271,25 @@ class SwapMC:
         self.rc = (soft_poly_cutoff(potential, diam) if potential.kind == SOFT_POLY
                    else float(potential.max_cutoff))
         self._geo = _geometry(self.cell, self.dim, self.rc, self.cell_subdivision, self.n)
+        skin = 0.0 if neighbor_skin is None else float(neighbor_skin)
+        if not (skin >= 0 and math.isfinite(skin)):
+            raise ValueError(f"neighbor_skin must be a finite length >= 0 (0 = no lists), got {neighbor_skin!r}")
+        self.neighbor_skin = skin
+        rl = self.rc + skin
+        # lists only where every pair has one image within r_l (nearest image by rounding is then exact)
+        self.uses_lists = bool(skin > 0 and rl < 0.5 * float(self._geo.widths[: self.dim].min()))
+        self.list_stats = np.zeros(2, dtype=np.int64)  # rebuilds, cell-scan fallbacks (diagnostics only)
+        if self.uses_lists:
+            g = self._geo
+            self._klist = np.zeros(3, dtype=np.int64)
+            for a in range(self.dim):
+                self._klist[a] = int(np.ceil(rl * g.ncell[a] / g.widths[a]))
+            dens = self.n / abs(float(np.linalg.det(self.cell)))
+            ball = math.pi * rl ** 2 if self.dim == 2 else 4.0 / 3.0 * math.pi * rl ** 3
+            self._nbr = np.empty((self.n, int(1.5 * dens * ball) + 16), dtype=np.int64)
+            self._ncount = np.zeros(self.n, dtype=np.int64)
+            self._u0 = np.zeros((self.n, 3))
+            self._poly, self._coef = poly_coefficients(potential.kind, potential.table)
 
         s = np.linalg.solve(self.cell.T, (frame.positions - self.origin).T).T
         s -= np.floor(s)
@@ -418,7 +447,20 @@ class SwapMC:
         start = 0
         energy = self.energy
         seed = _chunk_seed(self.seed, self.chunk)
-        while True:
+        while self.uses_lists:
+            status, start, energy, pending, self._nbr = _run_chunk_verlet(
+                self._frac, self._unwrapped, self._types, self._diam, g.H, g.Hinv, g.ortho, self.dim, g.ncell,
+                g.ksearch, self._klist, self._cmem, self._ccount, self._cslot, self._cof, self._tmem,
+                self._tcount, self._tslot, self._nbr, self._ncount, self._u0, self.neighbor_skin,
+                self.potential.kind, self.potential.table, self._poly, self._coef, self.rc * self.rc,
+                (self.rc + self.neighbor_skin) ** 2, 1.0 / self.temperature, cum, kinds, ma, mb,
+                float(self.moves.step), self.moves.displacement == "gaussian",
+                float(self.moves.max_diameter_difference), n_att, start, self.n, energy, trace, self.attempts,
+                self.accepted, seed, start == 0, self.list_stats)
+            if status == _OK:
+                break
+            self._grow_cells(pending)  # as below; the kernel rebuilds its list on re-entry
+        while not self.uses_lists:
             status, start, energy, pending = _run_chunk(
                 self._frac, self._unwrapped, self._types, self._diam, g.H, g.Hinv, g.ortho, self.dim, g.ncell,
                 g.ksearch, self._cmem, self._ccount, self._cslot, self._cof, self._tmem, self._tcount,
@@ -470,7 +512,8 @@ class SwapMC:
             "version": CHECKPOINT_VERSION, "seed": self.seed, "chunk": self.chunk,
             "sweeps_done": self.sweeps_done, "temperature": self.temperature, "energy": self.energy,
             "max_drift": self.max_drift, "moves": self.moves.to_dict(), "species": self.species,
-            "cell_subdivision": self.cell_subdivision, "potential_kind": int(pot.kind),
+            "cell_subdivision": self.cell_subdivision, "neighbor_skin": self.neighbor_skin,
+            "potential_kind": int(pot.kind),
             "potential_max_cutoff": float(pot.max_cutoff), "potential_description": pot.description,
             "metadata": json.loads(json.dumps(
                 {k: v for k, v in self.metadata.items() if not isinstance(v, np.ndarray)}, default=str)),
@@ -506,7 +549,9 @@ class SwapMC:
                       species=tuple(header["species"]) if header["species"] is not None else None,
                       unwrapped=a["unwrapped"][:, :dim], metadata=header["metadata"])
         mc = cls(frame, potential, header["temperature"], MoveSet.from_dict(header["moves"]), seed=header["seed"],
-                 diameters=a["diameters"], cell_subdivision=header["cell_subdivision"])
+                 diameters=a["diameters"], cell_subdivision=header["cell_subdivision"],
+                 # checkpoints from before the lists continue on the cell scan, bit for bit
+                 neighbor_skin=header.get("neighbor_skin", 0.0))
         # exact state: fractional coordinates and list orders as saved (not recomputed from Cartesian)
         mc._frac = a["frac"].copy()
         mc._unwrapped = a["unwrapped"].copy()

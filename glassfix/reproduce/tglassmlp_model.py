@@ -257,18 +257,25 @@ def comparison_rows(model: dict[str, Any], analysis: dict[str, Any], ceil_txt: s
         k = int(np.nanargmax(vals))
         return rows[k]["rho_per_config"], rows[k]["target"]
 
-    def rising(vals: list[tuple[float, float]]) -> str:
-        # (T, value) → "yes" when the value grows at every step down in T, "no" otherwise
+    def rising(vals: list[tuple[float, float]], margin: float = 0.0) -> str:
+        # (T, value) → "yes" when the value grows by more than `margin` at every step down in T, "no" when it
+        # falls by more than `margin` at some step, else "not resolved" (a step within the unresolved margin)
         v = [x for _, x in sorted(vals, key=lambda tv: -tv[0]) if np.isfinite(x)]
         if len(v) < 2:
             return "not testable (< 2 temperatures)"
-        return "yes" if all(b > a for a, b in zip(v, v[1:])) else "no"
+        steps = [b - a for a, b in zip(v, v[1:])]
+        if all(d > margin for d in steps):
+            return "yes"
+        if any(d < -margin for d in steps):
+            return "no"
+        return f"not resolved (a step of at most {margin:g})"
 
     temps = sorted(ev, key=float, reverse=True)
     r3 = "; ".join(f"T = {T}: max ρ_P (direct) = {best(T, 'direct')[0]:.2f} at ⟨C̄_B⟩ = {best(T, 'direct')[1]:g}"
                    for T in temps)
-    v3 = rising([(float(T), best(T, "direct")[0]) for T in temps])
     n_test = min((r["n_test"] for T in temps for rows in ev[T].values() for r in rows), default=0)
+    # with one test configuration per T there are no error bars: steps of a few 0.01 are not resolved
+    v3 = rising([(float(T), best(T, "direct")[0]) for T in temps], margin=0.05 if n_test < 2 else 0.0)
     few = f" ({n_test} test configuration(s) per T: no error bars, differences of a few 0.01 are not resolved)" \
         if n_test < 2 else ""
     n_swap = sorted({b["n_frames"] for b in model["below"].values()})

@@ -177,7 +177,8 @@ def _analysis(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any
         key = f"{plan.T:g}"
         stamp = store.stat().st_mtime
         if key in cache and cache[key].get("mtime") == stamp:
-            out[key] = cache[key]
+            # the role comes from this invocation's plan (--held-out may change it), never from the cache
+            out[key] = {**cache[key], "role": plan.role}
             continue
         say(f"report: label analysis at T={key}")
         out[key] = {**label_analysis(store), "mtime": stamp, "role": plan.role}

@@ -122,5 +122,9 @@ def test_model_report_rows_score_the_numbers(tmp_path):
     assert rows[1].rstrip().endswith("| yes |")  # |0.55 − 0.57| ≤ 0.05, both > 0.3 + 0.05
     assert "peak grows on cooling: yes" in rows[2]
     assert "ξ_int grows on cooling: no" in rows[3]  # 2.5 → 2.4
+    # one test configuration per T: a rise of 0.02 is within the unresolved margin
+    for T, r in (("0.6", (0.3, 0.30)), ("0.55", (0.3, 0.32))):
+        model["eval"][T]["direct"] = [dict(x, n_test=1) for x in ev(r)]
+    assert "max rises on cooling: not resolved" in comparison_rows(model, {}, "")[0]
     text = "\n".join(model_section(model, tmp_path / "r.md"))
     assert "| 0.45 | 3 | 4 (0.5) | 2 / 3 | 2.4 |" in text

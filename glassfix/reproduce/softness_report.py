@@ -224,7 +224,7 @@ def summary_text(frac_held: float, cv_best: float, scan: dict | None, wA: float,
         (yes if scan["best_pair_score"] >= 0.72 else no).append(
             f"the best pair ({100 * scan['best_pair_score']:.1f} %; paper 77 %)")
     rising = all(np.all(np.diff(prs[T].p[prs[T].n_r >= MIN_R]) > 0) for T in Ts)
-    (yes if rising else no).append("P_R(S) increasing with S at every temperature")
+    (yes if rising else no).append(f"P_R(S) increasing with S at every temperature (over the S bins with ≥ {MIN_R} rearrangers)")
     qs = [per_T[T]["q"] for T in Ts]
     (yes if all(a > b for a, b in zip(qs, qs[1:])) else no).append(
         "the flattening of P_R(S) on heating (Q = " + ", ".join(f"{q:.1f}" for q in qs) + f" at T = "

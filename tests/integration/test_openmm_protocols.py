@@ -18,25 +18,14 @@ import pytest
 
 pytest.importorskip("openmm")
 
-from glassfix.data.lammps_io import write_dump  # noqa: E402
 from glassfix.protocols import CreepSpec, NVESpec, ProtocolError, load_frame_npz, read_series, run  # noqa: E402
+from helpers import REPO as ROOT  # noqa: E402
+from helpers.protocol_checks import offline  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "examples" / "models"
 START = MODELS / "ka_start.data"
 SOFTNESS = MODELS / "ka_softness.glassfix"
 CPU1 = {"platform": "CPU", "threads": 1}
-
-
-def offline(frame, model: Path, tmp: Path) -> np.ndarray:
-    """``glassfix predict`` (in this process) on ``frame`` written as a full-precision dump."""
-    from glassfix.cli import main
-
-    dump = tmp / f"frame_{frame.step}.dump"
-    write_dump(frame, dump)
-    out = tmp / f"offline_{frame.step}.npy"
-    assert main(["predict", "--model", str(model), "--frame", str(dump), "--out", str(out)]) == 0
-    return np.load(out)
 
 
 def check_frames(workdir: Path, kind: str, model: Path, output: str, tmp: Path) -> dict[int, float]:

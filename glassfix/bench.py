@@ -20,7 +20,7 @@ import numpy as np
 
 from glassfix import __version__
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
-from glassfix.core.machine import machine_description
+from glassfix.core.machine import append_bench_section, machine_description
 from glassfix.systems import KobAndersen3D
 
 _PREPARE = """# KA 3D configuration for the overhead benchmark
@@ -265,10 +265,6 @@ def sorted_by_repeat(state: dict, variant: str) -> list[float]:
 
 
 def _append_report(report: Path, r: dict) -> None:
-    report.parent.mkdir(parents=True, exist_ok=True)
-    from glassfix.core.machine import BENCH_HEADER
-
-    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     section = [
         "",
         f"## Overhead of fix glass/predict — {r['date']}",
@@ -301,7 +297,7 @@ def _append_report(report: Path, r: dict) -> None:
             "| " + " | ".join(f"{v:+.2f}" for v in extra.values()) + " |",
             "",
         ]
-    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(section))
+    append_bench_section(report, section)
 
 
 # assumed network for the projection (not measured here: this machine has one node): per-message latency
@@ -339,9 +335,6 @@ def project_weak_scaling(s_per_atom: float, exchanges: int, width: int, shell: f
 
 def _append_variants_report(report: Path, r: dict) -> None:
     """Report section of a multi-variant overhead run (BOTAN: mode local, distributed, vs mode gather)."""
-    from glassfix.core.machine import BENCH_HEADER
-
-    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     names = list(r["variants"])
     v = r["variants"]
     probe = r["halo"]
@@ -426,7 +419,7 @@ def _append_variants_report(report: Path, r: dict) -> None:
             "mode gather grows with the total number of atoms on one core (and its memory).",
         ]
     section.append("")
-    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(section))
+    append_bench_section(report, section)
 
 
 def bench_iso(n_atoms: int = 1000, replicas: int = 4, steps: int = 10000, repeats: int = 3, workers: int = 2,

@@ -20,9 +20,8 @@ from typing import Any, Sequence
 import numba
 import numpy as np
 
-from glassfix.core.atomic import atomic_write_text
 from glassfix.core.frame import Frame
-from glassfix.core.machine import machine_description
+from glassfix.core.machine import append_bench_section, machine_description
 from glassfix.descriptors.angular import AngularStructureFunctions, CombinedDescriptor
 from glassfix.descriptors.base import Descriptor
 from glassfix.descriptors.structure_functions import RadialStructureFunctions
@@ -196,10 +195,7 @@ def bench_descriptors(
 def _append_report(report: Path, r: dict[str, Any]) -> None:
     """Append a dated section to ``report`` (Markdown) atomically."""
     from glassfix import __version__
-    from glassfix.core.machine import BENCH_HEADER
 
-    report.parent.mkdir(parents=True, exist_ok=True)
-    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     lines = [
         "",
         f"## Descriptor throughput — {r['date']}",
@@ -228,7 +224,7 @@ def _append_report(report: Path, r: dict[str, Any]) -> None:
               f"{ds[k]['speedup']:.2f} | {ds[k]['max_rel_diff']:.1e} |" for k in ("radial", "angular", "radial+angular")],
             "",
         ]
-    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+    append_bench_section(report, lines)
 
 
 def _jbb_frame(seed: int = 1) -> Frame:
@@ -296,9 +292,7 @@ def bench_cg(report: Path | None = Path("docs/benchmarks.md"), repeats: int = 3,
 def _append_cg_report(report: Path, r: dict[str, Any]) -> None:
     """Append the coarse-grained section to ``report`` (Markdown) atomically."""
     from glassfix import __version__
-    from glassfix.core.machine import BENCH_HEADER
 
-    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     lines = [
         "",
         f"## Coarse-grained (Jung) descriptors, R = 20 — {r['date']}",
@@ -317,7 +311,7 @@ def _append_cg_report(report: Path, r: dict[str, Any]) -> None:
           f"{x['repeats']} | {x['max_rel_diff']:.1e} |" for x in r["rows"]],
         "",
     ]
-    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+    append_bench_section(report, lines)
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m glassfix.descriptors.bench [REPORT]

@@ -20,8 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from glassfix.core.atomic import atomic_write_text
-from glassfix.core.machine import machine_description
+from glassfix.core.machine import append_bench_section, machine_description
 
 __all__ = ["bench_swap", "DIGEST_NAIVE_SWEEPS_PER_S"]
 
@@ -106,10 +105,7 @@ def bench_swap(report: Path | None = Path("docs/benchmarks.md"), n: int = 1290, 
 def _append_report(report: Path, r: dict[str, Any]) -> None:
     """Append a dated section to ``report`` (Markdown) atomically."""
     from glassfix import __version__
-    from glassfix.core.machine import BENCH_HEADER
 
-    report.parent.mkdir(parents=True, exist_ok=True)
-    text = report.read_text() if report.exists() else f"# glassfix benchmarks\n\n{BENCH_HEADER}\n"
     best = max(r["rows"], key=lambda x: x["sweeps_per_s"])
     lines = [
         "",
@@ -145,4 +141,4 @@ def _append_report(report: Path, r: dict[str, Any]) -> None:
             "which scheme relaxes the structure faster per CPU second is the τ comparison of docs/swap_jbb.md.)",
             "",
         ]
-    atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+    append_bench_section(report, lines)

@@ -21,6 +21,7 @@ from glassfix.descriptors.angular import (
 )
 from glassfix.descriptors.base import descriptor_from_spec
 from glassfix.descriptors.structure_functions import RadialStructureFunctions
+from helpers.radial_reference import ka_frame
 
 # Table 4.1 plus rows exercising λ ∉ {±1} and non-integer ζ (the pow path of the kernel).
 PARAMS = [list(r) for r in CUBUK_TABLE] + [[1.5, -1.0, 2.5], [0.8, 0.5, 3.0], [2.0, -0.3, 0.7]]
@@ -103,21 +104,6 @@ def reference_psi(frame: Frame, params, cutoff: float, n_species: int, extra: in
                         c0 = col[(min(t[j], t[k]), max(t[j], t[k]))] * npar
                         out[("unordered", fn)][i, c0:c0 + npar] += val
     return out
-
-
-def ka_frame(n: int = 150, dim: int = 3, rho: float = 1.2, tilt: bool = False, seed: int = 0) -> Frame:
-    """Random 80:20 binary configuration at number density rho (overlaps are fine here)."""
-    rng = np.random.default_rng(seed)
-    L = (n / rho) ** (1.0 / dim)
-    cell = np.eye(dim) * L
-    if tilt:
-        cell[1, 0] = 0.3 * L
-        cell[2, 0] = 0.2 * L
-        cell[2, 1] = -0.25 * L
-    origin = rng.normal(size=dim)
-    pos = rng.random((n, dim)) @ cell + origin
-    types = (rng.random(n) < 0.2).astype(np.int64)
-    return Frame(positions=pos, types=types, cell=cell, origin=origin, species=("A", "B"))
 
 
 def assert_rel(a: np.ndarray, ref: np.ndarray, rel: float = 1e-10) -> None:

@@ -240,6 +240,44 @@ def _swap_delta(i, j, new_ti, new_tj, new_di, new_dj, frac, types, diam, H, orth
     return du
 
 
+@njit(cache=True, inline="always")
+def _choose_move(move_cum):
+    """Index of the move type picked by one uniform draw against the cumulative probabilities ``move_cum``."""
+    u = np.random.random()
+    m = 0
+    nmoves = move_cum.shape[0]
+    while m < nmoves - 1 and u >= move_cum[m]:
+        m += 1
+    return m
+
+
+@njit(cache=True, inline="always")
+def _propose_displacement(frac, n, step, gaussian, dim, Hinv, delta, trial):
+    """Draw a particle i and its Cartesian step ``delta`` (σ); ``trial`` = its wrapped fractional position; return i.
+
+    The draws (randint, then one normal or uniform per dimension) are in the order both chunk kernels
+    have always used, so the chains are unchanged.
+    """
+    i = np.random.randint(0, n)
+    for a in range(dim):
+        if gaussian:
+            delta[a] = step * np.random.normal()
+        else:
+            delta[a] = step * (2.0 * np.random.random() - 1.0)
+    for a in range(3):
+        ds = 0.0
+        for b in range(dim):
+            ds += delta[b] * Hinv[b, a]
+        t = frac[i, a] + ds
+        t -= np.floor(t)
+        if t >= 1.0:  # −tiny − floor(−tiny) rounds to exactly 1.0
+            t = 0.0
+        trial[a] = t
+    if dim == 2:
+        trial[2] = 0.0
+    return i
+
+
 @njit(cache=True)
 def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch, cmem, ccount, cslot, cof,
                tmem, tcount, tslot, kind, table, rc2, beta, move_cum, move_kind, move_a, move_b,
@@ -254,33 +292,13 @@ def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch
     n = frac.shape[0]
     trial = np.zeros(3)
     delta = np.zeros(3)
-    nmoves = move_cum.shape[0]
     for k in range(start, n_attempts):
-        u = np.random.random()
-        m = 0
-        while m < nmoves - 1 and u >= move_cum[m]:
-            m += 1
+        m = _choose_move(move_cum)
         att[m] += 1
         mk = move_kind[m]
         pending = -1
         if mk == _DISPLACE:
-            i = np.random.randint(0, n)
-            for a in range(dim):
-                if gaussian:
-                    delta[a] = step * np.random.normal()
-                else:
-                    delta[a] = step * (2.0 * np.random.random() - 1.0)
-            for a in range(3):
-                ds = 0.0
-                for b in range(dim):
-                    ds += delta[b] * Hinv[b, a]
-                t = frac[i, a] + ds
-                t -= np.floor(t)
-                if t >= 1.0:  # −tiny − floor(−tiny) rounds to exactly 1.0
-                    t = 0.0
-                trial[a] = t
-            if dim == 2:
-                trial[2] = 0.0
+            i = _propose_displacement(frac, n, step, gaussian, dim, Hinv, delta, trial)
             c_new = _cell_of(trial[0], trial[1], trial[2], ncell)
             c_old = cof[i]
             if c_new == c_old:

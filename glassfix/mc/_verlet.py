@@ -26,8 +26,8 @@ import numpy as np
 from numba import njit
 
 from glassfix.systems.potentials import C0, C2, C4, EPS, LJ_POLY, LJ_SHIFTED, LJ_TRUNCATED, OFFSET, RC, SIG
-from glassfix.mc._kernels import (_CELL_FULL, _DISPLACE, _OK, _TYPE_SWAP, _cell_of, _displacement_delta,
-                                  _particle_energy, pair_energy)
+from glassfix.mc._kernels import (_CELL_FULL, _DISPLACE, _OK, _TYPE_SWAP, _cell_of, _choose_move, _displacement_delta,
+                                  _particle_energy, _propose_displacement, pair_energy)
 
 
 
@@ -252,7 +252,6 @@ def _run_chunk_verlet(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, 
     n = frac.shape[0]
     trial = np.zeros(3)
     delta = np.zeros(3)
-    nmoves = move_cum.shape[0]
     stale = False
     for k in range(start, n_attempts):
         if stale:
@@ -264,31 +263,12 @@ def _run_chunk_verlet(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, 
             counters[0] += 1
             stale = False
             dmax = 0.0
-        u = np.random.random()
-        m = 0
-        while m < nmoves - 1 and u >= move_cum[m]:
-            m += 1
+        m = _choose_move(move_cum)
         att[m] += 1
         mk = move_kind[m]
         pending = -1
         if mk == _DISPLACE:
-            i = np.random.randint(0, n)
-            for a in range(dim):
-                if gaussian:
-                    delta[a] = step * np.random.normal()
-                else:
-                    delta[a] = step * (2.0 * np.random.random() - 1.0)
-            for a in range(3):
-                ds = 0.0
-                for b in range(dim):
-                    ds += delta[b] * Hinv[b, a]
-                t = frac[i, a] + ds
-                t -= np.floor(t)
-                if t >= 1.0:
-                    t = 0.0
-                trial[a] = t
-            if dim == 2:
-                trial[2] = 0.0
+            i = _propose_displacement(frac, n, step, gaussian, dim, Hinv, delta, trial)
             c_new = _cell_of(trial[0], trial[1], trial[2], ncell)
             c_old = cof[i]
             # the list is exact for this trial if i's distance from its reference position plus the largest

@@ -278,6 +278,25 @@ def _propose_displacement(frac, n, step, gaussian, dim, Hinv, delta, trial):
     return i
 
 
+@njit(cache=True, inline="always")
+def _move_to_cell(i, c_old, c_new, cmem, cslot, ccount, cof):
+    """Move particle i from cell c_old to c_new (the last member fills its hole); return i if c_new is full, else -1.
+
+    A returned i is in no cell yet: the caller grows the cell arrays and inserts it (``_CELL_FULL``).
+    """
+    last = cmem[c_old, ccount[c_old] - 1]
+    cmem[c_old, cslot[i]] = last
+    cslot[last] = cslot[i]
+    ccount[c_old] -= 1
+    cof[i] = c_new
+    if ccount[c_new] >= cmem.shape[1]:
+        return i
+    cmem[c_new, ccount[c_new]] = i
+    cslot[i] = ccount[c_new]
+    ccount[c_new] += 1
+    return -1
+
+
 @njit(cache=True)
 def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch, cmem, ccount, cslot, cof,
                tmem, tcount, tslot, kind, table, rc2, beta, move_cum, move_kind, move_a, move_b,
@@ -320,18 +339,7 @@ def _run_chunk(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, ksearch
                 for a in range(dim):
                     unwrapped[i, a] += delta[a]
                 if c_new != c_old:
-                    # remove i from its cell (last member fills the hole), then append to the new one
-                    last = cmem[c_old, ccount[c_old] - 1]
-                    cmem[c_old, cslot[i]] = last
-                    cslot[last] = cslot[i]
-                    ccount[c_old] -= 1
-                    cof[i] = c_new
-                    if ccount[c_new] >= cmem.shape[1]:
-                        pending = i
-                    else:
-                        cmem[c_new, ccount[c_new]] = i
-                        cslot[i] = ccount[c_new]
-                        ccount[c_new] += 1
+                    pending = _move_to_cell(i, c_old, c_new, cmem, cslot, ccount, cof)
         elif mk == _TYPE_SWAP:
             a_t = move_a[m]
             b_t = move_b[m]

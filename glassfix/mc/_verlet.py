@@ -27,7 +27,7 @@ from numba import njit
 
 from glassfix.systems.potentials import C0, C2, C4, EPS, LJ_POLY, LJ_SHIFTED, LJ_TRUNCATED, OFFSET, RC, SIG
 from glassfix.mc._kernels import (_CELL_FULL, _DISPLACE, _OK, _TYPE_SWAP, _cell_of, _choose_move, _displacement_delta,
-                                  _particle_energy, _propose_displacement, pair_energy)
+                                  _move_to_cell, _particle_energy, _propose_displacement, pair_energy)
 
 
 
@@ -309,17 +309,7 @@ def _run_chunk_verlet(frac, unwrapped, types, diam, H, Hinv, ortho, dim, ncell, 
                     if not 2.0 * dmax < skin:
                         stale = True
                 if c_new != c_old:
-                    last = cmem[c_old, ccount[c_old] - 1]
-                    cmem[c_old, cslot[i]] = last
-                    cslot[last] = cslot[i]
-                    ccount[c_old] -= 1
-                    cof[i] = c_new
-                    if ccount[c_new] >= cmem.shape[1]:
-                        pending = i
-                    else:
-                        cmem[c_new, ccount[c_new]] = i
-                        cslot[i] = ccount[c_new]
-                        ccount[c_new] += 1
+                    pending = _move_to_cell(i, c_old, c_new, cmem, cslot, ccount, cof)
         elif mk == _TYPE_SWAP:
             a_t = move_a[m]
             b_t = move_b[m]

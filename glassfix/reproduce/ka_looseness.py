@@ -42,6 +42,7 @@ class KaLoosenessConfig:
     rcut: float = 2.5
     n_top: int = 10
     n_bootstrap: int = 5
+    rfe_step: int = 1
     per_class: int = 2115
     scan_per_class: int = 1285
     scan_d0s: tuple = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
@@ -152,15 +153,15 @@ def spacing(data: dict) -> int:
 
 
 def labelled(d: dict, lag: int, cfg: KaLoosenessConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of one run for one lag: (X (n, 60), D²min (n,), snapshot index of t0 (n,)); t0 > 0 when
+    """Rows of one run for one lag: (X (n, 60) float32, D²min (n,), snapshot index of t0 (n,)); t0 > 0 when
     ``skip_loading`` (the loading interval is not labelled, as in the paper)."""
     d2 = d[f"d2_{lag}"]
     s0 = 1 if cfg.skip_loading else 0
     S = d2.shape[0]
     if S <= s0:
-        return np.zeros((0, d["X"].shape[2])), np.zeros(0), np.zeros(0, np.int64)
+        return np.zeros((0, d["X"].shape[2]), np.float32), np.zeros(0), np.zeros(0, np.int64)
     nA = d2.shape[1]
-    X = d["X"][s0:S].reshape(-1, d["X"].shape[2]).astype(np.float64)
+    X = d["X"][s0:S].reshape(-1, d["X"].shape[2])
     return X, d2[s0:S].ravel(), np.repeat(np.arange(s0, S), nA)
 
 
@@ -211,6 +212,8 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
     n_test = max(1, int(round(cfg.test_fraction * len(names))))
     train_runs, test_runs = names[:-n_test], names[-n_test:]
     every = spacing(data)
+    if 1 not in cfg.scan_lags:
+        raise ValueError(f"scan_lags {cfg.scan_lags} must contain 1 (the headline Δt of one snapshot spacing)")
 
     def rows(run_names, exclude=()):
         Xs, ys = [], []
@@ -229,13 +232,14 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
     desc = IntersticeDescriptor(n_species=2, species_names=["A", "B"])
     # Task 2: RFE ranking (cached with the data it was computed from)
     sig = {"runs": train_runs, "n": int(ytr.size), "n_loose": int(ytr.sum()), "d0": cfg.d0,
-           "per_class": cfg.per_class, "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed}
+           "per_class": cfg.per_class, "n_bootstrap": cfg.n_bootstrap, "seed": cfg.seed, "step": cfg.rfe_step}
     rank_path, sig_path = workdir / "rfe_ranking.npy", workdir / "rfe_ranking.json"
     if rank_path.exists() and sig_path.exists() and json.loads(sig_path.read_text()) == sig:
         order = np.load(rank_path)
     else:
         with console.status("recursive feature elimination (gradient boosting, balanced bootstraps) …"):
-            order = select_features_rfe(Xtr, ytr, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, per_class=cfg.per_class)
+            order = select_features_rfe(Xtr, ytr, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, per_class=cfg.per_class,
+                                        step=cfg.rfe_step)
         atomic_save(rank_path, order)
         atomic_write_text(sig_path, json.dumps(sig))
     top = order[:cfg.n_top]

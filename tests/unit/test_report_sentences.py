@@ -13,7 +13,7 @@ import numpy as np
 from glassfix.reproduce.jbb_swap import _md_provenance, _reading, _starts_note, _sweeps_note, _why_failed
 from glassfix.reproduce.ka_looseness import spacing as _spacing
 from glassfix.reproduce.ka_looseness_report import (
-    mean_l_reading as _mean_l_reading, scan_reading, tacf_reading, trend_reading, _steps,
+    control_reading, mean_l_reading as _mean_l_reading, scan_reading, tacf_reading, trend_reading, _steps,
 )
 from glassfix.reproduce.ka_tau import KaTauConfig, _discussion
 
@@ -121,6 +121,11 @@ def test_looseness_scan_trend_and_tacf_sentences():
     assert "crosses zero at 4·10⁴ steps and reaches -0.080 at 5·10⁴ steps (a negative lobe" in t
     t = tacf_reading(dict(tacf, zero_lag=nan, lag_e=nan), 10000)
     assert "never becomes negative" in t and "stays above 1/e" in t
+    top = {"n test loose": 100, "test recall (loose)": 0.5, "test balanced accuracy": 0.62}
+    t = control_reading(top, {"test balanced accuracy": 0.50})
+    assert "±0.025" in t and "+0.120 from the shuffled-label control, above the control" in t
+    t = control_reading(dict(top, **{"test balanced accuracy": 0.54}), {"test balanced accuracy": 0.50})
+    assert "not shown to beat chance" in t
 
 
 def test_softness_sentences_follow_the_numbers():

@@ -291,9 +291,14 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
     p1 = ls.loose_given_l(L_lab, y_lab, edges)
     pfit = ls.fit_exponential(p1)
     dists = ls.l_distributions(L_lab, y_lab, edges)
+    # beyond half the smallest box width a pair also sees other images: stop there
+    from glassfix.core.cell import perpendicular_widths
+
+    half = 0.5 * min(float(perpendicular_widths(d["cell"][s]).min()) for d in data.values() for s in range(d["steps"].size))
+    r_max = min(cfg.sacf_rmax, half)
     with console.status("spatial and temporal autocorrelation of L …"):
         sacf = ls.spatial_autocorrelation([(d["pos"][s], d["cell"][s], Lall[n][s]) for n, d in data.items()
-                                           for s in range(d["steps"].size)], cfg.sacf_rmax, cfg.sacf_bins)
+                                           for s in range(d["steps"].size)], r_max, cfg.sacf_bins)
         tacf = ls.temporal_autocorrelation(list(Lall.values()), cfg.tacf_max_lag)
         vox = ls.voxel_fluctuations([(to_fractional(d["pos"][s], d["cell"][s]), Lall[n][s]) for n, d in data.items()
                                      for s in range(d["steps"].size)], cfg.voxel_sides)
@@ -329,7 +334,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
         "dists": {k: v.tolist() for k, v in dists.items()},
         "frac_loose_L_gt_half": float((L_lab[y_lab] > 0.5).mean()) if y_lab.any() else float("nan"),
         "L_quantiles": np.quantile(L_lab, [0.1, 0.25, 0.5, 0.75, 0.9]).tolist(),
-        "sacf": {k: v.tolist() for k, v in asdict(sacf).items()}, "decay": dl,
+        "sacf": {k: v.tolist() for k, v in asdict(sacf).items()}, "decay": dl, "sacf_rmax": r_max,
         "tacf": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(tacf).items()},
         "voxel": {k: v.tolist() for k, v in vox.items()},
         "series": {"steps": steps.tolist(), "mean_L": mL.tolist(), "strain": eps.tolist()},

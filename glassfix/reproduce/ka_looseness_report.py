@@ -141,9 +141,10 @@ def trend_reading(tr: dict, steps: list, mL: np.ndarray, eps: np.ndarray) -> str
 def sacf_reading(decay: dict, sacf: dict) -> str:
     """SACF of L: decay length and what is left beyond 2σ."""
     r, c, err = (np.asarray(sacf[k], float) for k in ("r", "c", "err"))
-    far = (r > 2.0) & np.isfinite(c)
-    tail = (f"Beyond 2σ |SACF| ≤ {np.max(np.abs(c[far])):.3f} (noise level 1/√pairs ≈ {np.nanmax(err[far]):.3f})"
-            if far.any() else "No pairs beyond 2σ")
+    far = (r >= 3.0) & np.isfinite(c)
+    tail = (f"From 3σ on |SACF| ≤ {np.max(np.abs(c[far])):.3f} (noise level 1/√pairs ≈ {np.nanmax(err[far]):.3f}; "
+            + ("gone, as in the paper" if np.max(np.abs(c[far])) < 0.05 else "not gone, unlike the paper") + ")"
+            if far.any() else "The SACF does not reach 3σ (half the box is smaller)")
     first = int(np.flatnonzero(np.isfinite(c))[0]) if np.isfinite(c).any() else None
     head = (f"The first populated bin (r = {r[first]:.2f}σ) has SACF = {c[first]:.3f}. " if first is not None else "")
     xi = decay["xi"]
@@ -164,7 +165,8 @@ def tacf_reading(tacf: dict, every: int) -> str:
     if np.isfinite(tacf["lag_e"]):
         parts.append(f"then falls below 1/e of that at a lag of {_steps(int(tacf['lag_e']) * every)} steps")
     else:
-        parts.append(f"and stays above 1/e of that up to the largest lag ({_steps((c.size - 1) * every)} steps)")
+        last = int(np.flatnonzero(np.isfinite(c))[-1])
+        parts.append(f"and stays above 1/e of that up to the largest lag with data ({_steps(last * every)} steps)")
     if np.isfinite(tacf["zero_lag"]):
         parts.append(f"crosses zero at {_steps(int(tacf['zero_lag']) * every)} steps and reaches "
                      f"{tacf['minimum']:.3f} at {_steps(int(tacf['min_lag']) * every)} steps (a negative lobe, as "
@@ -267,8 +269,18 @@ def _plots(res: dict, report: Path) -> list[Path]:
 
 # ---- the report ----------------------------------------------------------------------------------
 
-def _yes(cond: bool | None) -> str:
+def _yes(cond: bool | str | None) -> str:
+    """'yes'/'no' for a boolean, 'not tested' for None, a string ('partly') as it is."""
+    if isinstance(cond, str):
+        return cond
     return "not tested" if cond is None else ("yes" if cond else "no")
+
+
+def sacf_far(sacf: dict, r_from: float = 3.0) -> float:
+    """Largest |SACF| at r ≥ ``r_from`` σ (NaN when no pairs there)."""
+    r, c = np.asarray(sacf["r"], float), np.asarray(sacf["c"], float)
+    far = (r >= r_from) & np.isfinite(c)
+    return float(np.max(np.abs(c[far]))) if far.any() else float("nan")
 
 
 def targets_table(res: dict) -> list[str]:
@@ -285,11 +297,12 @@ def targets_table(res: dict) -> list[str]:
     d2 = res["d2stats"]
     if len(d2) >= 2:
         mean_dec = d2[-1]["mean"] < d2[0]["mean"]
-        steeper = np.isfinite(d2[-1]["alpha"]) and np.isfinite(d2[0]["alpha"]) and d2[-1]["alpha"] > d2[0]["alpha"]
+        da = d2[-1]["alpha"] - d2[0]["alpha"]
+        steeper = bool(np.isfinite(da) and da > 2 * np.hypot(d2[-1]["alpha_err"], d2[0]["alpha_err"]))
         d2txt = "; ".join(f"t0 ∈ [{_steps(x['t0_from'])}, {_steps(x['t0_to'])}): ⟨D²min⟩ = {x['mean']:.4f}, "
                           f"α = {_f(x['alpha'], '.2f')} ± {_f(x['alpha_err'], '.2f')} ({x['n_tail']} above 0.05)"
                           for x in d2)
-        d2ok = bool(mean_dec and steeper)
+        d2ok = True if (mean_dec and steeper) else ("partly" if mean_dec else False)
     else:
         d2txt, d2ok = ("one decade of t0 only: " + "; ".join(f"⟨D²min⟩ = {x['mean']:.4f}, α = {_f(x['alpha'], '.2f')}"
                                                           for x in d2)), None
@@ -305,7 +318,7 @@ def targets_table(res: dict) -> list[str]:
     best = max(cv, key=lambda k: cv[k]) if cv else None
     tops = res["top_features"]
     srf_in = [f for f in PAPER_SRF if f in tops]
-    t4 = (f"peak {_f(cv[best])} at {best} features; top-10 SRFs from the paper's four: "
+    t4 = (f"peak {_f(cv[best])} at n = {best}; top-10 SRFs from the paper's four: "
           f"{', '.join(srf_in) or 'none'}") if best else "n/a"
     t4ok = None if best is None else bool(5 <= best <= 20 and len(srf_in) >= 2)
     m = res["metrics"]["top-10 features (RFE)"]
@@ -323,11 +336,14 @@ def targets_table(res: dict) -> list[str]:
     tr = res["trends"]
     t7 = (f"d⟨L⟩/d ln t = {_f(tr['slope_L'], '.2e')} ± {_f(tr['slope_L_err'], '.1e')}, d⟨ε⟩/d ln t = "
           f"{_f(tr['slope_eps'], '.2e')}, Pearson r = {_f(tr['pearson'], '.2f')}")
-    t7ok = None if tr["n"] < 3 else bool(_signif(tr["slope_L"], tr["slope_L_err"]) == "decreases"
-                                          and tr["pearson"] > 0.5)
+    down = _signif(tr["slope_L"], tr["slope_L_err"]) == "decreases"
+    t7ok = None if tr["n"] < 3 else (True if down and tr["pearson"] > 0.5 else ("partly" if down else False))
     dec = res["decay"]
-    t8 = f"ξ = {_f(dec['xi'], '.2f')} σ, 1/e at {_f(dec['r_e'], '.2f')} σ"
-    t8ok = bool(np.isfinite(dec["xi"]) and 0.3 <= dec["xi"] <= 1.2)
+    far = sacf_far(res["sacf"])
+    t8 = (f"exponential fit ξ = {_f(dec['xi'], '.2f')} σ, 1/e crossing at {_f(dec['r_e'], '.2f')} σ, "
+          f"max |SACF| at r ≥ 3σ = {_f(far)}")
+    short = np.isfinite(dec["r_e"]) and 0.3 <= dec["r_e"] <= 1.2 and np.isfinite(far) and far < 0.05
+    t8ok = bool(short and np.isfinite(dec["xi"]) and 0.3 <= dec["xi"] <= 1.2)
     ta = res["tacf"]
     t9 = (f"first-interval drop {_f(ta['first_drop'])}; 1/e lag "
           f"{_steps(int(ta['lag_e']) * every) if np.isfinite(ta['lag_e']) else 'not reached'}; zero crossing "
@@ -351,8 +367,8 @@ def targets_table(res: dict) -> list[str]:
         ("6 p(L), p(1|L)", "bulk 0.1–0.4; ≈ 71 % of loose at L > 0.5; p(1|L) exponential", t6,
          "all labelled particles (train + test)", t6ok),
         ("7 ⟨L⟩(t)", "⟨L⟩ ∝ −log t, tracking ⟨ε⟩", t7, "mean over runs, t > 0", t7ok),
-        ("8 SACF", "short-ranged, decay length ≈ 0.63σ", t8, f"A particles, r < {res['config']['sacf_rmax']:g}σ, "
-                                                               "all snapshots", t8ok),
+        ("8 SACF", "short-ranged, decay length ≈ 0.63σ, gone by 2–3σ", t8,
+         f"A particles, r < {res['sacf_rmax']:.2f}σ (half the box), all snapshots", t8ok),
         ("9 TACF", "sharp first drop, decay O(10⁵) steps, negative lobe; t_c power law", t9,
          "per particle (the paper: 15³ voxels)", t9ok),
         ("10 ΔL*(N)", "∝ N^−1/2", t10, "voxel means, sides " + ", ".join(map(str, vx["sides"])), t10ok),
@@ -361,13 +377,15 @@ def targets_table(res: dict) -> list[str]:
     out += [f"| {a} | {p} | {o} | {c} | {_yes(ok)} |" for a, p, o, c, ok in rows]
     n_yes = sum(1 for r in rows if r[4] is True)
     n_no = sum(1 for r in rows if r[4] is False)
-    out += ["", f"Of the ten targets, {n_yes} are reproduced, {n_no} are not, and {10 - n_yes - n_no} are not "
-                "tested here (criteria: target 1 R² > 0.9 and C in 150–400; 2 ⟨D²min⟩ lower and α larger in the last "
-                "decade of t0 than in the first; 3 balanced accuracy non-decreasing in D0 within 0.01 at the "
+    n_part = sum(1 for r in rows if r[4] == "partly")
+    out += ["", f"Of the ten targets, {n_yes} are reproduced, {n_part} partly, {n_no} are not, and "
+                f"{10 - n_yes - n_no - n_part} are not tested here (criteria: target 1 R² > 0.9 and C in 150–400; "
+                "2 ⟨D²min⟩ lower in the last decade of t0 than in the first (partly) and α larger by more than twice "
+                "its combined error (yes); 3 balanced accuracy non-decreasing in D0 within 0.01 at the "
                 "shortest Δt; 4 peak at 5–20 features and ≥ 2 of the paper's four SRFs in the top 10; 5 test "
                 "balanced accuracy within 0.05 of 0.707; 6 ≥ 60 % of loose at L > 0.5 and a significant "
-                "exponential fit with R² > 0.8; 7 ⟨L⟩ decreasing beyond 2 standard errors and Pearson r > 0.5; "
-                "8 ξ in 0.3–1.2σ; 9 a first drop > 0.2 and a zero crossing; 10 slope within 0.1 of −1/2)."]
+                "exponential fit with R² > 0.8; 7 ⟨L⟩ decreasing beyond 2 standard errors (partly) and Pearson r > 0.5 "
+                "(yes); 8 ξ and the 1/e crossing in 0.3–1.2σ and |SACF| < 0.05 from 3σ on; 9 a first drop > 0.2 and a zero crossing; 10 slope within 0.1 of −1/2)."]
     return out
 
 
@@ -406,7 +424,9 @@ def write_report(res: dict, report: Path) -> Path:
         f"D²min > {cfg['d0']:g}σ²; t0 from {'the first snapshot after the load (the loading interval is not labelled, as in the paper)' if cfg['skip_loading'] else 'step 0 (the loading interval is labelled)'}. "
         f"{n_lab} labelled particle-snapshots, {n_loose} loose ({n_loose / max(n_lab, 1):.2%}; the digest infers "
         "≈ 3·10⁻³ % for the paper). Split by run: training "
-        f"{', '.join(res['train_runs'])}, test {', '.join(res['test_runs'])} (paper: 8 and 2 of 10).",
+        f"{', '.join(res['train_runs'])}, test {', '.join(res['test_runs'])} (paper: 8 and 2 of 10); the training "
+        f"runs hold {m['top-10 features (RFE)']['n train loose']} loose labels and the test runs "
+        f"{m['top-10 features (RFE)']['n test loose']} (the paper's RFE sample alone has 2,115 per class).",
         "",
         (f"System-spanning avalanches: {len(aval)} snapshot pair(s) have a loose fraction above "
          f"{cfg['avalanche_fraction']:g} (" + "; ".join(f"{a['run']} at step {a['step']}: {a['fraction']:.1%}"
@@ -461,8 +481,8 @@ def write_report(res: dict, report: Path) -> Path:
         "Left: the scan's balanced accuracy against D0, one curve per Δt with labels (combinations with fewer than "
         "10 loose labels are missing). Right: test balanced accuracy against the number of top RFE features. "
         + scan_reading(sc, every, cfg["d0"]) + " "
-        + (f"The feature curve peaks at {max(res['curve'], key=lambda k: res['curve'][k])} features "
-           f"({max(res['curve'].values()):.3f}) (paper: ≈ 10)." if res["curve"] else ""),
+        + (f"The feature curve peaks at n = {max(res['curve'], key=lambda k: res['curve'][k])} "
+           f"({max(res['curve'].values()):.3f}; paper: ≈ 10)." if res["curve"] else ""),
         "",
         "## Looseness: distributions, time series, correlations",
         f"![p(1|L), p(L), SACF, TACF]({pngs[1].name})",

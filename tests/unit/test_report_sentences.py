@@ -13,7 +13,7 @@ import numpy as np
 from glassfix.reproduce.jbb_swap import _md_provenance, _reading, _starts_note, _sweeps_note, _why_failed
 from glassfix.reproduce.ka_looseness import spacing as _spacing
 from glassfix.reproduce.ka_looseness_report import (
-    control_reading, mean_l_reading as _mean_l_reading, scan_reading, tacf_reading, trend_reading, _steps,
+    control_reading, mean_l_reading as _mean_l_reading, sacf_reading, scan_reading, tacf_reading, trend_reading, _steps,
 )
 from glassfix.reproduce.ka_tau import KaTauConfig, _discussion
 
@@ -126,6 +126,12 @@ def test_looseness_scan_trend_and_tacf_sentences():
     assert "±0.025" in t and "+0.120 from the shuffled-label control, above the control" in t
     t = control_reading(dict(top, **{"test balanced accuracy": 0.54}), {"test balanced accuracy": 0.50})
     assert "not shown to beat chance" in t
+    r = np.arange(0.25, 4.0, 0.5)
+    sacf = {"r": r, "c": np.exp(-r / 0.6), "err": np.full(r.size, 0.01)}
+    t = sacf_reading({"xi": 0.6, "xi_err": 0.02, "amplitude": 1.0, "r_e": 0.6, "n_fit": 4}, sacf)
+    assert "ξ = 0.60 ± 0.02 σ" in t and "1/e crossing is at 0.60 σ" in t and "gone, as in the paper" in t
+    sacf["c"] = sacf["c"] + 0.1
+    assert "not gone, unlike the paper" in sacf_reading({"xi": float("nan"), "r_e": 0.8, "n_fit": 1}, sacf)
 
 
 def test_softness_sentences_follow_the_numbers():

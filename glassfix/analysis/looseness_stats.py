@@ -12,6 +12,8 @@
   logistic regression on balanced undersampled bootstraps of min(available, per_class) examples per class.
 - :func:`hill_exponent`: the power-law tail exponent of D²min (PDF ∝ x^−α above x_min).
 - :func:`voxel_fluctuations`: ΔL*(N), the RMS deviation of voxel means of L from the system mean.
+- :func:`voxel_field` and :func:`crossing_times`: L on n³ voxels of the unit cube (the paper's TACF field)
+  and each voxel's first zero crossing of its own TACF (the paper's t_c).
 
 Units: L dimensionless in [0, 1]; lengths in σ_AA; lags in snapshots (the caller converts to MD steps);
 D²min and D0 in σ²; strain dimensionless; t in τ or steps (only ln t enters).
@@ -28,7 +30,7 @@ from .softness_stats import PRofS, linear_fit, rearrangement_probability
 
 __all__ = ["loose_given_l", "ExpFit", "fit_exponential", "l_distributions", "SACF", "spatial_autocorrelation",
            "decay_length", "TACF", "temporal_autocorrelation", "SeriesTrends", "series_trends", "LabelScan",
-           "label_scan", "hill_exponent", "voxel_fluctuations"]
+           "label_scan", "hill_exponent", "voxel_fluctuations", "voxel_field", "crossing_times"]
 
 
 def loose_given_l(L: np.ndarray, loose: np.ndarray, edges: Sequence[float] | np.ndarray) -> PRofS:
@@ -168,20 +170,23 @@ class TACF:
 
 
 def temporal_autocorrelation(series: Sequence[np.ndarray], max_lag: int) -> TACF:
-    """Per-particle TACF pooled over runs; each element of ``series`` is (S snapshots, n particles) for
-    the same particles in snapshot order."""
+    """Per-particle (or per-voxel) TACF pooled over runs; each element of ``series`` is (S snapshots, n sites)
+    for the same sites in snapshot order; NaN entries (empty voxels) are left out of every sum."""
     K = int(max_lag)
     num = np.zeros(K + 1)
     cnt = np.zeros(K + 1, np.int64)
     var_sum, var_n = 0.0, 0
     for s in series:
         x = np.asarray(s, float)
-        d = x - x.mean(axis=1, keepdims=True)
+        ok = np.isfinite(x)
+        with np.errstate(invalid="ignore"):
+            d = np.where(ok, x - np.nanmean(np.where(ok, x, np.nan), axis=1, keepdims=True), 0.0)
+        d = np.where(ok, d, 0.0)
         var_sum += float(np.sum(d * d))
-        var_n += d.size
+        var_n += int(ok.sum())
         for k in range(min(K, d.shape[0] - 1) + 1):
             num[k] += float(np.sum(d[: d.shape[0] - k] * d[k:]))
-            cnt[k] += d[: d.shape[0] - k].size
+            cnt[k] += int(np.sum(ok[: d.shape[0] - k] & ok[k:]))
     var = var_sum / max(var_n, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(cnt > 0, num / np.maximum(cnt, 1) / var, np.nan)
@@ -320,6 +325,38 @@ def hill_exponent(x: np.ndarray, x_min: float) -> tuple[float, float, int]:
         return float("nan"), float("nan"), int(v.size)
     alpha = 1.0 + v.size / float(np.sum(np.log(v / x_min)))
     return float(alpha), float((alpha - 1.0) / np.sqrt(v.size)), int(v.size)
+
+
+def voxel_field(fractional: np.ndarray, values: np.ndarray, side: int) -> np.ndarray:
+    """Voxel means (S, side³) of per-particle values (S, n) at fractional positions (S, n, 3) in the unit
+    cube of each snapshot (the paper's fixed reference frame of a deforming box); NaN in empty voxels."""
+    f = np.asarray(fractional, float)
+    v = np.asarray(values, float)
+    n3 = side ** 3
+    ijk = np.clip((f % 1.0 * side).astype(np.int64), 0, side - 1)
+    lin = (ijk[..., 0] * side + ijk[..., 1]) * side + ijk[..., 2] + n3 * np.arange(f.shape[0])[:, None]
+    c = np.bincount(lin.ravel(), minlength=n3 * f.shape[0]).reshape(f.shape[0], n3)
+    s = np.bincount(lin.ravel(), weights=v.ravel(), minlength=n3 * f.shape[0]).reshape(f.shape[0], n3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+def crossing_times(field: np.ndarray, max_lag: int) -> np.ndarray:
+    """Per site (column of ``field`` (S, n)), the first lag k ≥ 1 (snapshots) at which its own normalised
+    autocorrelation Σ_t δ(t)δ(t+k) / Σ_t δ² (δ about the site's mean, NaN entries left out) is ≤ 0;
+    NaN for sites that do not cross within ``max_lag`` or have no variance."""
+    x = np.asarray(field, float)
+    ok = np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        d = np.where(ok, x - np.nanmean(np.where(ok, x, np.nan), axis=0), 0.0)
+    d = np.where(ok, d, 0.0)
+    var = np.sum(d * d, axis=0)
+    out = np.full(x.shape[1], np.nan)
+    for k in range(1, min(int(max_lag), x.shape[0] - 1) + 1):
+        ck = np.sum(d[:-k] * d[k:], axis=0)
+        new = np.isnan(out) & (var > 0) & (ck <= 0)
+        out[new] = k
+    return out
 
 
 def voxel_fluctuations(snapshots: Sequence[tuple[np.ndarray, np.ndarray]], sides: Sequence[int]

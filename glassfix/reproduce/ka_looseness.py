@@ -302,7 +302,31 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
         tacf = ls.temporal_autocorrelation(list(Lall.values()), cfg.tacf_max_lag)
         vox = ls.voxel_fluctuations([(to_fractional(d["pos"][s], d["cell"][s]), Lall[n][s]) for n, d in data.items()
                                      for s in range(d["steps"].size)], cfg.voxel_sides)
+        # the paper's TACF: L on voxels of the unit cube (≈ 2.4 A particles per voxel, as 8000/15³)
+        n_a = next(iter(data.values()))["X"].shape[1]
+        side = max(2, int(round((n_a / 2.4) ** (1 / 3))))
+        fields = [ls.voxel_field(np.stack([to_fractional(d["pos"][s], d["cell"][s]) for s in range(d["steps"].size)]),
+                                 Lall[n], side) for n, d in data.items()]
+        vtacf = ls.temporal_autocorrelation(fields, cfg.tacf_max_lag)
+        tc = np.concatenate([ls.crossing_times(f, cfg.tacf_max_lag) for f in fields])
     dl = ls.decay_length(sacf.r, sacf.c)
+    tc_ok = tc[np.isfinite(tc)]
+    tc_stats = {"side": side, "n_voxels": int(tc.size), "n_cross": int(tc_ok.size),
+                "median": float(np.median(tc_ok)) if tc_ok.size else float("nan"),
+                "max": float(tc_ok.max()) if tc_ok.size else float("nan"), "slope": float("nan"),
+                "slope_err": float("nan")}
+    if tc_ok.size >= 10 and tc_ok.max() > 2:
+        # the distribution of t_c on log bins (density per unit lag); the paper: a power law, exponent ≈ −1
+        e = np.unique(np.round(np.logspace(0, np.log10(tc_ok.max() + 1), 8)))
+        h, _ = np.histogram(tc_ok, bins=e)
+        dens = h / np.diff(e)
+        mid = np.sqrt(e[:-1] * e[1:])
+        okh = h > 0
+        if okh.sum() >= 3:
+            from glassfix.analysis.softness_stats import linear_fit
+
+            _, b, _, be = linear_fit(np.log(mid[okh]), np.log(dens[okh]))
+            tc_stats.update(slope=float(b), slope_err=float(be))
     # ⟨L⟩(t) and ⟨ε⟩(t) on the common snapshot grid
     nsteps = min(d["steps"].size for d in data.values())
     steps = data[names[0]]["steps"][:nsteps]
@@ -337,6 +361,8 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
         "sacf": {k: v.tolist() for k, v in asdict(sacf).items()}, "decay": dl, "sacf_rmax": r_max,
         "tacf": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(tacf).items()},
         "voxel": {k: v.tolist() for k, v in vox.items()},
+        "vtacf": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(vtacf).items()},
+        "tc": tc_stats,
         "series": {"steps": steps.tolist(), "mean_L": mL.tolist(), "strain": eps.tolist()},
         "trends": asdict(trends), "d2stats": d2stats,
         "creep": json.loads(creep_res.read_text()) if creep_res.exists() else None,

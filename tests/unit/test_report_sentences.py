@@ -13,7 +13,7 @@ import numpy as np
 from glassfix.reproduce.jbb_swap import _md_provenance, _reading, _starts_note, _sweeps_note, _why_failed
 from glassfix.reproduce.ka_looseness import spacing as _spacing
 from glassfix.reproduce.ka_looseness_report import (
-    control_reading, mean_l_reading as _mean_l_reading, sacf_reading, scan_reading, tacf_reading, trend_reading, _steps,
+    control_reading, mean_l_reading as _mean_l_reading, sacf_reading, scan_reading, tc_reading, tacf_reading, trend_reading, _steps,
 )
 from glassfix.reproduce.ka_tau import KaTauConfig, _discussion
 
@@ -117,10 +117,10 @@ def test_looseness_scan_trend_and_tacf_sentences():
     c = [1.0, 0.4, 0.2, 0.1, -0.05, -0.08, -0.02]
     tacf = {"c": c, "first_drop": 0.6, "lag_e": 3.0, "zero_lag": 4.0, "minimum": -0.08, "min_lag": 5.0}
     t = tacf_reading(tacf, 10000)
-    assert "drops to 0.400 over the first interval (10⁴ steps; drop 0.600)" in t
+    assert "per-particle TACF drops to 0.400 over the first interval (10⁴ steps; drop 0.600)" in t
     assert "crosses zero at 4·10⁴ steps and reaches -0.080 at 5·10⁴ steps (a negative lobe" in t
     t = tacf_reading(dict(tacf, zero_lag=nan, lag_e=nan), 10000)
-    assert "never becomes negative" in t and "stays above 1/e" in t
+    assert "never becoming negative" in t and "stays above 1/e" in t
     top = {"n test loose": 100, "test recall (loose)": 0.5, "test balanced accuracy": 0.62}
     t = control_reading(top, {"test balanced accuracy": 0.50})
     assert "±0.025" in t and "+0.120 from the shuffled-label control, above the control" in t
@@ -130,6 +130,12 @@ def test_looseness_scan_trend_and_tacf_sentences():
     sacf = {"r": r, "c": np.exp(-r / 0.6), "err": np.full(r.size, 0.01)}
     t = sacf_reading({"xi": 0.6, "xi_err": 0.02, "amplitude": 1.0, "r_e": 0.6, "n_fit": 4}, sacf)
     assert "ξ = 0.60 ± 0.02 σ" in t and "1/e crossing is at 0.60 σ" in t and "gone, as in the paper" in t
+    tc = {"side": 7, "n_voxels": 3430, "n_cross": 3000, "median": 3.0, "max": 40.0, "slope": -1.1, "slope_err": 0.1}
+    t = tc_reading(tc, 10000)
+    assert "3000 of 3430 voxel series (7³ voxels per run)" in t and "median t_c of 3·10⁴ steps" in t
+    assert "exponent -1.10 ± 0.10 (close to the paper's −1)" in t
+    assert "unlike the paper's −1" in tc_reading(dict(tc, slope=-2.0), 10000)
+    assert "t_c is not measured" in tc_reading(dict(tc, n_cross=0), 10000)
     sacf["c"] = sacf["c"] + 0.1
     assert "not gone, unlike the paper" in sacf_reading({"xi": float("nan"), "r_e": 0.8, "n_fit": 1}, sacf)
 

@@ -11,7 +11,7 @@ import pytest
 
 from glassfix.analysis.looseness_stats import (
     decay_length, fit_exponential, hill_exponent, l_distributions, label_scan, loose_given_l, series_trends,
-    spatial_autocorrelation, temporal_autocorrelation, voxel_fluctuations,
+    spatial_autocorrelation, temporal_autocorrelation, voxel_field, voxel_fluctuations, crossing_times,
 )
 
 
@@ -171,3 +171,27 @@ def test_voxel_fluctuations_of_uncorrelated_values_scale_as_inverse_sqrt():
     res = voxel_fluctuations(snaps, [2, 3, 4, 6, 8])
     assert res["slope"] == pytest.approx(-0.5, abs=0.06)
     assert res["n_per_voxel"][0] == pytest.approx(1000)
+
+
+def test_voxel_field_means_and_empty_voxels():
+    frac = np.array([[[0.1, 0.1, 0.1], [0.2, 0.2, 0.2], [0.9, 0.9, 0.9]]])
+    f = voxel_field(frac, np.array([[1.0, 3.0, 5.0]]), 2)
+    assert f.shape == (1, 8) and f[0, 0] == 2.0 and f[0, 7] == 5.0 and np.isnan(f[0, 1:7]).all()
+
+
+def test_tacf_skips_empty_voxels_and_crossing_times():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(50, 30))
+    holed = x.copy()
+    holed[:, 0] = np.nan          # an always-empty voxel is the same as no voxel
+    np.testing.assert_allclose(temporal_autocorrelation([holed], 5).c, temporal_autocorrelation([x[:, 1:]], 5).c,
+                               rtol=1e-12)
+    holed[3, 5] = np.nan          # one empty entry removes its pairs only
+    assert temporal_autocorrelation([holed], 5).pairs[2] == 29 * 48 - 2
+    t = np.arange(420)[:, None]               # whole periods of 10, 42; many of 18, 26
+    periods = np.array([10, 18, 26, 42])
+    cos = np.cos(2 * np.pi * t / periods[None, :])
+    tc = crossing_times(np.concatenate([cos, np.ones((420, 1))], axis=1), 30)
+    # the autocorrelation of a long cosine of period P first reaches ≤ 0 at the quarter period
+    np.testing.assert_array_equal(tc[:4], np.ceil(periods / 4))
+    assert np.isnan(tc[4])                                  # no variance

@@ -81,6 +81,10 @@ def test_partial_dataset_is_refused_or_marked(tmp_path):
     sc = res["scan"]
     assert sc["n"][0][0] == 3 * 4 * n_a and sc["n"][1][0] == 3 * 2 * n_a
     assert all(p <= 60 for row in sc["per_class"] for p in row)
+    # the §5 analyses: SACF up to half the box, voxel TACF on ≈ 2.4 A per voxel, p(1|L) counts every label
+    assert res["sacf_rmax"] == pytest.approx(min(2.5, 0.5 * (216 / 1.2) ** (1 / 3)))
+    assert res["tc"]["side"] == round((n_a / 2.4) ** (1 / 3)) and len(res["vtacf"]["c"]) == 5
+    assert sum(res["p1"]["n"]) == res["n_labelled"] and sum(res["p1"]["n_r"]) == res["n_loose"]
     # report: sections, plots and sentences from the numbers
     for s in ("## Paper | ours | conditions", "| 5 final model |", "System-spanning avalanches: 1 snapshot pair",
               "they hold", "Of the ten targets"):

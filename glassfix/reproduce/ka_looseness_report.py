@@ -440,7 +440,8 @@ def write_report(res: dict, report: Path) -> Path:
         f"Machine: {res['machine']}; date {datetime.now(timezone.utc).strftime('%Y-%m-%d')}; wall time of this "
         f"command {res['wall_s'] / 60:.1f} min ("
         + (f"features and D²min computed now for {len(res['extracted'])} runs" if res["extracted"]
-           else "features and D²min read from the cache of an earlier invocation") + ")",
+           else "features and D²min read from the cache of an earlier invocation")
+        + f"; computing them took {_f(res.get('extract_wall_s', float('nan')) / 60, '.1f')} min over all runs)",
         "",
         "## Data and labels",
         f"{res['runs_complete']} complete creep runs of {res['runs_wanted']} ({', '.join(res['runs'])}), "

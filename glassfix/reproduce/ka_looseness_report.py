@@ -247,7 +247,8 @@ def _plots(res: dict, report: Path) -> list[Path]:
     ax[1, 0].plot(r, cc, "o-", ms=3)
     dec = res["decay"]
     if np.isfinite(dec["xi"]):
-        ax[1, 0].plot(r, dec["amplitude"] * np.exp(-r / dec["xi"]), "--", label=f"ξ = {dec['xi']:.2f}σ")
+        rr = r[np.isfinite(cc)]  # the fit over the populated range only (no extrapolation to r = 0)
+        ax[1, 0].plot(rr, dec["amplitude"] * np.exp(-rr / dec["xi"]), "--", label=f"ξ = {dec['xi']:.2f}σ")
         ax[1, 0].legend(fontsize=8)
     ax[1, 0].axhline(0, color="gray", lw=0.8)
     ax[1, 0].set_xlabel("r (σ)")

@@ -461,8 +461,11 @@ def write_report(res: dict, report: Path) -> Path:
          f"{cfg['avalanche_fraction']:g} (" + "; ".join(f"{a['run']} at step {a['step']}: {a['fraction']:.1%}"
                                                      for a in aval)
          + f"); they hold {n_av} of the {n_loose} loose labels ({n_av / max(n_loose, 1):.0%}). The paper excluded "
-           "no pairs, so the headline keeps them; the row 'avalanche pairs excluded' retrains the top-10 model "
-           "without them (training and test)." if aval else
+           "no pairs, so the headline keeps them; "
+         + ("the row 'top 10, avalanche pairs excluded' retrains the top-10 model without them (training and test)."
+            if "top 10, avalanche pairs excluded" in m else
+            "without them too few loose labels remain (< 2 in training or none in test) to retrain, so there is "
+            "no sensitivity row.") if aval else
          f"No snapshot pair has a loose fraction above {cfg['avalanche_fraction']:g} (no system-spanning "
          "avalanche to flag), so the headline and the exclusion sensitivity coincide."),
         "",

@@ -87,7 +87,7 @@ def test_partial_dataset_is_refused_or_marked(tmp_path):
     assert sum(res["p1"]["n"]) == res["n_labelled"] and sum(res["p1"]["n_r"]) == res["n_loose"]
     # report: sections, plots and sentences from the numbers
     for s in ("## Paper | ours | conditions", "| 5 final model |", "System-spanning avalanches: 1 snapshot pair",
-              "they hold", "Of the ten targets"):
+              "they hold", "the row 'top 10, avalanche pairs excluded' retrains", "Of the ten targets"):
         assert s in text
     for png in ("rep_L_t.png", "rep_stats.png", "rep_tasks.png"):
         assert (tmp_path / png).stat().st_size > 1000

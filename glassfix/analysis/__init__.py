@@ -1,5 +1,6 @@
 """Analysis layer: F_s(k, t), tau_alpha fits, MSD, overlap, chi_4, creep-law fit, AQS drop statistics, plots;
-softness statistics (P_R(S), its Arrhenius fit, onset T0); propensity heterogeneity (Pearson, split-half
+softness statistics (P_R(S), its Arrhenius fit, onset T0); looseness statistics (p(1|L), SACF/TACF of L, the
+(Δt, D0) label scan; ``looseness_stats``); propensity heterogeneity (Pearson, split-half
 ceiling, chi_4, S4/xi_4), chords, xi_int, TTS and the Arrhenius law of tau_alpha.
 
 Units: lengths in sigma, times in tau, stresses in LJ stress units, energies in epsilon. The plotting
@@ -15,6 +16,8 @@ from .creep import CreepFit, average_runs, axial_strain, fit_creep_law
 from .dynamics import chi4, msd, overlap, self_intermediate_scattering, shell_wavevectors
 from .relaxation import RelaxationFit, fit_double_stretched, fit_kww, log_bin, tau_alpha_crossing
 from .mechanics import DropEvents, DropStatistics, detect_drops, detect_events, drop_statistics
+from .looseness_stats import (decay_length, label_scan, loose_given_l, series_trends, spatial_autocorrelation,
+                              temporal_autocorrelation)
 from .softness_stats import ArrheniusFit, PRofS, fit_softness_arrhenius, fraction_positive, q_ratio, rearrangement_probability
 from .heterogeneity import (chi4_from_means, fit_oz, fit_s4_higher, pearson, pearson_per_config, s4_radial,
                             split_half_ceiling)
@@ -49,6 +52,12 @@ __all__ = [
     "fit_softness_arrhenius",
     "ArrheniusFit",
     "q_ratio",
+    "loose_given_l",
+    "spatial_autocorrelation",
+    "decay_length",
+    "temporal_autocorrelation",
+    "series_trends",
+    "label_scan",
     "pearson",
     "pearson_per_config",
     "split_half_ceiling",

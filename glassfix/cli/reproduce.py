@@ -61,8 +61,14 @@ def _cmd_ace_thermal(args: argparse.Namespace) -> int:
 def _cmd_ka_looseness(args: argparse.Namespace) -> int:
     from glassfix.reproduce.ka_looseness import KaLoosenessConfig, run
 
-    cfg = KaLoosenessConfig(d0=args.d0, n_top=args.top, seed=args.seed)
-    report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report))
+    cfg = KaLoosenessConfig(d0=args.d0, n_top=args.top, seed=args.seed, allow_partial=args.allow_partial,
+                            avalanche_fraction=args.avalanche_fraction, n_bootstrap=args.bootstraps)
+    command = (f"glassfix reproduce ka-looseness --creep-dir {args.creep_dir} --workdir {args.workdir} "
+               f"--report {args.report}" + (" --allow-partial" if args.allow_partial else ""))
+    try:
+        report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report), command=command)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(f"report: {report}")
     return 0
 
@@ -167,6 +173,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kl.add_argument("--d0", type=float, default=0.25, help="D2min threshold of 'loose' (sigma^2)")
     kl.add_argument("--top", type=int, default=10, help="features kept after RFE")
     kl.add_argument("--seed", type=int, default=0)
+    kl.add_argument("--bootstraps", type=int, default=5, help="balanced bootstraps for RFE and the label scan")
+    kl.add_argument("--avalanche-fraction", type=float, default=0.2,
+                    help="snapshot pairs with a larger loose fraction are flagged as system-spanning avalanches "
+                         "(reported, and excluded in a sensitivity row only)")
+    kl.add_argument("--allow-partial", action="store_true",
+                    help="write a report marked PARTIAL when not all creep runs are complete (default: refuse)")
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
     kl.set_defaults(func=_cmd_ka_looseness)

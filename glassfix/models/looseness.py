@@ -142,9 +142,10 @@ class LoosenessModel(Predictor):
 
 
 def select_features_rfe(X: np.ndarray, y: np.ndarray, n_bootstrap: int = 5, seed: int = 0,
-                        per_class: int | None = None) -> np.ndarray:
+                        per_class: int | None = None, step: int = 1) -> np.ndarray:
     """Feature ranking (best first) by recursive feature elimination with a gradient-boosting classifier on
-    ``n_bootstrap`` balanced undersampled bootstraps (seed 003 Task 2), ranks averaged over bootstraps."""
+    ``n_bootstrap`` balanced undersampled bootstraps (seed 003 Task 2), ranks averaged over bootstraps;
+    ``step`` features are removed per elimination round (1: a full ranking; larger: ties within a round)."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.feature_selection import RFE
 
@@ -157,7 +158,7 @@ def select_features_rfe(X: np.ndarray, y: np.ndarray, n_bootstrap: int = 5, seed
     for b in range(int(n_bootstrap)):
         rows = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
         mean, scale = standardization(X[rows])
-        rfe = RFE(GradientBoostingClassifier(random_state=seed + b), n_features_to_select=1, step=1)
+        rfe = RFE(GradientBoostingClassifier(random_state=seed + b), n_features_to_select=1, step=int(step))
         rfe.fit((X[rows] - mean) / scale, y[rows])
         ranks += rfe.ranking_
     return np.argsort(ranks, kind="stable")

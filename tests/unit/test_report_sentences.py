@@ -11,7 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from glassfix.reproduce.jbb_swap import _md_provenance, _reading, _starts_note, _sweeps_note, _why_failed
-from glassfix.reproduce.ka_looseness import _mean_l_reading, _snapshot_spacing, _steps
+from glassfix.reproduce.ka_looseness import spacing as _spacing
+from glassfix.reproduce.ka_looseness_report import (
+    control_reading, mean_l_reading as _mean_l_reading, sacf_reading, scan_reading, tc_reading, tacf_reading, trend_reading, _steps,
+)
 from glassfix.reproduce.ka_tau import KaTauConfig, _discussion
 
 TAU_EACH = [12.99, 14.29, 11.30, 10.88, 11.81]
@@ -76,13 +79,65 @@ def test_jbb_md_provenance():
 
 def test_looseness_spacing_and_mean_l_sentence():
     assert (_steps(50000), _steps(10000), _steps(12345)) == ("5·10⁴", "10⁴", "12345")
-    t = np.repeat(np.arange(0, 300000, 50000), 3)
-    assert _snapshot_spacing({"run_0": {"t": t, "tlast": 300000}}) == 50000
+    assert _spacing({"run_0": {"steps": np.arange(0, 300001, 50000)}, "run_1": {"steps": np.arange(0, 30001, 10000)}}) == 10000
     steps = [0, 50000, 100000]
     mixed = _mean_l_reading({"a": (steps, [0.3, 0.496, 0.491]), "b": (steps, [0.3, 0.485, 0.487])})
     assert "between 0.485 and 0.496" in mixed and "falls in 1 of 2 runs" in mixed and "do not show" in mixed
     falling = _mean_l_reading({"a": (steps, [0.3, 0.6, 0.5]), "b": (steps, [0.3, 0.7, 0.4])})
     assert "falls from the first to the last snapshot in every run, as in the paper" in falling
+
+
+def test_looseness_scan_trend_and_tacf_sentences():
+    nan = float("nan")
+    scan = {"lags": [1, 10], "d0s": [0.05, 0.15, 0.25, 0.30],
+            "bacc": [[0.60, 0.65, 0.70, 0.705], [0.55, 0.58, 0.62, nan]],
+            "acc_loose": [[0.6, 0.6, 0.66, 0.7], [0.5, 0.5, 0.6, nan]],
+            "acc_tight": [[0.6, 0.7, 0.74, 0.71], [0.6, 0.66, 0.64, nan]]}
+    text = scan_reading(scan, 10000, 0.25)
+    assert "from 0.600 (D0 = 0.05) to 0.705 (D0 = 0.3), rising in 3 of 3 steps of D0 (monotonic, as in the paper)" in text
+    assert "varies by 0.005 (a plateau, as in the paper)" in text
+    assert "0.700 at Δt = 10⁴, 0.620 at Δt = 10⁵ steps (decreasing with Δt, as in the paper)" in text
+    assert "tight class is the better one in 6 of 7 scored combinations" in text
+    scan["bacc"][1][2] = 0.71
+    assert "not decreasing with Δt as in the paper" in scan_reading(scan, 10000, 0.25)
+    scan["bacc"][0] = [0.60, 0.62, 0.70, 0.60]
+    t2 = scan_reading(scan, 10000, 0.25)
+    assert "rising in 2 of 3 steps of D0 (not monotonic)" in t2 and "no plateau within 0.02" in t2
+    steps = [0, 10000, 20000, 40000]
+    mL = np.array([[0.5, 0.40, 0.39, 0.38]])
+    eps = np.array([[0.0, -0.01, -0.012, -0.014]])
+    down = {"n": 3, "slope_L": -0.02, "slope_L_err": 0.001, "slope_eps": -0.003, "slope_eps_err": 0.0001,
+            "pearson": 0.99, "r2_L": 0.98}
+    t = trend_reading(down, steps, mL, eps)
+    assert "⟨L⟩ goes from 0.4000 at t = 10⁴ steps to 0.3800 at 4·10⁴ steps and decreases" in t
+    assert "Both decrease together, as in the paper." in t
+    flat = dict(down, slope_L=0.001, slope_L_err=0.001)
+    t = trend_reading(flat, steps, mL, eps)
+    assert "shows no significant trend" in t and "not the paper's joint decrease" in t
+    c = [1.0, 0.4, 0.2, 0.1, -0.05, -0.08, -0.02]
+    tacf = {"c": c, "first_drop": 0.6, "lag_e": 3.0, "zero_lag": 4.0, "minimum": -0.08, "min_lag": 5.0}
+    t = tacf_reading(tacf, 10000)
+    assert "per-particle TACF drops to 0.400 over the first interval (10⁴ steps; drop 0.600)" in t
+    assert "crosses zero at 4·10⁴ steps and reaches -0.080 at 5·10⁴ steps (a negative lobe" in t
+    t = tacf_reading(dict(tacf, zero_lag=nan, lag_e=nan), 10000)
+    assert "never becoming negative" in t and "stays above 1/e" in t
+    top = {"n test loose": 100, "test recall (loose)": 0.5, "test balanced accuracy": 0.62}
+    t = control_reading(top, {"test balanced accuracy": 0.50})
+    assert "±0.025" in t and "+0.120 from the shuffled-label control, above the control" in t
+    t = control_reading(dict(top, **{"test balanced accuracy": 0.54}), {"test balanced accuracy": 0.50})
+    assert "not shown to beat chance" in t
+    r = np.arange(0.25, 4.0, 0.5)
+    sacf = {"r": r, "c": np.exp(-r / 0.6), "err": np.full(r.size, 0.01)}
+    t = sacf_reading({"xi": 0.6, "xi_err": 0.02, "amplitude": 1.0, "r_e": 0.6, "n_fit": 4}, sacf)
+    assert "ξ = 0.60 ± 0.02 σ" in t and "1/e crossing is at 0.60 σ" in t and "gone, as in the paper" in t
+    tc = {"side": 7, "n_voxels": 3430, "n_cross": 3000, "median": 3.0, "max": 40.0, "slope": -1.1, "slope_err": 0.1}
+    t = tc_reading(tc, 10000)
+    assert "3000 of 3430 voxel series (7³ voxels per run)" in t and "median t_c of 3·10⁴ steps" in t
+    assert "exponent -1.10 ± 0.10 (close to the paper's −1)" in t
+    assert "unlike the paper's −1" in tc_reading(dict(tc, slope=-2.0), 10000)
+    assert "t_c is not measured" in tc_reading(dict(tc, n_cross=0), 10000)
+    sacf["c"] = sacf["c"] + 0.1
+    assert "not gone, unlike the paper" in sacf_reading({"xi": float("nan"), "r_e": 0.8, "n_fit": 1}, sacf)
 
 
 def test_softness_sentences_follow_the_numbers():

@@ -51,6 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors._ace_fast import _ace_linear_fast, product_tables
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
@@ -380,10 +381,14 @@ class ACEDescriptor(Descriptor):
 
     def linear_decision(self, frame: Frame, heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
                         normalize_w: bool = False, centers: np.ndarray | None = None,
-                        neighbors: NeighborList | None = None) -> np.ndarray:
+                        neighbors: NeighborList | None = None, reference: bool = False) -> np.ndarray:
         """Per-centre (b + Σ_f (X_f − mean_f)/scale_f · w_f) [/ |w|] with the head of the centre's species,
         heads[t] = (mean, scale, w, b), fused into the invariant kernel (no feature matrix); NaN for
-        species without a head. Equals the features' SoftnessHead.decision to round-off (dimensionless)."""
+        species without a head. Equals the features' SoftnessHead.decision to round-off (dimensionless).
+
+        Default: the vectorised kernel (``_ace_fast``: per centre and neighbour species one GEMM of the radial
+        columns with the harmonics, purification products by exact Legendre linearisation);
+        ``reference=True``: the per-pair kernel of ``_ace_kernels`` (same numbers to round-off)."""
         nl = self._checked_neighbors(frame, centers, neighbors)
         n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
         F = self.n_features
@@ -396,12 +401,22 @@ class ACEDescriptor(Descriptor):
         types = np.ascontiguousarray(frame.types, dtype=np.int64)
         vectors = nl.vectors if nl.n_pairs else np.zeros((0, 3), dtype=np.float64)
         tb = self._tables
-        return _ace_linear_kernel(
-            nl.offsets, nl.neighbors, vectors, types,
-            self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
-            tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
-            tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
-            tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
+        if reference:
+            return _ace_linear_kernel(
+                nl.offsets, nl.neighbors, vectors, types,
+                self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
+                tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
+                tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
+                tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
+            )
+        if "Ls" not in tb:    # built on first use: training never needs them
+            tb["Ls"], tb["Lt"], tb["qs"], tb["qu"] = product_tables(tb["d_ab"], tb["t_abc"], self.n_max)
+        return _ace_linear_fast(
+            nl.offsets, nl.neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
+            self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
+            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], tb["f2"], tb["f3"],
+            tb["f3c"], tb["f4"], tb["f4c"], tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, w / scale, b,
+            norm, has,
         )
 
 

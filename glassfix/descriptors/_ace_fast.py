@@ -1,0 +1,279 @@
+"""Vectorised per-centre ACE kernel for on-the-fly evaluation (fix glass/predict): the same atomic base,
+pair/triple sums and purified invariants as :func:`glassfix.descriptors._ace_kernels._ace_kernel`, computed
+structure-of-arrays per centre so the compiler vectorises every loop over neighbours.
+
+Per centre: (1) its pairs with r < r_cut are partitioned by neighbour species into contiguous scratch
+columns; (2) distance transform, Legendre radial basis and real harmonics are evaluated for all pairs at once
+(loops over pairs innermost); (3) every needed sum A[ζ,l,μ,n] = Σ_j R_n Y_lμ, D = Σ_j R_a R_b Y_lμ and
+T = Σ_j R_a R_b R_c is one dot product over the species' contiguous pairs; (4) invariants and the linear
+read-out per centre (shared with the reference kernel). No per-pair Python work and no (N × features)
+intermediate. The sums are reassociated (vector lanes), so results equal the reference kernel to
+round-off, not bitwise; they do not depend on the number of threads. Lengths in σ_AA.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from glassfix.descriptors._ace_kernels import _SQRT_2K1, _invariants, _xform
+
+# reassociation lets LLVM vectorise the reductions over pairs; no other fast-math assumptions (NaN/inf stay
+# IEEE, divisions stay exact)
+_FM = {"reassoc", "contract"}
+_CHUNK = 32    # centres per scratch allocation
+
+
+def product_tables(d_ab: np.ndarray, t_abc: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Exact linearisations of the radial products the purification needs (dimensionless).
+
+    With R_{a+1} = (x − 1) √(2a+1) P_a(t) (t = 2x − 1) and P_a P_b = Σ_q λ_q P_q (Legendre linearisation):
+    R_{a+1} R_{b+1} = Σ_q Ls[e, q] S_q, S_q = (x − 1)² P_q(t), and R_{a+1} R_{b+1} R_{c+1} = Σ_q Lt[e, q] U_q,
+    U_q = (x − 1)³ P_q(t). λ by Gauss–Legendre quadrature, exact for these degrees up to round-off.
+    Returns (Ls (n_D, qS+1), Lt (n_T, qU+1), qS, qU); qS = qU = −1 when there are no such products.
+    """
+    from numpy.polynomial.legendre import leggauss, legval
+
+    qs = int(d_ab.sum(axis=1).max()) if d_ab.shape[0] else -1
+    qu = int(t_abc.sum(axis=1).max()) if t_abc.shape[0] else -1
+    top = max(qs, qu, n_max - 1, 0)
+    nodes, weights = leggauss(2 * top + 2)    # exact for polynomials of degree ≤ 4 top + 3
+    P = np.array([legval(nodes, np.eye(top + 1)[q]) for q in range(top + 1)])
+    sq = np.sqrt(2.0 * np.arange(top + 1) + 1.0)
+    proj = (2.0 * np.arange(top + 1) + 1.0)[:, None] / 2.0 * P * weights    # (q, node)
+
+    def lin(rows: np.ndarray, width: int) -> np.ndarray:
+        out = np.zeros((rows.shape[0], width))
+        for e, r in enumerate(rows):
+            prod = np.prod(P[r], axis=0)
+            lam = proj[:width] @ prod
+            lam[np.abs(lam) < 1e-13] = 0.0    # exact zeros (parity, degree) stay zero
+            out[e] = np.prod(sq[r]) * lam
+        return out
+
+    return lin(d_ab, qs + 1), lin(t_abc, qu + 1), qs, qu
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: int, norms: np.ndarray,
+               Q: np.ndarray, Y: np.ndarray, C: np.ndarray, S: np.ndarray) -> None:
+    """Y[l² + l + μ, k] = real harmonics of the unit vectors k < m (recurrences of ``_ace_kernels._ylm``)."""
+    for mm in range(l_max + 1):
+        d = mm * mm + 2 * mm
+        if mm == 0:
+            for k in range(m):
+                Q[0, k] = 1.0
+        else:
+            dp = (mm - 1) * (mm - 1) + 2 * (mm - 1)
+            f = 2.0 * mm - 1.0
+            for k in range(m):
+                Q[d, k] = Q[dp, k] * f
+        if mm + 1 <= l_max:
+            i1 = (mm + 1) * (mm + 1) + (mm + 1) + mm
+            f = 2.0 * mm + 1.0
+            for k in range(m):
+                Q[i1, k] = f * uz[k] * Q[d, k]
+        for l in range(mm + 2, l_max + 1):
+            i0 = l * l + l + mm
+            i1 = (l - 1) * (l - 1) + (l - 1) + mm
+            i2 = (l - 2) * (l - 2) + (l - 2) + mm
+            f1 = 2.0 * l - 1.0
+            f2 = l + mm - 1.0
+            inv = 1.0 / (l - mm)
+            for k in range(m):
+                Q[i0, k] = (f1 * uz[k] * Q[i1, k] - f2 * Q[i2, k]) * inv
+    for k in range(m):    # (x + iy)^m = C_m + i S_m, updated in place
+        C[k] = 1.0
+        S[k] = 0.0
+    for mm in range(l_max + 1):
+        if mm > 0:
+            for k in range(m):
+                c = C[k]
+                s = S[k]
+                C[k] = c * ux[k] - s * uy[k]
+                S[k] = s * ux[k] + c * uy[k]
+        for l in range(mm, l_max + 1):
+            base = l * l + l
+            if mm == 0:
+                nrm = norms[base]
+                for k in range(m):
+                    Y[base, k] = nrm * Q[base, k]
+            else:
+                np_ = norms[base + mm]
+                nm_ = norms[base - mm]
+                for k in range(m):
+                    Y[base + mm, k] = np_ * Q[base + mm, k] * C[k]
+                    Y[base - mm, k] = nm_ * Q[base + mm, k] * S[k]
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
+                  qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
+                  G: np.ndarray, Tq: np.ndarray) -> None:
+    """G[n, k] = R_{n+1}, G[n_max + q, k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
+    top = max(n_max - 1, qs, qu, 0)
+    for k in range(m):
+        x = _xform(rb[k], rc, scale, a, y_rc)
+        E[k] = x - 1.0
+        X[k] = 2.0 * x - 1.0
+    for k in range(m):
+        P[0, k] = 1.0
+    if top >= 1:
+        for k in range(m):
+            P[1, k] = X[k]
+    for q in range(2, top + 1):    # P_q = a_q t P_{q−1} − b_q P_{q−2}
+        aq = rec_a[q]
+        bq = rec_b[q]
+        for k in range(m):
+            P[q, k] = aq * X[k] * P[q - 1, k] - bq * P[q - 2, k]
+    for n in range(n_max):
+        sq = _SQRT_2K1[n]
+        for k in range(m):
+            G[n, k] = E[k] * sq * P[n, k]
+    for q in range(qs + 1):
+        for k in range(m):
+            G[n_max + q, k] = E[k] * E[k] * P[q, k]
+    for q in range(qu + 1):
+        s = 0.0
+        for k in range(m):
+            s += E[k] * E[k] * E[k] * P[q, k]
+        Tq[q] = s
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
+                 scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
+                 d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray, Lt: np.ndarray,
+                 qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
+                 T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
+                 uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
+                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray) -> None:
+    """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1."""
+    nlm = (l_max + 1) * (l_max + 1)
+    width = n_max + qs + 1
+    # pass 1: pairs inside the cutoff per species (lists from LAMMPS reach cutoff + skin)
+    for z in range(n_species + 1):
+        start[z] = 0
+    for p in range(p0, p1):
+        v0 = vectors[p, 0]
+        v1 = vectors[p, 1]
+        v2 = vectors[p, 2]
+        r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        if r < rc and r != 0.0:
+            start[types[neighbors[p]] + 1] += 1
+    for z in range(n_species):
+        start[z + 1] += start[z]
+    # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
+    for p in range(p0, p1):
+        v0 = vectors[p, 0]
+        v1 = vectors[p, 1]
+        v2 = vectors[p, 2]
+        r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        if r < rc and r != 0.0:
+            z = types[neighbors[p]]
+            k = start[z]
+            start[z] = k + 1
+            inv = 1.0 / r
+            rb[k] = r
+            ux[k] = v0 * inv
+            uy[k] = v1 * inv
+            uz[k] = v2 * inv
+    for z in range(n_species, 0, -1):
+        start[z] = start[z - 1]
+    start[0] = 0
+    for z in range(n_species):
+        k0 = start[z]
+        mz = start[z + 1] - k0
+        # M = G Yᵀ: the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g, one GEMM
+        if mz > 0:
+            G = np.empty((width, mz))
+            Yz = np.empty((nlm, mz))
+            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq)
+            _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
+            np.dot(G, Yz.T, M)
+        else:
+            M[:, :] = 0.0
+            Tq[:] = 0.0
+        base = z * nlm * n_max
+        for lm in range(nlm):
+            for n in range(n_max):
+                A[base + lm * n_max + n] = M[n, lm]
+        for l in range(l_max + 1):
+            g = z * (l_max + 1) + l
+            e0 = d_group[g]
+            cnt = d_group[g + 1] - e0
+            off = d_goff[g]
+            for mu in range(2 * l + 1):
+                col = l * l + mu
+                for e in range(cnt):
+                    s = 0.0
+                    for q in range(qs + 1):
+                        s += Ls[e0 + e, q] * M[n_max + q, col]
+                    D[off + mu * cnt + e] = s
+        for e in range(t_group[z], t_group[z + 1]):
+            s = 0.0
+            for q in range(qu + 1):
+                s += Lt[e, q] * Tq[q]
+            T[e] = s
+
+
+@numba.njit(parallel=True, cache=True)
+def _ace_linear_fast(
+    offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
+    scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
+    d_group: np.ndarray, d_goff: np.ndarray, d_size: int, t_group: np.ndarray, n_t: int, Ls: np.ndarray,
+    Lt: np.ndarray, qs: int, qu: int, f2: np.ndarray, f3: np.ndarray, f3c: np.ndarray, f4: np.ndarray,
+    f4c: np.ndarray, w_idx: np.ndarray, w_val: np.ndarray, n_out: int, center_types: np.ndarray,
+    mean: np.ndarray, ws: np.ndarray, b: np.ndarray, norm: np.ndarray, has: np.ndarray,
+) -> np.ndarray:
+    """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b[t] + Σ_f (X_cf −
+    mean[t, f]) · ws[t, f]) / norm[t] with ws = w / scale (NaN where has[t] == 0); Ls, Lt from product_tables."""
+    n_centers = offsets.shape[0] - 1
+    nlm = (l_max + 1) * (l_max + 1)
+    top = max(n_max - 1, qs, qu, 0)
+    width = n_max + qs + 1
+    cap = 1
+    for c in range(n_centers):
+        cap = max(cap, offsets[c + 1] - offsets[c])
+    rec_a = np.zeros(top + 1)
+    rec_b = np.zeros(top + 1)
+    for q in range(2, top + 1):
+        rec_a[q] = (2.0 * q - 1.0) / q
+        rec_b[q] = (q - 1.0) / q
+    out = np.empty(n_centers, dtype=np.float64)
+    n_chunks = (n_centers + _CHUNK - 1) // _CHUNK
+    # parallel over chunks of centres (scratch allocated once per chunk); each centre is independent
+    for ch in numba.prange(n_chunks):
+        A = np.zeros(n_species * nlm * n_max)
+        D = np.zeros(d_size)
+        T = np.zeros(n_t)
+        row = np.empty(n_out)
+        start = np.zeros(n_species + 1, dtype=np.int64)
+        rb = np.empty(cap)
+        ux = np.empty(cap)
+        uy = np.empty(cap)
+        uz = np.empty(cap)
+        E = np.empty(cap)
+        X = np.empty(cap)
+        C = np.empty(cap)
+        S = np.empty(cap)
+        P = np.empty((top + 1, cap))
+        Q = np.empty((nlm, cap))
+        Tq = np.zeros(max(qu + 1, 1))
+        M = np.empty((width, nlm))
+        for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
+            t = center_types[c]
+            if has[t] == 0:
+                out[c] = np.nan
+                continue
+            _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
+                         n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
+                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M)
+            _invariants(A, D, T, n_max, f2, f3, f3c, f4, f4c, w_idx, w_val, row)
+            acc = b[t]
+            for f in range(n_out):
+                acc += (row[f] - mean[t, f]) * ws[t, f]
+            out[c] = acc / norm[t]
+    return out

@@ -66,8 +66,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
     be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     be.add_argument("--np", type=int, default=2, help="MPI ranks")
-    be.add_argument("--model", choices=["softness", "botan"], default="softness",
-                    help="overhead: softness (tabulated C++ path) or botan (mode local, distributed, and mode "
+    be.add_argument("--model", choices=["softness", "ace", "botan"], default="softness",
+                    help="overhead: softness (tabulated C++ path), ace (an ACE activity model trained by glassfix "
+                         "train ace on the shared KA data) or botan (mode local, distributed, and mode "
                          "gather, alternating)")
     be.add_argument("--sizes", default="1000,4000,16000", help="engines: comma-separated particle numbers")
     be.add_argument("--atom-steps", type=float, default=2e6, help="engines: N x steps of each timed run")

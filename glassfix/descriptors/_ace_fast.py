@@ -18,7 +18,7 @@ import math
 import numba
 import numpy as np
 
-from glassfix.descriptors._ace_kernels import _SQRT_2K1, _invariants, _xform
+from glassfix.descriptors._ace_kernels import _SQRT_2K1, _xform
 
 # reassociation lets LLVM vectorise the reductions over pairs; no other fast-math assumptions (NaN/inf stay
 # IEEE, divisions stay exact)
@@ -31,26 +31,27 @@ def product_tables(d_ab: np.ndarray, t_abc: np.ndarray, n_max: int) -> tuple[np.
 
     With R_{a+1} = (x − 1) √(2a+1) P_a(t) (t = 2x − 1) and P_a P_b = Σ_q λ_q P_q (Legendre linearisation):
     R_{a+1} R_{b+1} = Σ_q Ls[e, q] S_q, S_q = (x − 1)² P_q(t), and R_{a+1} R_{b+1} R_{c+1} = Σ_q Lt[e, q] U_q,
-    U_q = (x − 1)³ P_q(t). λ by Gauss–Legendre quadrature, exact for these degrees up to round-off.
+    U_q = (x − 1)³ P_q(t). λ by products of Legendre series (exact up to round-off).
     Returns (Ls (n_D, qS+1), Lt (n_T, qU+1), qS, qU); qS = qU = −1 when there are no such products.
     """
-    from numpy.polynomial.legendre import leggauss, legval
+    from numpy.polynomial.legendre import legmul
 
     qs = int(d_ab.sum(axis=1).max()) if d_ab.shape[0] else -1
     qu = int(t_abc.sum(axis=1).max()) if t_abc.shape[0] else -1
     top = max(qs, qu, n_max - 1, 0)
-    nodes, weights = leggauss(2 * top + 2)    # exact for polynomials of degree ≤ 4 top + 3
-    P = np.array([legval(nodes, np.eye(top + 1)[q]) for q in range(top + 1)])
+    unit = np.eye(top + 1)
     sq = np.sqrt(2.0 * np.arange(top + 1) + 1.0)
-    proj = (2.0 * np.arange(top + 1) + 1.0)[:, None] / 2.0 * P * weights    # (q, node)
 
     def lin(rows: np.ndarray, width: int) -> np.ndarray:
+        # Legendre-series products (numpy's legmul: exact algebra in floating point, no quadrature)
         out = np.zeros((rows.shape[0], width))
         for e, r in enumerate(rows):
-            prod = np.prod(P[r], axis=0)
-            lam = proj[:width] @ prod
-            lam[np.abs(lam) < 1e-13] = 0.0    # exact zeros (parity, degree) stay zero
-            out[e] = np.prod(sq[r]) * lam
+            lam = unit[r[0]]
+            for f in r[1:]:
+                lam = legmul(lam, unit[f])
+            lam = np.asarray(lam)[:width]
+            lam[np.abs(lam) < 1e-14] = 0.0    # exact zeros (parity, degree) stay zero
+            out[e, :lam.size] = np.prod(sq[r]) * lam
         return out
 
     return lin(d_ab, qs + 1), lin(t_abc, qu + 1), qs, qu
@@ -219,17 +220,79 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
             T[e] = s
 
 
+def linear_terms(tb: dict, n_max: int) -> dict[str, np.ndarray]:
+    """The invariants as sums of monomials in A, D, T, so that a linear read-out Σ_f ws_f X_f is one sum
+    over terms c · A A A, A A, A D, A, D, T (no per-feature rows). For every term kind: index columns and,
+    per term, its feature and constant factor (the term's coefficient is factor · ws[feature])."""
+    sqrt4pi = math.sqrt(4.0 * math.pi)
+    f2, f3, f3c, f4, f4c, w_idx, w_val = (tb[k] for k in ("f2", "f3", "f3c", "f4", "f4c", "w_idx", "w_val"))
+    n2, n3 = f2.shape[0], f3.shape[0]
+    terms: dict[str, list] = {k: [] for k in ("a", "aa", "aaa", "ad", "d", "t")}
+    for f in range(n2):
+        terms["a"].append(((int(f2[f]),), f, sqrt4pi))
+    for f in range(n3):
+        i1, i2, l, dpos = (int(v) for v in f3[f])
+        for mu in range(2 * l + 1):
+            terms["aa"].append(((i1 + mu * n_max, i2 + mu * n_max), n2 + f, 1.0))
+        if dpos >= 0:
+            terms["d"].append(((dpos,), n2 + f, -float(f3c[f])))
+    for f in range(f4.shape[0]):
+        col = n2 + n3 + f
+        row = [int(v) for v in f4[f]]
+        for w in range(row[3], row[4]):
+            terms["aaa"].append(((row[0] + int(w_idx[w, 0]), row[1] + int(w_idx[w, 1]), row[2] + int(w_idx[w, 2])),
+                                 col, float(w_val[w])))
+        for t in range(3):    # self-interaction terms, Gaunt-collapsed (see _ace_kernels._invariants)
+            dpos, dstr = row[5 + 2 * t], row[6 + 2 * t]
+            if dpos >= 0:
+                for mu in range(2 * row[12 + t] + 1):
+                    terms["ad"].append(((row[t] + mu * n_max, dpos + mu * dstr), col, -float(f4c[f, t])))
+        if row[11] >= 0:
+            terms["t"].append(((row[11],), col, 2.0 * float(f4c[f, 3])))
+    width = {"a": 1, "aa": 2, "aaa": 3, "ad": 2, "d": 1, "t": 1}
+    out: dict[str, np.ndarray] = {}
+    for k, lst in terms.items():
+        out[k + "_idx"] = np.array([x[0] for x in lst], dtype=np.int64).reshape(-1, width[k])
+        out[k + "_feat"] = np.array([x[1] for x in lst], dtype=np.int64)
+        out[k + "_fac"] = np.array([x[2] for x in lst], dtype=np.float64)
+    return out
+
+
+@numba.njit(cache=True)
+def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
+                   aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray,
+                   ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray, d_c: np.ndarray, t_idx: np.ndarray,
+                   t_c: np.ndarray) -> float:
+    """Σ over the monomial terms of :func:`linear_terms` with the coefficients of centre species t."""
+    acc = 0.0
+    for i in range(a_idx.shape[0]):
+        acc += a_c[t, i] * A[a_idx[i, 0]]
+    for i in range(aa_idx.shape[0]):
+        acc += aa_c[t, i] * A[aa_idx[i, 0]] * A[aa_idx[i, 1]]
+    for i in range(aaa_idx.shape[0]):
+        acc += aaa_c[t, i] * A[aaa_idx[i, 0]] * A[aaa_idx[i, 1]] * A[aaa_idx[i, 2]]
+    for i in range(ad_idx.shape[0]):
+        acc += ad_c[t, i] * A[ad_idx[i, 0]] * D[ad_idx[i, 1]]
+    for i in range(d_idx.shape[0]):
+        acc += d_c[t, i] * D[d_idx[i, 0]]
+    for i in range(t_idx.shape[0]):
+        acc += t_c[t, i] * T[t_idx[i, 0]]
+    return acc
+
+
 @numba.njit(parallel=True, cache=True)
 def _ace_linear_fast(
     offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
     scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
     d_group: np.ndarray, d_goff: np.ndarray, d_size: int, t_group: np.ndarray, n_t: int, Ls: np.ndarray,
-    Lt: np.ndarray, qs: int, qu: int, f2: np.ndarray, f3: np.ndarray, f3c: np.ndarray, f4: np.ndarray,
-    f4c: np.ndarray, w_idx: np.ndarray, w_val: np.ndarray, n_out: int, center_types: np.ndarray,
-    mean: np.ndarray, ws: np.ndarray, b: np.ndarray, norm: np.ndarray, has: np.ndarray,
+    Lt: np.ndarray, qs: int, qu: int, center_types: np.ndarray, b0: np.ndarray, norm: np.ndarray,
+    has: np.ndarray, a_idx: np.ndarray, a_c: np.ndarray, aa_idx: np.ndarray, aa_c: np.ndarray,
+    aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
+    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray,
 ) -> np.ndarray:
-    """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b[t] + Σ_f (X_cf −
-    mean[t, f]) · ws[t, f]) / norm[t] with ws = w / scale (NaN where has[t] == 0); Ls, Lt from product_tables."""
+    """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
+    monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
+    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`."""
     n_centers = offsets.shape[0] - 1
     nlm = (l_max + 1) * (l_max + 1)
     top = max(n_max - 1, qs, qu, 0)
@@ -249,7 +312,6 @@ def _ace_linear_fast(
         A = np.zeros(n_species * nlm * n_max)
         D = np.zeros(d_size)
         T = np.zeros(n_t)
-        row = np.empty(n_out)
         start = np.zeros(n_species + 1, dtype=np.int64)
         rb = np.empty(cap)
         ux = np.empty(cap)
@@ -271,9 +333,7 @@ def _ace_linear_fast(
             _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
                          n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
                          start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M)
-            _invariants(A, D, T, n_max, f2, f3, f3c, f4, f4c, w_idx, w_val, row)
-            acc = b[t]
-            for f in range(n_out):
-                acc += (row[f] - mean[t, f]) * ws[t, f]
-            out[c] = acc / norm[t]
+            acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
+                                 t_idx, t_c)
+            out[c] = (b0[t] + acc) / norm[t]
     return out

@@ -51,7 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
-from glassfix.descriptors._ace_fast import _ace_linear_fast, product_tables
+from glassfix.descriptors._ace_fast import _ace_linear_fast, linear_terms, product_tables
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
@@ -411,12 +411,20 @@ class ACEDescriptor(Descriptor):
             )
         if "Ls" not in tb:    # built on first use: training never needs them
             tb["Ls"], tb["Lt"], tb["qs"], tb["qu"] = product_tables(tb["d_ab"], tb["t_abc"], self.n_max)
+            tb["terms"] = linear_terms(tb, self.n_max)
+        ws = w / scale
+        b0 = b - (ws * mean).sum(axis=1)
+        coef = []
+        for k in ("a", "aa", "aaa", "ad", "d", "t"):
+            idx, c = tb["terms"][k + "_idx"], tb["terms"][k + "_fac"] * ws[:, tb["terms"][k + "_feat"]]
+            # only the terms of features some head weighs: a sparse model computes fewer products
+            used = np.flatnonzero((c[has == 1] != 0.0).any(axis=0))
+            coef += [np.ascontiguousarray(idx[used]), np.ascontiguousarray(c[:, used])]
         return _ace_linear_fast(
             nl.offsets, nl.neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
             self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
-            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], tb["f2"], tb["f3"],
-            tb["f3c"], tb["f4"], tb["f4c"], tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, w / scale, b,
-            norm, has,
+            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], types[nl.centers], b0,
+            norm, has, *coef,
         )
 
 

@@ -18,7 +18,7 @@ import math
 import numba
 import numpy as np
 
-from glassfix.descriptors._ace_kernels import _SQRT_2K1, _xform
+from glassfix.descriptors._ace_kernels import _SQRT_2K1
 
 # reassociation lets LLVM vectorise the reductions over pairs; no other fast-math assumptions (NaN/inf stay
 # IEEE, divisions stay exact)
@@ -115,8 +115,18 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
                   G: np.ndarray, Tq: np.ndarray) -> None:
     """G[n, k] = R_{n+1}, G[n_max + q, k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
     top = max(n_max - 1, qs, qu, 0)
+    # x(r) of _ace_kernels._xform written out (and divisions by constants as products) so that it vectorises
+    inv_scale = 1.0 / scale
+    inv_rc = 1.0 / rc
+    inv_dy = 1.0 / (1.0 - y_rc)
     for k in range(m):
-        x = _xform(rb[k], rc, scale, a, y_rc)
+        r = rb[k]
+        u = r * inv_scale
+        u3 = u * u * u
+        y = (1.0 + u3) / (1.0 + u3 + a * u3 * u)
+        q = r * inv_rc
+        q2 = q * q
+        x = 1.0 - (y - y_rc) * inv_dy * (1.0 - q2 * q2)
         E[k] = x - 1.0
         X[k] = 2.0 * x - 1.0
     for k in range(m):
@@ -150,40 +160,61 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
                  qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
                  T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
                  uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
-                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray) -> None:
-    """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1."""
+                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray, x: np.ndarray, ci: int, explicit: bool) -> None:
+    """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1; pair vectors
+    from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
     nlm = (l_max + 1) * (l_max + 1)
     width = n_max + qs + 1
     # pass 1: pairs inside the cutoff per species (lists from LAMMPS reach cutoff + skin)
+    rc2 = rc * rc
     for z in range(n_species + 1):
         start[z] = 0
     for p in range(p0, p1):
-        v0 = vectors[p, 0]
-        v1 = vectors[p, 1]
-        v2 = vectors[p, 2]
-        r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-        if r < rc and r != 0.0:
+        if explicit:
+            j = neighbors[p]
+            v0 = x[j, 0] - x[ci, 0]
+            v1 = x[j, 1] - x[ci, 1]
+            v2 = x[j, 2] - x[ci, 2]
+        else:
+            v0 = vectors[p, 0]
+            v1 = vectors[p, 1]
+            v2 = vectors[p, 2]
+        r2 = v0 * v0 + v1 * v1 + v2 * v2
+        if r2 < rc2 and r2 != 0.0:
             start[types[neighbors[p]] + 1] += 1
     for z in range(n_species):
         start[z + 1] += start[z]
+    m = start[n_species]
     # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
     for p in range(p0, p1):
-        v0 = vectors[p, 0]
-        v1 = vectors[p, 1]
-        v2 = vectors[p, 2]
-        r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-        if r < rc and r != 0.0:
+        if explicit:
+            j = neighbors[p]
+            v0 = x[j, 0] - x[ci, 0]
+            v1 = x[j, 1] - x[ci, 1]
+            v2 = x[j, 2] - x[ci, 2]
+        else:
+            v0 = vectors[p, 0]
+            v1 = vectors[p, 1]
+            v2 = vectors[p, 2]
+        r2 = v0 * v0 + v1 * v1 + v2 * v2
+        if r2 < rc2 and r2 != 0.0:
             z = types[neighbors[p]]
             k = start[z]
             start[z] = k + 1
-            inv = 1.0 / r
-            rb[k] = r
-            ux[k] = v0 * inv
-            uy[k] = v1 * inv
-            uz[k] = v2 * inv
+            rb[k] = r2
+            ux[k] = v0
+            uy[k] = v1
+            uz[k] = v2
     for z in range(n_species, 0, -1):
         start[z] = start[z - 1]
     start[0] = 0
+    for k in range(m):    # vectorised: distances and unit vectors
+        r = math.sqrt(rb[k])
+        inv = 1.0 / r
+        rb[k] = r
+        ux[k] *= inv
+        uy[k] *= inv
+        uz[k] *= inv
     for z in range(n_species):
         k0 = start[z]
         mz = start[z + 1] - k0
@@ -288,11 +319,12 @@ def _ace_linear_fast(
     Lt: np.ndarray, qs: int, qu: int, center_types: np.ndarray, b0: np.ndarray, norm: np.ndarray,
     has: np.ndarray, a_idx: np.ndarray, a_c: np.ndarray, aa_idx: np.ndarray, aa_c: np.ndarray,
     aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
-    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray,
+    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, explicit: bool,
 ) -> np.ndarray:
     """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
     monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
-    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`."""
+    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`. With
+    ``explicit`` the pair vectors are x[neighbors[p]] − x[rows[c]] (``vectors`` unused)."""
     n_centers = offsets.shape[0] - 1
     nlm = (l_max + 1) * (l_max + 1)
     top = max(n_max - 1, qs, qu, 0)
@@ -332,7 +364,7 @@ def _ace_linear_fast(
                 continue
             _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
                          n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
-                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M)
+                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M, x, rows[c], explicit)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)
             out[c] = (b0[t] + acc) / norm[t]

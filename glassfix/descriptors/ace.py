@@ -392,12 +392,7 @@ class ACEDescriptor(Descriptor):
         nl = self._checked_neighbors(frame, centers, neighbors)
         n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
         F = self.n_features
-        mean, scale, w = np.zeros((n_types, F)), np.ones((n_types, F)), np.zeros((n_types, F))
-        b, norm, has = np.zeros(n_types), np.ones(n_types), np.zeros(n_types, dtype=np.int64)
-        for t, (m, s, wt, bt) in heads.items():
-            mean[t], scale[t], w[t], b[t], has[t] = m, s, wt, bt, 1
-            if normalize_w:
-                norm[t] = float(np.sqrt(np.dot(w[t], w[t])))
+        mean, scale, w, b, norm, has = self._head_arrays(heads, normalize_w, n_types)
         types = np.ascontiguousarray(frame.types, dtype=np.int64)
         vectors = nl.vectors if nl.n_pairs else np.zeros((0, 3), dtype=np.float64)
         tb = self._tables
@@ -409,6 +404,45 @@ class ACEDescriptor(Descriptor):
                 tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
                 tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
             )
+        return self._fast_decision(heads_arrays=(mean, scale, w, b, norm, has), offsets=nl.offsets,
+                                   neighbors=nl.neighbors, vectors=vectors, types=types,
+                                   center_types=types[nl.centers], x=np.zeros((1, 3)), rows=nl.centers,
+                                   explicit=False)
+
+    def linear_decision_explicit(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
+                                 offsets: np.ndarray, neighbors: np.ndarray,
+                                 heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                                 normalize_w: bool = False) -> np.ndarray:
+        """:meth:`linear_decision` of the atoms ``rows`` from an explicit-image CSR list (LAMMPS' ghosts:
+        pair vector x[j] − x[i], no periodicity; pairs at r ≥ r_cut ignored), without building pair vectors."""
+        x = np.ascontiguousarray(positions, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != 3:
+            raise ValueError(f"the ACE descriptor needs 3D positions (n, 3), got shape {x.shape}")
+        types = np.ascontiguousarray(types, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
+        return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
+                                   offsets=np.ascontiguousarray(offsets, dtype=np.int64),
+                                   neighbors=np.ascontiguousarray(neighbors), vectors=np.zeros((0, 3)),
+                                   types=types, center_types=types[rows], x=x, rows=rows, explicit=True)
+
+    def _head_arrays(self, heads: dict, normalize_w: bool, n_types: int) -> tuple[np.ndarray, ...]:
+        """(mean, scale, w, b, norm, has) per centre species from the heads."""
+        F = self.n_features
+        mean, scale, w = np.zeros((n_types, F)), np.ones((n_types, F)), np.zeros((n_types, F))
+        b, norm, has = np.zeros(n_types), np.ones(n_types), np.zeros(n_types, dtype=np.int64)
+        for t, (m, s, wt, bt) in heads.items():
+            mean[t], scale[t], w[t], b[t], has[t] = m, s, wt, bt, 1
+            if normalize_w:
+                norm[t] = float(np.sqrt(np.dot(w[t], w[t])))
+        return mean, scale, w, b, norm, has
+
+    def _fast_decision(self, heads_arrays: tuple[np.ndarray, ...], offsets: np.ndarray, neighbors: np.ndarray,
+                       vectors: np.ndarray, types: np.ndarray, center_types: np.ndarray, x: np.ndarray,
+                       rows: np.ndarray, explicit: bool) -> np.ndarray:
+        """The vectorised kernel with the read-out folded into monomial coefficients (``_ace_fast``)."""
+        mean, scale, w, b, norm, has = heads_arrays
+        tb = self._tables
         if "Ls" not in tb:    # built on first use: training never needs them
             tb["Ls"], tb["Lt"], tb["qs"], tb["qu"] = product_tables(tb["d_ab"], tb["t_abc"], self.n_max)
             tb["terms"] = linear_terms(tb, self.n_max)
@@ -421,10 +455,10 @@ class ACEDescriptor(Descriptor):
             used = np.flatnonzero((c[has == 1] != 0.0).any(axis=0))
             coef += [np.ascontiguousarray(idx[used]), np.ascontiguousarray(c[:, used])]
         return _ace_linear_fast(
-            nl.offsets, nl.neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
+            offsets, neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
             self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
-            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], types[nl.centers], b0,
-            norm, has, *coef,
+            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], center_types, b0,
+            norm, has, *coef, x, rows, explicit,
         )
 
 

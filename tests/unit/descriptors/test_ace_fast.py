@@ -104,3 +104,22 @@ def test_fast_decision_on_an_overlong_explicit_list_with_lonely_centres_and_miss
     nl0 = NeighborList(centers[:0], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 3)),
                        desc.cutoff)
     assert desc.linear_decision(big, heads, neighbors=nl0).shape == (0,)
+
+
+def test_explicit_image_list_equals_the_periodic_list():
+    """linear_decision_explicit (LAMMPS' layout: owned atoms then explicit ghost images, int32 neighbour
+    indices, a list reaching beyond r_cut) equals linear_decision on the periodic list, and the reference."""
+    frame = random_frame(n=150, seed=9)
+    desc = ACEDescriptor(n_species=2, max_body_order=4, degree=6, r_cut=2.6)
+    heads = random_heads(desc, [0, 1], seed=4)
+    centers = np.arange(0, frame.n_atoms, 3)
+    skin = neighbor_list(frame, desc.cutoff + 0.5, centers)
+    ghosts = frame.positions[skin.centers[skin.center_of_pair()]] + skin.vectors    # one image per pair
+    x = np.vstack([frame.positions, ghosts])
+    types = np.concatenate([frame.types, frame.types[skin.neighbors]])
+    neigh = (frame.n_atoms + np.arange(skin.n_pairs)).astype(np.int32)
+    got = desc.linear_decision_explicit(x, types, centers, skin.offsets, neigh, heads)
+    want = desc.linear_decision(frame, heads, centers=centers)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, desc.linear_decision(frame, heads, centers=centers, reference=True),
+                               rtol=0, atol=1e-10)

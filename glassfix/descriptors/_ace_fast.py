@@ -160,32 +160,18 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
                  qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
                  T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
                  uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
-                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray, x: np.ndarray, ci: int, explicit: bool) -> None:
+                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray, zs: np.ndarray, x: np.ndarray, ci: int,
+                 explicit: bool) -> None:
     """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1; pair vectors
     from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
     nlm = (l_max + 1) * (l_max + 1)
     width = n_max + qs + 1
-    # pass 1: pairs inside the cutoff per species (lists from LAMMPS reach cutoff + skin)
+    # pass 1: the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin), compacted into E, X, C, S
+    # (scratch until the geometry needs them), with their species in zs; counted per species
     rc2 = rc * rc
     for z in range(n_species + 1):
         start[z] = 0
-    for p in range(p0, p1):
-        if explicit:
-            j = neighbors[p]
-            v0 = x[j, 0] - x[ci, 0]
-            v1 = x[j, 1] - x[ci, 1]
-            v2 = x[j, 2] - x[ci, 2]
-        else:
-            v0 = vectors[p, 0]
-            v1 = vectors[p, 1]
-            v2 = vectors[p, 2]
-        r2 = v0 * v0 + v1 * v1 + v2 * v2
-        if r2 < rc2 and r2 != 0.0:
-            start[types[neighbors[p]] + 1] += 1
-    for z in range(n_species):
-        start[z + 1] += start[z]
-    m = start[n_species]
-    # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
+    m = 0
     for p in range(p0, p1):
         if explicit:
             j = neighbors[p]
@@ -199,12 +185,24 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
         r2 = v0 * v0 + v1 * v1 + v2 * v2
         if r2 < rc2 and r2 != 0.0:
             z = types[neighbors[p]]
-            k = start[z]
-            start[z] = k + 1
-            rb[k] = r2
-            ux[k] = v0
-            uy[k] = v1
-            uz[k] = v2
+            E[m] = r2
+            X[m] = v0
+            C[m] = v1
+            S[m] = v2
+            zs[m] = z
+            start[z + 1] += 1
+            m += 1
+    for z in range(n_species):
+        start[z + 1] += start[z]
+    # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
+    for i in range(m):
+        z = zs[i]
+        k = start[z]
+        start[z] = k + 1
+        rb[k] = E[i]
+        ux[k] = X[i]
+        uy[k] = C[i]
+        uz[k] = S[i]
     for z in range(n_species, 0, -1):
         start[z] = start[z - 1]
     start[0] = 0
@@ -357,6 +355,7 @@ def _ace_linear_fast(
         Q = np.empty((nlm, cap))
         Tq = np.zeros(max(qu + 1, 1))
         M = np.empty((width, nlm))
+        zs = np.empty(cap, dtype=np.int64)
         for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
             t = center_types[c]
             if has[t] == 0:
@@ -364,7 +363,7 @@ def _ace_linear_fast(
                 continue
             _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
                          n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
-                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M, x, rows[c], explicit)
+                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M, zs, x, rows[c], explicit)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)
             out[c] = (b0[t] + acc) / norm[t]

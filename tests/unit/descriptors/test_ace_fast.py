@@ -123,3 +123,17 @@ def test_explicit_image_list_equals_the_periodic_list():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
     np.testing.assert_allclose(got, desc.linear_decision(frame, heads, centers=centers, reference=True),
                                rtol=0, atol=1e-10)
+
+
+def test_explicit_list_with_shared_ghost_images():
+    """LAMMPS' real layout (each periodic image once, owned atoms as neighbours by their own index; the
+    benchmark builds it with models.bench._explicit_images): equal to the periodic list."""
+    from glassfix.models.bench import _explicit_images
+
+    frame = random_frame(n=150, seed=11)
+    desc = ACEDescriptor(n_species=2, max_body_order=4, degree=6, r_cut=2.6)
+    heads = random_heads(desc, [0, 1], seed=6)
+    x, types, rows, offsets, neigh = _explicit_images(frame, desc.cutoff + 0.3)
+    assert frame.n_atoms < x.shape[0] < frame.n_atoms + neigh.size    # images shared between lists
+    got = desc.linear_decision_explicit(x, types, rows, offsets, neigh, heads)
+    np.testing.assert_allclose(got, desc.linear_decision(frame, heads), rtol=0, atol=1e-10)

@@ -112,8 +112,8 @@ def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: in
 @numba.njit(cache=True, fastmath=_FM)
 def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
                   qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
-                  G: np.ndarray, Tq: np.ndarray) -> None:
-    """G[n, k] = R_{n+1}, G[n_max + q, k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
+                  G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray) -> None:
+    """G[rowR[n], k] = R_{n+1}, G[rowS[q], k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
     top = max(n_max - 1, qs, qu, 0)
     # x(r) of _ace_kernels._xform written out (and divisions by constants as products) so that it vectorises
     inv_scale = 1.0 / scale
@@ -142,10 +142,11 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
     for n in range(n_max):
         sq = _SQRT_2K1[n]
         for k in range(m):
-            G[n, k] = E[k] * sq * P[n, k]
+            G[rowR[n], k] = E[k] * sq * P[n, k]
     for q in range(qs + 1):
+        row = rowS[q]
         for k in range(m):
-            G[n_max + q, k] = E[k] * E[k] * P[q, k]
+            G[row, k] = E[k] * E[k] * P[q, k]
     for q in range(qu + 1):
         s = 0.0
         for k in range(m):
@@ -160,8 +161,9 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
                  qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
                  T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
                  uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
-                 S: np.ndarray, Tq: np.ndarray, M: np.ndarray, zs: np.ndarray, x: np.ndarray, ci: int,
-                 explicit: bool) -> None:
+                 S: np.ndarray, Tq: np.ndarray, M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray,
+                 ci: int, explicit: bool, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray,
+                 nh: int) -> None:
     """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1; pair vectors
     from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
     nlm = (l_max + 1) * (l_max + 1)
@@ -216,31 +218,49 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
     for z in range(n_species):
         k0 = start[z]
         mz = start[z + 1] - k0
-        # M = G Yᵀ: the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g, one GEMM
+        # the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g: for l = 0 (Y_00 constant)
+        # row sums of G; for l ≥ 1 one GEMM of the rows some l ≥ 1 needs (a prefix of G) with Y_{l≥1}
         if mz > 0:
             G = np.empty((width, mz))
             Yz = np.empty((nlm, mz))
-            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq)
-            _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
-            np.dot(G, Yz.T, M)
+            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq, rowR, rowS)
+            y00 = norms[0]
+            for r in range(width):
+                acc = 0.0
+                for k in range(mz):
+                    acc += G[r, k]
+                M0[r] = y00 * acc
+            if nlm > 1 and nh > 0:
+                _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
+                np.dot(G[:nh], Yz[1:].T, Mhi)
         else:
-            M[:, :] = 0.0
+            M0[:] = 0.0
+            Mhi[:, :] = 0.0
             Tq[:] = 0.0
         base = z * nlm * n_max
-        for lm in range(nlm):
-            for n in range(n_max):
-                A[base + lm * n_max + n] = M[n, lm]
+        for n in range(n_max):
+            A[base + n] = M0[rowR[n]]
+        for l in range(1, l_max + 1):
+            kk = nlim[l]
+            for lm in range(l * l, (l + 1) * (l + 1)):
+                for n in range(n_max):
+                    A[base + lm * n_max + n] = Mhi[rowR[n], lm - 1] if n < kk else 0.0
         for l in range(l_max + 1):
             g = z * (l_max + 1) + l
             e0 = d_group[g]
             cnt = d_group[g + 1] - e0
             off = d_goff[g]
+            qmax = qsl[l]
             for mu in range(2 * l + 1):
                 col = l * l + mu
                 for e in range(cnt):
                     s = 0.0
-                    for q in range(qs + 1):
-                        s += Ls[e0 + e, q] * M[n_max + q, col]
+                    if l == 0:
+                        for q in range(qmax + 1):
+                            s += Ls[e0 + e, q] * M0[rowS[q]]
+                    else:
+                        for q in range(qmax + 1):
+                            s += Ls[e0 + e, q] * Mhi[rowS[q], col - 1]
                     D[off + mu * cnt + e] = s
         for e in range(t_group[z], t_group[z + 1]):
             s = 0.0
@@ -318,15 +338,30 @@ def _ace_linear_fast(
     has: np.ndarray, a_idx: np.ndarray, a_c: np.ndarray, aa_idx: np.ndarray, aa_c: np.ndarray,
     aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
     d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, explicit: bool,
+    nlim: np.ndarray, qsl: np.ndarray,
 ) -> np.ndarray:
     """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
     monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
     ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`. With
-    ``explicit`` the pair vectors are x[neighbors[p]] − x[rows[c]] (``vectors`` unused)."""
+    ``explicit`` the pair vectors are x[neighbors[p]] − x[rows[c]] (``vectors`` unused). nlim[l]: radial
+    functions the invariants use at l; qsl[l]: highest q of the linearised pair products at l (−1: none)."""
     n_centers = offsets.shape[0] - 1
     nlm = (l_max + 1) * (l_max + 1)
     top = max(n_max - 1, qs, qu, 0)
     width = n_max + qs + 1
+    # row order of G: first what some l ≥ 1 needs (R_1 … R_nhr, S_0 … S_qsh: the GEMM's prefix), then the rest
+    nhr = 0
+    qsh = -1
+    for l in range(1, l_max + 1):
+        nhr = max(nhr, nlim[l])
+        qsh = max(qsh, qsl[l])
+    nh = nhr + qsh + 1
+    rowR = np.empty(n_max, dtype=np.int64)
+    rowS = np.empty(qs + 1, dtype=np.int64)
+    for n in range(n_max):
+        rowR[n] = n if n < nhr else nh + (n - nhr)
+    for q in range(qs + 1):
+        rowS[q] = nhr + q if q <= qsh else nh + (n_max - nhr) + (q - qsh - 1)
     cap = 1
     for c in range(n_centers):
         cap = max(cap, offsets[c + 1] - offsets[c])
@@ -354,7 +389,8 @@ def _ace_linear_fast(
         P = np.empty((top + 1, cap))
         Q = np.empty((nlm, cap))
         Tq = np.zeros(max(qu + 1, 1))
-        M = np.empty((width, nlm))
+        M0 = np.empty(width)
+        Mhi = np.empty((max(nh, 1), max(nlm - 1, 1)))
         zs = np.empty(cap, dtype=np.int64)
         for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
             t = center_types[c]
@@ -363,7 +399,8 @@ def _ace_linear_fast(
                 continue
             _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
                          n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
-                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M, zs, x, rows[c], explicit)
+                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, x, rows[c], explicit, nlim,
+                         qsl, rowR, rowS, nh)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)
             out[c] = (b0[t] + acc) / norm[t]

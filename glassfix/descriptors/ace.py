@@ -446,6 +446,12 @@ class ACEDescriptor(Descriptor):
         if "Ls" not in tb:    # built on first use: training never needs them
             tb["Ls"], tb["Lt"], tb["qs"], tb["qu"] = product_tables(tb["d_ab"], tb["t_abc"], self.n_max)
             tb["terms"] = linear_terms(tb, self.n_max)
+            qsl = np.full(tb["l_max"] + 1, -1, dtype=np.int64)    # highest linearised q per l
+            for g in range(tb["d_group"].size - 1):
+                ab = tb["d_ab"][tb["d_group"][g]:tb["d_group"][g + 1]]
+                if ab.shape[0]:
+                    qsl[g % (tb["l_max"] + 1)] = max(qsl[g % (tb["l_max"] + 1)], int(ab.sum(axis=1).max()))
+            tb["qsl"] = qsl
         ws = w / scale
         b0 = b - (ws * mean).sum(axis=1)
         coef = []
@@ -458,7 +464,7 @@ class ACEDescriptor(Descriptor):
             offsets, neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
             self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
             tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], center_types, b0,
-            norm, has, *coef, x, rows, explicit,
+            norm, has, *coef, x, rows, explicit, tb["nlim"], tb["qsl"],
         )
 
 

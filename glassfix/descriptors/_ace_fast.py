@@ -2,13 +2,17 @@
 pair/triple sums and purified invariants as :func:`glassfix.descriptors._ace_kernels._ace_kernel`, computed
 structure-of-arrays per centre so the compiler vectorises every loop over neighbours.
 
-Per centre: (1) its pairs with r < r_cut are partitioned by neighbour species into contiguous scratch
-columns; (2) distance transform, Legendre radial basis and real harmonics are evaluated for all pairs at once
-(loops over pairs innermost); (3) every needed sum A[ζ,l,μ,n] = Σ_j R_n Y_lμ, D = Σ_j R_a R_b Y_lμ and
-T = Σ_j R_a R_b R_c is one dot product over the species' contiguous pairs; (4) invariants and the linear
-read-out per centre (shared with the reference kernel). No per-pair Python work and no (N × features)
-intermediate. The sums are reassociated (vector lanes), so results equal the reference kernel to
-round-off, not bitwise; they do not depend on the number of threads. Lengths in σ_AA.
+Per centre: (1) its pairs with r < r_cut (from a NeighborList's vectors, or from positions and LAMMPS'
+explicit ghost list) are compacted and partitioned by neighbour species; (2) distance transform, Legendre
+polynomials and real harmonics are evaluated for all pairs at once (loops over pairs innermost); (3) the
+radial columns R_n = (x−1)√(2n−1)P_{n−1}, S_q = (x−1)²P_q and U_q = (x−1)³P_q give, per species, the
+generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) by row sums (l = 0, Y_00 is constant) and one GEMM (l ≥ 1);
+A is read off it, D = Σ_j R_a R_b Y_lμ and T = Σ_j R_a R_b R_c follow by the exact Legendre linearisation
+P_a P_b = Σ_q λ_q P_q (:func:`product_tables`), so no per-pair work grows with the number of products;
+(4) the linear read-out Σ_f ws_f X_f is one sum over monomials in A, D, T (:func:`linear_terms`). No
+per-pair Python work and no (N × features) intermediate. Sums are reassociated (vector lanes, BLAS), so
+results equal the reference kernel to round-off, not bitwise; they do not depend on the number of
+threads. Lengths in σ_AA.
 """
 
 from __future__ import annotations

@@ -412,7 +412,8 @@ def bench_ace_onthefly(repeats: int = 5, config: int = 1, skin: float = 0.3,
             + "). *before*: the pairs inside r_cut with their vectors "
             "(`_explicit_pairs`), then the per-pair fused kernel (`linear_decision(reference=True)`), what the "
             "fix ran before; *after*: `ActivityModel.predict_local` (pairs partitioned by species, radial "
-            "columns and harmonics vectorised over pairs, one GEMM per centre and species, purification "
+            "columns and harmonics vectorised over pairs, per centre and species row sums for l = 0 and one "
+            "GEMM for l ≥ 1, purification "
             "products by exact Legendre linearisation, read-out folded into monomial coefficients). "
             f"Largest difference of the probabilities: {diff:.1e} (asserted ≤ 1e-10).", "",
             "| repeat | before (s) | after (s) | ratio | before CPU (s) | after CPU (s) | CPU ratio |",

@@ -137,3 +137,38 @@ def test_explicit_list_with_shared_ghost_images():
     assert frame.n_atoms < x.shape[0] < frame.n_atoms + neigh.size    # images shared between lists
     got = desc.linear_decision_explicit(x, types, rows, offsets, neigh, heads)
     np.testing.assert_allclose(got, desc.linear_decision(frame, heads), rtol=0, atol=1e-10)
+
+
+def test_sparse_heads_prune_terms_and_equal_the_full_path(monkeypatch):
+    """Heads that weigh few features (a selected-feature model): only their monomials are summed, and the
+    decision equals the reference kernel (all invariants computed) and the feature path to 1e-10."""
+    frame = random_frame(n=150, seed=13)
+    desc = ACEDescriptor(n_species=2, max_body_order=4, degree=7, r_cut=2.8)
+    rng = np.random.default_rng(3)
+    heads = random_heads(desc, [0, 1], seed=8)
+    keep = rng.random(desc.n_features) < 0.1    # ~10 % of the features, the same set for both heads
+    heads = {t: (m, s, np.where(keep, w, 0.0), b) for t, (m, s, w, b) in heads.items()}
+    got = desc.linear_decision(frame, heads)
+    np.testing.assert_allclose(got, desc.linear_decision(frame, heads, reference=True), rtol=0, atol=1e-10)
+    X = desc.compute(frame)
+    want = np.array([heads[t][3] + (((X[i] - heads[t][0]) / heads[t][1]) * heads[t][2]).sum()
+                     for i, t in enumerate(frame.types)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    # the pruned sum has only the kept features' terms
+    terms = desc._tables["terms"]
+    n_all = sum(terms[k + "_feat"].size for k in ("a", "aa", "aaa", "ad", "d", "t"))
+    n_kept = sum(int(keep[terms[k + "_feat"]].sum()) for k in ("a", "aa", "aaa", "ad", "d", "t"))
+    assert 0 < n_kept < 0.3 * n_all
+    import glassfix.descriptors.ace as ace_mod
+
+    seen = {}
+    kernel = ace_mod._ace_linear_fast
+
+    def spy(*args):
+        # the 12 monomial arrays follow (center_types, b0, norm, has): 6 index/coefficient pairs
+        seen["n_terms"] = sum(a.shape[0] for a in args[25:37:2])
+        return kernel(*args)
+
+    monkeypatch.setattr(ace_mod, "_ace_linear_fast", spy)
+    desc.linear_decision(frame, heads)
+    assert seen["n_terms"] == n_kept

@@ -40,6 +40,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from glassfix.models.bench import bench_ace_readout
 
         bench_ace_readout(repeats=args.repeats, report=Path(args.report))
+    elif args.what == "ace-onthefly":
+        from glassfix.models.bench import bench_ace_onthefly
+
+        bench_ace_onthefly(repeats=args.repeats, report=Path(args.report))
     elif args.what == "overhead":
         bench_overhead(out_dir=Path(args.out), n_atoms=args.n or 32000, steps=args.steps or 2000, every=args.every,
                        repeats=args.repeats, nprocs=args.np, report=Path(args.report), model_kind=args.model)
@@ -50,7 +54,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     """Register ``glassfix bench`` on the sub-command parser."""
     be = sub.add_parser("bench", help="benchmarks that write docs/benchmarks.md")
     be.add_argument("what", choices=["overhead", "descriptors", "cg", "swap", "iso", "engines", "gnn",
-                                        "ace-readout"],
+                                        "ace-readout", "ace-onthefly"],
                     help="overhead: wall-time ratio of KA NVE with vs without fix glass/predict; "
                          "descriptors: atoms/s of each descriptor on the shared KA N=4096 frame; "
                          "iso: isoconfigurational launcher vs bare lmp, replica atom-steps/s "
@@ -58,7 +62,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                          "OpenMM (CPU 1, 2 threads; CUDA if present) at --sizes; gnn: BOTAN forward and training "
                          "step, split-weight message passing vs per-edge concatenation on the shared N=4096 graph; "
                          "ace-readout: ACE activity with the classifier fused into the invariant kernel vs the "
-                         "feature matrix; cg: coarse-grained (Jung) descriptors, one-pass kernel vs the "
+                         "feature matrix; ace-onthefly: ACE activity as fix glass/predict runs it (explicit "
+                         "ghost list), vectorised kernel vs the per-pair kernel; cg: coarse-grained (Jung) descriptors, one-pass kernel vs the "
                          "per-centre lists, JBB N=1290 2D and KA N=4096 3D, one thread; swap: swap-MC sweeps/s "
                          "(Verlet lists vs cell scan) and LAMMPS hybrid MD + fix atom/swap, JBB N=1290")
     be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
@@ -66,8 +71,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
     be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     be.add_argument("--np", type=int, default=2, help="MPI ranks")
-    be.add_argument("--model", choices=["softness", "botan"], default="softness",
-                    help="overhead: softness (tabulated C++ path) or botan (mode local, distributed, and mode "
+    be.add_argument("--model", choices=["softness", "ace", "botan"], default="softness",
+                    help="overhead: softness (tabulated C++ path), ace (an ACE activity model trained by glassfix "
+                         "train ace on the shared KA data) or botan (mode local, distributed, and mode "
                          "gather, alternating)")
     be.add_argument("--sizes", default="1000,4000,16000", help="engines: comma-separated particle numbers")
     be.add_argument("--atom-steps", type=float, default=2e6, help="engines: N x steps of each timed run")

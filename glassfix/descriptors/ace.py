@@ -51,6 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
+from glassfix.descriptors._ace_fast import _ace_linear_fast, linear_terms, product_tables
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
@@ -380,12 +381,53 @@ class ACEDescriptor(Descriptor):
 
     def linear_decision(self, frame: Frame, heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
                         normalize_w: bool = False, centers: np.ndarray | None = None,
-                        neighbors: NeighborList | None = None) -> np.ndarray:
+                        neighbors: NeighborList | None = None, reference: bool = False) -> np.ndarray:
         """Per-centre (b + Σ_f (X_f − mean_f)/scale_f · w_f) [/ |w|] with the head of the centre's species,
         heads[t] = (mean, scale, w, b), fused into the invariant kernel (no feature matrix); NaN for
-        species without a head. Equals the features' SoftnessHead.decision to round-off (dimensionless)."""
+        species without a head. Equals the features' SoftnessHead.decision to round-off (dimensionless).
+
+        Default: the vectorised kernel (``_ace_fast``: per centre and neighbour species one GEMM of the radial
+        columns with the harmonics, purification products by exact Legendre linearisation);
+        ``reference=True``: the per-pair kernel of ``_ace_kernels`` (same numbers to round-off)."""
         nl = self._checked_neighbors(frame, centers, neighbors)
         n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
+        F = self.n_features
+        mean, scale, w, b, norm, has = self._head_arrays(heads, normalize_w, n_types)
+        types = np.ascontiguousarray(frame.types, dtype=np.int64)
+        vectors = nl.vectors if nl.n_pairs else np.zeros((0, 3), dtype=np.float64)
+        tb = self._tables
+        if reference:
+            return _ace_linear_kernel(
+                nl.offsets, nl.neighbors, vectors, types,
+                self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
+                tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
+                tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
+                tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
+            )
+        return self._fast_decision(heads_arrays=(mean, scale, w, b, norm, has), offsets=nl.offsets,
+                                   neighbors=nl.neighbors, vectors=vectors, types=types,
+                                   center_types=types[nl.centers], x=np.zeros((1, 3)), rows=nl.centers,
+                                   explicit=False)
+
+    def linear_decision_explicit(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
+                                 offsets: np.ndarray, neighbors: np.ndarray,
+                                 heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                                 normalize_w: bool = False) -> np.ndarray:
+        """:meth:`linear_decision` of the atoms ``rows`` from an explicit-image CSR list (LAMMPS' ghosts:
+        pair vector x[j] − x[i], no periodicity; pairs at r ≥ r_cut ignored), without building pair vectors."""
+        x = np.ascontiguousarray(positions, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != 3:
+            raise ValueError(f"the ACE descriptor needs 3D positions (n, 3), got shape {x.shape}")
+        types = np.ascontiguousarray(types, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
+        return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
+                                   offsets=np.ascontiguousarray(offsets, dtype=np.int64),
+                                   neighbors=np.ascontiguousarray(neighbors), vectors=np.zeros((0, 3)),
+                                   types=types, center_types=types[rows], x=x, rows=rows, explicit=True)
+
+    def _head_arrays(self, heads: dict, normalize_w: bool, n_types: int) -> tuple[np.ndarray, ...]:
+        """(mean, scale, w, b, norm, has) per centre species from the heads."""
         F = self.n_features
         mean, scale, w = np.zeros((n_types, F)), np.ones((n_types, F)), np.zeros((n_types, F))
         b, norm, has = np.zeros(n_types), np.ones(n_types), np.zeros(n_types, dtype=np.int64)
@@ -393,15 +435,36 @@ class ACEDescriptor(Descriptor):
             mean[t], scale[t], w[t], b[t], has[t] = m, s, wt, bt, 1
             if normalize_w:
                 norm[t] = float(np.sqrt(np.dot(w[t], w[t])))
-        types = np.ascontiguousarray(frame.types, dtype=np.int64)
-        vectors = nl.vectors if nl.n_pairs else np.zeros((0, 3), dtype=np.float64)
+        return mean, scale, w, b, norm, has
+
+    def _fast_decision(self, heads_arrays: tuple[np.ndarray, ...], offsets: np.ndarray, neighbors: np.ndarray,
+                       vectors: np.ndarray, types: np.ndarray, center_types: np.ndarray, x: np.ndarray,
+                       rows: np.ndarray, explicit: bool) -> np.ndarray:
+        """The vectorised kernel with the read-out folded into monomial coefficients (``_ace_fast``)."""
+        mean, scale, w, b, norm, has = heads_arrays
         tb = self._tables
-        return _ace_linear_kernel(
-            nl.offsets, nl.neighbors, vectors, types,
-            self.r_cut, tb["scale"], tb["a"], tb["y_rc"], self.n_species, self.n_max, tb["l_max"],
-            tb["nlim"], tb["norms"], tb["d_ab"], tb["d_group"], tb["d_goff"], tb["d_size"],
-            tb["t_abc"], tb["t_group"], tb["f2"], tb["f3"], tb["f3c"], tb["f4"], tb["f4c"],
-            tb["w_idx"], tb["w_val"], F, types[nl.centers], mean, scale, w, b, norm, has,
+        if "Ls" not in tb:    # built on first use: training never needs them
+            tb["Ls"], tb["Lt"], tb["qs"], tb["qu"] = product_tables(tb["d_ab"], tb["t_abc"], self.n_max)
+            tb["terms"] = linear_terms(tb, self.n_max)
+            qsl = np.full(tb["l_max"] + 1, -1, dtype=np.int64)    # highest linearised q per l
+            for g in range(tb["d_group"].size - 1):
+                ab = tb["d_ab"][tb["d_group"][g]:tb["d_group"][g + 1]]
+                if ab.shape[0]:
+                    qsl[g % (tb["l_max"] + 1)] = max(qsl[g % (tb["l_max"] + 1)], int(ab.sum(axis=1).max()))
+            tb["qsl"] = qsl
+        ws = w / scale
+        b0 = b - (ws * mean).sum(axis=1)
+        coef = []
+        for k in ("a", "aa", "aaa", "ad", "d", "t"):
+            idx, c = tb["terms"][k + "_idx"], tb["terms"][k + "_fac"] * ws[:, tb["terms"][k + "_feat"]]
+            # only the terms of features some head weighs: a sparse model computes fewer products
+            used = np.flatnonzero((c[has == 1] != 0.0).any(axis=0))
+            coef += [np.ascontiguousarray(idx[used]), np.ascontiguousarray(c[:, used])]
+        return _ace_linear_fast(
+            offsets, neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
+            self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
+            tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], center_types, b0,
+            norm, has, *coef, x, rows, explicit, tb["nlim"], tb["qsl"],
         )
 
 

@@ -59,6 +59,19 @@ class ActivityModel(LinearHeadsModel):
         decision = self.descriptor.linear_decision(frame, heads, self.normalize_w, centers, neighbors)
         return self._output(decision)[:, None]
 
+    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
+                      neighbors: np.ndarray) -> np.ndarray | None:
+        """P(active) of ``rows`` from LAMMPS' explicit list (see :meth:`Predictor.predict_local`): the fused
+        ACE kernel reads the positions itself (no pair-vector array); None for other descriptors or 2D."""
+        from glassfix.descriptors.ace import ACEDescriptor
+
+        if type(self.descriptor) is not ACEDescriptor or self.descriptor.n_features == 0 or positions.shape[1] != 3:
+            return None
+        heads = {t: (h.mean, h.scale, h.w, h.b) for t, h in self.heads.items()}
+        decision = self.descriptor.linear_decision_explicit(positions, types, rows, offsets, neighbors, heads,
+                                                            self.normalize_w)
+        return self._output(decision)[:, None]
+
     def _output(self, decision: np.ndarray) -> np.ndarray:
         """P(active) = σ(decision)."""
         from scipy.special import expit

@@ -105,6 +105,13 @@ class Predictor(ABC):
         """
         return None
 
+    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
+                      neighbors: np.ndarray) -> np.ndarray | None:
+        """Outputs (len(rows), n_outputs) of the atoms ``rows`` straight from an explicit-image CSR list (LAMMPS'
+        owned + ghost atoms, lengths in σ, ``types`` already model species; pairs may reach beyond the
+        receptive field), or None (default): the fix then builds a NeighborList and calls :meth:`predict`."""
+        return None
+
     @abstractmethod
     def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:
         """Outputs (n, n_outputs) from descriptor rows X (n, n_features) and the centres' 0-based types."""

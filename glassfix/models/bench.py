@@ -7,7 +7,9 @@ Forward (no_grad) and training-step (forward + backward of the p-weighted MSE) w
 N = 4096 KA graph, variants alternating within each repeat; the reported figure is the median of the
 per-repeat ratios (baseline / fast). Outputs and gradients of both are asserted equal to float32 round-off
 before anything is timed. ``ace-readout``: the ACE activity classifier with its read-out fused into the
-invariant kernel vs features → standardise → logistic, on one shared frame. Results are appended to
+invariant kernel vs features → standardise → logistic, on one shared frame. ``ace-onthefly``: the same
+classifier as fix glass/predict evaluates it in mode local, the vectorised kernel vs the per-pair kernel
+(before/after of issue 15 item 3). Results are appended to
 ``docs/benchmarks.md``.
 """
 
@@ -22,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["baseline_forward", "compare_outputs", "bench_gnn", "bench_ace_readout", "edge_macs", "ROUNDOFF"]
+__all__ = ["baseline_forward", "compare_outputs", "bench_gnn", "bench_ace_readout", "bench_ace_onthefly", "edge_macs",
+           "ROUNDOFF"]
 
 # |fast − baseline| ≤ ROUNDOFF × max|baseline|: float32 (ε = 1.2e-7) sums of 64–256 terms, 7 cycles deep
 ROUNDOFF = 2e-5
@@ -299,4 +302,124 @@ def bench_ace_readout(repeats: int = 5, config: int = 1, report: Path | None = P
         ]
         text = report.read_text() if Path(report).exists() else "# glassfix benchmarks\n"
         atomic_write_text(report, text.rstrip("\n") + "\n" + "\n".join(lines))
+    return r
+
+
+def _explicit_images(frame, cutoff: float):
+    """LAMMPS' layout of one rank's input to fix glass/predict: the owned atoms, then each periodic image
+    that some atom's full list (reaching ``cutoff``, σ) needs, once; returns (positions, types, rows, offsets,
+    int32 neighbour indices into the positions)."""
+    from glassfix.core.neighbors import neighbor_list
+
+    nl = neighbor_list(frame, cutoff, np.arange(frame.n_atoms))
+    n = frame.n_atoms
+    pos = frame.positions[nl.centers[nl.center_of_pair()]] + nl.vectors
+    # image of each listed neighbour, in cell vectors; shift (0, 0, 0) is the owned atom itself
+    frac = (pos - frame.positions[nl.neighbors]) @ np.linalg.inv(frame.cell)
+    shift = np.rint(frac).astype(np.int64)
+    key = (nl.neighbors * 1000 + (shift[:, 0] + 5) * 100 + (shift[:, 1] + 5) * 10 + (shift[:, 2] + 5))
+    own = (shift == 0).all(axis=1)
+    uniq, inv = np.unique(key[~own], return_inverse=True)
+    first = np.flatnonzero(~own)[np.unique(inv, return_index=True)[1]]
+    neigh = nl.neighbors.copy()
+    neigh[~own] = n + inv
+    x = np.ascontiguousarray(np.vstack([frame.positions, pos[first]]))
+    types = np.concatenate([frame.types, frame.types[nl.neighbors[first]]]).astype(np.int64)
+    return x, types, nl.centers, nl.offsets, neigh.astype(np.int32)
+
+
+def bench_ace_onthefly(repeats: int = 5, config: int = 1, skin: float = 0.3,
+                       report: Path | None = Path("docs/benchmarks.md")) -> dict:
+    """ACE activity as fix glass/predict evaluates it in mode local (one numba thread, LAMMPS' explicit
+    ghost list reaching r_cut + skin), before (pair-vector list, then the per-pair fused kernel) vs after
+    (``predict_local``: the vectorised kernel reading positions); median per-repeat ratio → ``report``."""
+    import numba
+    from rich.console import Console
+    from scipy.special import expit
+
+    from glassfix import __version__
+    from glassfix.core.frame import Frame, NeighborList
+    from glassfix.core.machine import append_bench_section, machine_description
+    from glassfix.data.shared import load_iso_npz, shared_iso_files
+    from glassfix.descriptors.ace import ACEDescriptor
+    from glassfix.engines.lammps.bridge import _explicit_pairs
+    from glassfix.models.activity import ActivityModel
+
+    console = Console()
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        frame, _ = load_iso_npz(shared_iso_files()[config - 1])
+        desc = ACEDescriptor(n_species=2, species_names=["A", "B"])    # glassfix train ace's default basis
+        sub = np.arange(0, frame.n_atoms, 8)
+        X = desc.compute(frame, centers=sub)
+        data = {t: (X[frame.types[sub] == t], X[frame.types[sub] == t][:, 5] > np.median(X[frame.types[sub] == t][:, 5]))
+                for t in (0, 1)}    # a structural label: an L2 model weighs every feature, like a trained one
+        model = ActivityModel.train(desc, data, C=1.0)
+        x, types, rows, offsets, neigh = _explicit_images(frame, desc.cutoff + skin)
+        heads = {t: (h.mean, h.scale, h.w, h.b) for t, h in model.heads.items()}
+
+        def before() -> np.ndarray:
+            # the fix's path before: pairs r < r_cut with their vectors, then the per-pair fused kernel
+            off, j, vec = _explicit_pairs(x, rows, offsets, neigh, desc.cutoff)
+            nl = NeighborList(rows, off, j, vec, desc.cutoff)
+            fr = Frame(positions=x, types=types, cell=np.eye(3), pbc=np.zeros(3, dtype=bool))
+            return expit(desc.linear_decision(fr, heads, neighbors=nl, reference=True))[:, None]
+
+        def after() -> np.ndarray:
+            return model.predict_local(x, types, rows, offsets, neigh)
+
+        diff = float(np.abs(before() - after()).max())
+        if not diff <= 1e-10:
+            raise AssertionError(f"on-the-fly ACE before/after differ by {diff:.1e} (> 1e-10)")
+        times: dict[str, list[float]] = {"before": [], "after": [], "before_cpu": [], "after_cpu": []}
+        for i in range(repeats):
+            for name, fn in ((("before", before), ("after", after)) if i % 2 == 0
+                             else (("after", after), ("before", before))):
+                t0, c0 = time.perf_counter(), time.process_time()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+                times[name + "_cpu"].append(time.process_time() - c0)
+            console.print(f"repeat {i + 1}/{repeats}: before {times['before'][-1]:.3f} s, after "
+                          f"{times['after'][-1]:.3f} s")
+    finally:
+        numba.set_num_threads(old)
+    ratios = [b / a for b, a in zip(times["before"], times["after"])]
+    cpu_ratios = [b / a for b, a in zip(times["before_cpu"], times["after_cpu"])]
+    r = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
+         "glassfix": __version__, "n_atoms": frame.n_atoms, "n_features": desc.n_features, "max_diff": diff,
+         "n_pairs_listed": int(neigh.size), "skin": skin, "n_ghosts": int(x.shape[0] - frame.n_atoms),
+         "nonzero_weights": {model.species[t]: int(np.count_nonzero(h.w)) for t, h in model.heads.items()}, "load_average": os.getloadavg()[0], **times,
+         "ratios": ratios, "median_ratio": statistics.median(ratios), "cpu_ratios": cpu_ratios,
+         "median_cpu_ratio": statistics.median(cpu_ratios)}
+    console.print(f"[bold]median ratio before/after {r['median_ratio']:.2f} (CPU time {r['median_cpu_ratio']:.2f})"
+                  "[/bold]")
+    if report is not None:
+        rows_md = [f"| {i + 1} | {b:.3f} | {a:.3f} | {q:.2f} | {bc:.3f} | {ac:.3f} | {qc:.2f} |"
+                   for i, (b, a, q, bc, ac, qc) in enumerate(zip(r["before"], r["after"], ratios, r["before_cpu"],
+                                                                 r["after_cpu"], cpu_ratios))]
+        append_bench_section(Path(report), [
+            "", f"## ACE activity on the fly: vectorised kernel vs per-pair kernel — {r['date']}", "",
+            f"Command: `glassfix bench ace-onthefly --repeats {repeats}`  ",
+            f"Machine: {r['machine']}; glassfix {r['glassfix']}; one numba thread (as one MPI rank). 1-min load "
+            f"average at the end {r['load_average']:.1f}: ratios within each repeat; CPU time (process time) "
+            "beside wall time because other jobs shared the cores.", "",
+            f"Shared KA configuration {config}, all N = {r['n_atoms']} atoms as centres, given as fix glass/predict "
+            f"hands them over in mode local: owned atoms plus each periodic image the full lists need, once "
+            f"({r['n_ghosts']} ghosts), lists reaching r_cut + {skin:g}σ ({r['n_pairs_listed']} pairs). ACE activity classifier on purified "
+            f"invariants (body order 4, degree 10, r_cut = 4σ: {r['n_features']} features, L2 logistic heads; "
+            "non-zero weights per head: " + ", ".join(f"{k} {v}" for k, v in r["nonzero_weights"].items())
+            + "). *before*: the pairs inside r_cut with their vectors "
+            "(`_explicit_pairs`), then the per-pair fused kernel (`linear_decision(reference=True)`), what the "
+            "fix ran before; *after*: `ActivityModel.predict_local` (pairs partitioned by species, radial "
+            "columns and harmonics vectorised over pairs, per centre and species row sums for l = 0 and one "
+            "GEMM for l ≥ 1, purification "
+            "products by exact Legendre linearisation, read-out folded into monomial coefficients). "
+            f"Largest difference of the probabilities: {diff:.1e} (asserted ≤ 1e-10).", "",
+            "| repeat | before (s) | after (s) | ratio | before CPU (s) | after CPU (s) | CPU ratio |",
+            "|---|---|---|---|---|---|---|", *rows_md, "",
+            f"**Median ratio {r['median_ratio']:.2f}× wall, {r['median_cpu_ratio']:.2f}× CPU time** (per repeat "
+            f"{min(ratios):.2f}–{max(ratios):.2f} wall). Median time per evaluation of {r['n_atoms']} centres: "
+            f"before {statistics.median(r['before']):.3f} s, after {statistics.median(r['after']):.3f} s wall.", "",
+        ])
     return r

@@ -49,3 +49,27 @@ def test_variants_report_states_its_own_numbers(tmp_path):
     assert "15.36 MB received per rank and evaluation" in text    # 6 × 64 × 4 B × 10000
     assert "mode local, 244 µs" in text    # 4 s / 2 evaluations / 8192 atoms
     assert "mode gather measured per atom 610 µs" in text    # 20 s / 2 / 16384
+
+
+def test_ace_overhead_report_states_its_own_numbers(tmp_path):
+    """bench overhead --model ace: the fix line, and a report whose verdict, per-evaluation time and budget
+    follow from the loop times it lists."""
+    from pathlib import Path
+
+    from glassfix.bench import _append_report, _fix_variants
+
+    assert _fix_variants("ace", Path("m.glassfix"), 100) == {
+        "with": "fix ace all glass/predict 100 model m.glassfix ghost auto"}
+    report = tmp_path / "benchmarks.md"
+    r = {"model": "ace", "date": "2026-12-02", "machine": "m", "glassfix": "0", "n_atoms": 16384, "steps": 2000,
+         "every": 100, "nprocs": 2, "loop_without_s": [10.0, 12.0, 11.0], "loop_with_s": [13.0, 15.0, 14.0],
+         "ratio_per_repeat": [1.3, 1.25, 14 / 11], "median_ratio": 14 / 11, "model_text": "MODEL", "target": 1.25,
+         "train_commands": ["glassfix train ace X"], "extra_by_section_s": {"Modify": 3.0}}
+    _append_report(report, r)
+    text = report.read_text()
+    assert "`glassfix bench overhead --model ace --n 16384 --steps 2000 --every 100 --np 2 --repeats 3`" in text
+    assert "evaluating MODEL on every atom" in text
+    assert "**Median ratio: 1.273** (target ≤ 1.25: not met)" in text
+    assert "extra loop time 0.150 s" in text    # median of 3/20 s per evaluation
+    assert "the target allows 0.138 s (0.25 × the 0.550 s that 100 steps take" in text    # 11 s / 20
+    assert "`glassfix train ace X`" in text

@@ -256,6 +256,14 @@ class PredictHandler:
         try:
             la = LocalAtoms.from_view(view, self.dim)
             x, ltypes, ids = la.positions, la.types, la.ids
+            if la.rows.size:
+                # a model that reads LAMMPS' explicit list itself (ACE activity): no pair-vector arrays
+                fast = self.model.predict_local(np.ascontiguousarray(x), self.type_map[ltypes - 1], la.rows,
+                                                la.offsets, la.neighbors)
+                if fast is not None:
+                    out = _out_array(view, la.rows.size, self.n_outputs)
+                    out[:] = np.asarray(fast, dtype=np.float64).reshape(la.rows.size, -1)[:, self.columns]
+                    return
             nl = _local_neighbors(la, self.receptive_field)
             out = _out_array(view, nl.n_centers, self.n_outputs)
             if nl.n_centers == 0:

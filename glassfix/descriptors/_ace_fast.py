@@ -1,0 +1,411 @@
+"""Vectorised per-centre ACE kernel for on-the-fly evaluation (fix glass/predict): the same atomic base,
+pair/triple sums and purified invariants as :func:`glassfix.descriptors._ace_kernels._ace_kernel`, computed
+structure-of-arrays per centre so the compiler vectorises every loop over neighbours.
+
+Per centre: (1) its pairs with r < r_cut (from a NeighborList's vectors, or from positions and LAMMPS'
+explicit ghost list) are compacted and partitioned by neighbour species; (2) distance transform, Legendre
+polynomials and real harmonics are evaluated for all pairs at once (loops over pairs innermost); (3) the
+radial columns R_n = (x−1)√(2n−1)P_{n−1}, S_q = (x−1)²P_q and U_q = (x−1)³P_q give, per species, the
+generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) by row sums (l = 0, Y_00 is constant) and one GEMM (l ≥ 1);
+A is read off it, D = Σ_j R_a R_b Y_lμ and T = Σ_j R_a R_b R_c follow by the exact Legendre linearisation
+P_a P_b = Σ_q λ_q P_q (:func:`product_tables`), so no per-pair work grows with the number of products;
+(4) the linear read-out Σ_f ws_f X_f is one sum over monomials in A, D, T (:func:`linear_terms`). No
+per-pair Python work and no (N × features) intermediate. Sums are reassociated (vector lanes, BLAS), so
+results equal the reference kernel to round-off, not bitwise; they do not depend on the number of
+threads. Lengths in σ_AA.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from glassfix.descriptors._ace_kernels import _SQRT_2K1
+
+# reassociation lets LLVM vectorise the reductions over pairs; no other fast-math assumptions (NaN/inf stay
+# IEEE, divisions stay exact)
+_FM = {"reassoc", "contract"}
+_CHUNK = 32    # centres per scratch allocation
+
+
+def product_tables(d_ab: np.ndarray, t_abc: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Exact linearisations of the radial products the purification needs (dimensionless).
+
+    With R_{a+1} = (x − 1) √(2a+1) P_a(t) (t = 2x − 1) and P_a P_b = Σ_q λ_q P_q (Legendre linearisation):
+    R_{a+1} R_{b+1} = Σ_q Ls[e, q] S_q, S_q = (x − 1)² P_q(t), and R_{a+1} R_{b+1} R_{c+1} = Σ_q Lt[e, q] U_q,
+    U_q = (x − 1)³ P_q(t). λ by products of Legendre series (exact up to round-off).
+    Returns (Ls (n_D, qS+1), Lt (n_T, qU+1), qS, qU); qS = qU = −1 when there are no such products.
+    """
+    from numpy.polynomial.legendre import legmul
+
+    qs = int(d_ab.sum(axis=1).max()) if d_ab.shape[0] else -1
+    qu = int(t_abc.sum(axis=1).max()) if t_abc.shape[0] else -1
+    top = max(qs, qu, n_max - 1, 0)
+    unit = np.eye(top + 1)
+    sq = np.sqrt(2.0 * np.arange(top + 1) + 1.0)
+
+    def lin(rows: np.ndarray, width: int) -> np.ndarray:
+        # Legendre-series products (numpy's legmul: exact algebra in floating point, no quadrature)
+        out = np.zeros((rows.shape[0], width))
+        for e, r in enumerate(rows):
+            lam = unit[r[0]]
+            for f in r[1:]:
+                lam = legmul(lam, unit[f])
+            lam = np.asarray(lam)[:width]
+            lam[np.abs(lam) < 1e-14] = 0.0    # exact zeros (parity, degree) stay zero
+            out[e, :lam.size] = np.prod(sq[r]) * lam
+        return out
+
+    return lin(d_ab, qs + 1), lin(t_abc, qu + 1), qs, qu
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: int, norms: np.ndarray,
+               Q: np.ndarray, Y: np.ndarray, C: np.ndarray, S: np.ndarray) -> None:
+    """Y[l² + l + μ, k] = real harmonics of the unit vectors k < m (recurrences of ``_ace_kernels._ylm``)."""
+    for mm in range(l_max + 1):
+        d = mm * mm + 2 * mm
+        if mm == 0:
+            for k in range(m):
+                Q[0, k] = 1.0
+        else:
+            dp = (mm - 1) * (mm - 1) + 2 * (mm - 1)
+            f = 2.0 * mm - 1.0
+            for k in range(m):
+                Q[d, k] = Q[dp, k] * f
+        if mm + 1 <= l_max:
+            i1 = (mm + 1) * (mm + 1) + (mm + 1) + mm
+            f = 2.0 * mm + 1.0
+            for k in range(m):
+                Q[i1, k] = f * uz[k] * Q[d, k]
+        for l in range(mm + 2, l_max + 1):
+            i0 = l * l + l + mm
+            i1 = (l - 1) * (l - 1) + (l - 1) + mm
+            i2 = (l - 2) * (l - 2) + (l - 2) + mm
+            f1 = 2.0 * l - 1.0
+            f2 = l + mm - 1.0
+            inv = 1.0 / (l - mm)
+            for k in range(m):
+                Q[i0, k] = (f1 * uz[k] * Q[i1, k] - f2 * Q[i2, k]) * inv
+    for k in range(m):    # (x + iy)^m = C_m + i S_m, updated in place
+        C[k] = 1.0
+        S[k] = 0.0
+    for mm in range(l_max + 1):
+        if mm > 0:
+            for k in range(m):
+                c = C[k]
+                s = S[k]
+                C[k] = c * ux[k] - s * uy[k]
+                S[k] = s * ux[k] + c * uy[k]
+        for l in range(mm, l_max + 1):
+            base = l * l + l
+            if mm == 0:
+                nrm = norms[base]
+                for k in range(m):
+                    Y[base, k] = nrm * Q[base, k]
+            else:
+                np_ = norms[base + mm]
+                nm_ = norms[base - mm]
+                for k in range(m):
+                    Y[base + mm, k] = np_ * Q[base + mm, k] * C[k]
+                    Y[base - mm, k] = nm_ * Q[base + mm, k] * S[k]
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
+                  qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
+                  G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray) -> None:
+    """G[rowR[n], k] = R_{n+1}, G[rowS[q], k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
+    top = max(n_max - 1, qs, qu, 0)
+    # x(r) of _ace_kernels._xform written out (and divisions by constants as products) so that it vectorises
+    inv_scale = 1.0 / scale
+    inv_rc = 1.0 / rc
+    inv_dy = 1.0 / (1.0 - y_rc)
+    for k in range(m):
+        r = rb[k]
+        u = r * inv_scale
+        u3 = u * u * u
+        y = (1.0 + u3) / (1.0 + u3 + a * u3 * u)
+        q = r * inv_rc
+        q2 = q * q
+        x = 1.0 - (y - y_rc) * inv_dy * (1.0 - q2 * q2)
+        E[k] = x - 1.0
+        X[k] = 2.0 * x - 1.0
+    for k in range(m):
+        P[0, k] = 1.0
+    if top >= 1:
+        for k in range(m):
+            P[1, k] = X[k]
+    for q in range(2, top + 1):    # P_q = a_q t P_{q−1} − b_q P_{q−2}
+        aq = rec_a[q]
+        bq = rec_b[q]
+        for k in range(m):
+            P[q, k] = aq * X[k] * P[q - 1, k] - bq * P[q - 2, k]
+    for n in range(n_max):
+        sq = _SQRT_2K1[n]
+        for k in range(m):
+            G[rowR[n], k] = E[k] * sq * P[n, k]
+    for q in range(qs + 1):
+        row = rowS[q]
+        for k in range(m):
+            G[row, k] = E[k] * E[k] * P[q, k]
+    for q in range(qu + 1):
+        s = 0.0
+        for k in range(m):
+            s += E[k] * E[k] * E[k] * P[q, k]
+        Tq[q] = s
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
+                 scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
+                 d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray, Lt: np.ndarray,
+                 qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
+                 T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
+                 uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
+                 S: np.ndarray, Tq: np.ndarray, M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray,
+                 ci: int, explicit: bool, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray,
+                 nh: int) -> None:
+    """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1; pair vectors
+    from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
+    nlm = (l_max + 1) * (l_max + 1)
+    width = n_max + qs + 1
+    # pass 1: the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin), compacted into E, X, C, S
+    # (scratch until the geometry needs them), with their species in zs; counted per species
+    rc2 = rc * rc
+    for z in range(n_species + 1):
+        start[z] = 0
+    m = 0
+    for p in range(p0, p1):
+        if explicit:
+            j = neighbors[p]
+            v0 = x[j, 0] - x[ci, 0]
+            v1 = x[j, 1] - x[ci, 1]
+            v2 = x[j, 2] - x[ci, 2]
+        else:
+            v0 = vectors[p, 0]
+            v1 = vectors[p, 1]
+            v2 = vectors[p, 2]
+        r2 = v0 * v0 + v1 * v1 + v2 * v2
+        if r2 < rc2 and r2 != 0.0:
+            z = types[neighbors[p]]
+            E[m] = r2
+            X[m] = v0
+            C[m] = v1
+            S[m] = v2
+            zs[m] = z
+            start[z + 1] += 1
+            m += 1
+    for z in range(n_species):
+        start[z + 1] += start[z]
+    # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
+    for i in range(m):
+        z = zs[i]
+        k = start[z]
+        start[z] = k + 1
+        rb[k] = E[i]
+        ux[k] = X[i]
+        uy[k] = C[i]
+        uz[k] = S[i]
+    for z in range(n_species, 0, -1):
+        start[z] = start[z - 1]
+    start[0] = 0
+    for k in range(m):    # vectorised: distances and unit vectors
+        r = math.sqrt(rb[k])
+        inv = 1.0 / r
+        rb[k] = r
+        ux[k] *= inv
+        uy[k] *= inv
+        uz[k] *= inv
+    for z in range(n_species):
+        k0 = start[z]
+        mz = start[z + 1] - k0
+        # the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g: for l = 0 (Y_00 constant)
+        # row sums of G; for l ≥ 1 one GEMM of the rows some l ≥ 1 needs (a prefix of G) with Y_{l≥1}
+        if mz > 0:
+            G = np.empty((width, mz))
+            Yz = np.empty((nlm, mz))
+            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq, rowR, rowS)
+            y00 = norms[0]
+            for r in range(width):
+                acc = 0.0
+                for k in range(mz):
+                    acc += G[r, k]
+                M0[r] = y00 * acc
+            if nlm > 1 and nh > 0:
+                _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
+                np.dot(G[:nh], Yz[1:].T, Mhi)
+        else:
+            M0[:] = 0.0
+            Mhi[:, :] = 0.0
+            Tq[:] = 0.0
+        base = z * nlm * n_max
+        for n in range(n_max):
+            A[base + n] = M0[rowR[n]]
+        for l in range(1, l_max + 1):
+            kk = nlim[l]
+            for lm in range(l * l, (l + 1) * (l + 1)):
+                for n in range(n_max):
+                    A[base + lm * n_max + n] = Mhi[rowR[n], lm - 1] if n < kk else 0.0
+        for l in range(l_max + 1):
+            g = z * (l_max + 1) + l
+            e0 = d_group[g]
+            cnt = d_group[g + 1] - e0
+            off = d_goff[g]
+            qmax = qsl[l]
+            for mu in range(2 * l + 1):
+                col = l * l + mu
+                for e in range(cnt):
+                    s = 0.0
+                    if l == 0:
+                        for q in range(qmax + 1):
+                            s += Ls[e0 + e, q] * M0[rowS[q]]
+                    else:
+                        for q in range(qmax + 1):
+                            s += Ls[e0 + e, q] * Mhi[rowS[q], col - 1]
+                    D[off + mu * cnt + e] = s
+        for e in range(t_group[z], t_group[z + 1]):
+            s = 0.0
+            for q in range(qu + 1):
+                s += Lt[e, q] * Tq[q]
+            T[e] = s
+
+
+def linear_terms(tb: dict, n_max: int) -> dict[str, np.ndarray]:
+    """The invariants as sums of monomials in A, D, T, so that a linear read-out Σ_f ws_f X_f is one sum
+    over terms c · A A A, A A, A D, A, D, T (no per-feature rows). For every term kind: index columns and,
+    per term, its feature and constant factor (the term's coefficient is factor · ws[feature])."""
+    sqrt4pi = math.sqrt(4.0 * math.pi)
+    f2, f3, f3c, f4, f4c, w_idx, w_val = (tb[k] for k in ("f2", "f3", "f3c", "f4", "f4c", "w_idx", "w_val"))
+    n2, n3 = f2.shape[0], f3.shape[0]
+    terms: dict[str, list] = {k: [] for k in ("a", "aa", "aaa", "ad", "d", "t")}
+    for f in range(n2):
+        terms["a"].append(((int(f2[f]),), f, sqrt4pi))
+    for f in range(n3):
+        i1, i2, l, dpos = (int(v) for v in f3[f])
+        for mu in range(2 * l + 1):
+            terms["aa"].append(((i1 + mu * n_max, i2 + mu * n_max), n2 + f, 1.0))
+        if dpos >= 0:
+            terms["d"].append(((dpos,), n2 + f, -float(f3c[f])))
+    for f in range(f4.shape[0]):
+        col = n2 + n3 + f
+        row = [int(v) for v in f4[f]]
+        for w in range(row[3], row[4]):
+            terms["aaa"].append(((row[0] + int(w_idx[w, 0]), row[1] + int(w_idx[w, 1]), row[2] + int(w_idx[w, 2])),
+                                 col, float(w_val[w])))
+        for t in range(3):    # self-interaction terms, Gaunt-collapsed (see _ace_kernels._invariants)
+            dpos, dstr = row[5 + 2 * t], row[6 + 2 * t]
+            if dpos >= 0:
+                for mu in range(2 * row[12 + t] + 1):
+                    terms["ad"].append(((row[t] + mu * n_max, dpos + mu * dstr), col, -float(f4c[f, t])))
+        if row[11] >= 0:
+            terms["t"].append(((row[11],), col, 2.0 * float(f4c[f, 3])))
+    width = {"a": 1, "aa": 2, "aaa": 3, "ad": 2, "d": 1, "t": 1}
+    out: dict[str, np.ndarray] = {}
+    for k, lst in terms.items():
+        out[k + "_idx"] = np.array([x[0] for x in lst], dtype=np.int64).reshape(-1, width[k])
+        out[k + "_feat"] = np.array([x[1] for x in lst], dtype=np.int64)
+        out[k + "_fac"] = np.array([x[2] for x in lst], dtype=np.float64)
+    return out
+
+
+@numba.njit(cache=True)
+def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
+                   aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray,
+                   ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray, d_c: np.ndarray, t_idx: np.ndarray,
+                   t_c: np.ndarray) -> float:
+    """Σ over the monomial terms of :func:`linear_terms` with the coefficients of centre species t."""
+    acc = 0.0
+    for i in range(a_idx.shape[0]):
+        acc += a_c[t, i] * A[a_idx[i, 0]]
+    for i in range(aa_idx.shape[0]):
+        acc += aa_c[t, i] * A[aa_idx[i, 0]] * A[aa_idx[i, 1]]
+    for i in range(aaa_idx.shape[0]):
+        acc += aaa_c[t, i] * A[aaa_idx[i, 0]] * A[aaa_idx[i, 1]] * A[aaa_idx[i, 2]]
+    for i in range(ad_idx.shape[0]):
+        acc += ad_c[t, i] * A[ad_idx[i, 0]] * D[ad_idx[i, 1]]
+    for i in range(d_idx.shape[0]):
+        acc += d_c[t, i] * D[d_idx[i, 0]]
+    for i in range(t_idx.shape[0]):
+        acc += t_c[t, i] * T[t_idx[i, 0]]
+    return acc
+
+
+@numba.njit(parallel=True, cache=True)
+def _ace_linear_fast(
+    offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
+    scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
+    d_group: np.ndarray, d_goff: np.ndarray, d_size: int, t_group: np.ndarray, n_t: int, Ls: np.ndarray,
+    Lt: np.ndarray, qs: int, qu: int, center_types: np.ndarray, b0: np.ndarray, norm: np.ndarray,
+    has: np.ndarray, a_idx: np.ndarray, a_c: np.ndarray, aa_idx: np.ndarray, aa_c: np.ndarray,
+    aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
+    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, explicit: bool,
+    nlim: np.ndarray, qsl: np.ndarray,
+) -> np.ndarray:
+    """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
+    monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
+    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`. With
+    ``explicit`` the pair vectors are x[neighbors[p]] − x[rows[c]] (``vectors`` unused). nlim[l]: radial
+    functions the invariants use at l; qsl[l]: highest q of the linearised pair products at l (−1: none)."""
+    n_centers = offsets.shape[0] - 1
+    nlm = (l_max + 1) * (l_max + 1)
+    top = max(n_max - 1, qs, qu, 0)
+    width = n_max + qs + 1
+    # row order of G: first what some l ≥ 1 needs (R_1 … R_nhr, S_0 … S_qsh: the GEMM's prefix), then the rest
+    nhr = 0
+    qsh = -1
+    for l in range(1, l_max + 1):
+        nhr = max(nhr, nlim[l])
+        qsh = max(qsh, qsl[l])
+    nh = nhr + qsh + 1
+    rowR = np.empty(n_max, dtype=np.int64)
+    rowS = np.empty(qs + 1, dtype=np.int64)
+    for n in range(n_max):
+        rowR[n] = n if n < nhr else nh + (n - nhr)
+    for q in range(qs + 1):
+        rowS[q] = nhr + q if q <= qsh else nh + (n_max - nhr) + (q - qsh - 1)
+    cap = 1
+    for c in range(n_centers):
+        cap = max(cap, offsets[c + 1] - offsets[c])
+    rec_a = np.zeros(top + 1)
+    rec_b = np.zeros(top + 1)
+    for q in range(2, top + 1):
+        rec_a[q] = (2.0 * q - 1.0) / q
+        rec_b[q] = (q - 1.0) / q
+    out = np.empty(n_centers, dtype=np.float64)
+    n_chunks = (n_centers + _CHUNK - 1) // _CHUNK
+    # parallel over chunks of centres (scratch allocated once per chunk); each centre is independent
+    for ch in numba.prange(n_chunks):
+        A = np.zeros(n_species * nlm * n_max)
+        D = np.zeros(d_size)
+        T = np.zeros(n_t)
+        start = np.zeros(n_species + 1, dtype=np.int64)
+        rb = np.empty(cap)
+        ux = np.empty(cap)
+        uy = np.empty(cap)
+        uz = np.empty(cap)
+        E = np.empty(cap)
+        X = np.empty(cap)
+        C = np.empty(cap)
+        S = np.empty(cap)
+        P = np.empty((top + 1, cap))
+        Q = np.empty((nlm, cap))
+        Tq = np.zeros(max(qu + 1, 1))
+        M0 = np.empty(width)
+        Mhi = np.empty((max(nh, 1), max(nlm - 1, 1)))
+        zs = np.empty(cap, dtype=np.int64)
+        for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
+            t = center_types[c]
+            if has[t] == 0:
+                out[c] = np.nan
+                continue
+            _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
+                         n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
+                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, x, rows[c], explicit, nlim,
+                         qsl, rowR, rowS, nh)
+            acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
+                                 t_idx, t_c)
+            out[c] = (b0[t] + acc) / norm[t]
+    return out

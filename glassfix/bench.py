@@ -218,11 +218,17 @@ def bench_overhead(out_dir: Path, n_atoms: int = 32000, steps: int = 2000, every
     def save_state():
         atomic_write_json(state_path, state, indent=2)
 
-    if not (out_dir / "start.data").exists():
+    # the start configuration is reused only for the same N (a directory reused with another --n
+    # would otherwise time the old size under the new label)
+    start_key = out_dir / "start.json"
+    start_ok = ((out_dir / "start.data").exists() and start_key.exists()
+                and json.loads(start_key.read_text()).get("n_atoms") == n_atoms)
+    if not start_ok:
         with console.status(f"preparing KA N={n_atoms} …"):
             (out_dir / "prepare.lmp").write_text(_PREPARE.format(
                 n=n_atoms, seed=4711, seed2=4712, nb=n_atoms - round(0.8 * n_atoms), pair=_PAIR, equil=2000))
             run_lammps(out_dir / "prepare.lmp", nprocs=nprocs, cwd=out_dir, log_path="log.prepare")
+        atomic_write_json(start_key, {"n_atoms": n_atoms}, indent=None)
     _fix_variants(model_kind, Path("m"), every)    # validates model_kind before any work
     train_commands: list[str] = []
     if not model:

@@ -76,8 +76,9 @@ def _run_ranks(model: BotanModel, f: Frame, nslab: int, exchange: bool) -> np.nd
                 rows[no:] = table[ids[no:]]
             barrier.wait()
 
-        node = model.predict_distributed(f.types[ids], edge_index, edge_vec, halo)
-        out[owned] = node[:no]
+        node = model.predict_distributed(f.types[ids], edge_index, edge_vec, halo, n_owned=no)
+        assert node.shape == (no,)
+        out[owned] = node
 
     threads = [threading.Thread(target=rank, args=(k,)) for k in range(nslab)]
     for t in threads:

@@ -1,0 +1,129 @@
+"""BOTAN inference kernel: the no-grad message passing of :mod:`glassfix.models.botan`, blocked over edges.
+
+One cycle's edge update is a chain of E-row steps (gather of the node blocks, + the h_e⁰ block,
++ W_e·h_e, ReLU, the second layer, the sum into the destination). Done one full E × 64 tensor at a time
+(the autograd forward) every step streams ≈ 40 MB through memory for the 4096 graph; here the edges are
+grouped by destination and processed in blocks of whole destination nodes (``CHUNK_EDGES`` edges, ≈ 1 MB
+per tensor), so the chain runs in cache and only h_e (updated in place: an edge's new state depends on
+its own old state and the node states, never on other edges) and the tied h_e⁰ block travel through
+memory once per cycle. The arithmetic is the autograd forward's, term by term; each node still sums its
+incoming edges in the given edge order (stable grouping).
+
+Distributed message passing (``n_dst`` < rows, ``exchange``): only the first ``n_dst`` nodes (a rank's
+owned atoms) are destinations and get node updates; the other rows are sources only (ghosts), whose
+states ``exchange`` supplies after every cycle but the last.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["infer", "linear_relu", "CHUNK_EDGES"]
+
+# edges per block: 4096 × 64 float32 = 1 MB per per-edge tensor, a few of them live at once (L2 / L3)
+CHUNK_EDGES = 4096
+
+_FUSED: bool | None = None
+
+
+def _fused_available() -> bool:
+    global _FUSED
+    if _FUSED is None:
+        import torch
+
+        _FUSED = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    return _FUSED
+
+
+def linear_relu(layer, x):
+    """relu(layer(x)); in inference on the CPU as one oneDNN call with the bias and the ReLU fused
+    into the product (≈ 1.6× faster per E-row layer than separate passes, same values)."""
+    import torch
+
+    if (_fused_available() and not torch.is_grad_enabled() and x.device.type == "cpu"
+            and x.dtype == torch.float32 and x.is_contiguous() and x.shape[0] > 0):
+        return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "relu", [], "")
+    return layer(x).relu_()
+
+
+def _blocks(starts: np.ndarray, n_edges: int, chunk: int) -> list[tuple[int, int, int, int]]:
+    """(first node, end node, first edge, end edge) of runs of whole destination nodes with ≈ chunk edges."""
+    m = starts.shape[0]
+    cuts = np.searchsorted(starts, np.arange(chunk, n_edges, chunk), side="left")
+    nodes = [0, *np.unique(cuts[(cuts > 0) & (cuts < m)]).tolist(), m]
+    edge_at = [int(starts[a]) if a < m else int(n_edges) for a in nodes]
+    return [(nodes[k], nodes[k + 1], edge_at[k], edge_at[k + 1]) for k in range(len(nodes) - 1)
+            if nodes[k + 1] > nodes[k]]
+
+
+def infer(net, x, edge_index, edge_attr, edges: bool = True, n_dst: int | None = None,
+          exchange: Callable[[Any], Any] | None = None, chunk: int = CHUNK_EDGES):
+    """No-grad BOTAN forward of ``net`` (a build_network module): (node_out (n_dst,), edge_out (E,) or None).
+
+    ``x`` (n, 1) node features, ``edge_index`` (2, E) src/dst, ``edge_attr`` (E, d) r_dst − r_src. With
+    ``n_dst`` every destination must be < n_dst; node states and outputs are those of rows < n_dst, and
+    ``exchange(hv (n_dst, h)) -> (n, h)`` returns all rows' states (rows ≥ n_dst from their owners)
+    between cycles (without it, n_dst must be n)."""
+    import torch
+
+    F = torch.nn.functional
+    n = int(x.shape[0])
+    m = n if n_dst is None else int(n_dst)
+    if m != n and exchange is None:
+        raise ValueError(f"n_dst = {m} < {n} rows needs an exchange of the other rows' node states")
+    h = net.decoder.fc1.in_features
+    e1, e2 = net.network.edge_model.mlp.fc1, net.network.edge_model.mlp.fc2
+    v1, v2 = net.network.node_model.mlp.fc1, net.network.node_model.mlp.fc2
+    src, dst = edge_index[0], edge_index[1]
+    n_e = int(src.numel())
+    dev = edge_attr.device
+
+    # edges grouped by destination; stable, so each node sums its incoming edges in the given order
+    keys = dst.to(torch.int32) if m < 2 ** 31 else dst
+    order = torch.argsort(keys, stable=True)
+    counts = torch.bincount(dst, minlength=m)
+    if counts.numel() != m:
+        raise ValueError(f"an edge ends on row {int(dst.max())}, but only rows < {m} are destinations")
+    starts = (torch.cumsum(counts, 0) - counts).cpu().numpy()
+    # row 2i of the node table viewed as (2n, h) is W_src·h_i, row 2i+1 is W_dst·h_i: bags of two
+    pairs = torch.stack([2 * src[order], 2 * dst[order] + 1], dim=1).reshape(-1)
+    blocks = _blocks(starts, n_e, max(1, int(chunk)))
+    widest = max([e - s for _, _, s, e in blocks], default=0)
+    pair_offsets = torch.arange(0, 2 * widest, 2, dtype=torch.int64, device=dev)
+    rows = torch.arange(widest, dtype=torch.int64, device=dev)
+    in_offsets = [torch.as_tensor(starts[a:b] - s, dtype=torch.int64, device=dev) for a, b, s, _ in blocks]
+
+    w_nodes = torch.cat([e1.weight[:, :h], e1.weight[:, h:2 * h]], dim=0)    # [W_src; W_dst]
+    w_edge = e1.weight[:, 2 * h:3 * h].t()
+    w_v, w_agg = v1.weight[:, :h].t(), v1.weight[:, 2 * h:].t()
+    hv = net.node_encoder(x)
+    he = net.edge_encoder(edge_attr[order]).contiguous()    # the edge states, updated in place by blocks
+    c_edge = F.linear(he, e1.weight[:, 3 * h:], e1.bias)    # the tied h_e⁰ block, once per forward
+    c_node = F.linear(hv[:m], v1.weight[:, h:2 * h], v1.bias)
+    for cycle in range(net.n_steps):
+        table = F.linear(hv, w_nodes).reshape(2 * hv.shape[0], h)
+        agg = []
+        for (a, b, s, e), offs in zip(blocks, in_offsets):
+            k = e - s
+            if k == 0:    # destinations without incoming edges sum nothing
+                agg.append(torch.zeros((b - a, h), dtype=he.dtype, device=dev))
+                continue
+            pre = F.embedding_bag(pairs[2 * s:2 * e], table, pair_offsets[:k], mode="sum")
+            pre.add_(c_edge[s:e]).addmm_(he[s:e], w_edge).relu_()
+            he[s:e] = linear_relu(e2, pre)
+            agg.append(F.embedding_bag(rows[:k], he[s:e], offs, mode="sum"))    # Σ over incoming edges
+        agg = torch.cat(agg) if agg else torch.zeros((m, h), dtype=he.dtype, device=dev)
+        hv_new = linear_relu(v2, torch.addmm(c_node, hv[:m], w_v).addmm_(agg, w_agg).relu_())
+        if cycle < net.n_steps - 1 and exchange is not None:
+            hv = exchange(hv_new)
+        else:
+            hv = hv_new
+    node = net.decoder(hv[:m])
+    if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
+        return node, None
+    dec_e = net.decoder if net.edge_decoder is None else net.edge_decoder
+    edge = torch.empty(n_e, dtype=he.dtype, device=dev)
+    edge[order] = dec_e(he)
+    return node, edge

@@ -48,6 +48,14 @@ def linear_relu(layer, x):
     return layer(x).relu_()
 
 
+def _dense_relu(layer, x, out=None):
+    """relu(x Wᵀ + b), written into ``out`` when given (a block of a larger tensor): MKL's GEMM then one
+    in-cache ReLU pass, faster on ≈ 4096-row blocks than oneDNN's fused call plus a copy."""
+    import torch
+
+    return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
+
+
 def _blocks(starts: np.ndarray, n_edges: int, chunk: int) -> list[tuple[int, int, int, int]]:
     """(first node, end node, first edge, end edge) of runs of whole destination nodes with ≈ chunk edges."""
     m = starts.shape[0]
@@ -96,34 +104,44 @@ def infer(net, x, edge_index, edge_attr, edges: bool = True, n_dst: int | None =
     in_offsets = [torch.as_tensor(starts[a:b] - s, dtype=torch.int64, device=dev) for a, b, s, _ in blocks]
 
     w_nodes = torch.cat([e1.weight[:, :h], e1.weight[:, h:2 * h]], dim=0)    # [W_src; W_dst]
-    w_edge = e1.weight[:, 2 * h:3 * h].t()
+    w_edge, w_e0 = e1.weight[:, 2 * h:3 * h].t(), e1.weight[:, 3 * h:].t()
     w_v, w_agg = v1.weight[:, :h].t(), v1.weight[:, 2 * h:].t()
+    dtype = edge_attr.dtype
+    # h_e (updated in place, block by block) and the tied h_e⁰ block W_e⁰·h_e⁰ + b, encoded by blocks
+    he = torch.empty((n_e, h), dtype=dtype, device=dev)
+    c_edge = torch.empty((n_e, h), dtype=dtype, device=dev)
+    enc = net.edge_encoder
+    for _, _, s, e in blocks:
+        _dense_relu(enc.fc2, _dense_relu(enc.fc1, edge_attr[order[s:e]]), out=he[s:e])
+        torch.addmm(e1.bias, he[s:e], w_e0, out=c_edge[s:e])
     hv = net.node_encoder(x)
-    he = net.edge_encoder(edge_attr[order]).contiguous()    # the edge states, updated in place by blocks
-    c_edge = F.linear(he, e1.weight[:, 3 * h:], e1.bias)    # the tied h_e⁰ block, once per forward
     c_node = F.linear(hv[:m], v1.weight[:, h:2 * h], v1.bias)
+    dec_e = net.decoder if net.edge_decoder is None else net.edge_decoder
+    edge = torch.empty(n_e, dtype=dtype, device=dev) if edges else None
     for cycle in range(net.n_steps):
+        last = cycle == net.n_steps - 1
         table = F.linear(hv, w_nodes).reshape(2 * hv.shape[0], h)
         agg = []
         for (a, b, s, e), offs in zip(blocks, in_offsets):
             k = e - s
             if k == 0:    # destinations without incoming edges sum nothing
-                agg.append(torch.zeros((b - a, h), dtype=he.dtype, device=dev))
+                agg.append(torch.zeros((b - a, h), dtype=dtype, device=dev))
                 continue
             pre = F.embedding_bag(pairs[2 * s:2 * e], table, pair_offsets[:k], mode="sum")
             pre.add_(c_edge[s:e]).addmm_(he[s:e], w_edge).relu_()
-            he[s:e] = linear_relu(e2, pre)
+            _dense_relu(e2, pre, out=he[s:e])
             agg.append(F.embedding_bag(rows[:k], he[s:e], offs, mode="sum"))    # Σ over incoming edges
-        agg = torch.cat(agg) if agg else torch.zeros((m, h), dtype=he.dtype, device=dev)
-        hv_new = linear_relu(v2, torch.addmm(c_node, hv[:m], w_v).addmm_(agg, w_agg).relu_())
-        if cycle < net.n_steps - 1 and exchange is not None:
+            if last and edges:    # decode the final edge states while they are in cache
+                edge[s:e] = dec_e.fc3(_dense_relu(dec_e.fc2, _dense_relu(dec_e.fc1, he[s:e]))).squeeze(-1)
+        agg = torch.cat(agg) if agg else torch.zeros((m, h), dtype=dtype, device=dev)
+        hv_new = _dense_relu(v2, torch.addmm(c_node, hv[:m], w_v).addmm_(agg, w_agg).relu_())
+        if not last and exchange is not None:
             hv = exchange(hv_new)
         else:
             hv = hv_new
     node = net.decoder(hv[:m])
     if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
         return node, None
-    dec_e = net.decoder if net.edge_decoder is None else net.edge_decoder
-    edge = torch.empty(n_e, dtype=he.dtype, device=dev)
-    edge[order] = dec_e(he)
-    return node, edge
+    out = torch.empty_like(edge)
+    out[order] = edge    # back to the given edge order
+    return node, out

@@ -320,7 +320,8 @@ class BotanModel(Predictor):
         dev = self.device
         x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1), device=dev)
         ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64).reshape(2, -1), device=dev)
-        ea = torch.as_tensor(np.asarray(edge_attr, dtype=np.float32).reshape(ei.shape[1], -1), device=dev)
+        ea = np.asarray(edge_attr, dtype=np.float32)
+        ea = torch.as_tensor(ea if ea.size else ea.reshape(0, self.edge_dim), device=dev)
         if ea.shape[1] != self.edge_dim:
             raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
                              f"{self.edge_dim}-dimensional systems")

@@ -16,6 +16,7 @@ states ``exchange`` supplies after every cycle but the last.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -54,6 +55,40 @@ def _dense_relu(layer, x, out=None):
     import torch
 
     return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
+
+
+_POOL: dict[tuple[int, int], Any] = {}
+
+
+def _over_blocks(fn: Callable[[int], Any], n_blocks: int, dev) -> list:
+    """[fn(0), …, fn(n_blocks − 1)]. With several torch threads on the CPU the blocks are split into
+    contiguous runs, one per thread, each run in a Python thread with single-threaded torch ops (they
+    release the GIL): thousands of small ops would otherwise each open and close an OpenMP team, whose
+    barriers stall whenever the machine is shared and one of its threads is descheduled."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads <= 1 or dev.type != "cpu" or n_blocks < 2 * threads:
+        return [fn(i) for i in range(n_blocks)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = (os.getpid(), threads)    # a forked child has none of its parent's pool threads
+    pool = _POOL.get(key)
+    if pool is None:
+        pool = _POOL[key] = ThreadPoolExecutor(threads, thread_name_prefix="botan")
+    runs = np.array_split(np.arange(n_blocks), threads)
+
+    def run(ids):
+        torch.set_num_threads(1)    # this thread's OpenMP team (and MKL's) during the block phase
+        with torch.no_grad():    # grad mode is per thread
+            return [fn(int(i)) for i in ids]
+
+    torch.set_num_threads(1)
+    try:
+        results = list(pool.map(run, runs))
+    finally:
+        torch.set_num_threads(threads)
+    return [r for part in results for r in part]
 
 
 def _blocks(starts: np.ndarray, n_edges: int, chunk: int) -> list[tuple[int, int, int, int]]:
@@ -111,28 +146,34 @@ def infer(net, x, edge_index, edge_attr, edges: bool = True, n_dst: int | None =
     he = torch.empty((n_e, h), dtype=dtype, device=dev)
     c_edge = torch.empty((n_e, h), dtype=dtype, device=dev)
     enc = net.edge_encoder
-    for _, _, s, e in blocks:
-        _dense_relu(enc.fc2, _dense_relu(enc.fc1, edge_attr[order[s:e]]), out=he[s:e])
-        torch.addmm(e1.bias, he[s:e], w_e0, out=c_edge[s:e])
-    hv = net.node_encoder(x)
-    c_node = F.linear(hv[:m], v1.weight[:, h:2 * h], v1.bias)
     dec_e = net.decoder if net.edge_decoder is None else net.edge_decoder
     edge = torch.empty(n_e, dtype=dtype, device=dev) if edges else None
+
+    def encode(i: int) -> None:
+        s, e = blocks[i][2:]
+        _dense_relu(enc.fc2, _dense_relu(enc.fc1, edge_attr[order[s:e]]), out=he[s:e])
+        torch.addmm(e1.bias, he[s:e], w_e0, out=c_edge[s:e])
+
+    def update(i: int, table, last: bool):
+        """One block's edge update; returns the sums of its edges per destination node."""
+        a, b, s, e = blocks[i]
+        k = e - s
+        if k == 0:    # destinations without incoming edges sum nothing
+            return torch.zeros((b - a, h), dtype=dtype, device=dev)
+        pre = F.embedding_bag(pairs[2 * s:2 * e], table, pair_offsets[:k], mode="sum")
+        pre.add_(c_edge[s:e]).addmm_(he[s:e], w_edge).relu_()
+        _dense_relu(e2, pre, out=he[s:e])
+        if last and edges:    # decode the final edge states while they are in cache
+            edge[s:e] = dec_e.fc3(_dense_relu(dec_e.fc2, _dense_relu(dec_e.fc1, he[s:e]))).squeeze(-1)
+        return F.embedding_bag(rows[:k], he[s:e], in_offsets[i], mode="sum")    # Σ over incoming edges
+
+    _over_blocks(encode, len(blocks), dev)
+    hv = net.node_encoder(x)
+    c_node = F.linear(hv[:m], v1.weight[:, h:2 * h], v1.bias)
     for cycle in range(net.n_steps):
         last = cycle == net.n_steps - 1
         table = F.linear(hv, w_nodes).reshape(2 * hv.shape[0], h)
-        agg = []
-        for (a, b, s, e), offs in zip(blocks, in_offsets):
-            k = e - s
-            if k == 0:    # destinations without incoming edges sum nothing
-                agg.append(torch.zeros((b - a, h), dtype=dtype, device=dev))
-                continue
-            pre = F.embedding_bag(pairs[2 * s:2 * e], table, pair_offsets[:k], mode="sum")
-            pre.add_(c_edge[s:e]).addmm_(he[s:e], w_edge).relu_()
-            _dense_relu(e2, pre, out=he[s:e])
-            agg.append(F.embedding_bag(rows[:k], he[s:e], offs, mode="sum"))    # Σ over incoming edges
-            if last and edges:    # decode the final edge states while they are in cache
-                edge[s:e] = dec_e.fc3(_dense_relu(dec_e.fc2, _dense_relu(dec_e.fc1, he[s:e]))).squeeze(-1)
+        agg = _over_blocks(lambda i: update(i, table, last), len(blocks), dev)
         agg = torch.cat(agg) if agg else torch.zeros((m, h), dtype=dtype, device=dev)
         hv_new = _dense_relu(v2, torch.addmm(c_node, hv[:m], w_v).addmm_(agg, w_agg).relu_())
         if not last and exchange is not None:

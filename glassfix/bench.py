@@ -396,9 +396,9 @@ def _append_variants_report(report: Path, r: dict) -> None:
             "",
             "**Projected weak scaling** (not measured: one node here). Inputs measured above: the cost of one "
             f"evaluation per owned atom in mode local, {tau_l * 1e6:.0f} µs (extra Modify time / "
-            f"{evals} evaluations / {per_rank:.0f} atoms per rank, the on-node exchanges and the node updates of "
-            f"{v['local']['nghost_per_rank'] / per_rank:.2f} ghosts per owned atom included; the ≈ 40 edges "
-            "per owned atom dominate), used for both modes (the same network per atom; mode gather measured "
+            f"{evals} evaluations / {per_rank:.0f} atoms per rank, the on-node exchanges included; the "
+            f"{v['local']['nghost_per_rank'] / per_rank:.2f} ghosts per owned atom get no node update, only the "
+            "node blocks of those that are the source of an edge; the ≈ 40 edges per owned atom dominate), used for both modes (the same network per atom; mode gather measured "
             "per "
             f"atom {tau_g * 1e6:.0f} µs, extra Modify time / evaluations / N). Assumed: cubic "
             "subdomains at density 1.2 with the ghost shell of the KA pair style (2.5 + 0.3 = 2.8σ, which "

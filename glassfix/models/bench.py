@@ -212,7 +212,8 @@ def _append_report(report: Path, r: dict) -> None:
         f"Arithmetic bound (counted from the architecture, not measured): multiply-adds per edge and forward "
         f"{macs['baseline']:,} (baseline) vs {macs['fast']:,} (fast), a ratio of "
         f"{macs['baseline'] / macs['fast']:.2f}, because the edge encoder and decoder (the same multiply-adds "
-        "in both) and the second edge layer stay per edge; a speed-up above that comes only from the memory traffic saved.",
+        "in both) and the second edge layer stay per edge; a speed-up above that comes only from the memory "
+        "traffic saved.",
         "",
     ]
     text = report.read_text() if report.exists() else "# glassfix benchmarks\n"

@@ -21,6 +21,7 @@ from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors.base import as_center_indices
 from glassfix.descriptors.graph import ParticleGraph
 from glassfix.models.base import Predictor, descriptor_from_manifest, register_model
+from glassfix.models.botan_mp import infer, linear_relu
 from glassfix.models.io import ModelFileError
 
 __all__ = ["BotanModel", "build_network", "parameter_shapes", "EDGE_OUTPUT", "NODE_OUTPUT"]
@@ -72,7 +73,6 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
     nn = torch.nn
 
     F = torch.nn.functional
-    _FUSED = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
     def _segments(index, n: int):
         """Edges ordered by ``index`` (stable) and the start of each node's run: bags for embedding_bag."""
@@ -133,13 +133,7 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
         def backward(ctx, grad):
             return grad.index_select(0, ctx.g.dst), None
 
-    def _linear_relu(layer, x):
-        """relu(layer(x)); in inference on the CPU as one oneDNN call with the bias and the ReLU fused
-        into the product (≈ 1.6× faster per E-row layer than separate passes, same values)."""
-        if (_FUSED and not torch.is_grad_enabled() and x.device.type == "cpu"
-                and x.dtype == torch.float32 and x.is_contiguous()):
-            return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "relu", [], "")
-        return layer(x).relu_()
+    _linear_relu = linear_relu
 
     class _TwoLayer(nn.Module):
         """Linear → ReLU → Linear → ReLU (encoders and the message-passing MLPs)."""
@@ -190,14 +184,15 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             self.decoder = _Decoder(hidden)
             self.edge_decoder = None if shared_decoder else _Decoder(hidden)
 
-        def forward(self, x, edge_index, edge_attr, edges: bool = True, halo=None):
+        def forward(self, x, edge_index, edge_attr, edges: bool = True):
             # The edge layer W·[h_src, h_dst, h_e, h_e⁰] + b is split into its four column blocks: the two
             # node blocks are applied once per node and gathered per edge (N ≪ E), the h_e⁰ block (tied
             # across cycles) once per forward, so per edge and cycle only W_e·h_e and fc2 remain (2.5×
             # fewer FLOPs than the 256-wide product) and no E×256 concatenation is written. Same
             # parameters (the reference names), same float32 values up to the order of the sums.
-            # ``halo(hv) -> hv``, when given, refreshes the node states of ghost atoms after every node
-            # update but the last (distributed message passing: BotanModel.predict_distributed).
+            # Without gradients: the same arithmetic blocked over edges so it runs in cache (botan_mp).
+            if not torch.is_grad_enabled():
+                return infer(self, x, edge_index, edge_attr, edges)
             h = self.decoder.fc1.in_features
             g = _Graph(edge_index, x.shape[0])
             e1, e2 = self.network.edge_model.mlp.fc1, self.network.edge_model.mlp.fc2
@@ -210,15 +205,13 @@ def build_network(hidden: int = 64, n_steps: int = 7, node_in: int = 1, edge_in:
             c_edge = F.linear(he0, e1.weight[:, 3 * h:], e1.bias)    # the tied h_e⁰ block, once per forward
             c_node = F.linear(hv0, v1.weight[:, h:2 * h], v1.bias)
             hv, he = hv0, he0
-            for cycle in range(self.n_steps):
+            for _ in range(self.n_steps):
                 pre = _PairSum.apply(F.linear(hv, w_nodes), g)    # W_src·h_src + W_dst·h_dst per edge
                 # in place: no E×h temporaries beyond the two layers' outputs
                 pre = pre.add_(c_edge).addmm_(he, w_edge).relu_()
                 he = _linear_relu(e2, pre)
                 agg = _InSum.apply(he, g)    # Σ over incoming edges
                 hv = _linear_relu(v2, torch.addmm(c_node, hv, w_v).addmm_(agg, w_agg).relu_())
-                if halo is not None and cycle < self.n_steps - 1:
-                    hv = halo(hv)
             if not edges:    # node outputs only (what predict needs): the E-row decoder is skipped
                 return self.decoder(hv), None
             dec_e = self.decoder if self.edge_decoder is None else self.edge_decoder
@@ -312,22 +305,27 @@ class BotanModel(Predictor):
         return float(self.n_steps * self.descriptor.cutoff)
 
     def forward_graph(self, node_feature: np.ndarray, edge_index: np.ndarray,
-                      edge_attr: np.ndarray, edges: bool = True,
-                      halo: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw network outputs (node (N,), edge (E,) or None if not ``edges``) float32 for an explicit graph;
-        ``halo`` as in :meth:`predict_distributed`."""
+                      edge_attr: np.ndarray, edges: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw network outputs (node (N,), edge (E,) or None if not ``edges``) float32 for an explicit graph."""
         torch = _torch()
         net = self.network()
         with torch.no_grad():
-            dev = self.device
-            x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1), device=dev)
-            ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64), device=dev)
-            ea = torch.as_tensor(np.asarray(edge_attr, dtype=np.float32), device=dev)
-            if ea.shape[1] != self.edge_dim:
-                raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
-                                 f"{self.edge_dim}-dimensional systems")
-            node, edge = net(x, ei, ea, edges=edges, halo=None if halo is None else _numpy_halo(halo))
+            x, ei, ea = self._tensors(node_feature, edge_index, edge_attr)
+            node, edge = net(x, ei, ea, edges=edges)
         return node.cpu().numpy(), (edge.cpu().numpy() if edge is not None else None)
+
+    def _tensors(self, node_feature: np.ndarray, edge_index: np.ndarray, edge_attr: np.ndarray):
+        """(x (N, 1), edge_index (2, E), edge_attr (E, d)) as tensors on the model's device."""
+        torch = _torch()
+        dev = self.device
+        x = torch.as_tensor(np.asarray(node_feature, dtype=np.float32).reshape(-1, 1), device=dev)
+        ei = torch.as_tensor(np.asarray(edge_index, dtype=np.int64).reshape(2, -1), device=dev)
+        ea = np.asarray(edge_attr, dtype=np.float32)
+        ea = torch.as_tensor(ea if ea.size else ea.reshape(0, self.edge_dim), device=dev)
+        if ea.shape[1] != self.edge_dim:
+            raise ValueError(f"edge vectors have {ea.shape[1]} components; this model was trained on "
+                             f"{self.edge_dim}-dimensional systems")
+        return x, ei, ea
 
     # ---- distributed message passing (fix glass/predict mode local) -------------------------------
 
@@ -347,23 +345,52 @@ class BotanModel(Predictor):
         return self.n_steps - 1
 
     def predict_distributed(self, species: np.ndarray, edge_index: np.ndarray, edge_vec: np.ndarray,
-                            halo: Any) -> np.ndarray:
-        """Propensities (n,) float64 of one MPI rank's owned + ghost atoms, exact for every owned atom.
+                            halo: Any, n_owned: int | None = None) -> np.ndarray:
+        """Propensities (n_owned,) float64 of one MPI rank's owned atoms (the first ``n_owned`` rows).
 
-        ``species`` (n,) 0-based model species of owned and ghost atoms; ``edge_index`` (2, E) src/dst
-        and ``edge_vec`` (E, d) = r_dst − r_src: every edge *into* an owned atom (r < r_edge). ``halo(a)``
-        overwrites, in place, the ghost rows of ``a`` ((n, halo_width) float32, C-contiguous) with the rows
-        their owners computed; it is called ``halo_exchanges`` times.
+        ``species`` (n,) 0-based model species of owned and ghost atoms (owned first; ``n_owned`` None:
+        all n rows are owned); ``edge_index`` (2, E) src/dst and ``edge_vec`` (E, d) = r_dst − r_src: every
+        edge *into* an owned atom (r < r_edge). ``halo(a)`` overwrites, in place, the ghost rows of ``a``
+        ((n, halo_width) float32, C-contiguous) with the rows their owners computed; it is called
+        ``halo_exchanges`` times.
 
-        Why this is exact: an edge's state h_e evolves from its own previous state and the node states of
-        its two ends only, so an edge into an owned atom follows the same sequence of states as in the
-        whole-system graph as long as both ends' node states do. Owned node states are exact because all
-        their incoming edges are present; ghost node states (wrong locally: their in-edges are missing)
-        are replaced by their owners' exact ones after every cycle that precedes another one. Edge states
-        therefore never need exchanging; the last cycle's ghost states are not needed at all."""
-        x = np.asarray(species, dtype=np.float64)    # ParticleGraph's node feature: the species index
-        node, _ = self.forward_graph(x, edge_index, edge_vec, edges=False, halo=halo)
-        return node.astype(np.float64)
+        Why this is exact, and what is computed: in the whole-system graph an owned atom's update reads
+        its own state and the edges into it; an edge's update reads its own previous state and the node
+        states of its two ends. So the edges into owned atoms, and only those, follow the same states as
+        in the whole graph as long as their ends' node states do: owned ends are updated here (all their
+        incoming edges are present), ghost ends are refreshed from their owners after every cycle that
+        precedes another one. Edge states therefore never need exchanging, no edge into a ghost is ever
+        built, and a ghost's node state is never computed here: only the rows of owned atoms are updated
+        (the node blocks W_src·h, W_dst·h for owned atoms and for the ghosts that are the source of an
+        edge, nothing for ghosts in the skin beyond r_edge), and the last cycle's ghost states are not
+        needed at all. The owned rows' results are what the owners' ranks compute for the same atoms,
+        so every rank's exchange delivers exact states."""
+        torch = _torch()
+        species = np.asarray(species)
+        n = species.shape[0]
+        m = n if n_owned is None else int(n_owned)
+        src, dst = (np.asarray(a, dtype=np.int64) for a in np.asarray(edge_index).reshape(2, -1))
+        if not 0 <= m <= n or (dst.size and (dst.min() < 0 or dst.max() >= m)) or (src.size and src.max() >= n):
+            raise ValueError(f"predict_distributed: edges must end on one of the {m} owned rows and start "
+                             f"on one of the {n} rows")
+        # the network's rows: owned atoms, then the ghosts that are the source of an edge (compacted)
+        ghosts = np.unique(src[src >= m])
+        local = np.empty(n, dtype=np.int64)
+        local[ghosts] = np.arange(m, m + ghosts.size)
+        src = np.where(src < m, src, local[src])
+        buf = np.zeros((n, self.halo_width), dtype=np.float32)    # the exchange rows, in the rank's order
+        dev = self.device
+
+        def exchange(hv):    # owned rows (m, h) -> the network's rows (m + ghosts, h)
+            buf[:m] = hv.cpu().numpy() if hv.device.type != "cpu" else hv.numpy()
+            halo(buf)
+            return torch.cat([hv, torch.from_numpy(buf[ghosts]).to(dev)])
+
+        x, ei, ea = self._tensors(np.concatenate([species[:m], species[ghosts]]).astype(np.float64),
+                                  np.stack([src, dst]), edge_vec)
+        with torch.no_grad():
+            node, _ = infer(self.network(), x, ei, ea, edges=False, n_dst=m, exchange=exchange)
+        return node.cpu().numpy().astype(np.float64)
 
     def predict_graph(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(node_out (N,), edge_index (2, E), edge_out (E,)) for the whole frame (float32 outputs)."""
@@ -413,21 +440,6 @@ class BotanModel(Predictor):
         p = manifest["params"]
         return cls(desc, manifest["species"], dict(arrays), hidden=int(p["hidden"]), n_steps=int(p["n_steps"]),
                    shared_decoder=bool(p["shared_decoder"]), provenance=manifest.get("provenance") or {})
-
-
-def _numpy_halo(halo):
-    """Wrap ``halo(numpy rows)`` (in place) as the network's ``halo(tensor) -> tensor``."""
-
-    def refresh(hv):
-        if hv.device.type == "cpu":
-            hv = hv.contiguous()
-            halo(hv.numpy())    # shares the tensor's memory: the ghost rows change in place
-            return hv
-        rows = hv.cpu().numpy()    # GPU: through host memory
-        halo(rows)
-        return _torch().from_numpy(rows).to(hv.device)
-
-    return refresh
 
 
 def _edge_dim(state: dict[str, np.ndarray]) -> int:

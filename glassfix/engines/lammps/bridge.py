@@ -306,7 +306,7 @@ class PredictHandler:
             edge_index = np.stack([src[order], dst[order]])
             edge_vec = -nl.vectors[order]    # r_dst − r_src; the list holds r_j − r_i with i = dst
             species = self.type_map[la.types - 1]
-            node = self.model.predict_distributed(species, edge_index, edge_vec, halo)
+            node = self.model.predict_distributed(species, edge_index, edge_vec, halo, n_owned=la.nlocal)
             out = _out_array(view, la.centers.size, self.n_outputs)
             out[:] = node[la.centers][:, None][:, self.columns]
         except BridgeError:

@@ -64,7 +64,8 @@ def _cmd_ace_aqs(args: argparse.Namespace) -> int:
     cfg = AceAqsConfig(n=args.n, samples=args.samples, seed=args.seed, strain=args.strain,
                        max_active_fraction=args.max_active_fraction, r_cuts=tuple(args.r_cuts), C=args.C,
                        otf_rcut=args.otf_rcut, otf_every=args.otf_every, quench_steps=args.quench_steps,
-                       prestrain=args.prestrain, dgamma_pre=args.dgamma_pre)
+                       prestrain=args.prestrain, dgamma_pre=args.dgamma_pre, dgamma=args.dgamma,
+                       collect_ftol=args.collect_ftol, otf_strain=args.otf_strain)
     try:
         report = run(cfg, Path(args.workdir), Path(args.report), stages=tuple(args.stages), workers=args.workers)
     except (ValueError, FileNotFoundError) as exc:
@@ -182,10 +183,13 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     aq.add_argument("--n", type=int, default=1000, help="particles per glass (KA 80:20, rho = 1.2)")
     aq.add_argument("--samples", type=int, default=30, help="independent glasses (the report uses those complete)")
     aq.add_argument("--seed", type=int, default=7000)
-    aq.add_argument("--quench-steps", type=int, default=25_000, help="T = 1 -> 0 quench (MD steps of 0.005 tau)")
+    aq.add_argument("--quench-steps", type=int, default=10_000, help="T = 1 -> 0 quench (MD steps of 0.005 tau)")
     aq.add_argument("--prestrain", type=float, default=0.10, help="shear strain before collection")
-    aq.add_argument("--dgamma-pre", type=float, default=1e-4, help="strain step of the pre-strain")
-    aq.add_argument("--strain", type=float, default=0.02, help="collection window (strain, steps of 5e-5)")
+    aq.add_argument("--dgamma-pre", type=float, default=5e-4, help="strain step of the pre-strain")
+    aq.add_argument("--dgamma", type=float, default=1e-4, help="strain step of the collection window")
+    aq.add_argument("--strain", type=float, default=0.02, help="collection window (strain)")
+    aq.add_argument("--collect-ftol", type=float, default=1e-7, help="CG force tolerance in the window (epsilon/sigma)")
+    aq.add_argument("--otf-strain", type=float, default=0.005, help="strain sheared with the model on the fly")
     aq.add_argument("--max-active-fraction", type=float, default=0.05,
                     help="steps with more active A particles than this fraction are avalanches (no labels)")
     aq.add_argument("--r-cuts", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0], help="ACE cutoffs (sigma)")

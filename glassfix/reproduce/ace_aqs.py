@@ -1,17 +1,17 @@
 """``glassfix reproduce ace-aqs``: ACE activity classification of mechanical (AQS) rearrangements (seed 000).
 
 Rottler & Ortner's mechanical task at Tier 1 (``shared/science/000_ace.md`` §1.3, §3.2, §6.2) on the public
-protocols: per sample a KA glass (``PrepareSpec.for_aqs``: melt at T = 1, quench to T → 0 over 500 τ,
-minimise), AQS pre-strain to γ = 0.10 at δγ = ``dgamma_pre`` (``AQSSpec``, run "pre"), then the collection
+protocols: per sample a KA glass (``PrepareSpec.for_aqs``: melt at T = 1, quench to T → 0 over
+``quench_steps`` (the paper: 500 τ), minimise), AQS pre-strain to γ = 0.10 at δγ = ``dgamma_pre`` (``AQSSpec``, run "pre"), then the collection
 window of ``strain`` at δγ = ``dgamma`` (a second ``AQSSpec`` from the pre-strained minimum, run
-"collect", saving the minimum before every plastic step with its forward D²min). Labels
+"collect", CG force tolerance ``collect_ftol``, saving the minimum before every plastic step with its forward D²min). Labels
 (:func:`glassfix.labels.events.threshold_event_labels`): A particles with D²min > 0.6 σ² in a step are
 active (steps with more than ``max_active_fraction`` of the A particles active are avalanches and
 dropped), the same number of A particles with the lowest D²min summed over the window are inactive,
 each on the pre-step minimum of an event step. Features and classifier as ``ace-thermal``
 (:mod:`glassfix.reproduce.ace_common`), CV grouped by sample. On the fly: the model trained on every
-sample (r_cut = ``otf_rcut``) inside ``fix glass/predict`` during the collection window of a held-out
-sample. Every run is a resumable protocol work directory; samples run in ``workers`` processes.
+sample (r_cut = ``otf_rcut``) inside ``fix glass/predict`` while sample 0 is sheared ``otf_strain`` beyond
+its collection window (strain not used in training). Every run is a resumable protocol work directory; samples run in ``workers`` processes.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ class AceAqsConfig:
     n: int = 1000
     samples: int = 30
     seed: int = 7000
-    melt_steps: int = 2000
-    quench_steps: int = 25_000
-    dgamma_pre: float = 1e-4
+    melt_steps: int = 1000
+    quench_steps: int = 10_000
+    dgamma_pre: float = 5e-4
     prestrain: float = 0.10
-    dgamma: float = 5e-5
+    dgamma: float = 1e-4
     strain: float = 0.02
+    collect_ftol: float = 1e-7
+    otf_strain: float = 0.005
     d2min_rcut: float = 2.5
     threshold: float = 0.6
     max_active_fraction: float = 0.05
@@ -56,7 +58,7 @@ class AceAqsConfig:
         return int(self.seed) + 101 * int(i) + 1
 
 
-def _specs(cfg: AceAqsConfig, i: int, workdir: Path, model: str | None = None):
+def _specs(cfg: AceAqsConfig, i: int, workdir: Path):
     """(pre-strain spec, collection spec) of sample ``i``; the collection starts from pre/final.data."""
     from glassfix.protocols.aqs import AQSSpec
     from glassfix.protocols.prepare import PrepareSpec
@@ -68,9 +70,19 @@ def _specs(cfg: AceAqsConfig, i: int, workdir: Path, model: str | None = None):
                   checkpoint_every=100)
     collect = AQSSpec(data=str((workdir / "pre" / "final.data").resolve()), dgamma=cfg.dgamma, prestrain=0.0,
                       strain=cfg.strain, d2min_rcut=cfg.d2min_rcut, d2min_threshold=cfg.threshold,
-                      save_events=True, checkpoint_every=50, model=model,
-                      predict_every=cfg.otf_every if model else None)
+                      min_ftol=cfg.collect_ftol, save_events=True, checkpoint_every=10)
     return pre, collect
+
+
+def otf_spec(cfg: AceAqsConfig, workdir: Path, model: str):
+    """The on-the-fly run: ``otf_strain`` more AQS strain from the end of sample 0's collection window, the
+    model in ``fix glass/predict`` every ``otf_every`` steps (strain the model was not trained on)."""
+    from glassfix.protocols.aqs import AQSSpec
+
+    start = sample_dir(workdir, 0) / "collect" / "final.data"
+    return AQSSpec(data=str(start.resolve()), dgamma=cfg.dgamma, prestrain=0.0, strain=cfg.otf_strain,
+                   d2min_rcut=cfg.d2min_rcut, d2min_threshold=cfg.threshold, min_ftol=cfg.collect_ftol,
+                   save_events=True, checkpoint_every=10, model=model, predict_every=cfg.otf_every)
 
 
 def _complete(wd: Path) -> bool:
@@ -81,15 +93,14 @@ def _complete(wd: Path) -> bool:
         return False
 
 
-def run_sample(cfg: AceAqsConfig, i: int, workdir: Path, model: str | None = None,
-               collect_name: str | None = "collect") -> dict:
+def run_sample(cfg: AceAqsConfig, i: int, workdir: Path, collect_name: str | None = "collect") -> dict:
     """Prepare, pre-strain and (unless ``collect_name`` is None) collect sample ``i`` in ``workdir``, each
-    stage resumable; with ``model`` the collection runs it in ``fix glass/predict``. Wall times in s."""
+    stage resumable. Wall times in s."""
     from glassfix.protocols import run
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    pre, collect = _specs(cfg, i, workdir, model)
+    pre, collect = _specs(cfg, i, workdir)
     t0 = time.perf_counter()
     if not _complete(workdir / "pre"):
         run(pre, workdir / "pre", progress=False)
@@ -106,35 +117,23 @@ def run_sample(cfg: AceAqsConfig, i: int, workdir: Path, model: str | None = Non
     return {"index": i, "wall": t2 - t0, **wall}
 
 
-#: sample index of the held-out glass of the on-the-fly run (its seed differs from every training sample's)
-OTF_INDEX = 10_000
-
-
 def sample_dir(workdir: Path, i: int) -> Path:
-    """Work directory of sample ``i`` (the held-out on-the-fly glass: ``otf``)."""
-    return Path(workdir) / ("otf" if i == OTF_INDEX else f"sample_{i:03d}")
+    """Work directory of sample ``i``."""
+    return Path(workdir) / f"sample_{i:03d}"
 
 
 def generate(cfg: AceAqsConfig, workdir: Path, workers: int = 2,
              say: Callable[[str], None] = print) -> list[int]:
-    """Run the missing samples and the held-out glass's pre-strain (resumable, ``workers`` processes);
-    returns the indices of the complete samples."""
+    """Run the missing samples (resumable, ``workers`` processes); returns the indices of the complete ones."""
     todo = [i for i in range(cfg.samples) if not _complete(sample_dir(workdir, i) / "collect")]
-    otf_pre = not _complete(sample_dir(workdir, OTF_INDEX) / "pre")
-    if todo or otf_pre:
-        say(f"AQS samples: {len(todo)} of {cfg.samples} to do{' + the held-out glass' if otf_pre else ''} "
-            f"(N = {cfg.n}, pre-strain {cfg.prestrain:g} at δγ = {cfg.dgamma_pre:g}, window {cfg.strain:g} at "
-            f"δγ = {cfg.dgamma:g}; {workers} processes)")
+    if todo:
+        say(f"AQS samples: {len(todo)} of {cfg.samples} to do (N = {cfg.n}, pre-strain {cfg.prestrain:g} at "
+            f"δγ = {cfg.dgamma_pre:g}, window {cfg.strain:g} at δγ = {cfg.dgamma:g}; {workers} processes)")
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as ex:
-            # the held-out glass third: the on-the-fly run needs it once the model is trained
-            futs = [ex.submit(run_sample, cfg, i, sample_dir(workdir, i)) for i in todo[:2]]
-            if otf_pre:
-                futs.append(ex.submit(run_sample, cfg, OTF_INDEX, sample_dir(workdir, OTF_INDEX), None, None))
-            futs += [ex.submit(run_sample, cfg, i, sample_dir(workdir, i)) for i in todo[2:]]
+            futs = [ex.submit(run_sample, cfg, i, sample_dir(workdir, i)) for i in todo]
             for k, f in enumerate(as_completed(futs)):
                 info = f.result()
-                name = "held-out glass (pre-strain)" if info["index"] == OTF_INDEX else f"sample {info['index']}"
-                say(f"  {name} done in {info['wall']:.0f} s ({k + 1}/{len(futs)})")
+                say(f"  sample {info['index']} done in {info['wall']:.0f} s ({k + 1}/{len(todo)})")
     return [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect")]
 
 
@@ -241,7 +240,7 @@ def check_config(cfg: AceAqsConfig, workdir: Path) -> None:
 
 
 _SIM_FIELDS = ("n", "seed", "melt_steps", "quench_steps", "dgamma_pre", "prestrain", "dgamma", "strain",
-               "d2min_rcut", "threshold")
+               "d2min_rcut", "threshold", "collect_ftol")
 
 
 def run(cfg: AceAqsConfig, workdir: Path, report: Path, stages: tuple[str, ...] = STAGES, workers: int = 2,

@@ -41,12 +41,12 @@ class AceAqsConfig:
     dgamma_pre: float = 5e-4
     prestrain: float = 0.10
     dgamma: float = 1e-4
-    strain: float = 0.02
+    strain: float = 0.08
     collect_ftol: float = 1e-7
     otf_strain: float = 0.005
     d2min_rcut: float = 2.5
     threshold: float = 0.6
-    max_active_fraction: float = 0.05
+    max_active_fraction: float = 0.2
     r_cuts: tuple[float, ...] = (2.5, 3.0, 3.5, 4.0)
     folds: int = 5
     C: float = 1.0
@@ -85,11 +85,15 @@ def otf_spec(cfg: AceAqsConfig, workdir: Path, model: str):
                    save_events=True, checkpoint_every=10, model=model, predict_every=cfg.otf_every)
 
 
-def _complete(wd: Path) -> bool:
+def _complete(wd: Path, strain: float | None = None) -> bool:
+    """Whether the protocol run in ``wd`` finished (with ``strain``, when given: a longer window extends it)."""
     state = wd / "state.json"
     try:
-        return state.exists() and bool(json.loads(state.read_text()).get("complete"))
-    except (OSError, ValueError):
+        done = state.exists() and bool(json.loads(state.read_text()).get("complete"))
+        if done and strain is not None:
+            done = abs(float(json.loads((wd / "spec.json").read_text())["strain"]) - strain) < 1e-12
+        return done
+    except (OSError, ValueError, KeyError):
         return False
 
 
@@ -105,7 +109,7 @@ def run_sample(cfg: AceAqsConfig, i: int, workdir: Path, collect_name: str | Non
     if not _complete(workdir / "pre"):
         run(pre, workdir / "pre", progress=False)
     t1 = time.perf_counter()
-    if collect_name is not None and not _complete(workdir / collect_name):
+    if collect_name is not None and not _complete(workdir / collect_name, cfg.strain):
         run(collect, workdir / collect_name, progress=False)
     t2 = time.perf_counter()
     wpath = workdir / "wall.json"
@@ -125,7 +129,7 @@ def sample_dir(workdir: Path, i: int) -> Path:
 def generate(cfg: AceAqsConfig, workdir: Path, workers: int = 2,
              say: Callable[[str], None] = print) -> list[int]:
     """Run the missing samples (resumable, ``workers`` processes); returns the indices of the complete ones."""
-    todo = [i for i in range(cfg.samples) if not _complete(sample_dir(workdir, i) / "collect")]
+    todo = [i for i in range(cfg.samples) if not _complete(sample_dir(workdir, i) / "collect", cfg.strain)]
     if todo:
         say(f"AQS samples: {len(todo)} of {cfg.samples} to do (N = {cfg.n}, pre-strain {cfg.prestrain:g} at "
             f"δγ = {cfg.dgamma_pre:g}, window {cfg.strain:g} at δγ = {cfg.dgamma:g}; {workers} processes)")
@@ -134,12 +138,13 @@ def generate(cfg: AceAqsConfig, workdir: Path, workers: int = 2,
             for k, f in enumerate(as_completed(futs)):
                 info = f.result()
                 say(f"  sample {info['index']} done in {info['wall']:.0f} s ({k + 1}/{len(todo)})")
-    return [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect")]
+    return [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect", cfg.strain)]
 
 
 # ------------------------------------------------------------------------------------------------ labels, features
 def _label_tag(cfg: AceAqsConfig) -> str:
-    return f"thr{cfg.threshold:g}_aval{cfg.max_active_fraction:g}"
+    # the window's strain too: a longer window adds frames
+    return f"thr{cfg.threshold:g}_aval{cfg.max_active_fraction:g}_strain{cfg.strain:g}"
 
 
 def sample_labels(cfg: AceAqsConfig, collect: Path) -> dict[str, np.ndarray]:
@@ -239,8 +244,9 @@ def check_config(cfg: AceAqsConfig, workdir: Path) -> None:
     atomic_write_json(path, sim)
 
 
-_SIM_FIELDS = ("n", "seed", "melt_steps", "quench_steps", "dgamma_pre", "prestrain", "dgamma", "strain",
-               "d2min_rcut", "threshold", "collect_ftol")
+# the window's strain is not among them: a longer window extends the runs
+_SIM_FIELDS = ("n", "seed", "melt_steps", "quench_steps", "dgamma_pre", "prestrain", "dgamma", "d2min_rcut",
+               "threshold", "collect_ftol")
 
 
 def run(cfg: AceAqsConfig, workdir: Path, report: Path, stages: tuple[str, ...] = STAGES, workers: int = 2,
@@ -251,7 +257,7 @@ def run(cfg: AceAqsConfig, workdir: Path, report: Path, stages: tuple[str, ...] 
     t0 = time.perf_counter()
     if "generate" in stages:
         generate(cfg, workdir, workers, say)
-    samples = [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect")]
+    samples = [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect", cfg.strain)]
     if "otf" in stages:
         from glassfix.reproduce.ace_aqs_report import stage_otf
 

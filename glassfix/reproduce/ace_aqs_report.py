@@ -123,18 +123,39 @@ def otf_analysis(cfg: AceAqsConfig, collect: Path) -> dict:
 
 
 def _analyse(cfg: AceAqsConfig, workdir: Path, samples: list[int], say) -> dict:
+    """Accuracies, forward selection and A1 means of ``samples`` (cached: a report rerun only re-plots)."""
+    from glassfix.reproduce.ace_aqs import _label_tag
+
+    key = {"samples": samples, "tag": _label_tag(cfg), "r_cuts": list(cfg.r_cuts), "C": cfg.C, "folds": cfg.folds,
+           "otf_rcut": cfg.otf_rcut}
+    cache = Path(workdir) / "analysis.json"
+    if cache.exists():
+        old = json.loads(cache.read_text())
+        if old.get("key") == key:
+            return old["res"]
+    res = _analyse_now(cfg, workdir, samples, say)
+    atomic_write_json(cache, {"key": key, "res": res})
+    return res
+
+
+def _analyse_now(cfg: AceAqsConfig, workdir: Path, samples: list[int], say) -> dict:
     res: dict = {"accuracy": {}, "stats": label_stats(cfg, workdir, samples)}
     for rc in cfg.r_cuts:
         X, y, g = dataset(cfg, workdir, samples, rc)
+        folds = min(cfg.folds, np.unique(g).size)
+        if folds < 2:
+            raise ValueError(f"only {np.unique(g).size} of {len(samples)} samples have labels: grouped "
+                             "cross-validation needs 2; add samples (--samples) or a longer window (--strain)")
+        res["folds"] = folds
         d = _desc(rc)
-        res["accuracy"][f"{rc:g}"] = accuracy_row(X, y, g, d.body_orders, d.n_max, min(cfg.folds, len(samples)),
-                                                  cfg.C, 0)
+        res["accuracy"][f"{rc:g}"] = accuracy_row(X, y, g, d.body_orders, d.n_max, folds, cfg.C, 0)
         say(f"  r_cut {rc:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in res["accuracy"][f"{rc:g}"].items()))
         if rc == cfg.otf_rcut:
             # two-body candidates only: a full 2 + 3-body scan costs ~100x more fits on this machine
-            picks, scores = forward_selection(X, y, g, 2, min(cfg.folds, len(samples)), cfg.C, 0,
+            picks, scores = forward_selection(X, y, g, 2, folds, cfg.C, 0,
                                               np.flatnonzero(d.body_orders == 2))
             res["sfs"] = {"r_cut": rc, "picks": [d.names[c] for c in picks], "scores": scores}
+        res.setdefault("n_labels", int(y.size))
         if rc == max(cfg.r_cuts):
             res["A1"] = {"r_cut": rc, "active_mean": float(X[y == 1, 0].mean()),
                          "inactive_mean": float(X[y == 0, 0].mean())}
@@ -321,8 +342,8 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
         f"+ {st['n_neg']} inactive A atoms.",
         "- Features and classifier as `ace-thermal` (`glassfix.reproduce.ace_common`): purified ACE invariants "
         "(2 species, n_max = 10, total degree 10: 20 two-body, 154 three-body, 400 four-body), standardisation + "
-        f"class-balanced L2 logistic regression (C = {cfg.C:g}), balanced accuracy of {min(cfg.folds, len(samples))}"
-        "-fold cross-validation grouped by sample.",
+        f"class-balanced L2 logistic regression (C = {cfg.C:g}), balanced accuracy of {res['folds']}"
+        "-fold cross-validation grouped by sample (no sample on both sides).",
         "",
         "## Accuracy by feature set and r_cut (AQS)",
         "",

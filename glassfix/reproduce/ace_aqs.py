@@ -91,7 +91,7 @@ def _complete(wd: Path, strain: float | None = None) -> bool:
     try:
         done = state.exists() and bool(json.loads(state.read_text()).get("complete"))
         if done and strain is not None:
-            done = abs(float(json.loads((wd / "spec.json").read_text())["strain"]) - strain) < 1e-12
+            done = abs(float(json.loads((wd / "spec.json").read_text())["spec"]["strain"]) - strain) < 1e-12
         return done
     except (OSError, ValueError, KeyError):
         return False

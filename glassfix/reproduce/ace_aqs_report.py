@@ -200,7 +200,7 @@ def _plots(cfg: AceAqsConfig, res: dict, thermal: dict, otf: dict | None, report
     ax.set_title("AQS (solid) vs thermal (dashed, docs/ace_thermal.md)", fontsize=9)
     fig.tight_layout()
     out = [save_figure(fig, report.with_name(report.stem + ".png"))]
-    if otf and otf.get("n_frames"):
+    if otf:
         ser, pred = otf["series"], otf["pred"]
         fig, axes = _panels(new_figure, (14, 4.2), 3, (1, 1, 1))
         g0 = float(ser["gamma"][0])
@@ -329,8 +329,8 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
         f"- Glass: KA 80:20, N = {cfg.n}, ρ = 1.2 (`PrepareSpec.for_aqs`): melt at T = 1 for "
         f"{cfg.melt_steps * 0.005:g} τ, linear Nosé–Hoover quench to T = 0.01 over {cfg.quench_steps * 0.005:g} τ "
         "(paper: 500 τ), CG minimisation.",
-        f"- AQS (`AQSSpec`, `glassfix run aqs`): simple shear in xy, affine tilt + remap, CG (etol 0, ftol 1e-10) "
-        f"after every step. Pre-strain to γ = {cfg.prestrain:g} at δγ = {cfg.dgamma_pre:g}, then a collection window "
+        f"- AQS (`AQSSpec`, `glassfix run aqs`): simple shear in xy, affine tilt + remap, CG after every step (etol 0; "
+        f"ftol 1e-10 in the pre-strain, {cfg.collect_ftol:g} in the window). Pre-strain to γ = {cfg.prestrain:g} at δγ = {cfg.dgamma_pre:g}, then a collection window "
         f"of {cfg.strain:g} strain at δγ = {cfg.dgamma:g} ({round(cfg.strain / cfg.dgamma)} steps).",
         f"- Labels (`glassfix.labels.events.threshold_event_labels`): D²min between consecutive minima (Falk–Langer "
         f"sum, neighbours within {cfg.d2min_rcut:g} σ). Active: A atoms with D²min > {cfg.threshold:g} in a step; "
@@ -358,8 +358,8 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
         lines += ["| features | " + " | ".join(f"thermal {c} | AQS {c}" for c in common) + " |",
                   "|---|" + "---|---|" * len(common)]
         for n in SET_NAMES:
-            lines.append(f"| {n} | " + " | ".join(f"{_f(thermal[c][n])} | {_f(acc[c][n])}" for c in common
-                                                  if n in thermal[c]) + " |")
+            lines.append(f"| {n} | " + " | ".join(f"{_f(thermal[c][n]) if n in thermal[c] else '–'} | "
+                                                  f"{_f(acc[c][n])}" for c in common) + " |")
         lines += ["", "Thermal: the committed table of `docs/ace_thermal.md` (shared isoconfigurational KA data, "
                   "N = 4096, T = 0.44, top/bottom 5 % of A atoms by isoconfigurational D²min, same descriptors and "
                   "classifier, CV grouped by configuration)."]
@@ -367,7 +367,7 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
         lines.append("docs/ace_thermal.md was not found beside the report: no thermal comparison.")
     lines += ["", "## Paper | ours | conditions", ""] + _paper_table(cfg, res, thermal, len(samples))
     lines += ["", "## On the fly: the model inside `fix glass/predict` during AQS", ""]
-    if otf and otf.get("n_frames"):
+    if otf:
         lines += [f"Model: `{Path(otf_info['model']).name}` (kind `ace-activity`, all 574 features at r_cut = "
                   f"{cfg.otf_rcut:g}, trained on every labelled atom of the {otf_info['n_train_samples']} samples). "
                   f"Run: sample 0 sheared a further {cfg.otf_strain:g} (δγ = {cfg.dgamma:g}) from the end of its "

@@ -184,7 +184,7 @@ def extreme_fraction_labels(values: np.ndarray, mask: np.ndarray | None = None,
 
 
 def threshold_event_labels(d2min: np.ndarray, mask: np.ndarray, threshold: float = 0.6,
-                           max_active_fraction: float = 1.0, seed: int = 0,
+                           max_active_fraction: float = 1.0, seed: int = 0, inactive: str = "step",
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Balanced mechanical (AQS) labels of one sample (Rottler & Ortner, ``shared/science/000_ace.md`` §3.2).
 
@@ -192,10 +192,12 @@ def threshold_event_labels(d2min: np.ndarray, mask: np.ndarray, threshold: float
     window, row f measured from the minimum of frame f to the next one; ``mask``: (N,) candidate atoms
     (the A particles). Active (y = 1): candidate atoms with D²min > ``threshold`` in a step; a step with
     more than ``max_active_fraction`` of the candidates active is an avalanche and gives no actives.
-    Inactive (y = 0): the same number of candidate atoms with the lowest D²min summed over all F steps
-    (never active in any step, all values finite; ties by atom index), the j-th of them assigned to the
-    frame of the j-th active so that every kept step has equal class counts. If there are fewer such atoms
-    than actives, the actives are subsampled at random (``seed``) to match.
+    Inactive (y = 0), ``inactive="step"`` (default): in every kept step, as many candidate atoms as it has
+    actives, those with the lowest finite D²min of that step (ties by atom index). ``inactive="window"``:
+    the candidate atoms with the lowest D²min summed over all F steps (never active in any step, all values
+    finite), the j-th of them assigned to the frame of the j-th active; if there are fewer such atoms than
+    actives, the actives are subsampled at random (``seed``) to match. Either way every kept step has equal
+    class counts.
 
     Returns ``(frame_idx, atom_idx, y, info)`` sorted by (frame, atom); ``info`` has ``n_frames``,
     ``n_avalanche``, ``n_event_frames`` (frames that give actives), ``n_active_available``, ``n_pos``, ``n_neg``.
@@ -208,12 +210,40 @@ def threshold_event_labels(d2min: np.ndarray, mask: np.ndarray, threshold: float
         raise ValueError(f"mask must have shape ({d.shape[1]},), got {m.shape}")
     if not 0.0 < max_active_fraction <= 1.0:
         raise ValueError(f"max_active_fraction must be in (0, 1], got {max_active_fraction}")
+    if inactive not in ("step", "window"):
+        raise ValueError(f"inactive must be 'step' or 'window', got {inactive!r}")
     with np.errstate(invalid="ignore"):
         act = (d > threshold) & m[None, :]
     n_act = act.sum(axis=1)
     avalanche = n_act > max_active_fraction * max(int(m.sum()), 1)
     keep = act & ~avalanche[:, None]
     pf, pa = np.nonzero(keep)                  # row-major: frame order, then atom
+    if inactive == "step":
+        nf, na = [], []
+        for f in np.flatnonzero(keep.any(axis=1)):
+            c = np.flatnonzero(m & ~act[f] & np.isfinite(d[f]))
+            k = min(int(keep[f].sum()), c.size)
+            nf.append(np.full(k, f))
+            na.append(c[np.lexsort((c, d[f, c]))][:k])
+        negf = np.concatenate(nf).astype(np.int64) if nf else np.zeros(0, np.int64)
+        nega = np.concatenate(na).astype(np.int64) if na else np.zeros(0, np.int64)
+        if negf.size < pf.size:   # a step with more actives than quiet atoms: subsample its actives
+            rng = np.random.default_rng(seed)
+            keep_idx = []
+            for f in np.unique(pf):
+                idx = np.flatnonzero(pf == f)
+                k = int((negf == f).sum())
+                keep_idx.append(np.sort(rng.choice(idx, size=k, replace=False)) if k < idx.size else idx)
+            sel = np.concatenate(keep_idx)
+            pf, pa = pf[sel], pa[sel]
+        frame_idx = np.concatenate([pf, negf]).astype(np.int64)
+        atom_idx = np.concatenate([pa, nega]).astype(np.int64)
+        y = np.concatenate([np.ones(pf.size, np.int8), np.zeros(negf.size, np.int8)])
+        order = np.lexsort((atom_idx, frame_idx))
+        info = {"n_frames": int(d.shape[0]), "n_avalanche": int(avalanche.sum()),
+                "n_event_frames": int(((n_act > 0) & ~avalanche).sum()), "n_active_available": int(keep.sum()),
+                "n_pos": int(pf.size), "n_neg": int(negf.size)}
+        return frame_idx[order], atom_idx[order], y[order], info
     # inactive candidates: never active (avalanches included), finite in every step
     cand = np.flatnonzero(m & ~act.any(axis=0) & np.isfinite(d).all(axis=0))
     score = d[:, cand].sum(axis=0)

@@ -7,8 +7,8 @@ window of ``strain`` at δγ = ``dgamma`` (a second ``AQSSpec`` from the pre-str
 "collect", CG force tolerance ``collect_ftol``, saving the minimum before every plastic step with its forward D²min). Labels
 (:func:`glassfix.labels.events.threshold_event_labels`): A particles with D²min > 0.6 σ² in a step are
 active (steps with more than ``max_active_fraction`` of the A particles active are avalanches and
-dropped), the same number of A particles with the lowest D²min summed over the window are inactive,
-each on the pre-step minimum of an event step. Features and classifier as ``ace-thermal``
+dropped), the same number of A particles with the lowest D²min in the same step are inactive, each on
+the pre-step minimum of its step. Features and classifier as ``ace-thermal``
 (:mod:`glassfix.reproduce.ace_common`), CV grouped by sample. On the fly: the model trained on every
 sample (r_cut = ``otf_rcut``) inside ``fix glass/predict`` while sample 0 is sheared ``otf_strain`` beyond
 its collection window (strain not used in training). Every run is a resumable protocol work directory; samples run in ``workers`` processes.
@@ -43,7 +43,7 @@ class AceAqsConfig:
     dgamma: float = 1e-4
     strain: float = 0.08
     collect_ftol: float = 1e-7
-    otf_strain: float = 0.005
+    otf_strain: float = 0.02
     d2min_rcut: float = 2.5
     threshold: float = 0.6
     max_active_fraction: float = 0.2
@@ -144,7 +144,7 @@ def generate(cfg: AceAqsConfig, workdir: Path, workers: int = 2,
 # ------------------------------------------------------------------------------------------------ labels, features
 def _label_tag(cfg: AceAqsConfig) -> str:
     # the window's strain too: a longer window adds frames
-    return f"thr{cfg.threshold:g}_aval{cfg.max_active_fraction:g}_strain{cfg.strain:g}"
+    return f"thr{cfg.threshold:g}_aval{cfg.max_active_fraction:g}_strain{cfg.strain:g}_step"
 
 
 def sample_labels(cfg: AceAqsConfig, collect: Path) -> dict[str, np.ndarray]:

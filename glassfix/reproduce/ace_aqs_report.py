@@ -390,7 +390,8 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
                   f"(range {np.min(otf['pred']['activity_mean']):.3f}–{np.max(otf['pred']['activity_mean']):.3f}) "
                   f"over {otf['pred']['gamma'].size} minima."]
         if "auc_all" in otf:
-            lines += [f"- {otf['n_event_frames']} event steps, {otf['n_active']} of {otf['n_candidates']} A atom-steps "
+            lines += [f"- Event steps with rearranging A atoms (at most the avalanche cut): {otf['n_event_frames']}; "
+                      f"{otf['n_active']} of {otf['n_candidates']} A atom-steps "
                       f"rearrange (D²min > {cfg.threshold:g}): AUC of P(active) for rearranging vs all other A atoms "
                       f"{otf['auc_all']:.3f}; among the 10 % highest P(active) {otf['frac_active_top10']:.1%} "
                       f"rearrange vs {otf['frac_active']:.1%} overall.",

@@ -59,7 +59,8 @@ def _cmd_ace_thermal(args: argparse.Namespace) -> int:
 
 
 def _cmd_ace_aqs(args: argparse.Namespace) -> int:
-    from glassfix.reproduce.ace_aqs import AceAqsConfig, run
+    from glassfix.reproduce.ace_aqs import AceAqsConfig
+    from glassfix.reproduce.ace_aqs_report import run
 
     cfg = AceAqsConfig(n=args.n, samples=args.samples, seed=args.seed, strain=args.strain,
                        max_active_fraction=args.max_active_fraction, r_cuts=tuple(args.r_cuts), C=args.C,

@@ -226,10 +226,7 @@ def label_stats(cfg: AceAqsConfig, workdir: Path, samples: list[int]) -> dict[st
     return {k: int(v) for k, v in zip(_INFO, tot)}
 
 
-# ------------------------------------------------------------------------------------------------ driver
-STAGES = ("generate", "otf", "report")
-
-
+# ------------------------------------------------------------------------------------------------ work directory
 def check_config(cfg: AceAqsConfig, workdir: Path) -> None:
     """Refuse a work directory made with other simulation parameters (analysis settings may change)."""
     sim = {k: v for k, v in asdict(cfg).items() if k in _SIM_FIELDS}
@@ -247,27 +244,6 @@ def check_config(cfg: AceAqsConfig, workdir: Path) -> None:
 # the window's strain is not among them: a longer window extends the runs
 _SIM_FIELDS = ("n", "seed", "melt_steps", "quench_steps", "dgamma_pre", "prestrain", "dgamma", "d2min_rcut",
                "threshold", "collect_ftol")
-
-
-def run(cfg: AceAqsConfig, workdir: Path, report: Path, stages: tuple[str, ...] = STAGES, workers: int = 2,
-        say: Callable[[str], None] = print) -> Path | None:
-    """Run ``stages`` (generate: the samples; otf: train + the model in an AQS run; report); each resumes."""
-    workdir = Path(workdir)
-    check_config(cfg, workdir)
-    t0 = time.perf_counter()
-    if "generate" in stages:
-        generate(cfg, workdir, workers, say)
-    samples = [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect", cfg.strain)]
-    if "otf" in stages:
-        from glassfix.reproduce.ace_aqs_report import stage_otf
-
-        stage_otf(cfg, workdir, samples, say)
-    _add_wall(workdir, "driver", time.perf_counter() - t0)
-    if "report" in stages:
-        from glassfix.reproduce.ace_aqs_report import write_report
-
-        return write_report(cfg, workdir, samples, Path(report), say)
-    return None
 
 
 def _add_wall(workdir: Path, key: str, seconds: float) -> None:

@@ -1,4 +1,5 @@
-"""``glassfix reproduce ace-aqs``: the trained model on the fly, the analyses and the report (``docs/ace_aqs.md``)."""
+"""``glassfix reproduce ace-aqs``: the driver (:func:`run`), the trained model on the fly, the analyses and the
+report (``docs/ace_aqs.md``); the samples and their labels and features are :mod:`glassfix.reproduce.ace_aqs`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Callable
 import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
-from glassfix.reproduce.ace_aqs import AceAqsConfig, _add_wall, _complete, dataset, label_stats, sample_dir
+from glassfix.reproduce.ace_aqs import (
+    AceAqsConfig, _add_wall, _complete, check_config, dataset, generate, label_stats, sample_dir,
+)
 from glassfix.reproduce.ace_common import SET_NAMES, SHUFFLED, accuracy_row, forward_selection
 
 COMMAND = "glassfix reproduce ace-aqs"
@@ -406,3 +409,24 @@ def write_report(cfg: AceAqsConfig, workdir: Path, samples: list[int], report: P
         lines.append(old[old.index("\n## Reading") + 1:])
     atomic_write_text(report, "\n".join(lines))
     return report
+
+
+# ------------------------------------------------------------------------------------------------ driver
+STAGES = ("generate", "otf", "report")
+
+
+def run(cfg: AceAqsConfig, workdir: Path, report: Path, stages: tuple[str, ...] = STAGES, workers: int = 2,
+        say: Callable[[str], None] = print) -> Path | None:
+    """Run ``stages`` (generate: the samples; otf: train + the model in an AQS run; report); each resumes."""
+    workdir = Path(workdir)
+    check_config(cfg, workdir)
+    t0 = time.perf_counter()
+    if "generate" in stages:
+        generate(cfg, workdir, workers, say)
+    samples = [i for i in range(cfg.samples) if _complete(sample_dir(workdir, i) / "collect", cfg.strain)]
+    if "otf" in stages:
+        stage_otf(cfg, workdir, samples, say)
+    _add_wall(workdir, "driver", time.perf_counter() - t0)
+    if "report" in stages:
+        return write_report(cfg, workdir, samples, Path(report), say)
+    return None

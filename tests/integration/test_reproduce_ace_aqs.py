@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from glassfix.protocols import read_series
-from glassfix.reproduce.ace_aqs import AceAqsConfig, run
+from glassfix.reproduce.ace_aqs import AceAqsConfig
+from glassfix.reproduce.ace_aqs_report import run
 
 
 @pytest.mark.slow

@@ -58,6 +58,23 @@ def _cmd_ace_thermal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ace_aqs(args: argparse.Namespace) -> int:
+    from glassfix.reproduce.ace_aqs import AceAqsConfig
+    from glassfix.reproduce.ace_aqs_report import run
+
+    cfg = AceAqsConfig(n=args.n, samples=args.samples, seed=args.seed, strain=args.strain,
+                       max_active_fraction=args.max_active_fraction, r_cuts=tuple(args.r_cuts), C=args.C,
+                       otf_rcut=args.otf_rcut, otf_every=args.otf_every, quench_steps=args.quench_steps,
+                       prestrain=args.prestrain, dgamma_pre=args.dgamma_pre, dgamma=args.dgamma,
+                       collect_ftol=args.collect_ftol, otf_strain=args.otf_strain)
+    try:
+        report = run(cfg, Path(args.workdir), Path(args.report), stages=tuple(args.stages), workers=args.workers)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"report: {report}" if report else f"done: {' '.join(args.stages)}")
+    return 0
+
+
 def _cmd_ka_looseness(args: argparse.Namespace) -> int:
     from glassfix.reproduce.ka_looseness import KaLoosenessConfig, run
 
@@ -166,6 +183,32 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     at.add_argument("--workdir", default="repro_out/ace_thermal", help="resumable working directory")
     at.add_argument("--report", default="docs/ace_thermal.md", help="markdown report (PNG beside it)")
     at.set_defaults(func=_cmd_ace_thermal)
+
+    aq = rsub.add_parser("ace-aqs", help="ACE + logistic regression classifying mechanical rearrangements "
+                                        "(AQS shear of KA glasses, D2min > 0.6 over the collection window), "
+                                        "thermal vs AQS, the model on the fly in AQS")
+    aq.add_argument("--n", type=int, default=1000, help="particles per glass (KA 80:20, rho = 1.2)")
+    aq.add_argument("--samples", type=int, default=30, help="independent glasses (the report uses those complete)")
+    aq.add_argument("--seed", type=int, default=7000)
+    aq.add_argument("--quench-steps", type=int, default=10_000, help="T = 1 -> 0 quench (MD steps of 0.005 tau)")
+    aq.add_argument("--prestrain", type=float, default=0.10, help="shear strain before collection")
+    aq.add_argument("--dgamma-pre", type=float, default=5e-4, help="strain step of the pre-strain")
+    aq.add_argument("--dgamma", type=float, default=1e-4, help="strain step of the collection window")
+    aq.add_argument("--strain", type=float, default=0.08, help="collection window (strain; a longer one extends)")
+    aq.add_argument("--collect-ftol", type=float, default=1e-7, help="CG force tolerance in the window (epsilon/sigma)")
+    aq.add_argument("--otf-strain", type=float, default=0.02, help="strain sheared with the model on the fly")
+    aq.add_argument("--max-active-fraction", type=float, default=0.2,
+                    help="steps with more active A particles than this fraction are avalanches (no labels)")
+    aq.add_argument("--r-cuts", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0], help="ACE cutoffs (sigma)")
+    aq.add_argument("--C", type=float, default=1.0, help="inverse L2 strength")
+    aq.add_argument("--otf-rcut", type=float, default=3.0, help="ACE cutoff of the on-the-fly model (sigma)")
+    aq.add_argument("--otf-every", type=int, default=1, help="AQS steps between on-the-fly evaluations")
+    aq.add_argument("--stages", nargs="+", choices=["generate", "otf", "report"],
+                    default=["generate", "otf", "report"], help="stages to run (each resumes)")
+    aq.add_argument("--workers", type=int, default=2, help="samples simulated in parallel")
+    aq.add_argument("--workdir", default="repro_out/ace_aqs", help="resumable working directory")
+    aq.add_argument("--report", default="docs/ace_aqs.md", help="markdown report (PNGs beside it)")
+    aq.set_defaults(func=_cmd_ace_aqs)
 
     kl = rsub.add_parser("ka-looseness", help="looseness (EasyEnsemble of logistic regressions on interstice "
                                              "features) on the minimised snapshots of `reproduce ka-creep`")

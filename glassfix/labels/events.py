@@ -120,7 +120,7 @@ def select_training_set(phop: np.ndarray, types: np.ndarray | None, p_c: float =
     return frame_idx, atom_idx, y, info
 
 
-__all__ = ["rearranging_mask", "quiescent_mask", "select_training_set"]
+__all__ = ["rearranging_mask", "quiescent_mask", "select_training_set", "threshold_event_labels"]
 
 
 def extremes(values: np.ndarray, fraction: float = 0.05, types: np.ndarray | None = None,
@@ -181,3 +181,82 @@ def extreme_fraction_labels(values: np.ndarray, mask: np.ndarray | None = None,
     y = np.concatenate([np.zeros(k, bool), np.ones(k, bool)])
     srt = np.argsort(idx, kind="stable")
     return idx[srt], y[srt]
+
+
+def threshold_event_labels(d2min: np.ndarray, mask: np.ndarray, threshold: float = 0.6,
+                           max_active_fraction: float = 1.0, seed: int = 0, inactive: str = "step",
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Balanced mechanical (AQS) labels of one sample (Rottler & Ortner, ``shared/science/000_ace.md`` §3.2).
+
+    ``d2min``: (F, N) forward D²min (σ², e.g. Falk–Langer sum) of the F saved steps of one collection
+    window, row f measured from the minimum of frame f to the next one; ``mask``: (N,) candidate atoms
+    (the A particles). Active (y = 1): candidate atoms with D²min > ``threshold`` in a step; a step with
+    more than ``max_active_fraction`` of the candidates active is an avalanche and gives no actives.
+    Inactive (y = 0), ``inactive="step"`` (default): in every kept step, as many candidate atoms as it has
+    actives, those with the lowest finite D²min of that step (ties by atom index). ``inactive="window"``:
+    the candidate atoms with the lowest D²min summed over all F steps (never active in any step, all values
+    finite), the j-th of them assigned to the frame of the j-th active; if there are fewer such atoms than
+    actives, the actives are subsampled at random (``seed``) to match. Either way every kept step has equal
+    class counts.
+
+    Returns ``(frame_idx, atom_idx, y, info)`` sorted by (frame, atom); ``info`` has ``n_frames``,
+    ``n_avalanche``, ``n_event_frames`` (frames that give actives), ``n_active_available``, ``n_pos``, ``n_neg``.
+    """
+    d = np.asarray(d2min, dtype=np.float64)
+    if d.ndim != 2:
+        raise ValueError(f"d2min must have shape (F, N), got {d.shape}")
+    m = np.asarray(mask, dtype=bool)
+    if m.shape != (d.shape[1],):
+        raise ValueError(f"mask must have shape ({d.shape[1]},), got {m.shape}")
+    if not 0.0 < max_active_fraction <= 1.0:
+        raise ValueError(f"max_active_fraction must be in (0, 1], got {max_active_fraction}")
+    if inactive not in ("step", "window"):
+        raise ValueError(f"inactive must be 'step' or 'window', got {inactive!r}")
+    with np.errstate(invalid="ignore"):
+        act = (d > threshold) & m[None, :]
+    n_act = act.sum(axis=1)
+    avalanche = n_act > max_active_fraction * max(int(m.sum()), 1)
+    keep = act & ~avalanche[:, None]
+    pf, pa = np.nonzero(keep)                  # row-major: frame order, then atom
+    if inactive == "step":
+        nf, na = [], []
+        for f in np.flatnonzero(keep.any(axis=1)):
+            c = np.flatnonzero(m & ~act[f] & np.isfinite(d[f]))
+            k = min(int(keep[f].sum()), c.size)
+            nf.append(np.full(k, f))
+            na.append(c[np.lexsort((c, d[f, c]))][:k])
+        negf = np.concatenate(nf).astype(np.int64) if nf else np.zeros(0, np.int64)
+        nega = np.concatenate(na).astype(np.int64) if na else np.zeros(0, np.int64)
+        if negf.size < pf.size:   # a step with more actives than quiet atoms: subsample its actives
+            rng = np.random.default_rng(seed)
+            keep_idx = []
+            for f in np.unique(pf):
+                idx = np.flatnonzero(pf == f)
+                k = int((negf == f).sum())
+                keep_idx.append(np.sort(rng.choice(idx, size=k, replace=False)) if k < idx.size else idx)
+            sel = np.concatenate(keep_idx)
+            pf, pa = pf[sel], pa[sel]
+        frame_idx = np.concatenate([pf, negf]).astype(np.int64)
+        atom_idx = np.concatenate([pa, nega]).astype(np.int64)
+        y = np.concatenate([np.ones(pf.size, np.int8), np.zeros(negf.size, np.int8)])
+        order = np.lexsort((atom_idx, frame_idx))
+        info = {"n_frames": int(d.shape[0]), "n_avalanche": int(avalanche.sum()),
+                "n_event_frames": int(((n_act > 0) & ~avalanche).sum()), "n_active_available": int(keep.sum()),
+                "n_pos": int(pf.size), "n_neg": int(negf.size)}
+        return frame_idx[order], atom_idx[order], y[order], info
+    # inactive candidates: never active (avalanches included), finite in every step
+    cand = np.flatnonzero(m & ~act.any(axis=0) & np.isfinite(d).all(axis=0))
+    score = d[:, cand].sum(axis=0)
+    k = min(pf.size, cand.size)
+    if k < pf.size:
+        pick = np.sort(np.random.default_rng(seed).choice(pf.size, size=k, replace=False))
+        pf, pa = pf[pick], pa[pick]
+    neg = cand[np.lexsort((cand, score))][:k]
+    frame_idx = np.concatenate([pf, pf]).astype(np.int64)
+    atom_idx = np.concatenate([pa, neg]).astype(np.int64)
+    y = np.concatenate([np.ones(k, np.int8), np.zeros(k, np.int8)])
+    order = np.lexsort((atom_idx, frame_idx))
+    info = {"n_frames": int(d.shape[0]), "n_avalanche": int(avalanche.sum()),
+            "n_event_frames": int(((n_act > 0) & ~avalanche).sum()), "n_active_available": int(keep.sum()),
+            "n_pos": int(k), "n_neg": int(k)}
+    return frame_idx[order], atom_idx[order], y[order], info

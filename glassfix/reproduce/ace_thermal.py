@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix.core.atomic import atomic_save, atomic_savez, atomic_write_text
+from glassfix.reproduce.ace_common import accuracy_row
 
 @dataclass
 class AceThermalConfig:
@@ -32,22 +33,6 @@ class AceThermalConfig:
     C: float = 1.0
     seed: int = 0
     extra: dict = field(default_factory=dict)
-
-
-def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, C: float, seed: int) -> float:
-    """Mean balanced accuracy over stratified folds grouped by ``groups`` (scaler fitted per fold)."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    from glassfix.models.activity import _fit_logistic
-    from glassfix.train.metrics import classification_metrics
-
-    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = []
-    for tr, te in cv.split(X, y, groups):
-        head, _ = _fit_logistic(X[tr], y[tr], C, seed, 10_000)
-        # the metric every trainer and 'glassfix evaluate' report (decision > 0 is P(active) > 0.5)
-        scores.append(classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"])
-    return float(np.mean(scores))
 
 
 def _labels(work: Path, files: list[str], cfg: AceThermalConfig) -> dict[str, np.ndarray]:
@@ -119,21 +104,7 @@ def run(cfg: AceThermalConfig, workdir: Path, report: Path) -> Path:
         with console.status(f"ACE invariants at r_cut = {rc:g} …"):
             X = _features(workdir, files, lab, rc)
         desc = ACEDescriptor(n_species=2, r_cut=rc, species_names=["A", "B"])
-        body = desc.body_orders
-        nmax = desc.n_max
-        sets = {
-            "A1 (first feature)": np.array([0]),
-            "B1": np.array([nmax]),
-            "A–A radial (10)": np.arange(nmax),
-            "all 2-body (20)": np.flatnonzero(body == 2),
-            "2 + 3-body": np.flatnonzero(body <= 3),
-            "2 + 3 + 4-body (all)": np.arange(X.shape[1]),
-        }
-        row = {}
-        for name, cols in sets.items():
-            row[name] = grouped_cv_accuracy(X[:, cols], y, groups, cfg.folds, cfg.C, cfg.seed)
-        shuffled = np.random.default_rng(cfg.seed).permutation(y)
-        row["shuffled labels (all features)"] = grouped_cv_accuracy(X, shuffled, groups, cfg.folds, cfg.C, cfg.seed)
+        row = accuracy_row(X, y, groups, desc.body_orders, desc.n_max, cfg.folds, cfg.C, cfg.seed)
         results[f"{rc:g}"] = row
         console.print(f"  r_cut {rc:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
 

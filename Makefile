@@ -29,7 +29,7 @@ demo: plugin
 	$(VENV)/bin/glassfix demo --out demo_out
 
 test: plugin
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=25
 
 clean:
 	rm -rf $(VENV) build demo_out bench_out .pytest_cache

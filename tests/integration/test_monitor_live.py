@@ -66,9 +66,13 @@ def _start_creep(cwd: Path, data: Path, model: Path, plugin: Path, nsnap: int) -
 
 def _start_monitor(cwd: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # SIGINT back to its default in the child: a suite started in the background of a non-interactive shell
+    # (nohup ... &) inherits SIGINT ignored, Python then installs no KeyboardInterrupt handler and the
+    # "user presses Ctrl-C" below would never stop the monitor
     return subprocess.Popen([sys.executable, "-m", "glassfix.cli", "monitor", "out", "--plain", "--every", "0.3",
                              "--refresh", "2", "--html", "page.html", "--json", "mon.json", *extra], cwd=cwd,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def log_thermo(path: Path) -> dict[int, dict[str, float]]:

@@ -16,7 +16,7 @@ from glassfix.core.atomic import atomic_write_json, atomic_write_text
 from glassfix.reproduce.ace_aqs import (
     AceAqsConfig, _add_wall, _complete, check_config, dataset, generate, label_stats, sample_dir,
 )
-from glassfix.reproduce.ace_common import SET_NAMES, SHUFFLED, accuracy_row, forward_selection
+from glassfix.reproduce.ace_common import SET_NAMES, SHUFFLED, accuracy_bars, accuracy_row, forward_selection
 
 COMMAND = "glassfix reproduce ace-aqs"
 
@@ -179,11 +179,7 @@ def _plots(cfg: AceAqsConfig, res: dict, thermal: dict, otf: dict | None, report
     names = list(SET_NAMES) + [SHUFFLED]
     fig, axes = _panels(new_figure, (13, 4.2), 2, (1.6, 1))
     ax = axes[0]
-    width = 0.8 / len(acc)
-    for k, (rc, row) in enumerate(acc.items()):
-        ax.bar(np.arange(len(names)) + k * width, [row[n] for n in names], width, label=f"AQS r_cut = {rc}")
-    ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20, ha="right", fontsize=8)
+    accuracy_bars(ax, acc, names, "AQS ")
     ax.set_ylabel("grouped CV balanced accuracy")
     ax.set_ylim(0.2, 1.0)
     ax.legend(fontsize=8, ncol=2)

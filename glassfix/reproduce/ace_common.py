@@ -71,3 +71,13 @@ def forward_selection(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, 
         scores.append(float(best_s))
         pool.remove(best)
     return picked, scores
+
+
+def accuracy_bars(ax, acc: dict, names: list[str], label: str = "") -> None:
+    """Grouped bars of balanced accuracy (dimensionless) per feature set (x) and r_cut (one bar colour each),
+    with the chance line; the caller sets the axis label, limits and legend."""
+    width = 0.8 / len(acc)
+    for k, (rc, row) in enumerate(acc.items()):
+        ax.bar(np.arange(len(names)) + k * width, [row[n] for n in names], width, label=f"{label}r_cut = {rc}")
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20, ha="right", fontsize=8)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix.core.atomic import atomic_save, atomic_savez, atomic_write_text
-from glassfix.reproduce.ace_common import accuracy_row
+from glassfix.reproduce.ace_common import accuracy_bars, accuracy_row
 
 @dataclass
 class AceThermalConfig:
@@ -126,11 +126,7 @@ def _write_report(report: Path, results, lab, cfg, command, machine, model_path,
 
     names = list(next(iter(results.values())).keys())
     fig, ax = new_figure((9, 4))
-    width = 0.8 / len(results)
-    for k, (rc, row) in enumerate(results.items()):
-        ax.bar(np.arange(len(names)) + k * width, [row[n] for n in names], width, label=f"r_cut = {rc}")
-    ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20, ha="right", fontsize=8)
+    accuracy_bars(ax, results, names)
     ax.set_ylabel("grouped 5-fold CV accuracy")
     ax.set_ylim(0.4, 1.0)
     ax.legend(fontsize=8)

@@ -19,6 +19,7 @@ from glassfix.descriptors._wigner import complex_from_real, wigner_3j, wigner_3j
 from glassfix.descriptors.ace import ACEDescriptor
 from glassfix.descriptors.ace_basis import ace_basis, distance_transform, radial_basis
 from glassfix.descriptors.base import descriptor_from_spec
+from helpers.frames import separated_positions
 
 SQ4PI = math.sqrt(4 * math.pi)
 
@@ -34,13 +35,7 @@ SMALL = dict(n_species=2, max_body_order=4, degree=8, n_max=5, r_cut=2.5, w_l=1.
 def random_frame(n: int = 120, box: float = 6.6, dmin: float = 0.85, seed: int = 0, frac_b: float = 0.3) -> Frame:
     """Random positions with periodic minimum separation dmin (rejection sampling) in a cubic box."""
     rng = np.random.default_rng(seed)
-    pos = np.zeros((0, 3))
-    while pos.shape[0] < n:
-        p = rng.uniform(0, box, 3)
-        d = pos - p
-        d -= box * np.round(d / box)
-        if pos.shape[0] == 0 or (np.einsum("ij,ij->i", d, d) > dmin * dmin).all():
-            pos = np.vstack([pos, p])
+    pos = separated_positions(rng, n, box, dmin)
     types = (rng.random(n) < frac_b).astype(np.int64)
     return Frame(pos, types, np.eye(3) * box, species=("A", "B"))
 

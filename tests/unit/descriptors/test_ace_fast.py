@@ -13,18 +13,13 @@ from glassfix.core.neighbors import neighbor_list
 from glassfix.descriptors._ace_fast import product_tables
 from glassfix.descriptors.ace import ACEDescriptor
 from glassfix.descriptors.ace_basis import distance_transform, radial_basis
+from helpers.frames import separated_positions
 
 
 def random_frame(n: int = 160, box: float = 7.0, dmin: float = 0.8, seed: int = 0, n_species: int = 2) -> Frame:
     """Random positions with periodic minimum separation dmin in a cubic box (rejection sampling)."""
     rng = np.random.default_rng(seed)
-    pos = np.zeros((0, 3))
-    while pos.shape[0] < n:
-        p = rng.uniform(0, box, 3)
-        d = pos - p
-        d -= box * np.round(d / box)
-        if pos.shape[0] == 0 or (np.einsum("ij,ij->i", d, d) > dmin * dmin).all():
-            pos = np.vstack([pos, p])
+    pos = separated_positions(rng, n, box, dmin)
     types = rng.integers(0, n_species, n).astype(np.int64)
     return Frame(pos, types, np.eye(3) * box)
 

@@ -62,6 +62,9 @@ def _cmd_ace_aqs(args: argparse.Namespace) -> int:
     from glassfix.reproduce.ace_aqs import AceAqsConfig
     from glassfix.reproduce.ace_aqs_report import run
 
+    if args.samples < 1:
+        raise SystemExit(f"error: --samples {args.samples}: need at least 1 glass (the report wants >= 2; the "
+                         "paper used 30)")
     cfg = AceAqsConfig(n=args.n, samples=args.samples, seed=args.seed, strain=args.strain,
                        max_active_fraction=args.max_active_fraction, r_cuts=tuple(args.r_cuts), C=args.C,
                        otf_rcut=args.otf_rcut, otf_every=args.otf_every, quench_steps=args.quench_steps,

@@ -116,8 +116,10 @@ def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: in
 @numba.njit(cache=True, fastmath=_FM)
 def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
                   qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
-                  G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray) -> None:
-    """G[rowR[n], k] = R_{n+1}, G[rowS[q], k] = S_q (q ≤ qs) of pairs k < m; Tq[q] = Σ_k U_q (q ≤ qu)."""
+                  G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, M0: np.ndarray, y00: float,
+                  nh: int) -> None:
+    """M0[rowR[n]] = Y_00 Σ_k R_{n+1}, M0[rowS[q]] = Y_00 Σ_k S_q (q ≤ qs), Tq[q] = Σ_k U_q (q ≤ qu) over the
+    pairs k < m; the rows the GEMM needs (row < nh) also stored per pair in G[row, k]."""
     top = max(n_max - 1, qs, qu, 0)
     # x(r) of _ace_kernels._xform written out (and divisions by constants as products) so that it vectorises
     inv_scale = 1.0 / scale
@@ -143,14 +145,32 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
         bq = rec_b[q]
         for k in range(m):
             P[q, k] = aq * X[k] * P[q - 1, k] - bq * P[q - 2, k]
+    # l = 0 needs only the column sums (Y_00 is constant): summed here; only the GEMM's rows (< nh) are stored
     for n in range(n_max):
         sq = _SQRT_2K1[n]
-        for k in range(m):
-            G[rowR[n], k] = E[k] * sq * P[n, k]
+        row = rowR[n]
+        s = 0.0
+        if row < nh:
+            for k in range(m):
+                g = E[k] * sq * P[n, k]
+                G[row, k] = g
+                s += g
+        else:
+            for k in range(m):
+                s += E[k] * sq * P[n, k]
+        M0[row] = y00 * s
     for q in range(qs + 1):
         row = rowS[q]
-        for k in range(m):
-            G[row, k] = E[k] * E[k] * P[q, k]
+        s = 0.0
+        if row < nh:
+            for k in range(m):
+                g = E[k] * E[k] * P[q, k]
+                G[row, k] = g
+                s += g
+        else:
+            for k in range(m):
+                s += E[k] * E[k] * P[q, k]
+        M0[row] = y00 * s
     for q in range(qu + 1):
         s = 0.0
         for k in range(m):
@@ -159,11 +179,36 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
 
 
 @numba.njit(cache=True, fastmath=_FM)
+def _gemm_nt(G: np.ndarray, Y: np.ndarray, nh: int, nlm: int, m: int, out: np.ndarray) -> None:
+    """out[r, lm − 1] = Σ_k G[r, k] Y[lm, k] for r < nh, 1 ≤ lm < nlm: small sizes, where a BLAS call costs
+    more than the products (two rows at a time, so each Y row is loaded once per pair of rows)."""
+    r = 0
+    while r + 1 < nh:
+        for lm in range(1, nlm):
+            s0 = 0.0
+            s1 = 0.0
+            for k in range(m):
+                y = Y[lm, k]
+                s0 += G[r, k] * y
+                s1 += G[r + 1, k] * y
+            out[r, lm - 1] = s0
+            out[r + 1, lm - 1] = s1
+        r += 2
+    if r < nh:
+        for lm in range(1, nlm):
+            s0 = 0.0
+            for k in range(m):
+                s0 += G[r, k] * Y[lm, k]
+            out[r, lm - 1] = s0
+
+
+@numba.njit(cache=True, fastmath=_FM)
 def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
                  scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
                  d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray, Lt: np.ndarray,
                  qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
-                 T: np.ndarray, start: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
+                 T: np.ndarray, start: np.ndarray, seg: np.ndarray, gbuf: np.ndarray, ybuf: np.ndarray,
+                 rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
                  uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
                  S: np.ndarray, Tq: np.ndarray, M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray,
                  ci: int, explicit: bool, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray,
@@ -172,71 +217,99 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
     from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
     nlm = (l_max + 1) * (l_max + 1)
     width = n_max + qs + 1
-    # pass 1: the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin), compacted into E, X, C, S
-    # (scratch until the geometry needs them), with their species in zs; counted per species
+    # the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin), squared distance in rb and vector in
+    # ux, uy, uz, stored species-contiguous: segment z is [seg[0, z], seg[0, z] + seg[1, z])
     rc2 = rc * rc
-    for z in range(n_species + 1):
-        start[z] = 0
-    m = 0
-    for p in range(p0, p1):
-        if explicit:
-            j = neighbors[p]
-            v0 = x[j, 0] - x[ci, 0]
-            v1 = x[j, 1] - x[ci, 1]
-            v2 = x[j, 2] - x[ci, 2]
-        else:
-            v0 = vectors[p, 0]
-            v1 = vectors[p, 1]
-            v2 = vectors[p, 2]
-        r2 = v0 * v0 + v1 * v1 + v2 * v2
-        if r2 < rc2 and r2 != 0.0:
-            z = types[neighbors[p]]
-            E[m] = r2
-            X[m] = v0
-            C[m] = v1
-            S[m] = v2
-            zs[m] = z
-            start[z + 1] += 1
-            m += 1
+    if n_species == 2:
+        # one pass, no scatter: species 0 fills from the front, species 1 from the back of the scratch
+        lo = 0
+        hi = rb.shape[0] - 1
+        for p in range(p0, p1):
+            if explicit:
+                j = neighbors[p]
+                v0 = x[j, 0] - x[ci, 0]
+                v1 = x[j, 1] - x[ci, 1]
+                v2 = x[j, 2] - x[ci, 2]
+            else:
+                v0 = vectors[p, 0]
+                v1 = vectors[p, 1]
+                v2 = vectors[p, 2]
+            r2 = v0 * v0 + v1 * v1 + v2 * v2
+            # branch-free compaction (cutoff and species are unpredictable): always write the slot of the
+            # pair's species, advance only when it is inside the cutoff (the scratch has one spare slot)
+            inside = 1 if (r2 < rc2 and r2 != 0.0) else 0
+            zb = 1 if types[neighbors[p]] != 0 else 0
+            k = lo if zb == 0 else hi - 1
+            rb[k] = r2
+            ux[k] = v0
+            uy[k] = v1
+            uz[k] = v2
+            lo += inside * (1 - zb)
+            hi -= inside * zb
+        seg[0, 0] = 0
+        seg[1, 0] = lo
+        seg[0, 1] = hi
+        seg[1, 1] = rb.shape[0] - 1 - hi
+    else:
+        # pass 1: compacted into E, X, C, S (scratch until the geometry needs them), species in zs, counted
+        for z in range(n_species + 1):
+            start[z] = 0
+        m = 0
+        for p in range(p0, p1):
+            if explicit:
+                j = neighbors[p]
+                v0 = x[j, 0] - x[ci, 0]
+                v1 = x[j, 1] - x[ci, 1]
+                v2 = x[j, 2] - x[ci, 2]
+            else:
+                v0 = vectors[p, 0]
+                v1 = vectors[p, 1]
+                v2 = vectors[p, 2]
+            r2 = v0 * v0 + v1 * v1 + v2 * v2
+            if r2 < rc2 and r2 != 0.0:
+                z = types[neighbors[p]]
+                E[m] = r2
+                X[m] = v0
+                C[m] = v1
+                S[m] = v2
+                zs[m] = z
+                start[z + 1] += 1
+                m += 1
+        for z in range(n_species):
+            seg[0, z] = start[z]
+            seg[1, z] = start[z + 1]
+            start[z + 1] += start[z]
+        # pass 2: scatter into species-contiguous slots
+        for i in range(m):
+            z = zs[i]
+            k = start[z]
+            start[z] = k + 1
+            rb[k] = E[i]
+            ux[k] = X[i]
+            uy[k] = C[i]
+            uz[k] = S[i]
     for z in range(n_species):
-        start[z + 1] += start[z]
-    # pass 2: scatter into species-contiguous slots (start[z] is advanced, then restored)
-    for i in range(m):
-        z = zs[i]
-        k = start[z]
-        start[z] = k + 1
-        rb[k] = E[i]
-        ux[k] = X[i]
-        uy[k] = C[i]
-        uz[k] = S[i]
-    for z in range(n_species, 0, -1):
-        start[z] = start[z - 1]
-    start[0] = 0
-    for k in range(m):    # vectorised: distances and unit vectors
-        r = math.sqrt(rb[k])
-        inv = 1.0 / r
-        rb[k] = r
-        ux[k] *= inv
-        uy[k] *= inv
-        uz[k] *= inv
+        k0 = seg[0, z]
+        for k in range(k0, k0 + seg[1, z]):    # vectorised: distances and unit vectors
+            r = math.sqrt(rb[k])
+            inv = 1.0 / r
+            rb[k] = r
+            ux[k] *= inv
+            uy[k] *= inv
+            uz[k] *= inv
     for z in range(n_species):
-        k0 = start[z]
-        mz = start[z + 1] - k0
+        k0 = seg[0, z]
+        mz = seg[1, z]
         # the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g: for l = 0 (Y_00 constant)
         # row sums of G; for l ≥ 1 one GEMM of the rows some l ≥ 1 needs (a prefix of G) with Y_{l≥1}
         if mz > 0:
-            G = np.empty((width, mz))
-            Yz = np.empty((nlm, mz))
-            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq, rowR, rowS)
-            y00 = norms[0]
-            for r in range(width):
-                acc = 0.0
-                for k in range(mz):
-                    acc += G[r, k]
-                M0[r] = y00 * acc
+            G = gbuf[:max(nh, 1) * mz].reshape((max(nh, 1), mz))    # chunk scratch, C-contiguous for the GEMM
+            Yz = ybuf[:nlm * mz].reshape((nlm, mz))
+            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq, rowR, rowS,
+                          M0, norms[0], nh)
             if nlm > 1 and nh > 0:
                 _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
-                np.dot(G[:nh], Yz[1:].T, Mhi)
+                _gemm_nt(G, Yz, nh, nlm, mz, Mhi)
         else:
             M0[:] = 0.0
             Mhi[:, :] = 0.0
@@ -382,10 +455,13 @@ def _ace_linear_fast(
         D = np.zeros(d_size)
         T = np.zeros(n_t)
         start = np.zeros(n_species + 1, dtype=np.int64)
-        rb = np.empty(cap)
-        ux = np.empty(cap)
-        uy = np.empty(cap)
-        uz = np.empty(cap)
+        seg = np.zeros((2, n_species), dtype=np.int64)
+        gbuf = np.empty(width * cap)
+        ybuf = np.empty(nlm * cap)
+        rb = np.empty(cap + 1)
+        ux = np.empty(cap + 1)
+        uy = np.empty(cap + 1)
+        uz = np.empty(cap + 1)
         E = np.empty(cap)
         X = np.empty(cap)
         C = np.empty(cap)
@@ -403,7 +479,8 @@ def _ace_linear_fast(
                 continue
             _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
                          n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
-                         start, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, x, rows[c], explicit, nlim,
+                         start, seg, gbuf, ybuf, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, x, rows[c],
+                         explicit, nlim,
                          qsl, rowR, rowS, nh)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)

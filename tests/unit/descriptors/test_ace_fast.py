@@ -61,6 +61,7 @@ def test_linearised_products_equal_the_radial_products():
     dict(n_species=2, max_body_order=3, degree=7, r_cut=2.7, transform="literal"),
     dict(n_species=2, max_body_order=2, degree=5, r_cut=2.5),
     dict(n_species=1, max_body_order=4, degree=7, r_cut=2.8),
+    dict(n_species=3, max_body_order=4, degree=6, r_cut=2.8),    # the general (scatter) partition path
 ])
 def test_fast_decision_equals_the_reference_kernel(spec):
     """Default (vectorised) vs reference=True (per-pair kernel) and vs the feature matrix → standardise → dot."""

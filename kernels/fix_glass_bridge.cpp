@@ -367,7 +367,7 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
   const int nrows = static_cast<int>(rows.size());
   std::vector<long long> offsets(nrows + 1, 0);
   std::vector<int> neigh;
-  if (receptive_field > 0.0) {
+  if (receptive_field > 0.0 && uses_neighbor_list()) {
     neighbor->build_one(list);
     // a full list has every owned atom as an I atom; index them by local index
     std::vector<int> row(nlocal, -1);

@@ -13,7 +13,7 @@ using glassfix::GilGuard;
 using glassfix::PyRef;
 
 FixGlassPredict::FixGlassPredict(LAMMPS *lmp, int narg, char **arg) :
-    FixGlassBridge(lmp, narg, arg, "predict"), native(0)
+    FixGlassBridge(lmp, narg, arg, "predict"), native(0), bins_atoms(0)
 {
   create_handler(narg, arg, RANK_IF_PARTIAL);
   std::string msg;
@@ -23,6 +23,13 @@ FixGlassPredict::FixGlassPredict(LAMMPS *lmp, int narg, char **arg) :
       PyRef spec(PyObject_GetAttrString(handler, "native"));
       if (spec && spec.get() != Py_None && !read_native(spec.get()) && !PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "malformed native model specification");
+    }
+    if (!PyErr_Occurred() && PyObject_HasAttrString(handler, "bins_atoms")) {
+      PyRef flag(PyObject_GetAttrString(handler, "bins_atoms"));
+      if (flag) {
+        int truth = PyObject_IsTrue(flag.get());
+        if (truth >= 0) bins_atoms = truth;
+      }
     }
     if (PyErr_Occurred()) msg = py_error_message();
   }

@@ -20,10 +20,13 @@ class FixGlassPredict : public FixGlassBridge {
 
  protected:
   bool evaluate_natively(double *out, std::vector<int> &centers) override;
-  bool uses_neighbor_list() const override { return !native; }
+  // native tables bin atoms in C++; a model that finds its environments itself (handler.bins_atoms, e.g.
+  // the ACE kernel) gets positions only: no LAMMPS list is requested, built or copied for either
+  bool uses_neighbor_list() const override { return !native && !bins_atoms; }
 
  private:
   int native;
+  int bins_atoms;
   glassfix::RadialTable nat_table;
   std::vector<double> nat_b;
   std::vector<int> nat_has, nat_tmap;

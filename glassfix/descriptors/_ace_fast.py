@@ -203,49 +203,57 @@ def _gemm_nt(G: np.ndarray, Y: np.ndarray, nh: int, nlm: int, m: int, out: np.nd
 
 
 @numba.njit(cache=True, fastmath=_FM)
-def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
-                 scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int, norms: np.ndarray,
-                 d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray, Lt: np.ndarray,
-                 qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray, D: np.ndarray,
-                 T: np.ndarray, start: np.ndarray, seg: np.ndarray, gbuf: np.ndarray, ybuf: np.ndarray,
-                 rb: np.ndarray, ux: np.ndarray, uy: np.ndarray,
-                 uz: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray,
-                 S: np.ndarray, Tq: np.ndarray, M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray,
-                 ci: int, explicit: bool, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray,
-                 nh: int) -> None:
-    """A, D, T of one centre (layouts of ``_ace_kernels._pair_sums``) from its pairs p0 … p1−1; pair vectors
-    from ``vectors`` or, when ``explicit``, x[j] − x[ci] (LAMMPS' ghosts are explicit images)."""
+def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray,
+                 rc: float, scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int,
+                 norms: np.ndarray, d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray,
+                 Lt: np.ndarray, qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray, A: np.ndarray,
+                 D: np.ndarray, T: np.ndarray, start: np.ndarray, seg: np.ndarray, gbuf: np.ndarray,
+                 ybuf: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, E: np.ndarray,
+                 X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray, S: np.ndarray, Tq: np.ndarray,
+                 M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray, cx: float, cy: float, cz: float,
+                 mode: int, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, nh: int) -> None:
+    """A, D, T of one centre at (cx, cy, cz) (layouts of ``_ace_kernels._pair_sums``) from the candidate
+    ranges runs[r, 0] … runs[r, 1] − 1 (r < nruns). Candidates by ``mode``: _VECTORS, pair p's vector
+    vectors[p] and species types[neighbors[p]]; _EXPLICIT, x[neighbors[p]] − c (LAMMPS' ghosts are explicit
+    images); _BINNED, x[p] − c and types[p] (x, types: atoms sorted by cell, :func:`bin_atoms`)."""
     nlm = (l_max + 1) * (l_max + 1)
     width = n_max + qs + 1
-    # the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin), squared distance in rb and vector in
-    # ux, uy, uz, stored species-contiguous: segment z is [seg[0, z], seg[0, z] + seg[1, z])
+    # the pairs inside the cutoff (lists from LAMMPS reach cutoff + skin, cells further), squared distance in
+    # rb and vector in ux, uy, uz, stored species-contiguous: segment z is [seg[0, z], seg[0, z] + seg[1, z])
     rc2 = rc * rc
     if n_species == 2:
         # one pass, no scatter: species 0 fills from the front, species 1 from the back of the scratch
         lo = 0
         hi = rb.shape[0] - 1
-        for p in range(p0, p1):
-            if explicit:
-                j = neighbors[p]
-                v0 = x[j, 0] - x[ci, 0]
-                v1 = x[j, 1] - x[ci, 1]
-                v2 = x[j, 2] - x[ci, 2]
-            else:
-                v0 = vectors[p, 0]
-                v1 = vectors[p, 1]
-                v2 = vectors[p, 2]
-            r2 = v0 * v0 + v1 * v1 + v2 * v2
-            # branch-free compaction (cutoff and species are unpredictable): always write the slot of the
-            # pair's species, advance only when it is inside the cutoff (the scratch has one spare slot)
-            inside = 1 if (r2 < rc2 and r2 != 0.0) else 0
-            zb = 1 if types[neighbors[p]] != 0 else 0
-            k = lo if zb == 0 else hi - 1
-            rb[k] = r2
-            ux[k] = v0
-            uy[k] = v1
-            uz[k] = v2
-            lo += inside * (1 - zb)
-            hi -= inside * zb
+        for r in range(nruns):
+            for p in range(runs[r, 0], runs[r, 1]):
+                if mode == _BINNED:
+                    v0 = x[p, 0] - cx
+                    v1 = x[p, 1] - cy
+                    v2 = x[p, 2] - cz
+                    zb = 1 if types[p] != 0 else 0
+                elif mode == _EXPLICIT:
+                    j = neighbors[p]
+                    v0 = x[j, 0] - cx
+                    v1 = x[j, 1] - cy
+                    v2 = x[j, 2] - cz
+                    zb = 1 if types[j] != 0 else 0
+                else:
+                    v0 = vectors[p, 0]
+                    v1 = vectors[p, 1]
+                    v2 = vectors[p, 2]
+                    zb = 1 if types[neighbors[p]] != 0 else 0
+                r2 = v0 * v0 + v1 * v1 + v2 * v2
+                # branch-free compaction (cutoff and species are unpredictable): always write the slot of the
+                # pair's species, advance only when it is inside the cutoff (the scratch has one spare slot)
+                inside = 1 if (r2 < rc2 and r2 != 0.0) else 0
+                k = lo if zb == 0 else hi - 1
+                rb[k] = r2
+                ux[k] = v0
+                uy[k] = v1
+                uz[k] = v2
+                lo += inside * (1 - zb)
+                hi -= inside * zb
         seg[0, 0] = 0
         seg[1, 0] = lo
         seg[0, 1] = hi
@@ -255,26 +263,33 @@ def _centre_sums(p0: int, p1: int, neighbors: np.ndarray, vectors: np.ndarray, t
         for z in range(n_species + 1):
             start[z] = 0
         m = 0
-        for p in range(p0, p1):
-            if explicit:
-                j = neighbors[p]
-                v0 = x[j, 0] - x[ci, 0]
-                v1 = x[j, 1] - x[ci, 1]
-                v2 = x[j, 2] - x[ci, 2]
-            else:
-                v0 = vectors[p, 0]
-                v1 = vectors[p, 1]
-                v2 = vectors[p, 2]
-            r2 = v0 * v0 + v1 * v1 + v2 * v2
-            if r2 < rc2 and r2 != 0.0:
-                z = types[neighbors[p]]
-                E[m] = r2
-                X[m] = v0
-                C[m] = v1
-                S[m] = v2
-                zs[m] = z
-                start[z + 1] += 1
-                m += 1
+        for r in range(nruns):
+            for p in range(runs[r, 0], runs[r, 1]):
+                if mode == _BINNED:
+                    v0 = x[p, 0] - cx
+                    v1 = x[p, 1] - cy
+                    v2 = x[p, 2] - cz
+                    z = types[p]
+                elif mode == _EXPLICIT:
+                    j = neighbors[p]
+                    v0 = x[j, 0] - cx
+                    v1 = x[j, 1] - cy
+                    v2 = x[j, 2] - cz
+                    z = types[j]
+                else:
+                    v0 = vectors[p, 0]
+                    v1 = vectors[p, 1]
+                    v2 = vectors[p, 2]
+                    z = types[neighbors[p]]
+                r2 = v0 * v0 + v1 * v1 + v2 * v2
+                if r2 < rc2 and r2 != 0.0:
+                    E[m] = r2
+                    X[m] = v0
+                    C[m] = v1
+                    S[m] = v2
+                    zs[m] = z
+                    start[z + 1] += 1
+                    m += 1
         for z in range(n_species):
             seg[0, z] = start[z]
             seg[1, z] = start[z + 1]
@@ -406,6 +421,99 @@ def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: n
     return acc
 
 
+# where a centre's candidate neighbours come from (argument ``mode`` of the kernels)
+_VECTORS, _EXPLICIT, _BINNED = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def bin_atoms(x: np.ndarray, types: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                       np.ndarray, np.ndarray]:
+    """Atoms sorted by cubic cells of edge ``cell`` (σ) over their bounding box, x fastest (counting sort):
+    (sorted positions (n, 3), sorted types, cell_start (n_cells + 1), dims (3,), origin (3,)). The positions
+    are explicit images (LAMMPS' ghosts), so the grid is not periodic."""
+    n = x.shape[0]
+    origin = np.zeros(3)
+    dims = np.ones(3, dtype=np.int64)
+    if n:
+        for d in range(3):
+            lo = x[0, d]
+            hi = x[0, d]
+            for i in range(n):
+                lo = min(lo, x[i, d])
+                hi = max(hi, x[i, d])
+            origin[d] = lo
+            dims[d] = int((hi - lo) / cell) + 1
+    n_cells = dims[0] * dims[1] * dims[2]
+    inv = 1.0 / cell
+    cid = np.empty(n, dtype=np.int64)
+    cell_start = np.zeros(n_cells + 1, dtype=np.int64)
+    for i in range(n):
+        ix = min(int((x[i, 0] - origin[0]) * inv), dims[0] - 1)
+        iy = min(int((x[i, 1] - origin[1]) * inv), dims[1] - 1)
+        iz = min(int((x[i, 2] - origin[2]) * inv), dims[2] - 1)
+        c = (iz * dims[1] + iy) * dims[0] + ix
+        cid[i] = c
+        cell_start[c + 1] += 1
+    for c in range(n_cells):
+        cell_start[c + 1] += cell_start[c]
+    fill = cell_start[:-1].copy()
+    xs = np.empty((n, 3))
+    ts = np.empty(n, dtype=types.dtype)
+    for i in range(n):
+        k = fill[cid[i]]
+        fill[cid[i]] = k + 1
+        xs[k, 0] = x[i, 0]
+        xs[k, 1] = x[i, 1]
+        xs[k, 2] = x[i, 2]
+        ts[k] = types[i]
+    return xs, ts, cell_start, dims, origin
+
+
+@numba.njit(cache=True)
+def _cell_runs(cx: float, cy: float, cz: float, reach: float, cell: float, dims: np.ndarray, origin: np.ndarray,
+               cell_start: np.ndarray, runs: np.ndarray) -> int:
+    """The sorted-atom ranges of the cells that can hold atoms within ``reach`` of (cx, cy, cz): one run of
+    x-adjacent cells per (y, z) row, trimmed to the sphere's extent in x on that row. Returns the count."""
+    inv = 1.0 / cell
+    nr = 0
+    z0 = max(int(math.floor((cz - reach - origin[2]) * inv)), 0)
+    z1 = min(int(math.floor((cz + reach - origin[2]) * inv)), dims[2] - 1)
+    y0 = max(int(math.floor((cy - reach - origin[1]) * inv)), 0)
+    y1 = min(int(math.floor((cy + reach - origin[1]) * inv)), dims[1] - 1)
+    for iz in range(z0, z1 + 1):
+        zl = origin[2] + iz * cell
+        dz = max(0.0, zl - cz, cz - (zl + cell))
+        for iy in range(y0, y1 + 1):
+            yl = origin[1] + iy * cell
+            dy = max(0.0, yl - cy, cy - (yl + cell))
+            rem = reach * reach - dy * dy - dz * dz
+            if rem < 0.0:
+                continue
+            hx = math.sqrt(rem)
+            x0 = max(int(math.floor((cx - hx - origin[0]) * inv)), 0)
+            x1 = min(int(math.floor((cx + hx - origin[0]) * inv)), dims[0] - 1)
+            if x1 < x0:
+                continue
+            base = (iz * dims[1] + iy) * dims[0]
+            a = cell_start[base + x0]
+            b = cell_start[base + x1 + 1]
+            if b > a:
+                runs[nr, 0] = a
+                runs[nr, 1] = b
+                nr += 1
+    return nr
+
+
+def binned_cell(rc: float, n_atoms: int, extent: np.ndarray, max_cells: int = 1 << 24) -> float:
+    """Cell edge (σ) for :func:`bin_atoms`: r_cut / 4 (candidates ≈ 2× the pairs inside the cutoff, few runs),
+    larger when the bounding box would need more than ``max_cells`` cells (sparse or far-flung atoms)."""
+    cell = rc / 4.0
+    vol = float(np.prod(np.maximum(extent, cell)))
+    if vol / cell ** 3 > max_cells:
+        cell = (vol / max_cells) ** (1.0 / 3.0)
+    return cell
+
+
 @numba.njit(parallel=True, cache=True)
 def _ace_linear_fast(
     offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
@@ -414,15 +522,18 @@ def _ace_linear_fast(
     Lt: np.ndarray, qs: int, qu: int, center_types: np.ndarray, b0: np.ndarray, norm: np.ndarray,
     has: np.ndarray, a_idx: np.ndarray, a_c: np.ndarray, aa_idx: np.ndarray, aa_c: np.ndarray,
     aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
-    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, explicit: bool,
-    nlim: np.ndarray, qsl: np.ndarray,
+    d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, mode: int,
+    nlim: np.ndarray, qsl: np.ndarray, xs: np.ndarray, ts: np.ndarray, cell_start: np.ndarray,
+    dims: np.ndarray, origin: np.ndarray, cell: float,
 ) -> np.ndarray:
     """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
     monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
-    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`. With
-    ``explicit`` the pair vectors are x[neighbors[p]] − x[rows[c]] (``vectors`` unused). nlim[l]: radial
+    ws[feature], ws = w / scale); NaN where has[t] == 0. Ls, Lt from :func:`product_tables`. Pairs by
+    ``mode``: _VECTORS, the CSR list (offsets, neighbors, vectors); _EXPLICIT, the CSR list with vectors
+    x[neighbors[p]] − x[rows[c]]; _BINNED, every atom of (xs, ts, cell_start, dims, origin, cell) (from
+    :func:`bin_atoms`) within r_cut of x[rows[c]] (offsets, neighbors, vectors unused). nlim[l]: radial
     functions the invariants use at l; qsl[l]: highest q of the linearised pair products at l (−1: none)."""
-    n_centers = offsets.shape[0] - 1
+    n_centers = rows.shape[0] if mode == _BINNED else offsets.shape[0] - 1
     nlm = (l_max + 1) * (l_max + 1)
     top = max(n_max - 1, qs, qu, 0)
     width = n_max + qs + 1
@@ -439,9 +550,24 @@ def _ace_linear_fast(
         rowR[n] = n if n < nhr else nh + (n - nhr)
     for q in range(qs + 1):
         rowS[q] = nhr + q if q <= qsh else nh + (n_max - nhr) + (q - qsh - 1)
+    # candidate ranges per centre: one CSR row, or the cell runs (the reach is padded so that rounding in the
+    # cell bounds never drops an atom inside the cutoff; the exact test r² < r_cut² decides)
+    reach = rc * (1.0 + 1e-9) + 1e-12
+    span = 2 * (int(reach / cell) + 2) if mode == _BINNED else 1
+    max_runs = span * span
     cap = 1
-    for c in range(n_centers):
-        cap = max(cap, offsets[c + 1] - offsets[c])
+    if mode == _BINNED:
+        runs = np.empty((max_runs, 2), dtype=np.int64)
+        for c in range(n_centers):    # ~80 bounds per centre: cheap next to the pairs
+            ci = rows[c]
+            nr = _cell_runs(x[ci, 0], x[ci, 1], x[ci, 2], reach, cell, dims, origin, cell_start, runs)
+            tot = 0
+            for r in range(nr):
+                tot += runs[r, 1] - runs[r, 0]
+            cap = max(cap, tot)
+    else:
+        for c in range(n_centers):
+            cap = max(cap, offsets[c + 1] - offsets[c])
     rec_a = np.zeros(top + 1)
     rec_b = np.zeros(top + 1)
     for q in range(2, top + 1):
@@ -472,16 +598,33 @@ def _ace_linear_fast(
         M0 = np.empty(width)
         Mhi = np.empty((max(nh, 1), max(nlm - 1, 1)))
         zs = np.empty(cap, dtype=np.int64)
+        runs = np.empty((max_runs, 2), dtype=np.int64)
         for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
             t = center_types[c]
             if has[t] == 0:
                 out[c] = np.nan
                 continue
-            _centre_sums(offsets[c], offsets[c + 1], neighbors, vectors, types, rc, scale, a, y_rc, n_species,
-                         n_max, l_max, norms, d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T,
-                         start, seg, gbuf, ybuf, rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, x, rows[c],
-                         explicit, nlim,
-                         qsl, rowR, rowS, nh)
+            if mode == _BINNED:
+                ci = rows[c]
+                cx, cy, cz = x[ci, 0], x[ci, 1], x[ci, 2]
+                nr = _cell_runs(cx, cy, cz, reach, cell, dims, origin, cell_start, runs)
+                src = xs
+                styp = ts
+            else:
+                if mode == _EXPLICIT:
+                    ci = rows[c]
+                    cx, cy, cz = x[ci, 0], x[ci, 1], x[ci, 2]
+                else:
+                    cx = cy = cz = 0.0
+                runs[0, 0] = offsets[c]
+                runs[0, 1] = offsets[c + 1]
+                nr = 1
+                src = x
+                styp = types
+            _centre_sums(runs, nr, neighbors, vectors, styp, rc, scale, a, y_rc, n_species, n_max, l_max, norms,
+                         d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T, start, seg, gbuf, ybuf,
+                         rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, src, cx, cy, cz, mode, nlim, qsl,
+                         rowR, rowS, nh)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)
             out[c] = (b0[t] + acc) / norm[t]

@@ -51,13 +51,19 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
-from glassfix.descriptors._ace_fast import _ace_linear_fast, linear_terms, product_tables
+from glassfix.descriptors._ace_fast import (
+    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, bin_atoms, binned_cell, linear_terms, product_tables,
+)
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
 from glassfix.descriptors.ace_basis import _DEG_TOL, ace_basis, real_spherical_harmonics
 from glassfix.descriptors.base import Descriptor, register_descriptor
 from glassfix.descriptors.structure_functions import resolve_species_names
+
+# the binned source's arrays when a list is given instead (unused by the kernel then)
+_NO_BINS = (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(3, dtype=np.int64),
+            np.zeros(3), 1.0)
 
 __all__ = ["ACEDescriptor"]
 
@@ -407,7 +413,7 @@ class ACEDescriptor(Descriptor):
         return self._fast_decision(heads_arrays=(mean, scale, w, b, norm, has), offsets=nl.offsets,
                                    neighbors=nl.neighbors, vectors=vectors, types=types,
                                    center_types=types[nl.centers], x=np.zeros((1, 3)), rows=nl.centers,
-                                   explicit=False)
+                                   mode=_VECTORS)
 
     def linear_decision_explicit(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
                                  offsets: np.ndarray, neighbors: np.ndarray,
@@ -424,7 +430,26 @@ class ACEDescriptor(Descriptor):
         return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
                                    offsets=np.ascontiguousarray(offsets, dtype=np.int64),
                                    neighbors=np.ascontiguousarray(neighbors), vectors=np.zeros((0, 3)),
-                                   types=types, center_types=types[rows], x=x, rows=rows, explicit=True)
+                                   types=types, center_types=types[rows], x=x, rows=rows, mode=_EXPLICIT)
+
+    def linear_decision_binned(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
+                               heads: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                               normalize_w: bool = False) -> np.ndarray:
+        """:meth:`linear_decision` of the atoms ``rows`` over explicit images without any list (positions in σ,
+        no periodicity): every atom within r_cut of a row's atom, found by sorting all atoms into cells."""
+        x = np.ascontiguousarray(positions, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != 3:
+            raise ValueError(f"the ACE descriptor needs 3D positions (n, 3), got shape {x.shape}")
+        types = np.ascontiguousarray(types, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
+        extent = np.ptp(x, axis=0) if x.shape[0] else np.zeros(3)
+        cell = binned_cell(self.r_cut, x.shape[0], extent)
+        bins = bin_atoms(x, types, cell)
+        return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
+                                   offsets=np.zeros(1, dtype=np.int64), neighbors=np.zeros(0, dtype=np.int64),
+                                   vectors=np.zeros((0, 3)), types=types, center_types=types[rows], x=x, rows=rows,
+                                   mode=_BINNED, bins=(*bins, cell))
 
     def _head_arrays(self, heads: dict, normalize_w: bool, n_types: int) -> tuple[np.ndarray, ...]:
         """(mean, scale, w, b, norm, has) per centre species from the heads."""
@@ -439,7 +464,7 @@ class ACEDescriptor(Descriptor):
 
     def _fast_decision(self, heads_arrays: tuple[np.ndarray, ...], offsets: np.ndarray, neighbors: np.ndarray,
                        vectors: np.ndarray, types: np.ndarray, center_types: np.ndarray, x: np.ndarray,
-                       rows: np.ndarray, explicit: bool) -> np.ndarray:
+                       rows: np.ndarray, mode: int, bins: tuple | None = None) -> np.ndarray:
         """The vectorised kernel with the read-out folded into monomial coefficients (``_ace_fast``)."""
         mean, scale, w, b, norm, has = heads_arrays
         tb = self._tables
@@ -464,7 +489,7 @@ class ACEDescriptor(Descriptor):
             offsets, neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
             self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],
             tb["t_group"], tb["t_abc"].shape[0], tb["Ls"], tb["Lt"], tb["qs"], tb["qu"], center_types, b0,
-            norm, has, *coef, x, rows, explicit, tb["nlim"], tb["qsl"],
+            norm, has, *coef, x, rows, mode, tb["nlim"], tb["qsl"], *(bins or _NO_BINS),
         )
 
 

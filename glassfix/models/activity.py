@@ -59,18 +59,26 @@ class ActivityModel(LinearHeadsModel):
         decision = self.descriptor.linear_decision(frame, heads, self.normalize_w, centers, neighbors)
         return self._output(decision)[:, None]
 
-    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
-                      neighbors: np.ndarray) -> np.ndarray | None:
-        """P(active) of ``rows`` from LAMMPS' explicit list (see :meth:`Predictor.predict_local`): the fused
-        ACE kernel reads the positions itself (no pair-vector array); None for other descriptors or 2D."""
-        from glassfix.descriptors.ace import ACEDescriptor
-
-        if type(self.descriptor) is not ACEDescriptor or self.descriptor.n_features == 0 or positions.shape[1] != 3:
+    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
+                      offsets: np.ndarray | None, neighbors: np.ndarray | None) -> np.ndarray | None:
+        """P(active) of ``rows`` from LAMMPS' explicit list, or from the positions alone when offsets is None
+        (see :meth:`Predictor.predict_local`): the fused ACE kernel reads the positions itself (no pair-vector
+        array); None for other descriptors or 2D."""
+        if not self.bins_locally(positions.shape[1]):
             return None
         heads = {t: (h.mean, h.scale, h.w, h.b) for t, h in self.heads.items()}
-        decision = self.descriptor.linear_decision_explicit(positions, types, rows, offsets, neighbors, heads,
-                                                            self.normalize_w)
+        if offsets is None:
+            decision = self.descriptor.linear_decision_binned(positions, types, rows, heads, self.normalize_w)
+        else:
+            decision = self.descriptor.linear_decision_explicit(positions, types, rows, offsets, neighbors, heads,
+                                                                self.normalize_w)
         return self._output(decision)[:, None]
+
+    def bins_locally(self, dim: int) -> bool:
+        """True for ACE in 3D (the fused kernel sorts the atoms into cells itself)."""
+        from glassfix.descriptors.ace import ACEDescriptor
+
+        return type(self.descriptor) is ACEDescriptor and self.descriptor.n_features > 0 and dim == 3
 
     def _output(self, decision: np.ndarray) -> np.ndarray:
         """P(active) = σ(decision)."""

@@ -105,12 +105,18 @@ class Predictor(ABC):
         """
         return None
 
-    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
-                      neighbors: np.ndarray) -> np.ndarray | None:
+    def predict_local(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray,
+                      offsets: np.ndarray | None, neighbors: np.ndarray | None) -> np.ndarray | None:
         """Outputs (len(rows), n_outputs) of the atoms ``rows`` straight from an explicit-image CSR list (LAMMPS'
         owned + ghost atoms, lengths in σ, ``types`` already model species; pairs may reach beyond the
-        receptive field), or None (default): the fix then builds a NeighborList and calls :meth:`predict`."""
+        receptive field) or, with offsets None (models that :meth:`bins_locally`), from the positions alone;
+        or None (default): the fix then builds a NeighborList and calls :meth:`predict`."""
         return None
+
+    def bins_locally(self, dim: int) -> bool:
+        """Whether :meth:`predict_local` finds the environments itself from explicit-image positions of
+        dimension ``dim`` (then the engine passes no neighbour list)."""
+        return False
 
     @abstractmethod
     def predict_features(self, X: np.ndarray, center_types: np.ndarray) -> np.ndarray:

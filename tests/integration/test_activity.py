@@ -125,27 +125,60 @@ def test_ace_activity_fused_readout_equals_the_feature_path(normalize_w):
 
 
 @pytest.mark.slow
-def test_ace_activity_fused_in_lammps_local_mode(tmp_path, plugin_so):
-    """fix glass/predict (mode local, 2 ranks, ghost auto) runs the fused ACE read-out on LAMMPS' ghost
-    atoms and lists: equal to the offline feature path to 1e-10."""
+def _small_ace_model(tmp_path: Path, frame) -> tuple[ActivityModel, Path]:
+    """A 3-body ACE activity classifier (r_cut 2.5) fitted to a descriptor column of ``frame``."""
     from glassfix.descriptors.ace import ACEDescriptor
-    from glassfix.models.base import Predictor
 
-    frame = shared_ka_frame(2)
     desc = ACEDescriptor(n_species=2, max_body_order=3, degree=5, r_cut=2.5, species_names=["A", "B"])
     centers = np.arange(0, frame.n_atoms, 8)
     X = desc.compute(frame, centers=centers)
     data = {t: (X[frame.types[centers] == t], X[frame.types[centers] == t][:, 2] > np.median(X[frame.types[centers] == t][:, 2]))
             for t in (0, 1)}
     model = ActivityModel.train(desc, data)
-    path = model.save(tmp_path / "ace.glassfix")
+    return model, model.save(tmp_path / "ace.glassfix")
+
+
+@pytest.mark.parametrize("options", ["ghost auto", "ghost auto native no"])
+def test_ace_activity_fused_in_lammps_local_mode(tmp_path, plugin_so, options):
+    """fix glass/predict (mode local, 2 ranks, ghost auto) runs the fused ACE read-out on LAMMPS' ghost
+    atoms, binning them itself (native yes: no LAMMPS list) or reading LAMMPS' full list (native no): equal
+    to the offline feature path to 1e-10."""
+    from glassfix.models.base import Predictor
+
+    frame = shared_ka_frame(2)
+    model, path = _small_ace_model(tmp_path, frame)
+    assert model.bins_locally(3) and not model.bins_locally(2)
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
-    proc = run_lmp(predict_run_script(plugin_so, tmp_path / "ka.data", path), tmp_path, nprocs=2, timeout=300)
+    proc = run_lmp(predict_run_script(plugin_so, tmp_path / "ka.data", path, options=options), tmp_path, nprocs=2,
+                   timeout=300)
     assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
     fr = read_dump_frames(tmp_path / "out.dump")[0]
     got = fr.metadata["columns"]["f_p"]
     np.testing.assert_allclose(got, Predictor.predict(model, fr)[:, 0], rtol=0, atol=1e-10)
     assert 0.05 < np.mean(got > 0.5) < 0.95
+
+
+def test_ace_activity_binned_between_reneighbourings(tmp_path, plugin_so):
+    """ghost static (comm_modify cutoff = r_cut + skin, 3 ranks, MD at T = 1): evaluations between
+    LAMMPS' re-neighbourings bin ghosts that have moved since: every evaluated step equals the offline
+    prediction on the dumped configuration (positions dumped at full precision)."""
+    from glassfix.models.base import Predictor
+
+    frame = shared_ka_frame(3)
+    model, path = _small_ace_model(tmp_path, frame)
+    write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
+    script = predict_run_script(plugin_so, tmp_path / "ka.data", path, options="ghost static",
+                                extra="comm_modify cutoff 2.8\nneighbor 0.3 bin\nneigh_modify every 10 delay 0 check no\n"
+                                      "velocity all create 1.0 5 dist gaussian\nfix nve all nve\ntimestep 0.005")
+    script = script.replace("glass/predict 1 ", "glass/predict 3 ").replace("dump d all custom 1 ", "dump d all custom 3 ")
+    script = script.replace("run 0", "run 15")
+    proc = run_lmp(script, tmp_path, nprocs=3, timeout=300)
+    assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-2000:]
+    frames = read_dump_frames(tmp_path / "out.dump")
+    assert len(frames) == 6
+    for fr in frames:
+        np.testing.assert_allclose(fr.metadata["columns"]["f_p"], Predictor.predict(model, fr)[:, 0], rtol=0,
+                                   atol=1e-10)
 
 
 def test_old_kind_name_ace_still_loads(tmp_path):

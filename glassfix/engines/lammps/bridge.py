@@ -62,6 +62,22 @@ def box_to_cell(box: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     return cell, origin, pbc, 3
 
 
+def _quiet_thread_pool(numba: Any) -> None:
+    """One thread per rank: a thread pool whose idle workers never spin.
+
+    numba's default OpenMP layer starts its pool (NUMBA_NUM_THREADS workers, one per core) on the first
+    parallel call or set_num_threads(); libgomp's idle workers busy-wait, and with one rank per core that
+    spinning takes the core from the other rank's MD between evaluations (measured: a fix that never
+    evaluated in the run, KA N = 16384 on 2 ranks, loop time 12.7 s against 10.2 s with a non-spinning pool).
+    So, before the pool starts, numba uses its workqueue layer (workers block) unless the user chose a layer;
+    OMP_WAIT_POLICY covers an OpenMP runtime started later, when the user did not set it."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized and str(numba.config.THREADING_LAYER).lower() == "default":
+        numba.config.THREADING_LAYER = "workqueue"
+
+
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
     """Under MPI every rank already owns a core: keep numba (and torch, for models that run a torch
     network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise."""
@@ -70,6 +86,8 @@ def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
     try:
         import numba
 
+        if mpi and not want:
+            _quiet_thread_pool(numba)
         if want:
             numba.set_num_threads(max(1, min(int(want), numba.config.NUMBA_NUM_THREADS)))
         elif mpi:
@@ -247,6 +265,10 @@ class PredictHandler:
             raise BridgeError(f"native must be 'yes' or 'no', got '{use_native}'. Usage: {PREDICT_USAGE}")
         # the model declares what it can do natively (None: the generic Python path)
         self.native = self.model.native_tables(self.type_map) if use_native == "yes" else None
+        # a model that finds each atom's environment itself from positions (the ACE kernel sorts atoms into
+        # cells) needs no LAMMPS list: the fix then neither builds nor copies one (native no: LAMMPS' list)
+        self.bins_atoms = bool(use_native == "yes" and self.native is None and not self.gather
+                               and not self.halo_width and self.model.bins_locally(self.dim))
         _configure_threads(info, torch=bool(getattr(self.model, "uses_torch", False)))
 
     def compute_local(self, view: dict[str, Any]) -> None:
@@ -257,9 +279,11 @@ class PredictHandler:
             la = LocalAtoms.from_view(view, self.dim)
             x, ltypes, ids = la.positions, la.types, la.ids
             if la.rows.size:
-                # a model that reads LAMMPS' explicit list itself (ACE activity): no pair-vector arrays
+                # a model that reads LAMMPS' explicit list itself, or bins the atoms itself (ACE activity): no
+                # pair-vector arrays
                 fast = self.model.predict_local(np.ascontiguousarray(x), self.type_map[ltypes - 1], la.rows,
-                                                la.offsets, la.neighbors)
+                                                None if self.bins_atoms else la.offsets,
+                                                None if self.bins_atoms else la.neighbors)
                 if fast is not None:
                     out = _out_array(view, la.rows.size, self.n_outputs)
                     out[:] = np.asarray(fast, dtype=np.float64).reshape(la.rows.size, -1)[:, self.columns]

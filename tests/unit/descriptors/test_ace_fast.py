@@ -135,6 +135,51 @@ def test_explicit_list_with_shared_ghost_images():
     np.testing.assert_allclose(got, desc.linear_decision(frame, heads), rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("n_species", [2, 3])
+def test_binned_positions_equal_the_periodic_list(n_species):
+    """linear_decision_binned (no list: owned atoms + shared ghost images sorted into cells of r_cut/4) equals
+    the periodic list and the reference kernel; a far atom (sparse grid), a lonely centre and ghosts that
+    are not centres included; two and three species (branch-free and scatter partitions)."""
+    from glassfix.models.bench import _explicit_images
+
+    frame = random_frame(n=150, seed=13, n_species=n_species)
+    desc = ACEDescriptor(n_species=n_species, max_body_order=4, degree=6, r_cut=2.6)
+    heads = random_heads(desc, list(range(n_species)), seed=8)
+    x, types, rows, _, _ = _explicit_images(frame, desc.cutoff + 0.3)
+    got = desc.linear_decision_binned(x, types, rows, heads)
+    np.testing.assert_allclose(got, desc.linear_decision(frame, heads), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, desc.linear_decision(frame, heads, reference=True), rtol=0, atol=1e-10)
+    # one more atom far away (the grid then spans 60 σ): it is a centre without neighbours, nobody's neighbour
+    xf = np.vstack([x, [[60.0, -5.0, 30.0]]])
+    tf = np.append(types, 0)
+    rf = np.append(rows[::7], x.shape[0])
+    far = desc.linear_decision_binned(xf, tf, rf, heads)
+    np.testing.assert_allclose(far[:-1], got[::7], rtol=0, atol=1e-10)
+    lone = ACEDescriptor(n_species=n_species, max_body_order=4, degree=6, r_cut=2.6)
+    alone = Frame(np.array([[0.0, 0.0, 0.0]]), np.array([0]), np.eye(3) * 50.0)
+    np.testing.assert_allclose(far[-1], lone.linear_decision(alone, heads)[0], rtol=0, atol=1e-10)
+
+
+def test_binned_cells_never_drop_a_pair_at_the_cell_bounds():
+    """Atoms placed on cell boundaries and at distances r_cut(1 − 1e-12) along the axes and diagonals of a
+    centre on a cell corner: the binned and explicit-list decisions agree (same pairs inside the cutoff)."""
+    desc = ACEDescriptor(n_species=2, max_body_order=3, degree=5, r_cut=2.0)
+    heads = random_heads(desc, [0, 1], seed=2)
+    rc = desc.r_cut * (1 - 1e-12)
+    dirs = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1], [1, 1, 1], [-1, 1, -1],
+                     [1, -1, 0], [0, 1, -1]], dtype=float)
+    dirs /= np.linalg.norm(dirs, axis=1)[:, None]
+    x = np.vstack([[[0.0, 0.0, 0.0]], rc * dirs, 0.5 * rc * dirs, [[-3.0, -3.0, -3.0], [3.0, 3.0, 3.0]]])
+    types = np.arange(x.shape[0]) % 2
+    rows = np.arange(x.shape[0])
+    n = x.shape[0]
+    offsets = np.arange(0, n * n + 1, n)    # everyone in everyone's list (self excluded by r = 0)
+    neigh = np.tile(np.arange(n), n).astype(np.int32)
+    want = desc.linear_decision_explicit(x, types, rows, offsets, neigh, heads)
+    got = desc.linear_decision_binned(x, types, rows, heads)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 def test_sparse_heads_prune_terms_and_equal_the_full_path(monkeypatch):
     """Heads that weigh few features (a selected-feature model): only their monomials are summed, and the
     decision equals the reference kernel (all invariants computed) and the feature path to 1e-10."""

@@ -26,7 +26,8 @@ from typing import Any, Callable
 # Inside an MPI-parallel LAMMPS each rank already owns a core, so those threads steal it from the MD:
 # with the fix present but idle, KA N = 32000 on 2 ranks lost 1.7 ms per step (LAMMPS' "Other" time,
 # 0.11 s -> 1.73 s per 1000 steps). The workqueue layer blocks instead of spinning. This only takes
-# effect when numba is first imported here (plain `lmp`); a user's choice of layer is kept.
+# effect when numba is first imported here (plain `lmp`); when Python drives LAMMPS, numba is usually
+# imported already and _quiet_thread_pool switches the layer before the pool starts. A user's choice is kept.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numba  # noqa: E402
@@ -63,14 +64,15 @@ def box_to_cell(box: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
 
 def _quiet_thread_pool(numba: Any) -> None:
-    """One thread per rank: a thread pool whose idle workers never spin.
+    """A numba thread pool whose idle workers never spin, also when numba was imported before this module.
 
     numba's default OpenMP layer starts its pool (NUMBA_NUM_THREADS workers, one per core) on the first
     parallel call or set_num_threads(); libgomp's idle workers busy-wait, and with one rank per core that
-    spinning takes the core from the other rank's MD between evaluations (measured: a fix that never
-    evaluated in the run, KA N = 16384 on 2 ranks, loop time 12.7 s against 10.2 s with a non-spinning pool).
-    So, before the pool starts, numba uses its workqueue layer (workers block) unless the user chose a layer;
-    OMP_WAIT_POLICY covers an OpenMP runtime started later, when the user did not set it."""
+    spinning takes the core from the other rank's MD between evaluations (measured with LAMMPS driven from
+    Python, which had imported numba: a fix that never evaluated in the run, KA N = 16384 on 2 ranks, loop
+    time 12.7 s against 10.2 s with a non-spinning pool). So, before the pool starts, numba uses its workqueue
+    layer (workers block) unless the user chose a layer; OMP_WAIT_POLICY covers an OpenMP runtime started
+    later, when the user did not set it."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from numba.np.ufunc import parallel
 
@@ -86,8 +88,7 @@ def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
     try:
         import numba
 
-        if mpi and not want:
-            _quiet_thread_pool(numba)
+        _quiet_thread_pool(numba)
         if want:
             numba.set_num_threads(max(1, min(int(want), numba.config.NUMBA_NUM_THREADS)))
         elif mpi:

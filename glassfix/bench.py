@@ -170,7 +170,7 @@ def _model_text(model_kind: str, model: Path) -> tuple[str, float]:
                 f"of body order {d['max_body_order']}, degree {d['degree']:g}, r_cut = {d['r_cut']:g}σ: "
                 f"{m.descriptor.n_features} features; trained by `glassfix train ace` on the shared KA data, "
                 "commands below) through the Python bridge, invariants and read-out in one vectorised numba "
-                "kernel per centre", 1.25)
+                "kernel per centre (atoms binned by the kernel: no LAMMPS neighbour list)", 1.25)
     return ("radial structure-function softness (100 features, cutoff 5.4σ, tabulated C++ path)", 1.10)
 
 

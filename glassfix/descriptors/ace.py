@@ -52,8 +52,9 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors._ace_fast import (
-    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, bin_atoms, binned_cell, linear_terms, product_tables,
+    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, linear_terms, product_tables,
 )
+from glassfix.descriptors._explicit_cells import bin_atoms, binned_cell
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms

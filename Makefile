@@ -28,8 +28,12 @@ plugin: $(STAMP)
 demo: plugin
 	$(VENV)/bin/glassfix demo --out demo_out
 
+# Two pytest workers (pytest-xdist; tests of one module stay on one worker, so module fixtures run once): most
+# tests are single-threaded Python/numba or wait on LAMMPS subprocesses, so one process left a core idle.
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: plugin
-	$(PY) -m pytest -q -ra --durations=25
+	$(PY) -m pytest -q -ra --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 
 clean:
 	rm -rf $(VENV) build demo_out bench_out .pytest_cache

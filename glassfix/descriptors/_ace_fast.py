@@ -2,17 +2,17 @@
 pair/triple sums and purified invariants as :func:`glassfix.descriptors._ace_kernels._ace_kernel`, computed
 structure-of-arrays per centre so the compiler vectorises every loop over neighbours.
 
-Per centre: (1) its pairs with r < r_cut (from a NeighborList's vectors, from positions and LAMMPS'
-explicit ghost list, or from the runs of atoms sorted into cells, ``_explicit_cells``) are compacted and partitioned by neighbour species; (2) distance transform, Legendre
-polynomials and real harmonics are evaluated for all pairs at once (loops over pairs innermost); (3) the
-radial columns R_n = (x−1)√(2n−1)P_{n−1}, S_q = (x−1)²P_q and U_q = (x−1)³P_q give, per species, the
-generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) by row sums (l = 0, Y_00 is constant) and one GEMM (l ≥ 1);
-A is read off it, D = Σ_j R_a R_b Y_lμ and T = Σ_j R_a R_b R_c follow by the exact Legendre linearisation
-P_a P_b = Σ_q λ_q P_q (:func:`product_tables`), so no per-pair work grows with the number of products;
-(4) the linear read-out Σ_f ws_f X_f is one sum over monomials in A, D, T (:func:`linear_terms`). No
-per-pair Python work and no (N × features) intermediate. Sums are reassociated (vector lanes, BLAS), so
-results equal the reference kernel to round-off, not bitwise; they do not depend on the number of
-threads. Lengths in σ_AA.
+Per centre: (1) its pairs with r < r_cut (from a NeighborList's vectors, from positions and LAMMPS' explicit
+ghost list, or from the runs of atoms sorted into cells, ``_explicit_cells``) are compacted and partitioned by
+neighbour species; (2) distance transform, Legendre polynomials and real harmonics are evaluated for all pairs
+at once (loops over pairs innermost); (3) the radial columns R_n = (x−1)√(2n−1)P_{n−1}, S_q = (x−1)²P_q and U_q
+= (x−1)³P_q give, per species, the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) by row sums (l = 0, Y_00 is
+constant) and one small matrix product (l ≥ 1); A is read off it, D = Σ_j R_a R_b Y_lμ and T = Σ_j R_a R_b R_c
+follow by the exact Legendre linearisation P_a P_b = Σ_q λ_q P_q (:func:`product_tables`), so no per-pair work
+grows with the number of products; (4) the linear read-out Σ_f ws_f X_f is one sum over monomials in A, D, T
+(:func:`linear_terms`). No per-pair Python work and no (N × features) intermediate. Sums are reassociated
+(vector lanes), so results equal the reference kernel to round-off, not bitwise; they do not depend on the
+number of threads. Lengths in σ_AA.
 """
 
 from __future__ import annotations
@@ -205,6 +205,19 @@ def _gemm_nt(G: np.ndarray, Y: np.ndarray, nh: int, nlm: int, m: int, out: np.nd
             out[r, lm - 1] = s0
 
 
+@numba.njit(inline="always")
+def _candidate(mode: int, p: int, x: np.ndarray, vectors: np.ndarray, neighbors: np.ndarray, types: np.ndarray,
+               cx: float, cy: float, cz: float) -> tuple[float, float, float, int]:
+    """Vector (σ) from the centre at (cx, cy, cz) to candidate p, and its species, by ``mode`` (see
+    :func:`_centre_sums`); inlined, so the mode test is hoisted out of the pair loops."""
+    if mode == _BINNED:
+        return x[p, 0] - cx, x[p, 1] - cy, x[p, 2] - cz, types[p]
+    if mode == _EXPLICIT:
+        j = neighbors[p]
+        return x[j, 0] - cx, x[j, 1] - cy, x[j, 2] - cz, types[j]
+    return vectors[p, 0], vectors[p, 1], vectors[p, 2], types[neighbors[p]]
+
+
 @numba.njit(cache=True, fastmath=_FM)
 def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray,
                  rc: float, scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int,
@@ -230,22 +243,8 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
         hi = rb.shape[0] - 1
         for r in range(nruns):
             for p in range(runs[r, 0], runs[r, 1]):
-                if mode == _BINNED:
-                    v0 = x[p, 0] - cx
-                    v1 = x[p, 1] - cy
-                    v2 = x[p, 2] - cz
-                    zb = 1 if types[p] != 0 else 0
-                elif mode == _EXPLICIT:
-                    j = neighbors[p]
-                    v0 = x[j, 0] - cx
-                    v1 = x[j, 1] - cy
-                    v2 = x[j, 2] - cz
-                    zb = 1 if types[j] != 0 else 0
-                else:
-                    v0 = vectors[p, 0]
-                    v1 = vectors[p, 1]
-                    v2 = vectors[p, 2]
-                    zb = 1 if types[neighbors[p]] != 0 else 0
+                v0, v1, v2, z = _candidate(mode, p, x, vectors, neighbors, types, cx, cy, cz)
+                zb = 1 if z != 0 else 0
                 r2 = v0 * v0 + v1 * v1 + v2 * v2
                 # branch-free compaction (cutoff and species are unpredictable): always write the slot of the
                 # pair's species, advance only when it is inside the cutoff (the scratch has one spare slot)
@@ -268,22 +267,7 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
         m = 0
         for r in range(nruns):
             for p in range(runs[r, 0], runs[r, 1]):
-                if mode == _BINNED:
-                    v0 = x[p, 0] - cx
-                    v1 = x[p, 1] - cy
-                    v2 = x[p, 2] - cz
-                    z = types[p]
-                elif mode == _EXPLICIT:
-                    j = neighbors[p]
-                    v0 = x[j, 0] - cx
-                    v1 = x[j, 1] - cy
-                    v2 = x[j, 2] - cz
-                    z = types[j]
-                else:
-                    v0 = vectors[p, 0]
-                    v1 = vectors[p, 1]
-                    v2 = vectors[p, 2]
-                    z = types[neighbors[p]]
+                v0, v1, v2, z = _candidate(mode, p, x, vectors, neighbors, types, cx, cy, cz)
                 r2 = v0 * v0 + v1 * v1 + v2 * v2
                 if r2 < rc2 and r2 != 0.0:
                     E[m] = r2
@@ -514,18 +498,15 @@ def _ace_linear_fast(
             if has[t] == 0:
                 out[c] = np.nan
                 continue
-            if mode == _BINNED:
+            cx = cy = cz = 0.0    # _VECTORS: the list holds the vectors themselves
+            if mode != _VECTORS:
                 ci = rows[c]
                 cx, cy, cz = x[ci, 0], x[ci, 1], x[ci, 2]
+            if mode == _BINNED:
                 nr = _cell_runs(cx, cy, cz, reach, cell, dims, origin, cell_start, runs)
                 src = xs
                 styp = ts
             else:
-                if mode == _EXPLICIT:
-                    ci = rows[c]
-                    cx, cy, cz = x[ci, 0], x[ci, 1], x[ci, 2]
-                else:
-                    cx = cy = cz = 0.0
                 runs[0, 0] = offsets[c]
                 runs[0, 1] = offsets[c + 1]
                 nr = 1

@@ -90,7 +90,7 @@ def _cell_runs(cx: float, cy: float, cz: float, reach: float, cell: float, dims:
     return nr
 
 
-def binned_cell(rc: float, n_atoms: int, extent: np.ndarray, max_cells: int = 1 << 24) -> float:
+def binned_cell(rc: float, extent: np.ndarray, max_cells: int = 1 << 24) -> float:
     """Cell edge (σ) for :func:`bin_atoms`: r_cut / 4 (candidates ≈ 2× the pairs inside the cutoff, few runs),
     larger when the bounding box would need more than ``max_cells`` cells (sparse or far-flung atoms)."""
     cell = rc / 4.0

@@ -422,14 +422,8 @@ class ACEDescriptor(Descriptor):
                                  normalize_w: bool = False) -> np.ndarray:
         """:meth:`linear_decision` of the atoms ``rows`` from an explicit-image CSR list (LAMMPS' ghosts:
         pair vector x[j] − x[i], no periodicity; pairs at r ≥ r_cut ignored), without building pair vectors."""
-        x = np.ascontiguousarray(positions, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != 3:
-            raise ValueError(f"the ACE descriptor needs 3D positions (n, 3), got shape {x.shape}")
-        types = np.ascontiguousarray(types, dtype=np.int64)
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
-        return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
-                                   offsets=np.ascontiguousarray(offsets, dtype=np.int64),
+        x, types, rows, heads_arrays = self._explicit_inputs(positions, types, rows, heads, normalize_w)
+        return self._fast_decision(heads_arrays=heads_arrays, offsets=np.ascontiguousarray(offsets, dtype=np.int64),
                                    neighbors=np.ascontiguousarray(neighbors), vectors=np.zeros((0, 3)),
                                    types=types, center_types=types[rows], x=x, rows=rows, mode=_EXPLICIT)
 
@@ -438,19 +432,25 @@ class ACEDescriptor(Descriptor):
                                normalize_w: bool = False) -> np.ndarray:
         """:meth:`linear_decision` of the atoms ``rows`` over explicit images without any list (positions in σ,
         no periodicity): every atom within r_cut of a row's atom, found by sorting all atoms into cells."""
+        x, types, rows, heads_arrays = self._explicit_inputs(positions, types, rows, heads, normalize_w)
+        extent = np.ptp(x, axis=0) if x.shape[0] else np.zeros(3)
+        cell = binned_cell(self.r_cut, extent)
+        bins = bin_atoms(x, types, cell)
+        return self._fast_decision(heads_arrays=heads_arrays,
+                                   offsets=np.zeros(1, dtype=np.int64), neighbors=np.zeros(0, dtype=np.int64),
+                                   vectors=np.zeros((0, 3)), types=types, center_types=types[rows], x=x, rows=rows,
+                                   mode=_BINNED, bins=(*bins, cell))
+
+    def _explicit_inputs(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, heads: dict,
+                         normalize_w: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """Checked, contiguous (positions σ, types, rows) of explicit images and the heads' arrays."""
         x = np.ascontiguousarray(positions, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != 3:
             raise ValueError(f"the ACE descriptor needs 3D positions (n, 3), got shape {x.shape}")
         types = np.ascontiguousarray(types, dtype=np.int64)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         n_types = max([self.n_species, *[int(t) + 1 for t in heads]])
-        extent = np.ptp(x, axis=0) if x.shape[0] else np.zeros(3)
-        cell = binned_cell(self.r_cut, x.shape[0], extent)
-        bins = bin_atoms(x, types, cell)
-        return self._fast_decision(heads_arrays=self._head_arrays(heads, normalize_w, n_types),
-                                   offsets=np.zeros(1, dtype=np.int64), neighbors=np.zeros(0, dtype=np.int64),
-                                   vectors=np.zeros((0, 3)), types=types, center_types=types[rows], x=x, rows=rows,
-                                   mode=_BINNED, bins=(*bins, cell))
+        return x, types, rows, self._head_arrays(heads, normalize_w, n_types)
 
     def _head_arrays(self, heads: dict, normalize_w: bool, n_types: int) -> tuple[np.ndarray, ...]:
         """(mean, scale, w, b, norm, has) per centre species from the heads."""

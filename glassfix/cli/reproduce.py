@@ -98,9 +98,11 @@ def _cmd_softness(args: argparse.Namespace) -> int:
 
     cfg = SoftnessConfig(n=args.n, temperatures=tuple(args.T), equil_tau=tuple(args.equil_tau),
                          chunks=tuple(args.chunks), chunk_steps=args.chunk_steps, otf_steps=args.otf_steps,
-                         seed=args.seed)
-    report = run(cfg, Path(args.workdir), Path(args.report), until=args.until)
+                         seed=args.seed, inherent=args.inherent)
+    report = run(cfg, Path(args.workdir), Path(args.report), until=args.until,
+                 compare=Path(args.compare_workdir) if args.compare_workdir else None)
     print(f"report: {report}" if report else f"stopped after stage {args.until}")
+    return 0
 
 
 def _cmd_tglassmlp(args: argparse.Namespace) -> int:
@@ -241,7 +243,14 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     sf.add_argument("--chunk-steps", type=int, default=40_000, help="MD steps per chunk (dt = 0.005 tau)")
     sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")
     sf.add_argument("--seed", type=int, default=1002)
-    sf.add_argument("--until", choices=["md", "tau", "train", "scan", "apply", "otf", "report"], default="report",
+    sf.add_argument("--inherent", action="store_true",
+                    help="quench every recorded frame (FIRE) and compute p_hop and the structure functions on the "
+                         "inherent structures, as the paper (stage quench; default: thermal positions)")
+    sf.add_argument("--compare-workdir", default=None,
+                    help="a finished run on the same MD with the other choice of positions: the report adds a table "
+                         "comparing the two")
+    sf.add_argument("--until", choices=["md", "tau", "quench", "train", "scan", "apply", "otf", "report"],
+                    default="report",
                     help="stop after this stage (rerun the command to continue)")
     sf.add_argument("--workdir", default="repro_out/softness", help="resumable working directory")
     sf.add_argument("--report", default="docs/softness.md", help="markdown report (PNG beside it)")

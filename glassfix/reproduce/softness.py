@@ -21,7 +21,9 @@ command is run again):
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +33,7 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
-STAGES = ("md", "tau", "train", "scan", "apply", "otf", "report")
+STAGES = ("md", "tau", "quench", "train", "scan", "apply", "otf", "report")
 
 
 @dataclass
@@ -59,6 +61,8 @@ class SoftnessConfig:
     s_bins: tuple[float, ...] = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
     seed: int = 1002
     system: str = "ka3d"
+    inherent: bool = False           # descriptors and p_hop on inherent structures (the paper's choice)
+    quench_ftol: float = 1e-6          # ε/σ: max force component at the end of a quench (LAMMPS CG)
 
     def __post_init__(self) -> None:
         self.temperatures = tuple(float(t) for t in self.temperatures)
@@ -82,6 +86,11 @@ class SoftnessConfig:
     def tdir(self, workdir: Path, T: float) -> Path:
         """Work directory of temperature ``T``."""
         return Path(workdir) / f"T{T:.3f}"
+
+    def label_store(self, workdir: Path, T: float) -> Path:
+        """The store that training and application read at ``T``: the MD store (thermal positions, online
+        p_hop) or, with ``inherent``, the store of quenched frames with p_hop on the quenched trajectory."""
+        return self.tdir(workdir, T) / ("store_is.h5" if self.inherent else "store.h5")
 
 
 def _say(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -229,6 +238,137 @@ def tau_table(workdir: Path) -> dict[str, Any]:
     return json.loads((Path(workdir) / "tau.json").read_text())
 
 
+# ---- stage 2b: inherent structures (with --inherent) ------------------------------------------------------
+
+class _Quencher:
+    """Inherent structures of stored frames: LAMMPS CG (``min_modify norm max``, max|F| < ``ftol``) in one
+    single-threaded in-process instance, each frame loaded from its unwrapped positions so that
+    x + image · cell continues the MD trajectory (p_hop needs an unwrapped quenched trajectory)."""
+
+    def __init__(self, system_name: str, ftol: float, tmpdir: Path) -> None:
+        from glassfix.engines.lammps.session import LammpsSession
+        from glassfix.systems import get_system
+
+        self.system = get_system(system_name)
+        self.ftol = float(ftol)
+        self.tmp = Path(tmpdir) / f"quench_{os.getpid()}.data"
+        self.session = LammpsSession()
+        self.session.single_thread()
+
+    def __call__(self, frame: Any) -> tuple[Any, float, float, int]:
+        """(IS frame, energy per atom (ε), max force component (ε/σ), CG iterations) of ``frame``."""
+        from glassfix.data.lammps_io import write_data
+        from glassfix.protocols.base import common_settings
+        from glassfix.protocols.common import header_commands, quote
+
+        c = self.session
+        start = frame.unwrapped if frame.unwrapped is not None else frame.positions
+        write_data(dataclasses.replace(frame, positions=start), self.tmp, masses=self.system.masses)
+        c.command("clear")
+        c.commands([*header_commands(self.system, frame.n_atoms), f"read_data {quote(self.tmp)}",
+                    *common_settings(self.system, 0.005), "min_style cg", "min_modify norm max",
+                    f"minimize 0.0 {self.ftol:g} 100000 1000000"])
+        th = c.thermo()
+        out = c.frame(self.system, step=frame.step)
+        return out, float(th["PotEng"]), float(th["Fmax"]), int(c.timestep)
+
+    def close(self) -> None:
+        """Free the LAMMPS instance and its scratch file."""
+        self.session.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _quench_chunk(job: dict[str, Any]) -> str:
+    """Worker: inherent structures of the frames ``job["keys"]`` of one chunk (step order), checkpointed every
+    25 frames in ``job["part"]`` (npz: unwrapped IS trajectory (F, N, d), energy, fmax, iterations, n)."""
+    from glassfix.core.atomic import atomic_savez
+    from glassfix.data.store import DatasetStore
+
+    part, keys = Path(job["part"]), list(job["keys"])
+    have: dict[str, np.ndarray] = dict(np.load(part)) if part.exists() else {}
+    done = int(have["n"]) if have else 0
+    cols = {k: list(have[k][:done]) if have else [] for k in ("traj", "energy", "fmax", "iterations")}
+    if done == len(keys):
+        return str(part)
+    q = _Quencher(job["system"], job["ftol"], part.parent)
+    try:
+        with DatasetStore(job["store"], mode="r") as ds:
+            for n in range(done, len(keys)):
+                fr, energy, fmax, iters = q(ds.frame(keys[n]))
+                if not fmax < job["ftol"]:
+                    raise RuntimeError(f"{job['what']}: CG stopped at max|F| = {fmax:.3g} >= {job['ftol']:g} on "
+                                       f"frame {keys[n]} after {iters} iterations")
+                for k, v in zip(("traj", "energy", "fmax", "iterations"), (fr.unwrapped, energy, fmax, iters)):
+                    cols[k].append(v)
+                if (n + 1) % 25 == 0 or n + 1 == len(keys):
+                    atomic_savez(part, **{k: np.asarray(v) for k, v in cols.items()}, n=n + 1)
+    finally:
+        q.close()
+    return str(part)
+
+
+def stage_quench(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None,
+                 workers: int | None = None) -> None:
+    """With ``inherent``: every recorded frame quenched (LAMMPS CG, max|F| < ``quench_ftol``) into
+    ``store_is.h5`` beside the MD store, with p_hop of the quenched trajectory (window ``phop_window``
+    frames, centred, the centre frame in both halves as ``fix glass/phop``) stored on the frame it
+    describes (step offset 0). Chunks are quenched in parallel (``workers``, default: the CPU count)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing
+
+    from glassfix.core.atomic import atomic_write_json
+    from glassfix.data.labels_meta import offset_attrs
+    from glassfix.data.store import DatasetStore
+    from glassfix.labels.phop import phop
+
+    if not cfg.inherent:
+        return
+    label = f"phop/every={cfg.label_every},window={cfg.phop_window}"    # the online label's name
+    jobs: list[dict[str, Any]] = []
+    for T in sorted(cfg.temperatures):
+        td = cfg.tdir(workdir, T)
+        if (td / "quench.done").exists():
+            continue
+        with DatasetStore(td / "store.h5", mode="r") as ds:
+            for g, keys in _chunk_groups(ds).items():
+                jobs.append({"T": T, "group": g, "keys": keys, "store": str(td / "store.h5"), "system": cfg.system,
+                             "ftol": cfg.quench_ftol, "part": str(td / f"quench_{g}.npz"), "what": f"T = {T:g} {g}"})
+    if not jobs:
+        return
+    t0 = time.perf_counter()
+    n_workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
+    _say(progress, f"quench: {sum(len(j['keys']) for j in jobs)} frames in {len(jobs)} chunks, {n_workers} workers")
+    # spawn: each worker starts its own LAMMPS instance, never a forked copy of the parent's state
+    with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_quench_chunk, j): j for j in jobs}
+        for f in as_completed(futures):
+            f.result()
+            _say(progress, f"quench: {futures[f]['what']} done")
+    for T in sorted({j["T"] for j in jobs}):
+        td = cfg.tdir(workdir, T)
+        summary: dict[str, Any] = {}
+        with DatasetStore(td / "store.h5", mode="r") as ds, DatasetStore(td / "store_is.h5", mode="a") as out:
+            for j in (j for j in jobs if j["T"] == T):
+                q = dict(np.load(j["part"]))
+                p = phop(q["traj"], cfg.phop_window, shared_endpoint=True)
+                for n, k in enumerate(j["keys"]):
+                    fr = ds.frame(k)
+                    info = ds.frame_info(k)
+                    base = fr.unwrapped if fr.unwrapped is not None else fr.positions
+                    isf = dataclasses.replace(fr, positions=fr.positions + (q["traj"][n] - base),
+                                              unwrapped=q["traj"][n], velocities=None, energies=None)
+                    attrs = {"positions": "inherent structures (LAMMPS CG)", **offset_attrs(int(info["step"]), 0)}
+                    labels = {label: (p[n], attrs)} if np.isfinite(p[n]).any() else {}
+                    out.add_frame(isf, key=k, group=info["group"], system=info["system"],
+                                  temperature=info["temperature"], labels=labels)
+                summary[j["group"]] = {"frames": len(j["keys"]), "mean_energy": float(q["energy"].mean()),
+                                       "max_fmax": float(q["fmax"].max()),
+                                       "mean_iterations": float(q["iterations"].mean()),
+                                       "max_iterations": int(q["iterations"].max())}
+        atomic_write_json(td / "quench.done", summary)
+    _add_wall(workdir, "quench", time.perf_counter() - t0)
+
+
 # ---- stage 3: training at the lowest temperature ---------------------------------------------------------
 
 def _train_glob(cfg: SoftnessConfig) -> str:
@@ -261,7 +401,7 @@ def stage_train(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], No
     if not np.isfinite(tau):
         raise RuntimeError(f"tau_alpha at T = {cfg.t_train:g} was not reached in a chunk; run longer chunks")
     cc = classifier_config(cfg, tau)
-    store = cfg.tdir(workdir, cfg.t_train) / "store.h5"
+    store = cfg.label_store(workdir, cfg.t_train)
     cmd = (f"glassfix train softness --store {store} --out {out} --label phop --above {cfg.p_c:g} --quiescent "
            f"{cc.quiescent} --species A --frames '{cc.frames[0]}' --per-class {cfg.per_class} --mu-max {cfg.mu_max:g} "
            f"--cv-C {' '.join(f'{c:g}' for c in cfg.cv_C)} --seed {cfg.seed}")
@@ -309,7 +449,7 @@ def stage_scan(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], Non
     model = load_model(Path(workdir) / "train" / "softness.glassfix")
     cc = classifier_config(cfg, tau_table(workdir)[f"{cfg.t_train:g}"]["tau_alpha"])
     train_frames = set(model.provenance["split"]["train_frames"])
-    with DatasetStore(cfg.tdir(workdir, cfg.t_train) / "store.h5", mode="r") as ds:
+    with DatasetStore(cfg.label_store(workdir, cfg.t_train), mode="r") as ds:
         keys = select_keys(ds, cc.frames)
         label = resolve_label(ds, cc.label, keys)
         pairs = aligned_pairs(ds, label, keys)
@@ -361,7 +501,7 @@ def stage_apply(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], No
         cache = Path(workdir) / "train" / "cache" if T == cfg.t_train else td / "cache"
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ("S", "phop", "chunk", "step", "id")}
         gsum = None
-        with DatasetStore(td / "store.h5", mode="r") as ds:
+        with DatasetStore(cfg.label_store(workdir, T), mode="r") as ds:
             keys = ds.keys()
             label = resolve_label(ds, "phop", keys)
             pairs = [(lk, fk) for lk, fk in aligned_pairs(ds, label, keys)
@@ -421,7 +561,7 @@ def stage_otf(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None
 # ---- driver ---------------------------------------------------------------------------------------------
 
 def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
-        progress: Callable[[str], None] | None = print) -> Path | None:
+        progress: Callable[[str], None] | None = print, compare: Path | None = None) -> Path | None:
     """Run the missing stages up to ``until`` (see the module docstring); returns the report path at the end."""
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
@@ -429,15 +569,17 @@ def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "config.json"
     mine = json.loads(json.dumps(asdict(cfg)))
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != mine:
+    # a parameter missing from an older run's config.json did not exist then, which is its default now
+    defaults = json.loads(json.dumps(asdict(SoftnessConfig())))
+    if cfg_path.exists() and {**defaults, **json.loads(cfg_path.read_text())} != mine:
         raise SystemExit(f"error: {workdir} holds a run with different parameters ({cfg_path}); use another "
                          "--workdir or the same parameters")
     atomic_write_json(cfg_path, mine)
-    stages = {"md": stage_md, "tau": stage_tau, "train": stage_train, "scan": stage_scan, "apply": stage_apply, "otf": stage_otf}
+    stages = {"md": stage_md, "tau": stage_tau, "quench": stage_quench, "train": stage_train, "scan": stage_scan, "apply": stage_apply, "otf": stage_otf}
     for name in STAGES[:STAGES.index(until) + 1]:
         if name == "report":
             from glassfix.reproduce.softness_report import write_report
 
-            return write_report(cfg, workdir, Path(report))
+            return write_report(cfg, workdir, Path(report), compare=compare)
         stages[name](cfg, workdir, progress)
     return None

@@ -171,7 +171,7 @@ def _model_text(model_kind: str, model: Path) -> tuple[str, float]:
                 f"{m.descriptor.n_features} features; trained by `glassfix train ace` on the shared KA data, "
                 "commands below) through the Python bridge, invariants and read-out in one vectorised numba "
                 "kernel per centre (atoms binned by the kernel: no LAMMPS neighbour list)", 1.25)
-    return ("radial structure-function softness (100 features, cutoff 5.4σ, tabulated C++ path)", 1.10)
+    return ("radial structure-function softness (100 features, cutoff 5.4σ, tabulated C++ path)", 1.05)
 
 
 def _nghost(log: Path) -> float:

@@ -11,7 +11,9 @@ of the thermal protocols (``000_ace.md`` §2: NVE runs of length τ_α from fres
 Outputs: ``series.csv`` (step, time, temp, pe, ke, etotal, press, … every ``thermo_every`` steps; energies
 per atom), ``frames/md_<step>.npz`` and ``frames/is_<step>.npz``, ``final.data``, ``result.json`` with the
 total-energy drift. With ``model``: ``predictions.csv`` and ``predict/<output>`` labels on the frames
-(``glassfix.protocols.predict``).
+(``glassfix.protocols.predict``); with ``inherent`` as well, the model is also evaluated by the fix on every
+inherent structure (``predict/<output>`` labels on ``is_<step>.npz``, means in ``is_predictions.csv``), for
+models trained on inherent structures (softness, as Cubuk et al.).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class NVERun(ProtocolRun):
         self.otf = OnTheFly.from_spec(spec, spec.default_predict_every())
         if self.otf is not None:
             self.add_series("predictions", self.otf.columns("time"))
+            if self.copy is not None:
+                self.add_series("is_predictions", self.otf.columns("time"))
 
     def total(self) -> int:
         """Run length in MD steps."""
@@ -178,10 +182,15 @@ class NVERun(ProtocolRun):
         self.save_frame(frame, "md", step, labels=labels)
         if self.copy is not None:
             inh, info = self.copy.minimize(s, sp.min_settings(), sp.dt,
-                                           metadata={"T": sp.T, "kind": "is"})
+                                           metadata={"T": sp.T, "kind": "is"}, predict=self.otf)
             inh.time = step * sp.dt
             inh.metadata.update(pe=info["pe"], fnorm=info["fnorm"])
-            self.save_frame(inh, "is", step)
+            is_labels = {}
+            if self.otf is not None:
+                is_labels = self.otf.labels(info["predict_values"])
+                inh.metadata["predict_model"] = self.otf.model
+                self.write_rows("is_predictions", [{"step": step, "time": step * sp.dt, **info["predict_means"]}])
+            self.save_frame(inh, "is", step, labels=is_labels)
 
     def finish(self, s: LammpsSession) -> dict[str, Any]:
         """final.data; summary with the mean temperature and the total-energy drift (per atom)."""

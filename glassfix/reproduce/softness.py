@@ -539,7 +539,9 @@ def otf_spec(cfg: SoftnessConfig, workdir: Path):
     start = cfg.tdir(workdir, cfg.t_train) / f"chunk_{cfg.chunks[i] - 1:02d}.data"
     return NVESpec(system=cfg.system, data=str(start.resolve()), T=cfg.t_train, seed=cfg.seed + 5, dt=cfg.dt,
                    steps=cfg.otf_steps, frame_every=10 * cfg.otf_every, thermo_every=cfg.otf_every,
-                   model=str((Path(workdir) / "train" / "softness.glassfix").resolve()), predict_every=cfg.otf_every)
+                   model=str((Path(workdir) / "train" / "softness.glassfix").resolve()), predict_every=cfg.otf_every,
+                   # a model of inherent structures is also evaluated on the minimised copy of every saved frame
+                   inherent=cfg.inherent)
 
 
 def stage_otf(cfg: SoftnessConfig, workdir: Path, progress: Callable[[str], None] | None = None) -> None:

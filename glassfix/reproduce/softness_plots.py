@@ -104,14 +104,18 @@ def softness_plots(cfg: Any, workdir: Path, report: Path, apply: dict, prs: dict
     ax.plot(p["time"], p["softness_mean"], "-", color="#1f3b99", lw=1, label="⟨S⟩_A, fix glass/predict every τ")
     ax.axhline(float(np.mean(apply[min(Ts)]["S"])), color="k", ls="--", lw=0.8,
                label="⟨S⟩_A of the production run (offline)")
+    if otf.get("is_frames") is not None and otf["is_frames"].size:
+        ax.plot(otf["is_frames"][:, 0], otf["is_frames"][:, 3], "o", color="#27ae60", ms=5,
+                label="⟨S⟩_A, fix on the minimised copy (inherent structure)")
     if otf["frames"].size:
         ax2 = ax.twinx()
         ax2.plot(otf["frames"][:, 0], otf["frames"][:, 1], "s", color="#c0392b", ms=4, label="fraction S > 0")
         ax2.set_ylabel("fraction of A with S > 0")
-        ax2.legend(fontsize=7, loc="lower right")
+        # below the axes: the curves fill the whole height
+        ax2.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, -0.16), frameon=False)
     ax.set_xlabel("t (τ)")
     ax.set_ylabel("⟨S⟩ of A particles")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)
     ax.set_title(f"softness on the fly: NVE at T = {min(Ts):g}")
     names["otf"] = save_figure(fig, report.with_name(report.stem + "_otf.png")).name
     # F_s

@@ -34,6 +34,22 @@ def test_nve_softness_np2(tmp_path):
         np.testing.assert_array_equal(ds.labels(keys[-1])["predict/softness"], labels["predict/softness"])
 
 
+def test_nve_inherent_softness_np2_predicts_on_every_minimum(tmp_path):
+    """``--inherent`` with a model: the fix also evaluates every minimised copy (models trained on inherent
+    structures); the values equal offline prediction on the saved minimum and differ from the thermal frame's."""
+    model = MODELS / "ka_softness.glassfix"
+    res = run(NVESpec(data=str(START), T=0.45, steps=40, frame_every=20, thermo_every=10, seed=5, inherent=True,
+                      min_ftol=1e-6, model=str(model), predict_every=10), tmp_path / "nve", nprocs=2, progress=False)
+    assert res.complete
+    assert check_frames(tmp_path / "nve", "is", model, "softness", 1e-10, tmp_path) == 3
+    snap = read_series(tmp_path / "nve" / "is_predictions.csv")
+    assert snap["step"].tolist() == [0, 20, 40]
+    _, s_is, _ = load_frame_npz(tmp_path / "nve" / "frames" / "is_000000000040.npz")
+    _, s_md, _ = load_frame_npz(tmp_path / "nve" / "frames" / "md_000000000040.npz")
+    assert snap["softness_mean"][-1] == pytest.approx(np.nanmean(s_is["predict/softness"]), rel=1e-12)
+    assert np.nanmax(np.abs(s_is["predict/softness"] - s_md["predict/softness"])) > 1e-3
+
+
 @pytest.mark.slow
 def test_creep_looseness_np2_gathers_by_itself(tmp_path):
     model = MODELS / "ka_looseness.glassfix"  # trained with the freud default; unbounded receptive field

@@ -10,6 +10,9 @@ command is run again):
    cross-validation folds are whole chunks). A killed chunk is rerun from the same data file: the
    trajectory is the same on one rank and the store keeps the frames it already has.
 2. ``tau``: τα from F_s(k = 7.25, t) of A particles on the stored trajectory (per chunk, averaged).
+   ``quench`` (only with ``inherent``, the paper's choice): every recorded frame minimised (LAMMPS CG) into
+   ``store_is.h5`` with p_hop of the quenched trajectory; the stages below then read that store, and the
+   on-the-fly run also evaluates the model on the minimised copy of each saved frame.
 3. ``train``: ``glassfix train softness`` (the public trainer) at the lowest temperature, as the paper:
    p_hop > 0.2 positive, negatives quiescent for τα, species A, linear SVM with grouped CV over C.
    ``scan``: grouped-CV balanced accuracy of every single feature and of pairs (paper: 64 % / 77 %).

@@ -244,7 +244,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     sf.add_argument("--otf-steps", type=int, default=10_000, help="NVE steps with the model in fix glass/predict")
     sf.add_argument("--seed", type=int, default=1002)
     sf.add_argument("--inherent", action="store_true",
-                    help="quench every recorded frame (FIRE) and compute p_hop and the structure functions on the "
+                    help="quench every recorded frame (LAMMPS CG) and compute p_hop and the structure functions on the "
                          "inherent structures, as the paper (stage quench; default: thermal positions)")
     sf.add_argument("--compare-workdir", default=None,
                     help="a finished run on the same MD with the other choice of positions: the report adds a table "

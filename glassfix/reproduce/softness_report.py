@@ -34,34 +34,35 @@ def _test_chunks(model: Any) -> list[int]:
     return sorted({int(k.split("/")[1].lstrip("c")) for k in frames})
 
 
-def _otf(cfg: Any, workdir: Path, model: Any) -> dict[str, Any]:
-    """The on-the-fly run: ⟨S⟩_A time series (fix glass/predict) and, on its saved frames, the fix's
-    per-atom S against the offline model, and the fraction of A with S > 0."""
-    from glassfix.protocols import load_frame_npz, read_series
+def _fix_vs_offline(cfg: Any, files: list[Path], model: Any) -> np.ndarray:
+    """Rows (t (τ), fraction of A with S > 0, max |S_fix − S_offline|, ⟨S_fix⟩_A) of the saved frames in ``files``
+    that carry the fix's per-atom softness."""
+    from glassfix.protocols import load_frame_npz
 
-    wd = Path(workdir) / "otf"
-    pred = read_series(wd / "predictions.csv")
     rows = []
-    for f in sorted((wd / "frames").glob("md_*.npz")):
-        frame, labels, _ = load_frame_npz(f)
-        s_fix = np.asarray(labels["predict/softness"], float)
-        a = np.flatnonzero(frame.types == 0)
-        s_off = model.predict(frame, centers=a)[:, 0]
-        rows.append((frame.step * cfg.dt, float(np.mean(s_fix[a] > 0)), float(np.max(np.abs(s_fix[a] - s_off))),
-                     float(np.mean(s_fix[a]))))
-    res = json.loads((wd / "result.json").read_text()) if (wd / "result.json").exists() else {}
-    # with --inherent: the fix's values on the minimised copies (is_<step>.npz), against offline on them
-    is_rows = []
-    for f in sorted((wd / "frames").glob("is_*.npz")):
+    for f in files:
         frame, labels, _ = load_frame_npz(f)
         if "predict/softness" not in labels:
             continue
         s_fix = np.asarray(labels["predict/softness"], float)
         a = np.flatnonzero(frame.types == 0)
         s_off = model.predict(frame, centers=a)[:, 0]
-        is_rows.append((frame.step * cfg.dt, float(np.mean(s_fix[a] > 0)), float(np.max(np.abs(s_fix[a] - s_off))),
-                        float(np.mean(s_fix[a]))))
-    return {"pred": pred, "frames": np.array(rows), "is_frames": np.array(is_rows), "result": res}
+        rows.append((frame.step * cfg.dt, float(np.mean(s_fix[a] > 0)), float(np.max(np.abs(s_fix[a] - s_off))),
+                     float(np.mean(s_fix[a]))))
+    return np.array(rows)
+
+
+def _otf(cfg: Any, workdir: Path, model: Any) -> dict[str, Any]:
+    """The on-the-fly run: ⟨S⟩_A time series (fix glass/predict) and, on its saved frames (and, with
+    --inherent, on their minimised copies), the fix's per-atom S against the offline model, and the fraction
+    of A with S > 0."""
+    from glassfix.protocols import read_series
+
+    wd = Path(workdir) / "otf"
+    res = json.loads((wd / "result.json").read_text()) if (wd / "result.json").exists() else {}
+    return {"pred": read_series(wd / "predictions.csv"),
+            "frames": _fix_vs_offline(cfg, sorted((wd / "frames").glob("md_*.npz")), model),
+            "is_frames": _fix_vs_offline(cfg, sorted((wd / "frames").glob("is_*.npz")), model), "result": res}
 
 
 def _fmt(x: float, nd: int = 2) -> str:

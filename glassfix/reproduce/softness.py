@@ -571,6 +571,10 @@ def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     workdir = Path(workdir)
+    if compare is not None and not (Path(compare) / "summary.json").exists():
+        # checked before the stages run, not after an hour of them
+        raise SystemExit(f"error: --compare-workdir {compare} has no summary.json; point it at the --workdir of a "
+                         "finished `glassfix reproduce softness` run (its report stage writes summary.json)")
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "config.json"
     mine = json.loads(json.dumps(asdict(cfg)))

@@ -140,3 +140,11 @@ def test_summary_names_the_positions_used_and_comparison_table_reads_both_runs()
     assert "| grouped-CV balanced accuracy | 67.9 % | 80.0 % |" in rows
     assert "| T = 0.54: fraction rearranging; Q; P_R span (decades) | 1.0 %; 14.0; 1.5 | 1.0 %; 40.0; 1.5 |" in rows
     assert rows[-1] == "| onset T0 = e1/Σ1 | 1.01 | 1.01 |"
+
+
+def test_compare_workdir_without_summary_is_refused_before_any_stage(tmp_path):
+    from glassfix.reproduce.softness import run
+
+    with pytest.raises(SystemExit, match="--compare-workdir .* has no summary.json"):
+        run(SoftnessConfig(inherent=True), tmp_path / "wd", tmp_path / "r.md", compare=tmp_path / "nope")
+    assert not (tmp_path / "wd").exists()

@@ -28,14 +28,15 @@ def shared_ka_frame(index: int = 1) -> Frame:
 
 
 def run_lmp(script: str, cwd: Path, nprocs: int = 1, timeout: float = 120,
-            name: str = "in.test") -> subprocess.CompletedProcess:
-    """Write `script` to cwd/name and run `[mpirun -np K] lmp -in name`; returns the finished process."""
+            name: str = "in.test", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Write `script` to cwd/name and run `[mpirun -np K] lmp -in name` (``env``: extra environment
+    variables); returns the finished process."""
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / name).write_text(script)
     cmd = [venv_bin("lmp"), "-in", name, "-log", "none"]
     if nprocs > 1:
         cmd = [venv_bin("mpirun"), "-np", str(nprocs)] + cmd
-    return subprocess.run(cmd, cwd=cwd, env=lammps_env(), stdout=subprocess.PIPE,
+    return subprocess.run(cmd, cwd=cwd, env={**lammps_env(), **(env or {})}, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
 

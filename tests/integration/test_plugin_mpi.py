@@ -235,12 +235,13 @@ def _native_case(case: str, tmp_path):
 @pytest.mark.parametrize("case", ["group", "cosine_one_head", "2d", "sparse"])
 def test_native_path_edge_cases(tmp_path, plugin_so, case):
     """The C++ pair sum on a group of atoms, with a cosine cutoff and a head for one species only, in 2D
-    and for a sparse box equals the offline model (values outside the group are 0, headless species NaN)."""
+    and for a sparse box equals the offline model (values outside the group are 0, headless species NaN);
+    the AVX2 candidate scan gives the scalar scan's bits (GLASSFIX_SCALAR_SCAN=1 forces the scalar one)."""
     frame, model_path, group = _native_case(case, tmp_path)
     write_data(frame, tmp_path / "in.data", masses=[1.0, 1.0])
     results = []
-    for nprocs in (1, 3):
-        wd = tmp_path / f"np{nprocs}"
+    for nprocs, env in ((1, None), (3, None), (1, {"GLASSFIX_SCALAR_SCAN": "1"})):
+        wd = tmp_path / f"np{nprocs}{'_scalar' if env else ''}"
         script = f"""plugin load {plugin_so}
 units lj
 dimension {frame.dim}
@@ -253,10 +254,10 @@ neighbor 0.3 bin
 {group}
 fix p sel glass/predict 1 model {model_path} ghost auto
 dump d all custom 1 out.dump id type x y z f_p
-dump_modify d format float %20.16g sort id
+dump_modify d format float %24.17g sort id
 run 0
 """
-        proc = run_lmp(script, wd, nprocs=nprocs, timeout=300)
+        proc = run_lmp(script, wd, nprocs=nprocs, timeout=300, env=env)
         assert proc.returncode == 0 and not error_lines(proc.stdout), proc.stdout[-3000:]
         fr = read_dump_frames(wd / "out.dump")[0]
         results.append(fr.metadata["columns"]["f_p"])
@@ -273,3 +274,4 @@ run 0
         assert ok.sum() > 0
         assert np.abs(got[ok] - expected[ok]).max() <= 1e-10 * np.abs(expected[ok]).max(), (case, nprocs)
     np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-10 * np.nanmax(np.abs(results[0])))
+    np.testing.assert_array_equal(results[0], results[2])    # same bits with the scalar scan

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
+from typing import Callable
 
 
 def _cmd_ka_tau(args: argparse.Namespace) -> int:
@@ -70,10 +72,7 @@ def _cmd_ace_aqs(args: argparse.Namespace) -> int:
                        otf_rcut=args.otf_rcut, otf_every=args.otf_every, quench_steps=args.quench_steps,
                        prestrain=args.prestrain, dgamma_pre=args.dgamma_pre, dgamma=args.dgamma,
                        collect_ftol=args.collect_ftol, otf_strain=args.otf_strain)
-    try:
-        report = run(cfg, Path(args.workdir), Path(args.report), stages=tuple(args.stages), workers=args.workers)
-    except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    report = run(cfg, Path(args.workdir), Path(args.report), stages=tuple(args.stages), workers=args.workers)
     print(f"report: {report}" if report else f"done: {' '.join(args.stages)}")
     return 0
 
@@ -85,10 +84,7 @@ def _cmd_ka_looseness(args: argparse.Namespace) -> int:
                             avalanche_fraction=args.avalanche_fraction, n_bootstrap=args.bootstraps)
     command = (f"glassfix reproduce ka-looseness --creep-dir {args.creep_dir} --workdir {args.workdir} "
                f"--report {args.report}" + (" --allow-partial" if args.allow_partial else ""))
-    try:
-        report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report), command=command)
-    except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report), command=command)
     print(f"report: {report}")
     return 0
 
@@ -119,9 +115,21 @@ def _cmd_tglassmlp(args: argparse.Namespace) -> int:
         run(args.scale, Path(args.workdir), Path(args.report), swap_store=args.swap_store, stages=args.stages,
             only_T=args.only_T, workers=args.workers, max_frames=args.max_frames, command=command,
             ladder_command=args.ladder_command or "", held_out=args.held_out)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except RuntimeError as exc:
         raise SystemExit(f"error: {exc}") from None
     return 0
+
+
+def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``cmd`` with bad input (ValueError: a parameter, a work directory holding another run; a missing
+    file) reported as one ``error:`` line instead of a traceback."""
+    @functools.wraps(cmd)
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return cmd(args)
+        except (ValueError, FileNotFoundError) as exc:
+            raise SystemExit(f"error: {exc}") from None
+    return guarded
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
@@ -138,7 +146,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kt.add_argument("--workers", type=int, default=2, help="configurations simulated in parallel")
     kt.add_argument("--workdir", default="repro_out/ka_tau", help="resumable working directory")
     kt.add_argument("--report", default="docs/ka_tau_alpha.md", help="markdown report (PNG beside it)")
-    kt.set_defaults(func=_cmd_ka_tau)
+    kt.set_defaults(func=_one_line_errors(_cmd_ka_tau))
 
     kc = rsub.add_parser("ka-creep", help="KA glass creep under constant compressive stress: strain vs log t "
                                           "and the creep modulus C (steps of dt = 0.01 tau)")
@@ -153,7 +161,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     kc.add_argument("--workers", type=int, default=2, help="runs simulated in parallel")
     kc.add_argument("--workdir", default="repro_out/ka_creep", help="resumable working directory")
     kc.add_argument("--report", default="docs/ka_creep.md", help="markdown report (PNG beside it)")
-    kc.set_defaults(func=_cmd_ka_creep)
+    kc.set_defaults(func=_one_line_errors(_cmd_ka_creep))
 
     js = rsub.add_parser("jbb-swap", help="report of a finished `glassfix swap jbb` ladder: equilibration table, "
                                           "MD tau_alpha at the chosen temperatures and the swap speed-up")
@@ -165,7 +173,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     js.add_argument("--md-every", type=int, default=500, help="MD snapshot spacing (steps)")
     js.add_argument("--md-dt", type=float, default=0.005, help="MD time step (tau)")
     js.add_argument("--ladder-command", default=None, help="the `glassfix swap` command line, for the report")
-    js.set_defaults(func=_cmd_jbb_swap)
+    js.set_defaults(func=_one_line_errors(_cmd_jbb_swap))
 
     bm = rsub.add_parser("botan-mini", help="BOTAN fine-tuned from the authors' pretrained weights on the shared "
                                            "KA configurations (T=0.44, t=tau_alpha), tested on held-out ones")
@@ -177,7 +185,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     bm.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     bm.add_argument("--workdir", default="repro_out/botan_mini", help="resumable working directory")
     bm.add_argument("--report", default="docs/botan_mini.md", help="markdown report (PNG beside it)")
-    bm.set_defaults(func=_cmd_botan_mini)
+    bm.set_defaults(func=_one_line_errors(_cmd_botan_mini))
 
     at = rsub.add_parser("ace-thermal", help="ACE + logistic regression classifying thermal rearrangements "
                                             "(top/bottom 5%% of A by isoconfigurational D2min) on the shared KA data")
@@ -187,7 +195,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     at.add_argument("--seed", type=int, default=0)
     at.add_argument("--workdir", default="repro_out/ace_thermal", help="resumable working directory")
     at.add_argument("--report", default="docs/ace_thermal.md", help="markdown report (PNG beside it)")
-    at.set_defaults(func=_cmd_ace_thermal)
+    at.set_defaults(func=_one_line_errors(_cmd_ace_thermal))
 
     aq = rsub.add_parser("ace-aqs", help="ACE + logistic regression classifying mechanical rearrangements "
                                         "(AQS shear of KA glasses, D2min > 0.6 over the collection window), "
@@ -213,7 +221,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     aq.add_argument("--workers", type=int, default=2, help="samples simulated in parallel")
     aq.add_argument("--workdir", default="repro_out/ace_aqs", help="resumable working directory")
     aq.add_argument("--report", default="docs/ace_aqs.md", help="markdown report (PNGs beside it)")
-    aq.set_defaults(func=_cmd_ace_aqs)
+    aq.set_defaults(func=_one_line_errors(_cmd_ace_aqs))
 
     kl = rsub.add_parser("ka-looseness", help="looseness (EasyEnsemble of logistic regressions on interstice "
                                              "features) on the minimised snapshots of `reproduce ka-creep`")
@@ -229,7 +237,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="write a report marked PARTIAL when not all creep runs are complete (default: refuse)")
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
-    kl.set_defaults(func=_cmd_ka_looseness)
+    kl.set_defaults(func=_one_line_errors(_cmd_ka_looseness))
 
     sf = rsub.add_parser("softness", help="KA 3D softness (Cubuk ch. 5): online p_hop, softness SVM at the lowest "
                                          "T, P_R(S) and its Arrhenius analysis at every T, softness on the fly")
@@ -254,7 +262,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="stop after this stage (rerun the command to continue)")
     sf.add_argument("--workdir", default="repro_out/softness", help="resumable working directory")
     sf.add_argument("--report", default="docs/softness.md", help="markdown report (PNG beside it)")
-    sf.set_defaults(func=_cmd_softness)
+    sf.set_defaults(func=_one_line_errors(_cmd_softness))
 
     tg = rsub.add_parser("tglassmlp", help="tGlassMLP (Jung, Biroli, Berthier 2024) at CPU scale: swap MC, iso bond-"
                                           "breaking labels, TTS, training + transfer, predictions, report")
@@ -273,4 +281,4 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="temperatures held out of the transfer model's training (default: the scale's)")
     tg.add_argument("--ladder-command", default=None, help="the `glassfix swap` command of --swap-store, for the report")
     tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
-    tg.set_defaults(func=_cmd_tglassmlp)
+    tg.set_defaults(func=_one_line_errors(_cmd_tglassmlp))

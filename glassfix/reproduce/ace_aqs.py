@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from glassfix.core.atomic import atomic_write_json
+from glassfix.reproduce.workdir import claim_workdir
 
 
 @dataclass
@@ -229,16 +230,7 @@ def label_stats(cfg: AceAqsConfig, workdir: Path, samples: list[int]) -> dict[st
 # ------------------------------------------------------------------------------------------------ work directory
 def check_config(cfg: AceAqsConfig, workdir: Path) -> None:
     """Refuse a work directory made with other simulation parameters (analysis settings may change)."""
-    sim = {k: v for k, v in asdict(cfg).items() if k in _SIM_FIELDS}
-    path = Path(workdir) / "config.json"
-    if path.exists():
-        old = {k: v for k, v in json.loads(path.read_text()).items() if k in _SIM_FIELDS}
-        if old != sim:
-            diff = sorted(k for k in sim if old.get(k) != sim[k])
-            raise ValueError(f"{workdir} holds samples made with other parameters ({', '.join(diff)}); use "
-                             "another --workdir or the same parameters")
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, sim)
+    claim_workdir(workdir, cfg, compare=_SIM_FIELDS)
 
 
 # the window's strain is not among them: a longer window extends the runs

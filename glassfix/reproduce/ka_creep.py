@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
+from glassfix.reproduce.workdir import claim_workdir
 
 
 @dataclass
@@ -93,12 +94,8 @@ def run(cfg: KaCreepConfig, workdir: Path, report: Path, workers: int = 2, progr
 
     console = Console(quiet=not progress)
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / "config.json"
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
-        raise ValueError(f"{workdir} holds a run with different parameters ({cfg_path}); use another "
-                         "--workdir or the same parameters")
-    atomic_write_json(cfg_path, asdict(cfg))
+    # more --runs add glasses to the ensemble; every other parameter must match the recorded run
+    claim_workdir(workdir, cfg, compare=[f for f in asdict(cfg) if f != "runs"])
     todo = [i for i in range(cfg.runs) if not _complete(workdir / f"run_{i}")]
     if todo:
         console.print(f"[bold]KA creep[/]: {len(todo)} of {cfg.runs} runs to do (N={cfg.n}, T={cfg.temperature}, "

@@ -23,13 +23,14 @@ import json
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-from glassfix.core.atomic import atomic_savez, atomic_write_json, atomic_write_text
+from glassfix.core.atomic import atomic_savez, atomic_write_text
+from glassfix.reproduce.workdir import claim_workdir
 
 
 @dataclass
@@ -154,15 +155,7 @@ def run(cfg: KaTauConfig, workdir: Path, report: Path, workers: int = 2, progres
 
     console = Console(quiet=not progress)
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / "config.json"
-    if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if old != asdict(cfg):
-            raise ValueError(f"{workdir} holds a run with different parameters ({cfg_path}); "
-                             "use another --workdir or the same parameters")
-    else:
-        atomic_write_json(cfg_path, asdict(cfg))
+    claim_workdir(workdir, cfg)
     todo = [i for i in range(cfg.n_configs) if not (workdir / f"config_{i}.npz").exists()]
     t_start = time.perf_counter()
     if todo:

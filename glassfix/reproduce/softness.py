@@ -28,13 +28,14 @@ import dataclasses
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
+from glassfix.reproduce.workdir import claim_workdir
 
 STAGES = ("md", "tau", "quench", "train", "scan", "apply", "otf", "report")
 
@@ -573,17 +574,9 @@ def run(cfg: SoftnessConfig, workdir: Path, report: Path, until: str = "report",
     workdir = Path(workdir)
     if compare is not None and not (Path(compare) / "summary.json").exists():
         # checked before the stages run, not after an hour of them
-        raise SystemExit(f"error: --compare-workdir {compare} has no summary.json; point it at the --workdir of a "
-                         "finished `glassfix reproduce softness` run (its report stage writes summary.json)")
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / "config.json"
-    mine = json.loads(json.dumps(asdict(cfg)))
-    # a parameter missing from an older run's config.json did not exist then, which is its default now
-    defaults = json.loads(json.dumps(asdict(SoftnessConfig())))
-    if cfg_path.exists() and {**defaults, **json.loads(cfg_path.read_text())} != mine:
-        raise SystemExit(f"error: {workdir} holds a run with different parameters ({cfg_path}); use another "
-                         "--workdir or the same parameters")
-    atomic_write_json(cfg_path, mine)
+        raise FileNotFoundError(f"--compare-workdir {compare} has no summary.json; point it at the --workdir of a "
+                                "finished `glassfix reproduce softness` run (its report stage writes summary.json)")
+    claim_workdir(workdir, cfg)
     stages = {"md": stage_md, "tau": stage_tau, "quench": stage_quench, "train": stage_train, "scan": stage_scan, "apply": stage_apply, "otf": stage_otf}
     for name in STAGES[:STAGES.index(until) + 1]:
         if name == "report":

@@ -145,6 +145,6 @@ def test_summary_names_the_positions_used_and_comparison_table_reads_both_runs()
 def test_compare_workdir_without_summary_is_refused_before_any_stage(tmp_path):
     from glassfix.reproduce.softness import run
 
-    with pytest.raises(SystemExit, match="--compare-workdir .* has no summary.json"):
+    with pytest.raises(FileNotFoundError, match="--compare-workdir .* has no summary.json"):
         run(SoftnessConfig(inherent=True), tmp_path / "wd", tmp_path / "r.md", compare=tmp_path / "nope")
     assert not (tmp_path / "wd").exists()

@@ -51,6 +51,8 @@ class AceAqsConfig:
     r_cuts: tuple[float, ...] = (2.5, 3.0, 3.5, 4.0)
     folds: int = 5
     C: float = 1.0
+    # the C grid of the nested-CV check (C tuned inside every training part; the paper does not give C)
+    tune_Cs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
     otf_rcut: float = 3.0
     otf_every: int = 1
 

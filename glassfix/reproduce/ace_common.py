@@ -32,6 +32,32 @@ def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
     return float(np.mean(scores))
 
 
+def nested_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, Cs: tuple[float, ...],
+                       seed: int) -> tuple[float, list[float]]:
+    """Balanced accuracy with the regularisation tuned inside each fold (nested grouped CV): for every outer
+    training part the C of ``Cs`` with the best inner grouped CV accuracy is refitted on the whole part and
+    scored on the held-out groups. Returns (mean balanced accuracy, the C chosen per outer fold); ties go to
+    the smaller C (the stronger regularisation)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from glassfix.models.activity import _fit_logistic
+    from glassfix.train.metrics import classification_metrics
+
+    Cs = tuple(sorted(float(c) for c in Cs))
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    scores, chosen = [], []
+    for tr, te in cv.split(X, y, groups):
+        inner = min(folds, np.unique(groups[tr]).size)
+        if inner < 2:
+            raise ValueError(f"nested CV needs >= 2 groups in every training part, got {inner}; add samples")
+        inner_acc = [grouped_cv_accuracy(X[tr], y[tr], groups[tr], inner, C, seed) for C in Cs]
+        best = Cs[int(np.argmax(inner_acc))]
+        head, _ = _fit_logistic(X[tr], y[tr], best, seed, 10_000)
+        scores.append(classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"])
+        chosen.append(best)
+    return float(np.mean(scores)), chosen
+
+
 def feature_sets(body_orders: np.ndarray, n_max: int) -> dict[str, np.ndarray]:
     """Column indices of the nested feature sets; ``body_orders`` per column (2-body A–A radial first, then
     A–B radial, then 3- and 4-body, as ``ACEDescriptor`` orders them), ``n_max`` radial functions."""

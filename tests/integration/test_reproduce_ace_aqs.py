@@ -38,6 +38,13 @@ def test_reproduce_ace_aqs_tier0(tmp_path):
     assert res["stats"]["n_pos"] == res["stats"]["n_neg"] > 0
     acc = res["accuracy"]["2.5"]
     assert all(0.0 <= v <= 1.0 for v in acc.values())
+    # C tuned by nested CV in every outer fold, from the grid
+    if res["nested"]:
+        for v in res["nested"]["2.5"].values():
+            assert 0.0 <= v["accuracy"] <= 1.0 and set(v["C"]) <= set(cfg.tune_Cs)
+        assert "C tuned inside every training part" in text
+    else:
+        assert "needs at least 3 samples" in text
     # the model ran on every minimum of the on-the-fly run (3 steps + the start)
     otf = json.loads((tmp_path / "work" / "otf.json").read_text())
     pred = read_series(tmp_path / "work" / otf["collect"] / "predictions.csv")

@@ -209,7 +209,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     aq.add_argument("--dgamma", type=float, default=1e-4, help="strain step of the collection window")
     aq.add_argument("--strain", type=float, default=0.08, help="collection window (strain; a longer one extends)")
     aq.add_argument("--collect-ftol", type=float, default=1e-7, help="CG force tolerance in the window (epsilon/sigma)")
-    aq.add_argument("--otf-strain", type=float, default=0.02, help="strain sheared with the model on the fly")
+    aq.add_argument("--otf-strain", type=float, default=0.08, help="strain sheared with the model on the fly")
     aq.add_argument("--max-active-fraction", type=float, default=0.2,
                     help="steps with more active A particles than this fraction are avalanches (no labels)")
     aq.add_argument("--r-cuts", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0], help="ACE cutoffs (sigma)")

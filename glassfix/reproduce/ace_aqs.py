@@ -44,7 +44,8 @@ class AceAqsConfig:
     dgamma: float = 1e-4
     strain: float = 0.08
     collect_ftol: float = 1e-7
-    otf_strain: float = 0.02
+    # as long as the collection window: at N = 1000, 0.02 held one event step below the avalanche cut
+    otf_strain: float = 0.08
     d2min_rcut: float = 2.5
     threshold: float = 0.6
     max_active_fraction: float = 0.2

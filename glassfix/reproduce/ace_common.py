@@ -20,16 +20,18 @@ def grouped_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
     """Mean balanced accuracy over stratified folds grouped by ``groups`` (scaler fitted per fold)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(np.mean([_fold_score(X, y, tr, te, C, seed) for tr, te in cv.split(X, y, groups)]))
+
+
+def _fold_score(X: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray, C: float, seed: int) -> float:
+    """Balanced accuracy on rows ``te`` of the logistic regression (C) fitted on rows ``tr``."""
     from glassfix.models.activity import _fit_logistic
     from glassfix.train.metrics import classification_metrics
 
-    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = []
-    for tr, te in cv.split(X, y, groups):
-        head, _ = _fit_logistic(X[tr], y[tr], C, seed, 10_000)
-        # the metric every trainer and 'glassfix evaluate' report (decision > 0 is P(active) > 0.5)
-        scores.append(classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"])
-    return float(np.mean(scores))
+    head, _ = _fit_logistic(X[tr], y[tr], C, seed, 10_000)
+    # the metric every trainer and 'glassfix evaluate' report (decision > 0 is P(active) > 0.5)
+    return classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"]
 
 
 def nested_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, Cs: tuple[float, ...],
@@ -40,9 +42,6 @@ def nested_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: 
     the smaller C (the stronger regularisation)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from glassfix.models.activity import _fit_logistic
-    from glassfix.train.metrics import classification_metrics
-
     Cs = tuple(sorted(float(c) for c in Cs))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores, chosen = [], []
@@ -52,8 +51,7 @@ def nested_cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: 
             raise ValueError(f"nested CV needs >= 2 groups in every training part, got {inner}; add samples")
         inner_acc = [grouped_cv_accuracy(X[tr], y[tr], groups[tr], inner, C, seed) for C in Cs]
         best = Cs[int(np.argmax(inner_acc))]
-        head, _ = _fit_logistic(X[tr], y[tr], best, seed, 10_000)
-        scores.append(classification_metrics(y[te], head.decision(X[te]), 0.0)["balanced_accuracy"])
+        scores.append(_fold_score(X, y, tr, te, best, seed))
         chosen.append(best)
     return float(np.mean(scores)), chosen
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-def softness_plots(cfg: Any, workdir: Path, report: Path, apply: dict, prs: dict, fit: Any, model: Any, otf: dict,
+def softness_plots(cfg: Any, report: Path, apply: dict, prs: dict, fit: Any, model: Any, otf: dict,
                    fs: dict, Tm: dict, min_r: int = 3) -> dict[str, str]:
     """The report's PNGs beside ``report``; ``Tm``: measured mean temperature of each nominal T (the Arrhenius
     abscissa); P_R bins with fewer than ``min_r`` rearrangers are not drawn."""

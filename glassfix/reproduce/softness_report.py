@@ -252,7 +252,7 @@ def write_report(cfg: Any, workdir: Path, report: Path, compare: Path | None = N
         quench = {"iterations": float(np.average([c["mean_iterations"] for c in chunks],
                                                  weights=[c["frames"] for c in chunks])),
                   "fmax": max(c["max_fmax"] for c in chunks)}
-    png = softness_plots(cfg, workdir, report, apply, prs, fit, model, otf, fs, Tm, min_r=MIN_R)
+    png = softness_plots(cfg, report, apply, prs, fit, model, otf, fs, Tm, min_r=MIN_R)
 
     head = model.heads[0]
     mus = np.asarray(model.descriptor.mus, float)

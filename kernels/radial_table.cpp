@@ -17,6 +17,25 @@
 #endif
 
 
+namespace {
+// The candidates j0..j1-1 of one window, one at a time: r2 of every candidate, the hits (r2 < rc2)
+// compacted in order into hr2/hj (hj: j itself, or tag[j] when tag is given); returns the new count.
+// The store is unconditional and the count moves only on a hit, so there is no branch per candidate
+// (about 2 in 3 candidates are hits, so a branch would mispredict often).
+inline int scan_scalar(const double *xs, const double *ys, const double *zs, const int *tag, int j0, int j1,
+                       double xi, double yi, double zi, double rc2, int *hj, double *hr2, int nh)
+{
+  for (int j = j0; j < j1; j++) {
+    const double dx = xs[j] - xi, dy = ys[j] - yi, dz = zs[j] - zi;
+    const double r2 = dx * dx + dy * dy + dz * dz;
+    hr2[nh] = r2;
+    hj[nh] = tag ? tag[j] : j;
+    nh += (r2 < rc2) ? 1 : 0;
+  }
+  return nh;
+}
+}    // namespace
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #define GLASSFIX_HAVE_AVX2_SCAN 1
 #include <immintrin.h>
@@ -72,14 +91,7 @@ __attribute__((target("avx2"))) int scan_avx2(const double *xs, const double *ys
     nh += __builtin_popcount(static_cast<unsigned>(m));
     J = _mm_add_epi32(J, four);
   }
-  for (; j < j1; j++) {
-    const double dx = xs[j] - xi, dy = ys[j] - yi, dz = zs[j] - zi;
-    const double r2 = dx * dx + dy * dy + dz * dz;
-    hr2[nh] = r2;
-    hj[nh] = tag ? tag[j] : j;
-    nh += (r2 < rc2) ? 1 : 0;
-  }
-  return nh;
+  return scan_scalar(xs, ys, zs, tag, j, j1, xi, yi, zi, rc2, hj, hr2, nh);
 }
 
 // The vector scan on CPUs with AVX2, unless GLASSFIX_SCALAR_SCAN is set (the tests compare both paths).
@@ -239,23 +251,17 @@ GLASSFIX_CLONES void RadialTable::sum(int nall, const double *const *x, const in
         const double xi = xs[s], yi = ys[s], zi = zs[s];
         const long y0 = bin(yi - rw, 1), y1 = bin(yi + rw, 1);
         const long z0 = (D == 3) ? bin(zi - rw, 2) : 0, z1 = (D == 3) ? bin(zi + rw, 2) : 0;
-        // distances first, with a branch-free compaction of the hits (about 2 in 3 candidates are
-        // hits, so a branch per candidate would mispredict often)
+        // distances first, hits compacted without a branch per candidate (scan_scalar / scan_avx2)
         int na = 0, np = 0;
         auto scan = [&](int j0, int j1, int *hj, double *hr2, int &nh, bool want_index) {
+          const int *tag = want_index ? nullptr : ssp;
 #if GLASSFIX_HAVE_AVX2_SCAN
           if (avx2) {
-            nh = scan_avx2(xs, ys, zs, want_index ? nullptr : ssp, j0, j1, xi, yi, zi, rc2, hj, hr2, nh);
+            nh = scan_avx2(xs, ys, zs, tag, j0, j1, xi, yi, zi, rc2, hj, hr2, nh);
             return;
           }
 #endif
-          for (int j = j0; j < j1; j++) {
-            const double dx = xs[j] - xi, dy = ys[j] - yi, dz = zs[j] - zi;
-            const double r2 = dx * dx + dy * dy + dz * dz;
-            hr2[nh] = r2;
-            hj[nh] = want_index ? j : ssp[j];
-            nh += (r2 < rc2) ? 1 : 0;
-          }
+          nh = scan_scalar(xs, ys, zs, tag, j0, j1, xi, yi, zi, rc2, hj, hr2, nh);
         };
         for (long qz = z0; qz <= z1; qz++) {
           const double zl = lo[2] + qz * w[2];

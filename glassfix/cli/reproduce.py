@@ -81,9 +81,14 @@ def _cmd_ka_looseness(args: argparse.Namespace) -> int:
     from glassfix.reproduce.ka_looseness import KaLoosenessConfig, run
 
     cfg = KaLoosenessConfig(d0=args.d0, n_top=args.top, seed=args.seed, allow_partial=args.allow_partial,
-                            avalanche_fraction=args.avalanche_fraction, n_bootstrap=args.bootstraps)
+                            avalanche_fraction=args.avalanche_fraction, n_bootstrap=args.bootstraps,
+                            otf_steps=args.otf_steps, otf_every=args.otf_every)
+    if cfg.otf_steps < 0 or cfg.otf_every < 1:
+        raise ValueError(f"--otf-steps must be >= 0 (got {cfg.otf_steps}) and --otf-every >= 1 (got {cfg.otf_every})")
     command = (f"glassfix reproduce ka-looseness --creep-dir {args.creep_dir} --workdir {args.workdir} "
-               f"--report {args.report}" + (" --allow-partial" if args.allow_partial else ""))
+               f"--report {args.report}" + (" --allow-partial" if args.allow_partial else "")
+               + (f" --otf-steps {cfg.otf_steps}" if cfg.otf_steps != 200_000 else "")
+               + (f" --otf-every {cfg.otf_every}" if cfg.otf_every != 1000 else ""))
     report = run(cfg, Path(args.creep_dir), Path(args.workdir), Path(args.report), command=command)
     print(f"report: {report}")
     return 0
@@ -235,6 +240,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                          "(reported, and excluded in a sensitivity row only)")
     kl.add_argument("--allow-partial", action="store_true",
                     help="write a report marked PARTIAL when not all creep runs are complete (default: refuse)")
+    kl.add_argument("--otf-steps", type=int, default=200_000,
+                    help="MD steps of the on-the-fly creep run (a new glass, the model in fix glass/predict); "
+                         "a multiple of the creep snapshot spacing; 0 skips it")
+    kl.add_argument("--otf-every", type=int, default=1000,
+                    help="MD steps between on-the-fly evaluations (besides every minimised snapshot)")
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
     kl.set_defaults(func=_one_line_errors(_cmd_ka_looseness))

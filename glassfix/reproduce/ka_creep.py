@@ -42,7 +42,11 @@ class KaCreepConfig:
     system: str = "ka3d"
 
 
-def _spec(cfg: KaCreepConfig, i: int, prep_dt_halved: bool = False):
+def _spec(cfg: KaCreepConfig, i: int, prep_dt_halved: bool = False, overrides: dict | None = None):
+    """Run ``i``'s CreepSpec (glass and velocity seeds from ``cfg.seed`` and ``i``); ``overrides`` replaces
+    CreepSpec fields (the on-the-fly run of ka-looseness: steps, model, predict_every)."""
+    import dataclasses
+
     from glassfix.protocols.creep import CreepSpec
     from glassfix.protocols.prepare import PrepareSpec
 
@@ -50,13 +54,15 @@ def _spec(cfg: KaCreepConfig, i: int, prep_dt_halved: bool = False):
     if prep_dt_halved:
         # same physical melt and quench times at half the time step
         prep = prep.replace(dt=prep.dt / 2, melt_steps=2 * prep.melt_steps, quench_steps=2 * prep.quench_steps)
-    return CreepSpec(system=cfg.system, prepare=prep, T=cfg.temperature, sigma0=cfg.sigma0,
+    spec = CreepSpec(system=cfg.system, prepare=prep, T=cfg.temperature, sigma0=cfg.sigma0,
                      seed=cfg.seed + 101 * i + 7, dt=cfg.dt, steps=cfg.steps,
                      snapshot_every=cfg.snapshot_every, thermo_every=cfg.thermo_every)
+    return dataclasses.replace(spec, **overrides) if overrides else spec
 
 
-def run_one(cfg: KaCreepConfig, i: int, workdir: Path) -> dict:
-    """Run (or resume) creep run ``i`` in ``workdir``; returns its wall time and completion."""
+def run_one(cfg: KaCreepConfig, i: int, workdir: Path, overrides: dict | None = None) -> dict:
+    """Run (or resume) creep run ``i`` in ``workdir`` (``overrides``: see :func:`_spec`); returns its wall
+    time (s) and completion."""
     from glassfix.protocols import run
 
     import shutil
@@ -68,7 +74,7 @@ def run_one(cfg: KaCreepConfig, i: int, workdir: Path) -> dict:
     halved = retry.exists()
     t0 = time.perf_counter()
     try:
-        res = run(_spec(cfg, i, halved), workdir, progress=False)
+        res = run(_spec(cfg, i, halved, overrides), workdir, progress=False)
     except LammpsError as exc:
         # The paper's melt (Langevin T = 3 at dt = 0.01) occasionally loses atoms from a random start.
         # Only a failure while preparing the glass is retried, once, with the time step halved; the
@@ -79,7 +85,7 @@ def run_one(cfg: KaCreepConfig, i: int, workdir: Path) -> dict:
         shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
         atomic_write_json(retry, {"reason": str(exc)[:500]}, indent=None)
-        res = run(_spec(cfg, i, True), workdir, progress=False)
+        res = run(_spec(cfg, i, True, overrides), workdir, progress=False)
     wall = time.perf_counter() - t0
     # wall time summed over invocations (a resumed run adds to it)
     wpath = Path(workdir) / "wall.json"

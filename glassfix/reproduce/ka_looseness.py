@@ -14,9 +14,10 @@ starts at 10⁴ steps, so the loading interval is not labelled). Split by run: t
 balanced bootstraps of min(available, 2115) per class) and test balanced accuracy against the number of
 features; Task 3: EasyEnsemble of 10 logistic regressions (C = 1) on the top 10. Then p(1|L), p(L),
 ⟨L⟩(t) against ⟨ε⟩(t), the spatial and temporal autocorrelations of L and the voxel fluctuations
-(``glassfix.analysis.looseness_stats``). Snapshot pairs with a system-spanning avalanche (loose fraction
-above ``avalanche_fraction``) are flagged; the paper excluded none, so the headline keeps them and a
-sensitivity row retrains without them. The report is written by :mod:`.ka_looseness_report`.
+(``glassfix.analysis.looseness_stats``). On the fly (``otf_steps`` > 0): the final model inside
+``fix glass/predict`` during a new creep run (:mod:`.ka_looseness_otf`). Snapshot pairs with a
+system-spanning avalanche (loose fraction above ``avalanche_fraction``) are flagged; the paper excluded
+none, so the headline keeps them and a sensitivity row retrains without them. The report is written by :mod:`.ka_looseness_report`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class KaLoosenessConfig:
     n_features_curve: tuple = (1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60)
     seed: int = 0
     allow_partial: bool = False
+    otf_steps: int = 200_000
+    otf_every: int = 1000
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -208,6 +211,11 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
     t_start = time.perf_counter()
     console = Console()
     runs, wanted = find_runs(creep_dir, cfg.allow_partial)
+    if cfg.otf_steps > 0:
+        # checked before the hours of analysis, not after them
+        from .ka_looseness_otf import check_steps
+
+        check_steps(creep_dir, cfg.otf_steps, cfg.otf_every)
     workdir.mkdir(parents=True, exist_ok=True)
     data, extracted = load_runs(runs, workdir, cfg, console)
     names = list(data)
@@ -270,6 +278,14 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
             rows_out["top 10, avalanche pairs excluded"] = _metrics(ytr2, m.looseness(Xtr2), yte2, m.looseness(Xte2))
     model = models["top-10 features (RFE)"]
     model_path = model.save(workdir / "ka_looseness.glassfix")
+    # the model on the fly: inside fix glass/predict during a new creep run (resumable protocol run)
+    otf = None
+    if cfg.otf_steps > 0:
+        from .ka_looseness_otf import otf_analysis, stage_otf
+
+        otf_wd = stage_otf(creep_dir, workdir, model_path, cfg.otf_steps, cfg.otf_every, say=console.print)
+        with console.status("on-the-fly run: fix values against the model offline …"):
+            otf = otf_analysis(otf_wd, model_path)
     # Task 1: the (Δt, D0) scan over all runs
     feats, d2s = {}, {}
     for k in cfg.scan_lags:
@@ -368,7 +384,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
         "series": {"steps": steps.tolist(), "mean_L": mL.tolist(), "strain": eps.tolist()},
         "trends": asdict(trends), "d2stats": d2stats,
         "creep": json.loads(creep_res.read_text()) if creep_res.exists() else None,
-        "model": model_path.name, "command": command, "machine": machine_description(),
+        "otf": otf, "model": model_path.name, "command": command, "machine": machine_description(),
         "n_labelled": int(y_lab.size), "n_loose": int(y_lab.sum()),
     }
     res["wall_s"] = time.perf_counter() - t_start

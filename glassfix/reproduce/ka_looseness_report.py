@@ -417,6 +417,18 @@ def targets_table(res: dict) -> list[str]:
     return out
 
 
+def otf_section(res: dict, report: Path) -> list[str]:
+    """The on-the-fly section and its plot (none when the run had ``otf_steps`` = 0)."""
+    otf = res.get("otf")
+    if not otf:
+        return []
+    from .ka_looseness_otf import otf_lines, otf_plot
+
+    steps, mL = res["series"]["steps"], np.asarray(res["series"]["mean_L"])
+    png = otf_plot(otf, steps, mL, report.with_name(report.stem + "_otf.png"))
+    return otf_lines(otf, steps, mL, png.name, _steps)
+
+
 def write_report(res: dict, report: Path) -> Path:
     """Plots beside ``report`` and the markdown text, every statement from the numbers in ``res``."""
     pngs = _plots(res, report)
@@ -548,6 +560,7 @@ def write_report(res: dict, report: Path) -> Path:
         f"{', '.join(f'{v:.1f}' for v in res['voxel']['n_per_voxel'])} particles per voxel; log–log slope "
         f"{float(res['voxel']['slope']):.2f} (paper: −1/2 for N > 10²).",
         "",
+        *otf_section(res, report),
         "## Paper | ours | conditions (digest §6.3)",
         "",
         *targets_table(res),

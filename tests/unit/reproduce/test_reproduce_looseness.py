@@ -51,7 +51,7 @@ def _creep_dir(root, n_runs=3, complete=3, S=6, avalanche_run=1):
 
 # small enough for the unit suite: coarse RFE, two D0 values, two points of the feature curve
 CFG = dict(n_bootstrap=2, per_class=80, rfe_step=20, scan_per_class=60, scan_lags=(1, 3), scan_d0s=(0.1, 0.25),
-           n_features_curve=(1, 60), tacf_max_lag=4, sacf_rmax=2.5, sacf_bins=10, voxel_sides=(2, 3))
+           n_features_curve=(1, 60), tacf_max_lag=4, sacf_rmax=2.5, sacf_bins=10, voxel_sides=(2, 3), otf_steps=0)
 
 
 @pytest.mark.slow  # ≈ 30 s of CPU (RFE, scan, 6 EasyEnsembles), over a minute on the shared 2 cores

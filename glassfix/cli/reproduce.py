@@ -82,7 +82,7 @@ def _cmd_ka_looseness(args: argparse.Namespace) -> int:
 
     cfg = KaLoosenessConfig(d0=args.d0, n_top=args.top, seed=args.seed, allow_partial=args.allow_partial,
                             avalanche_fraction=args.avalanche_fraction, n_bootstrap=args.bootstraps,
-                            otf_steps=args.otf_steps, otf_every=args.otf_every)
+                            otf_steps=args.otf_steps, otf_every=args.otf_every, workers=args.workers)
     if cfg.otf_steps < 0 or cfg.otf_every < 1:
         raise ValueError(f"--otf-steps must be >= 0 (got {cfg.otf_steps}) and --otf-every >= 1 (got {cfg.otf_every})")
     command = (f"glassfix reproduce ka-looseness --creep-dir {args.creep_dir} --workdir {args.workdir} "
@@ -245,6 +245,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                          "a multiple of the creep snapshot spacing; 0 skips it")
     kl.add_argument("--otf-every", type=int, default=1000,
                     help="MD steps between on-the-fly evaluations (besides every minimised snapshot)")
+    kl.add_argument("--workers", type=int, default=2,
+                    help="processes for the feature extraction and the RFE bootstraps (the results do not depend "
+                         "on it); the on-the-fly run takes one more process beside the analysis")
     kl.add_argument("--workdir", default="repro_out/ka_looseness", help="resumable working directory")
     kl.add_argument("--report", default="docs/ka_looseness.md", help="markdown report (PNG beside it)")
     kl.set_defaults(func=_one_line_errors(_cmd_ka_looseness))

@@ -141,24 +141,34 @@ class LoosenessModel(Predictor):
             raise ModelFileError(str(exc)) from exc
 
 
-def select_features_rfe(X: np.ndarray, y: np.ndarray, n_bootstrap: int = 5, seed: int = 0,
-                        per_class: int | None = None, step: int = 1) -> np.ndarray:
-    """Feature ranking (best first) by recursive feature elimination with a gradient-boosting classifier on
-    ``n_bootstrap`` balanced undersampled bootstraps (seed 003 Task 2), ranks averaged over bootstraps;
-    ``step`` features are removed per elimination round (1: a full ranking; larger: ties within a round)."""
+def _rfe_ranking(Xb: np.ndarray, yb: np.ndarray, random_state: int, step: int) -> np.ndarray:
+    """RFE ranking (1 = kept last) of one standardised balanced bootstrap."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.feature_selection import RFE
+
+    mean, scale = standardization(Xb)
+    rfe = RFE(GradientBoostingClassifier(random_state=random_state), n_features_to_select=1, step=int(step))
+    rfe.fit((Xb - mean) / scale, yb)
+    return rfe.ranking_
+
+
+def select_features_rfe(X: np.ndarray, y: np.ndarray, n_bootstrap: int = 5, seed: int = 0,
+                        per_class: int | None = None, step: int = 1, n_jobs: int = 1) -> np.ndarray:
+    """Feature ranking (best first) by recursive feature elimination with a gradient-boosting classifier on
+    ``n_bootstrap`` balanced undersampled bootstraps (seed 003 Task 2), ranks averaged over bootstraps;
+    ``step`` features are removed per elimination round (1: a full ranking; larger: ties within a round).
+    ``n_jobs`` processes fit the bootstraps (the ranking does not depend on it)."""
+    from joblib import Parallel, delayed
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(bool)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     k = min(pos.size, neg.size) if per_class is None else min(per_class, pos.size, neg.size)
-    ranks = np.zeros(X.shape[1])
-    for b in range(int(n_bootstrap)):
-        rows = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
-        mean, scale = standardization(X[rows])
-        rfe = RFE(GradientBoostingClassifier(random_state=seed + b), n_features_to_select=1, step=int(step))
-        rfe.fit((X[rows] - mean) / scale, y[rows])
-        ranks += rfe.ranking_
+    # the bootstraps are drawn here, in order, so that every n_jobs sees the same rows
+    boots = [np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
+             for _ in range(int(n_bootstrap))]
+    runs = Parallel(n_jobs=max(1, int(n_jobs)))(delayed(_rfe_ranking)(X[rows], y[rows], seed + b, step)
+                                                for b, rows in enumerate(boots))
+    ranks = np.sum(runs, axis=0) if runs else np.zeros(X.shape[1])
     return np.argsort(ranks, kind="stable")

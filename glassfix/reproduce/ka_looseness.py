@@ -60,6 +60,7 @@ class KaLoosenessConfig:
     allow_partial: bool = False
     otf_steps: int = 200_000
     otf_every: int = 1000
+    workers: int = 2
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -126,29 +127,43 @@ def _extract(run_dir: Path, cfg: KaLoosenessConfig) -> dict[str, np.ndarray]:
     return out
 
 
-def load_runs(runs: list[Path], workdir: Path, cfg: KaLoosenessConfig, console) -> tuple[dict[str, dict], list[str]]:
-    """Cached per-run arrays (recomputed when the run's snapshot count or the lags changed) and the runs
-    whose arrays were computed now."""
+def _extract_to_cache(run_dir: Path, cache: Path, cfg: KaLoosenessConfig) -> float:
+    """Extract one run into its cache file (atomic); returns the wall time (s)."""
+    t0 = time.perf_counter()
+    d = _extract(run_dir, cfg)
+    d["wall_s"] = np.float64(time.perf_counter() - t0)
+    atomic_savez(cache, **d)
+    return float(d["wall_s"])
+
+
+def _cache_ok(cache: Path, n_frames: int, cfg: KaLoosenessConfig) -> bool:
+    """Whether ``cache`` exists and holds ``n_frames`` snapshots and every lag of ``cfg``."""
+    if not cache.exists():
+        return False
+    with np.load(cache, allow_pickle=False) as z:
+        return z["steps"].size == n_frames and all(f"d2_{k}" in z.files for k in cfg.scan_lags)
+
+
+def load_runs(runs: list[Path], workdir: Path, cfg: KaLoosenessConfig, console,
+              workers: int = 1) -> tuple[dict[str, dict], list[str]]:
+    """Cached per-run arrays (recomputed when the run's snapshot count or the lags changed, in ``workers``
+    processes) and the runs whose arrays were computed now."""
+    caches = {r.name: workdir / f"{r.name}.v{CACHE_VERSION}.npz" for r in runs}
+    todo = [r for r in runs if not _cache_ok(caches[r.name], len(glob.glob(str(r / "frames" / "creep_min_*.npz"))), cfg)]
+    if todo:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        console.print(f"D²min and interstice features of {len(todo)} run(s) in {min(workers, len(todo))} process(es) …")
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=get_context("spawn")) as ex:
+            futs = {ex.submit(_extract_to_cache, r, caches[r.name], cfg): r.name for r in todo}
+            for f in as_completed(futs):
+                console.print(f"  {futs[f]}: {f.result():.0f} s")
     data = {}
-    extracted = []
     for r in runs:
-        cache = workdir / f"{r.name}.v{CACHE_VERSION}.npz"
-        n_frames = len(glob.glob(str(r / "frames" / "creep_min_*.npz")))
-        d = None
-        if cache.exists():
-            with np.load(cache, allow_pickle=False) as z:
-                d = {k: z[k] for k in z.files}
-            if d["steps"].size != n_frames or any(f"d2_{k}" not in d for k in cfg.scan_lags):
-                d = None
-        if d is None:
-            t0 = time.perf_counter()
-            with console.status(f"{r.name}: D²min and interstice features of {n_frames} snapshots …"):
-                d = _extract(r, cfg)
-            d["wall_s"] = np.float64(time.perf_counter() - t0)
-            atomic_savez(cache, **d)
-            extracted.append(r.name)
-        data[r.name] = d
-    return data, extracted
+        with np.load(caches[r.name], allow_pickle=False) as z:
+            data[r.name] = {k: z[k] for k in z.files}
+    return data, [r.name for r in todo]
 
 
 def spacing(data: dict) -> int:
@@ -217,7 +232,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
 
         check_steps(creep_dir, cfg.otf_steps, cfg.otf_every)
     workdir.mkdir(parents=True, exist_ok=True)
-    data, extracted = load_runs(runs, workdir, cfg, console)
+    data, extracted = load_runs(runs, workdir, cfg, console, cfg.workers)
     names = list(data)
     n_test = max(1, int(round(cfg.test_fraction * len(names))))
     train_runs, test_runs = names[:-n_test], names[-n_test:]
@@ -249,7 +264,7 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
     else:
         with console.status("recursive feature elimination (gradient boosting, balanced bootstraps) …"):
             order = select_features_rfe(Xtr, ytr, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, per_class=cfg.per_class,
-                                        step=cfg.rfe_step)
+                                        step=cfg.rfe_step, n_jobs=cfg.workers)
         atomic_save(rank_path, order)
         atomic_write_text(sig_path, json.dumps(sig))
     top = order[:cfg.n_top]
@@ -278,14 +293,17 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
             rows_out["top 10, avalanche pairs excluded"] = _metrics(ytr2, m.looseness(Xtr2), yte2, m.looseness(Xte2))
     model = models["top-10 features (RFE)"]
     model_path = model.save(workdir / "ka_looseness.glassfix")
-    # the model on the fly: inside fix glass/predict during a new creep run (resumable protocol run)
-    otf = None
+    # the model on the fly: inside fix glass/predict during a new creep run (resumable protocol run), in
+    # its own process while the scan and the §5 analyses below run here
+    otf, otf_job, otf_pool = None, None, None
     if cfg.otf_steps > 0:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         from .ka_looseness_otf import otf_analysis, stage_otf
 
-        otf_wd = stage_otf(creep_dir, workdir, model_path, cfg.otf_steps, cfg.otf_every, say=console.print)
-        with console.status("on-the-fly run: fix values against the model offline …"):
-            otf = otf_analysis(otf_wd, model_path)
+        otf_pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        otf_job = otf_pool.submit(stage_otf, creep_dir, workdir, model_path, cfg.otf_steps, cfg.otf_every)
     # Task 1: the (Δt, D0) scan over all runs
     feats, d2s = {}, {}
     for k in cfg.scan_lags:
@@ -364,6 +382,13 @@ def run(cfg: KaLoosenessConfig, creep_dir: Path, workdir: Path, report: Path, co
             d2stats.append({"t0_from": int(lo), "t0_to": int(hi), "n": int(v.size), "mean": float(np.mean(v)),
                             "alpha": a, "alpha_err": ae, "n_tail": na})
         lo = hi
+    if otf_job is not None:
+        with console.status("waiting for the on-the-fly creep run …"):
+            try:
+                otf_wd = otf_job.result()
+            finally:
+                otf_pool.shutdown()
+        otf = otf_analysis(otf_wd, model_path)
     creep_res = creep_dir / "result.json"
     res = {
         "config": asdict(cfg), "runs_complete": len(names), "runs_wanted": wanted, "runs": names,

@@ -83,3 +83,5 @@ def test_predict_on_a_frame_and_rfe_ranks_informative_features():
     Xs, ys = imbalanced(2, n=600, nf=8, rate=0.2)
     order = select_features_rfe(Xs, ys, n_bootstrap=2, seed=0)
     assert set(order[:2]) == {3, 7}
+    # the bootstraps are fitted in parallel processes without changing the ranking
+    np.testing.assert_array_equal(select_features_rfe(Xs, ys, n_bootstrap=2, seed=0, n_jobs=2), order)

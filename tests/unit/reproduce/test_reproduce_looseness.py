@@ -27,7 +27,8 @@ def _creep_dir(root, n_runs=3, complete=3, S=6, avalanche_run=1):
     g = (np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * box / m
     n = g.shape[0]
     root.mkdir(parents=True)
-    (root / "config.json").write_text(json.dumps({"runs": n_runs}))
+    # the ka-creep parameters the on-the-fly run reads (a 256-atom glass, snapshots every EVERY steps)
+    (root / "config.json").write_text(json.dumps({"runs": n_runs, "n": 256, "snapshot_every": EVERY}))
     types = (rng.random(n) < 0.2).astype(np.int64)
     for r in range(n_runs):
         wd = root / f"run_{r}"
@@ -54,14 +55,15 @@ CFG = dict(n_bootstrap=2, per_class=80, rfe_step=20, scan_per_class=60, scan_lag
            n_features_curve=(1, 60), tacf_max_lag=4, sacf_rmax=2.5, sacf_bins=10, voxel_sides=(2, 3), otf_steps=0)
 
 
-@pytest.mark.slow  # ≈ 30 s of CPU (RFE, scan, 6 EasyEnsembles), over a minute on the shared 2 cores
+@pytest.mark.slow  # ≈ 30 s of CPU (RFE, scan, 6 EasyEnsembles) + ≈ 30 s for the on-the-fly creep run (LAMMPS)
 def test_partial_dataset_is_refused_or_marked(tmp_path):
     creep = _creep_dir(tmp_path / "creep", n_runs=4, complete=3)
     with pytest.raises(FileNotFoundError, match="only 3 of 4 creep runs are complete"):
         find_runs(creep, allow_partial=False)
     runs, wanted = find_runs(creep, allow_partial=True)
     assert [p.name for p in runs] == ["run_0", "run_1", "run_2"] and wanted == 4
-    rep = run(KaLoosenessConfig(allow_partial=True, **CFG), creep, tmp_path / "wd", tmp_path / "rep.md")
+    rep = run(KaLoosenessConfig(allow_partial=True, **dict(CFG, otf_steps=EVERY, otf_every=EVERY // 2)), creep,
+              tmp_path / "wd", tmp_path / "rep.md")
     text = rep.read_text()
     assert "PARTIAL DATASET: only 3 of the 4 creep runs" in text.splitlines()[2]
     res = json.loads((tmp_path / "wd" / "result.json").read_text())
@@ -89,7 +91,12 @@ def test_partial_dataset_is_refused_or_marked(tmp_path):
     for s in ("## Paper | ours | conditions", "| 5 final model |", "System-spanning avalanches: 1 snapshot pair",
               "they hold", "the row 'top 10, avalanche pairs excluded' retrains", "Of the ten targets"):
         assert s in text
-    for png in ("rep_L_t.png", "rep_stats.png", "rep_tasks.png"):
+    # on the fly: the trained model inside fix glass/predict during a new 256-atom creep run, equal to offline
+    otf = res["otf"]
+    assert otf["frames"] == 2 and otf["md_steps"] == [0, EVERY // 2, EVERY] and otf["nan_mismatch"] == 0
+    assert otf["max_abs_diff"] < 1e-10 and otf["dir"] in text
+    assert "## On the fly: the model inside `fix glass/predict` during creep" in text
+    for png in ("rep_L_t.png", "rep_stats.png", "rep_tasks.png", "rep_otf.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert f"{res['n_labelled']} labelled particle-snapshots, {res['n_loose']} loose" in text
     # a second invocation reads the cache

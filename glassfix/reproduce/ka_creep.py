@@ -124,6 +124,16 @@ def _complete(wd: Path) -> bool:
         return False
 
 
+def command_line(cfg: KaCreepConfig) -> str:
+    """The ``glassfix reproduce ka-creep`` invocation of ``cfg`` (size options always, the rest when not default)."""
+    d = KaCreepConfig()
+    opts = [("--n", cfg.n), ("--runs", cfg.runs), ("--steps", cfg.steps), ("--snapshot-every", cfg.snapshot_every)]
+    opts += [(flag, v) for flag, v, v0 in (("--T", cfg.temperature, d.temperature), ("--sigma0", cfg.sigma0, d.sigma0),
+                                          ("--seed", cfg.seed, d.seed)) if v != v0]
+    return "glassfix reproduce ka-creep " + " ".join(f"{flag} {v:g}" if isinstance(v, float) else f"{flag} {v}"
+                                                      for flag, v in opts)
+
+
 def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     """Average the runs' strain, fit the creep law (ln and log10) and write ``report`` + PNG."""
     from glassfix.analysis import fit_creep_law, log_bin
@@ -160,7 +170,7 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
     lines = [
         "# KA creep at T = 0.1, σ0 = 0.5: logarithmic creep law (physics check)",
         "",
-        f"Command: `glassfix reproduce ka-creep --n {cfg.n} --runs {cfg.runs} --steps {cfg.steps}`  ",
+        f"Command: `{command_line(cfg)}`  ",
         f"Machine: {machine_description()}  ",
         f"Date: {datetime.date.today().isoformat()}",
         "",
@@ -172,7 +182,8 @@ def write_report(cfg: KaCreepConfig, workdir: Path, report: Path) -> Path:
         f"- Creep: `CreepSpec` — `fix npt` at T = {cfg.temperature} with P_zz = σ0 = {cfg.sigma0} "
         "(compressive) and lateral stresses 0 (`couple none`), tdamp 1 τ, pdamp 10 τ, "
         f"{cfg.steps} steps of {cfg.dt} τ, strain ε = L_z/L_z(0) − 1 every {cfg.thermo_every} steps; "
-        f"{cfg.runs} independent glasses and velocity seeds.",
+        f"{cfg.runs} independent glasses and velocity seeds; every {cfg.snapshot_every} steps a copy of the "
+        "configuration is minimised under the applied stress and saved (the input of `reproduce ka-looseness`).",
         *([f"- Run(s) {', '.join(map(str, retried))}: the glass preparation lost atoms at dt = {cfg.dt} "
            "(Langevin melt at T = 3) and was redone once at half the time step with the same melt and "
            "quench durations; the creep itself ran at the standard time step."] if retried else []),

@@ -156,3 +156,11 @@ def test_softness_sentences_follow_the_numbers():
     assert "below the studied" in arrhenius_sentence(0.3, 0.01, 0.8, 0.01, 0.375, 0.01, 0.54, 0.67)
     assert weights_sentence(-0.1, -0.2).startswith("both negative")
     assert weights_sentence(-0.1, 0.2).startswith("not both negative")
+
+
+def test_ka_creep_report_names_the_command_that_made_it():
+    from glassfix.reproduce.ka_creep import KaCreepConfig, command_line
+
+    assert command_line(KaCreepConfig(runs=10, steps=1_000_000, snapshot_every=10_000)) == (
+        "glassfix reproduce ka-creep --n 1000 --runs 10 --steps 1000000 --snapshot-every 10000")
+    assert command_line(KaCreepConfig(temperature=0.2, seed=5)).endswith("--snapshot-every 50000 --T 0.2 --seed 5")

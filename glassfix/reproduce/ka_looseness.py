@@ -150,12 +150,17 @@ def load_runs(runs: list[Path], workdir: Path, cfg: KaLoosenessConfig, console,
     processes) and the runs whose arrays were computed now."""
     caches = {r.name: workdir / f"{r.name}.v{CACHE_VERSION}.npz" for r in runs}
     todo = [r for r in runs if not _cache_ok(caches[r.name], len(glob.glob(str(r / "frames" / "creep_min_*.npz"))), cfg)]
+    n_proc = max(1, min(workers, len(todo)))
     if todo:
+        console.print(f"D²min and interstice features of {len(todo)} run(s) in {n_proc} process(es) …")
+    if n_proc == 1:
+        for r in todo:
+            console.print(f"  {r.name}: {_extract_to_cache(r, caches[r.name], cfg):.0f} s")
+    else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from multiprocessing import get_context
 
-        console.print(f"D²min and interstice features of {len(todo)} run(s) in {min(workers, len(todo))} process(es) …")
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=get_context("spawn")) as ex:
+        with ProcessPoolExecutor(max_workers=n_proc, mp_context=get_context("spawn")) as ex:
             futs = {ex.submit(_extract_to_cache, r, caches[r.name], cfg): r.name for r in todo}
             for f in as_completed(futs):
                 console.print(f"  {futs[f]}: {f.result():.0f} s")

@@ -34,10 +34,26 @@ def creep_config(creep_dir: Path):
     return KaCreepConfig(**{k: v for k, v in raw.items() if k in names})
 
 
+def model_digest(model_path: Path) -> str:
+    """sha256 of what the model predicts with (kind, species, descriptor, outputs, parameters, arrays), not of
+    the file: the zip members carry a save time and the provenance names the command, neither of which
+    changes a prediction."""
+    from glassfix.core.atomic import json_default
+    from glassfix.models import load_model
+
+    model = load_model(model_path)
+    man = {k: v for k, v in model.manifest().items() if k != "provenance"}
+    h = hashlib.sha256(json.dumps(man, sort_keys=True, default=json_default).encode())
+    for name, arr in sorted(model.arrays().items()):
+        a = np.ascontiguousarray(arr)
+        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def otf_dir(workdir: Path, model_path: Path) -> Path:
-    """``<workdir>/otf_<first 12 hex digits of the model file's sha256>``."""
-    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:12]
-    return Path(workdir) / f"otf_{digest}"
+    """``<workdir>/otf_<first 12 hex digits of model_digest>``: one on-the-fly run per model content."""
+    return Path(workdir) / f"otf_{model_digest(model_path)[:12]}"
 
 
 def overrides(model_path: Path, steps: int, every: int) -> dict[str, Any]:

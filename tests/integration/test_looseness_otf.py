@@ -54,6 +54,20 @@ def test_otf_run_equals_offline_and_resumes(tmp_path):
     assert f"It lies {abs(gap):.4f} {'above' if gap > 0 else 'below'} the ensemble's offline mean" in text
 
 
+def test_otf_directory_follows_the_model_content_not_the_file(tmp_path):
+    from glassfix.models import load_model
+
+    model = load_model(MODELS / "ka_looseness.glassfix")
+    a = model.save(tmp_path / "a.glassfix")
+    model.provenance["command"] = "another command"
+    b = model.save(tmp_path / "b.glassfix")
+    assert a.read_bytes() != b.read_bytes() and otf_dir(tmp_path, a) == otf_dir(tmp_path, b)
+    arrays = dict(model.arrays())
+    arrays["biases"] = np.asarray(arrays["biases"]) + 1.0
+    changed = type(model).from_file_contents(model.manifest(), arrays).save(tmp_path / "c.glassfix")
+    assert otf_dir(tmp_path, changed) != otf_dir(tmp_path, a)
+
+
 def test_otf_steps_must_fit_the_snapshot_grid(tmp_path):
     creep = _creep_dir(tmp_path / "creep")
     with pytest.raises(ValueError, match=r"--otf-steps \(1200\) must be a multiple of the creep runs' snapshot spacing \(500"):

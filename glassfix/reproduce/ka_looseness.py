@@ -17,7 +17,8 @@ features; Task 3: EasyEnsemble of 10 logistic regressions (C = 1) on the top 10.
 (``glassfix.analysis.looseness_stats``). On the fly (``otf_steps`` > 0): the final model inside
 ``fix glass/predict`` during a new creep run (:mod:`.ka_looseness_otf`). Snapshot pairs with a
 system-spanning avalanche (loose fraction above ``avalanche_fraction``) are flagged; the paper excluded
-none, so the headline keeps them and a sensitivity row retrains without them. The report is written by :mod:`.ka_looseness_report`.
+none, so the headline keeps them and a sensitivity row retrains without them. The report is written by
+:mod:`.ka_looseness_report`.
 """
 
 from __future__ import annotations

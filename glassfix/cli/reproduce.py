@@ -281,8 +281,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                                           "breaking labels, TTS, training + transfer, predictions, report")
     tg.add_argument("--scale", choices=["small", "medium"], default="small", help="sizes (see docs/tglassmlp.md)")
     tg.add_argument("--workdir", default="repro_out/tglassmlp", help="resumable working directory")
-    tg.add_argument("--swap-store", default=None,
-                    help="an existing `glassfix swap jbb` store (may still be running; read via a snapshot copy)")
+    tg.add_argument("--swap-store", default=None, nargs="+",
+                    help="existing `glassfix swap jbb` store(s), possibly still running (read via a snapshot "
+                         "copy): labels come from the first; later ones add samples at temperatures it lacks")
     tg.add_argument("--stages", nargs="+", default=None,
                     help="stages to run: swap labels tts features train predict otf report (default: all, each resumes)")
     tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
@@ -292,6 +293,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="cap N_S per temperature in this invocation of stage labels (a later run adds the rest)")
     tg.add_argument("--held-out", dest="held_out", type=float, nargs="+", default=None,
                     help="temperatures held out of the transfer model's training (default: the scale's)")
-    tg.add_argument("--ladder-command", default=None, help="the `glassfix swap` command of --swap-store, for the report")
+    tg.add_argument("--ladder-command", default=None,
+                    help="the `glassfix swap` command(s) of --swap-store, for the report")
     tg.add_argument("--report", default="docs/tglassmlp.md", help="markdown report (PNG beside it)")
     tg.set_defaults(func=_one_line_errors(_cmd_tglassmlp))

@@ -2,9 +2,10 @@
 
 Stages, each resumable and skipped or continued when its output exists (``shared/science/001_jung.md`` §6):
 
-a. **swap** — equilibrium JBB configurations per temperature from the ``glassfix swap`` ladder, or an
-   existing ladder store (``--swap-store``; it may still be running: it is read through a snapshot copy,
-   never written);
+a. **swap** — equilibrium JBB configurations per temperature from the ``glassfix swap`` ladder, or existing
+   ladder stores (``--swap-store A [B …]``; they may still be running: they are read through one merged
+   snapshot copy, never written; labels come from A, predictions also use B's samples at the temperatures
+   A lacks, e.g. a deep ladder with few samples per T);
 b. **labels** — per label temperature, samples are copied into ``WORKDIR/iso/T<T>.h5`` and the ``glassfix iso
    --out-labels bonds --times bb:…`` machinery adds N_R NVE replicas and bond-breaking labels at the times
    where ⟨C̄_B⟩ reaches the Table-1 targets (placed by pilot runs); temperatures whose samples do not exist
@@ -28,12 +29,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from glassfix.core.atomic import atomic_write_json
-from glassfix.reproduce.tglassmlp_data import SCALES, STAGES, stage_labels, stage_swap, stage_tts
+from glassfix.reproduce.tglassmlp_data import SCALES, STAGES, merged_snapshot, stage_labels, stage_swap, stage_tts
 
 __all__ = ["run"]
 
 
-def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, stages: list[str] | None = None,
+def run(scale: str, work: Path, report: Path, swap_store: Path | list[Path] | None = None,
+        stages: list[str] | None = None,
         only_T: list[float] | None = None, workers: int = 1, max_frames: int | None = None, command: str = "",
         ladder_command: str = "", held_out: list[float] | None = None,
         say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -57,13 +59,19 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
     log = json.loads(log_path.read_text()) if log_path.exists() else {"scale": scale, "runs": []}
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
-    if "swap" in stages and swap_store is None:
-        swap_store = stage_swap(cfg, work, say)
-    swap_store = Path(swap_store) if swap_store is not None else work / "swap.h5"
+    stores = ([Path(swap_store)] if isinstance(swap_store, (str, Path)) else [Path(p) for p in swap_store or []])
+    if "swap" in stages and not stores:
+        stores = [stage_swap(cfg, work, say)]
+    stores = stores or [work / "swap.h5"]
+    missing = [str(p) for p in stores if not p.exists()]
+    if any(s in stages for s in ("labels", "features", "predict")):
+        if missing:
+            raise FileNotFoundError(f"swap store(s) {', '.join(missing)} not found: run stage swap or pass "
+                                    "--swap-store")
+        # one consistent copy of the (possibly still running) ladders for every stage of this invocation
+        merged_snapshot(stores, work)
     if "labels" in stages:
-        if not swap_store.exists():
-            raise FileNotFoundError(f"swap store {swap_store} not found: run stage swap or pass --swap-store")
-        out["labels"] = stage_labels(cfg, swap_store, work, say, only=only_T, workers=workers,
+        out["labels"] = stage_labels(cfg, work / "swap_snapshot.h5", work, say, only=only_T, workers=workers,
                                      max_frames=max_frames)
     if "tts" in stages:
         out["tts"] = stage_tts(work, cfg)
@@ -76,13 +84,13 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | None = None, st
         if "train" in stages:
             out["train"] = tm.stage_train(cfg, work, say)
         if "predict" in stages:
-            out["predict"] = tm.stage_predict(cfg, work, swap_store, say)
+            out["predict"] = tm.stage_predict(cfg, work, say)
         if "otf" in stages:
             out["otf"] = tm.stage_otf(cfg, work, say)
     if "report" in stages:
         from glassfix.reproduce.tglassmlp_report import write_report
 
-        out["report"] = str(write_report(cfg, work, report, swap_store, command=command, say=say,
+        out["report"] = str(write_report(cfg, work, report, stores, command=command, say=say,
                                          ladder_command=ladder_command))
     log["runs"].append({"stages": stages, "wall_s": time.perf_counter() - t0, "command": command,
                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})

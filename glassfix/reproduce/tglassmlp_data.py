@@ -31,7 +31,7 @@ import numpy as np
 from glassfix.core.atomic import atomic_write_json
 
 __all__ = ["ScaleConfig", "LabelPlan", "SCALES", "TABLE1_TARGETS", "STAGES", "snapshot_store", "copy_samples",
-           "stage_swap", "stage_labels", "load_labels", "curves_from_labels", "stage_tts"]
+           "merged_snapshot", "stage_swap", "stage_labels", "load_labels", "curves_from_labels", "stage_tts"]
 
 # the ⟨C̄_B⟩ values of the label time grid (Table 1 of the paper)
 TABLE1_TARGETS = (0.99, 0.94, 0.90, 0.85, 0.80, 0.75, 0.65, 0.50, 0.25, 0.15, 0.075)
@@ -135,6 +135,32 @@ def copy_samples(src: Path, dst: Path, T: float, n: int) -> list[str]:
     return keys
 
 
+def _temperatures(store: Path) -> set[float]:
+    from glassfix.data.store import DatasetStore
+
+    with DatasetStore(store, "r", locking=False) as s:
+        return {round(float(s.frame_info(k)["temperature"]), 9) for k in s.keys()}
+
+
+def merged_snapshot(stores: list[Path], work: Path) -> Path:
+    """Snapshot the swap stores into ``WORKDIR/swap_snapshot.h5``: every sample of the first (the store the
+    labels come from) plus, from each further store, the samples at temperatures no earlier store has.
+
+    Why: the deep ladder that reaches T ≤ 0.35 stores few samples per T (each costs 2 τ_swap there), while
+    the labelled temperatures need many; two ladders side by side give both, and the predictions below the
+    labelled range read the deep one's samples."""
+    work.mkdir(parents=True, exist_ok=True)
+    snap = snapshot_store(stores[0], work / "swap_snapshot.h5.part")
+    have = _temperatures(snap)
+    for i, extra in enumerate(stores[1:], start=1):
+        tmp = snapshot_store(extra, work / f"swap_snapshot_extra{i}.h5")
+        for T in sorted(_temperatures(tmp) - have, reverse=True):
+            copy_samples(tmp, snap, T, 10**9)
+            have.add(T)
+        tmp.unlink()
+    return snap.replace(work / "swap_snapshot.h5")
+
+
 def _iso_settings(cfg: ScaleConfig, plan: LabelPlan, keys: list[str]) -> Any:
     from glassfix.ensembles.labels import DEFAULT_BB_FACTORS
     from glassfix.ensembles.plan import IsoSettings
@@ -144,16 +170,16 @@ def _iso_settings(cfg: ScaleConfig, plan: LabelPlan, keys: list[str]) -> Any:
                        pilot_replicas=plan.pilot_replicas or cfg.pilot_replicas)
 
 
-def stage_labels(cfg: ScaleConfig, swap_store: Path, work: Path, say: Callable[[str], None],
+def stage_labels(cfg: ScaleConfig, snap: Path, work: Path, say: Callable[[str], None],
                  only: list[float] | None = None, workers: int = 1, max_frames: int | None = None) -> dict[str, Any]:
-    """Stage b: copy samples and run the iso labels per temperature of ``cfg.labels`` (resumable).
+    """Stage b: copy samples out of the swap snapshot ``snap`` (:func:`merged_snapshot`) and run the iso
+    labels per temperature of ``cfg.labels`` (resumable).
 
     ``max_frames`` caps N_S in this invocation (label every temperature a little first; a later call
     without the cap adds the remaining frames with the same pilots and grid)."""
     from glassfix.ensembles.executors import executor_context
     from glassfix.ensembles.iso import run_iso
 
-    snap = snapshot_store(swap_store, work / "swap_snapshot.h5")
     (work / "iso").mkdir(parents=True, exist_ok=True)
     done: dict[str, Any] = {}
     for plan in cfg.labels:

@@ -51,8 +51,17 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _ladder_rows(swap_store: Path) -> dict[str, dict[str, Any]]:
-    """Per-temperature status of the swap ladder: finished rows of summary.json, else the live npz headers."""
+def _ladder_rows(stores: list[Path]) -> dict[str, dict[str, Any]]:
+    """Per-temperature status of the swap ladders (the first store's row where two have the same T)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for i, store in enumerate(stores, start=1):
+        for t, r in _one_ladder_rows(store).items():
+            rows.setdefault(t, {**r, "ladder": i})
+    return rows
+
+
+def _one_ladder_rows(swap_store: Path) -> dict[str, dict[str, Any]]:
+    """Per-temperature status of one swap ladder: finished rows of summary.json, else the live npz headers."""
     from glassfix.mc.ladder import default_workdir
 
     wd = default_workdir(swap_store)
@@ -76,7 +85,7 @@ def _ladder_rows(swap_store: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def _model_constants(swap_store: Path, work: Path) -> dict[str, Any]:
+def _model_constants(swap_store: Path, work: Path) -> dict[str, Any]:  # swap_store: the labels' store
     """ρ of a stored JBB sample and V, dV/dr at the cutoff of every pair (finite differences), from the system."""
     from glassfix.data.store import DatasetStore
     from glassfix.systems import get_system
@@ -194,15 +203,16 @@ def _wall_total(work: Path) -> tuple[float, float]:
     return lab, float(sum(r.get("wall_s", 0.0) for r in log["runs"]))
 
 
-def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: str = "",
+def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Path], command: str = "",
                  say: Callable[[str], None] = print, ladder_command: str = "") -> Path:
     """Compose the markdown report and its PNGs from whatever the stages have produced so far."""
     from glassfix.core.machine import machine_description
 
     report = Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
-    ladder = _ladder_rows(swap_store)
-    consts = _model_constants(swap_store, work)
+    stores = [Path(swap_store)] if isinstance(swap_store, (str, Path)) else [Path(p) for p in swap_store]
+    ladder = _ladder_rows(stores)
+    consts = _model_constants(stores[0], work)
     tts = _load(work / "tts.json")
     analysis = _analysis(cfg, work, say)
     model = _load(work / "model_results.json")
@@ -211,9 +221,11 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
     L: list[str] = [f"# tGlassMLP (Jung, Biroli & Berthier, PRB 109, 064205 (2024)) at CPU scale: `{cfg.name}`", ""]
     import os
 
-    ladder_command = ladder_command or f"glassfix swap jbb ... --out {swap_store}"
-    L += [f"Command: `{command or 'glassfix reproduce tglassmlp --scale ' + cfg.name}` (swap ladder: "
-          f"`{ladder_command}`)  ",
+    ladder_command = ladder_command or "; ".join(f"`glassfix swap jbb ... --out {p}`" for p in stores)
+    if not ladder_command.startswith("`"):
+        ladder_command = f"`{ladder_command}`"
+    L += [f"Command: `{command or 'glassfix reproduce tglassmlp --scale ' + cfg.name}` (swap "
+          f"{'ladder' if len(stores) == 1 else 'ladders'}: {ladder_command})  ",
           f"Machine: {machine_description()}, shared with other jobs (1-min load average "
           f"{os.getloadavg()[0]:.1f} when this report was written)  ",
           f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
@@ -228,11 +240,15 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path, command: 
           f"up (T ≥ {min(p.T for p in cfg.labels):g} instead of the paper's 0.21–0.4) because every label costs "
           "MD runs of up to a few τα^BB.", ""]
     # ------------------------------------------------------------------ data
-    L += ["## Data", "", "| T | swap ladder | samples | τ_swap (sweeps) | max crystalline fraction |",
-          "|---|---|---|---|---|"]
+    L += ["## Data", ""]
+    if len(stores) > 1:
+        L += ["Swap ladders: " + "; ".join(f"{i}: `{p}`" for i, p in enumerate(stores, start=1)) + " (labels come "
+              "from ladder 1; a temperature only a later ladder reached is predicted from that ladder's samples).", ""]
+    L += ["| T | ladder | swap ladder status | samples | τ_swap (sweeps) | sweeps/chain | max crystalline fraction |",
+          "|---|---|---|---|---|---|---|"]
     for t, r in sorted(ladder.items(), key=lambda kv: -float(kv[0])):
-        L.append(f"| {t} | {r['status']} | {r['samples']} | {_f(r['tau_swap'], '.4g')} | "
-                 f"{_f(r['crystalline_fraction'], '.3g')} |")
+        L.append(f"| {t} | {r['ladder']} | {r['status']} | {r['samples']} | {_f(r['tau_swap'], '.4g')} | "
+                 f"{_f(r.get('sweeps'), '.4g')} | {_f(r['crystalline_fraction'], '.3g')} |")
     L += ["", "| T | role | frames labelled | N_R | targets ⟨C̄_B⟩ | label times (τ) | pilots |", "|---|---|---|---|---|---|---|"]
     for plan in cfg.labels:
         a = analysis.get(f"{plan.T:g}")

@@ -43,6 +43,30 @@ def test_copy_samples_by_temperature_and_resume(tmp_path):
         assert ds.frame_info(k)["temperature"] == 0.5
 
 
+def test_merged_snapshot_adds_only_missing_temperatures(tmp_path):
+    from glassfix.reproduce.tglassmlp_data import merged_snapshot
+
+    def store(path, temps, n, seed):
+        with DatasetStore(path, "w") as ds:
+            for T in temps:
+                for k in range(n):
+                    ds.add_frame(_frame(seed + k + int(T * 100)), key=f"swap/jbb/T{T:g}/{k:05d}", group=f"g{T}{k}",
+                                 system="jbb", temperature=T)
+        return path
+
+    main = store(tmp_path / "main.h5", (0.6, 0.5), 3, 0)
+    deep = store(tmp_path / "deep.h5", (0.6, 0.5, 0.35, 0.3), 2, 1000)
+    snap = merged_snapshot([main, deep], tmp_path / "work")
+    assert snap == tmp_path / "work" / "swap_snapshot.h5"
+    with DatasetStore(snap, "r") as s, DatasetStore(main, "r") as m, DatasetStore(deep, "r") as d:
+        keys = s.keys()
+        assert sorted(keys) == sorted(m.keys() + [k for k in d.keys() if "/T0.3" in k])
+        for k in keys:  # the main store's samples win at the shared temperatures
+            src = m if k in m.keys() else d
+            assert np.array_equal(s.frame(k).positions, src.frame(k).positions)
+    assert not list((tmp_path / "work").glob("swap_snapshot_extra*"))
+
+
 def _kww(t, tau):
     return np.exp(-np.log(2) * (t / tau) ** 0.6)  # 0.5 at t = tau
 
@@ -122,9 +146,35 @@ def test_model_report_rows_score_the_numbers(tmp_path):
     assert rows[1].rstrip().endswith("| yes |")  # |0.55 − 0.57| ≤ 0.05, both > 0.3 + 0.05
     assert "peak grows on cooling: yes" in rows[2]
     assert "ξ_int grows on cooling: no" in rows[3]  # 2.5 → 2.4
+    # row 7: below the lowest labelled T (0.5) only T = 0.45; χ4 peak 3 → 4, chord 3 → 3, ξ_int 2.5 → 2.4
+    assert "ratios T = 0.45 / T = 0.5: χ4 peak 1.33, ⟨ξ_chord⟩ 1.00, ξ_int 0.96" in rows[4]
+    assert rows[4].rstrip().endswith("| changes within a factor 2, ⟨ξ_chord⟩ ≲ 14: yes; ξ4: not measured |")
     # one test configuration per T: a rise of 0.02 is within the unresolved margin
     for T, r in (("0.6", (0.3, 0.30)), ("0.55", (0.3, 0.32))):
         model["eval"][T]["direct"] = [dict(x, n_test=1) for x in ev(r)]
     assert "max rises on cooling: not resolved" in comparison_rows(model, {}, "")[0]
     text = "\n".join(model_section(model, tmp_path / "r.md"))
     assert "| 0.45 | 3 | 4 (0.5) | 2 / 3 | 2.4 |" in text
+
+
+def test_report_lists_every_ladder(tmp_path):
+    from glassfix.reproduce.tglassmlp_report import write_report
+
+    stores = []
+    for name, temps in (("main", (0.6, 0.5)), ("deep", (0.6, 0.35))):
+        path = tmp_path / f"{name}.h5"
+        with DatasetStore(path, "w") as ds:
+            ds.add_frame(_frame(1), key=f"swap/jbb/T{temps[0]:g}/00000", group="g", system="jbb",
+                         temperature=temps[0])
+        (tmp_path / f"{name}.swap").mkdir()
+        rows = {f"{T:g}": {"status": "equilibrated", "samples": 4, "tau_swap": 100.0 * k + (name == "deep"),
+                           "crystalline_fraction": 0.01, "sweeps_per_chain": 1000} for k, T in enumerate(temps, 1)}
+        (tmp_path / f"{name}.swap" / "summary.json").write_text(json.dumps({"rows": rows}))
+        stores.append(path)
+    out = write_report(SCALES["small"], tmp_path / "work", tmp_path / "r.md", stores, command="c", say=lambda s: None)
+    text = out.read_text()
+    assert "Swap ladders: 1: `" in text and "(swap ladders: `glassfix swap jbb ... --out" in text
+    # T = 0.6 from ladder 1 (τ_swap 100, not the deep ladder's 101), T = 0.35 only in ladder 2
+    assert "| 0.6 | 1 | equilibrated | 4 | 100 | 1000 | 0.01 |" in text
+    assert "| 0.5 | 1 | equilibrated | 4 | 200 | 1000 | 0.01 |" in text
+    assert "| 0.35 | 2 | equilibrated | 4 | 201 | 1000 | 0.01 |" in text

@@ -34,7 +34,7 @@ def _cmd_jbb_swap(args: argparse.Namespace) -> int:
     command = args.ladder_command or "glassfix swap jbb ... --out " + args.store
     command += (f"` then `glassfix reproduce jbb-swap --store {args.store} --report {args.report}"
                 + (f" --report-T {' '.join(f'{t:g}' for t in args.report_T)}" if args.report_T else "")
-                + f" --md-steps {args.md_steps}")
+                + f" --md-steps {' '.join(str(n) for n in args.md_steps)}")
     report = write_report(Path(args.store), Path(args.report), args.report_T, md_steps=args.md_steps,
                           md_every=args.md_every, md_dt=args.md_dt, command=command)
     print(f"report: {report}")
@@ -174,7 +174,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     js.add_argument("--report", default="docs/swap_jbb.md", help="markdown report (PNG beside it)")
     js.add_argument("--report-T", dest="report_T", type=float, nargs="+", default=None,
                     help="equilibrated temperatures for the MD comparison (default: all equilibrated)")
-    js.add_argument("--md-steps", type=int, default=200_000, help="MD steps per temperature")
+    js.add_argument("--md-steps", type=int, nargs="+", default=[200_000],
+                    help="MD steps: one value for every report temperature or one per --report-T temperature")
     js.add_argument("--md-every", type=int, default=500, help="MD snapshot spacing (steps)")
     js.add_argument("--md-dt", type=float, default=0.005, help="MD time step (tau)")
     js.add_argument("--ladder-command", default=None, help="the `glassfix swap` command line, for the report")

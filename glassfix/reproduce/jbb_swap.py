@@ -23,10 +23,29 @@ import numpy as np
 from glassfix.core.atomic import atomic_write_json, atomic_write_text
 
 
+def _start_digest(store: Path, system: str, T: float) -> str:
+    """SHA-256 of the first stored sample at T (positions, types, cell): the start of that T's MD run."""
+    import hashlib
+
+    from glassfix.data.store import DatasetStore
+
+    with DatasetStore(store, "r", locking=False) as ds:
+        f = ds.frame(f"swap/{system}/T{T:.6g}/00000")
+    h = hashlib.sha256()
+    for a in (f.positions, f.types, f.cell):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def write_report(store: Path, report: Path, report_temperatures: list[float] | None = None,
-                 md_steps: int = 200_000, md_every: int = 500, md_dt: float = 0.005,
+                 md_steps: int | list[int] = 200_000, md_every: int = 500, md_dt: float = 0.005,
                  command: str = "") -> Path:
-    """Compose ``report`` (markdown) + ``<report>_overlap.png`` from the ladder and the MD runs."""
+    """Compose ``report`` (markdown) + ``<report>_overlap.png`` from the ladder and the MD runs.
+
+    ``md_steps``: one MD length for every report temperature or one per temperature (in the order of
+    ``report_temperatures``; colder ones need longer runs). An MD run is reused from ``<report>_md.json``
+    only when it started from the same sample (digest) with the same length and spacing, so a rerun after
+    the ladder went deeper runs MD only at the new temperatures."""
     from matplotlib.figure import Figure
 
     from glassfix.analysis.plots import save_figure
@@ -40,23 +59,36 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     rows = summary["rows"]
     md_json = report.with_name(report.stem + "_md.json")
     md_md = report.with_name(report.stem + "_md.md")
-    wanted = sorted(report_temperatures or [float(t) for t, r in rows.items() if r["status"] == "equilibrated"],
-                    reverse=True)
-    results: list[dict[str, Any]] = []
-    legacy = report.with_suffix(".json")  # what `glassfix swap --report <report>` writes
-    if md_json.exists():
-        results = json.loads(md_json.read_text())
-    elif legacy.exists():
-        results = json.loads(legacy.read_text())
-        if sorted(float(r["T"]) for r in results) == sorted(wanted):
-            atomic_write_json(md_json, results, default=float)
-            legacy.unlink()
-    if sorted(float(r["T"]) for r in results) != sorted(wanted):
-        results = speedup_report(store, md_md, workdir=work, temperatures=wanted, md_steps=md_steps,
-                                 md_every=md_every, md_dt=md_dt)
-        atomic_write_json(md_json, results, default=float)
+    given = list(report_temperatures) if report_temperatures else \
+        [float(t) for t, r in rows.items() if r["status"] == "equilibrated"]
+    steps_list = [int(md_steps)] * len(given) if isinstance(md_steps, int) else [int(x) for x in md_steps]
+    if len(steps_list) == 1:
+        steps_list *= len(given)
+    if len(steps_list) != len(given):
+        raise ValueError(f"--md-steps gives {len(steps_list)} lengths for {len(given)} report temperatures "
+                         f"({', '.join(f'{t:g}' for t in given)}): give one, or one per temperature")
+    steps_for = {round(float(t), 9): n for t, n in zip(given, steps_list)}
+    wanted = sorted(steps_for, reverse=True)
+    old: list[dict[str, Any]] = json.loads(md_json.read_text()) if md_json.exists() else []
+    results = []
+    for T in wanted:
+        digest = _start_digest(store, cfg["system"], T)
+        keep = [r for r in old if abs(float(r["T"]) - T) < 1e-9 and r.get("start_sha256") == digest
+                and r.get("md_steps") == steps_for[T] and r.get("md_every") == md_every
+                and r.get("md_dt") == md_dt]
+        if keep:
+            results.append(keep[0])
+            continue
+        (r,) = speedup_report(store, md_md, workdir=work, temperatures=[T], md_steps=steps_for[T],
+                              md_every=md_every, md_dt=md_dt)
+        r.update(start_sha256=digest, md_steps=steps_for[T], md_every=md_every, md_dt=md_dt)
+        results.append(r)
+        # every finished MD run is kept at once: an interrupted report resumes at the next temperature
+        atomic_write_json(md_json, results + [x for x in old if all(abs(float(x["T"]) - float(y["T"])) > 1e-9
+                                                                     for y in results)], default=float)
         if md_md.with_suffix(".json").exists():
             md_md.with_suffix(".json").unlink()  # the same content lives in md_json
+    atomic_write_json(md_json, results, default=float)
     if _remeasure_swap_rates(store, cfg, results):
         atomic_write_json(md_json, results, default=float)  # the JSON must hold the rates the table shows
     equilibrated = [float(t) for t, r in rows.items() if r["status"] == "equilibrated"]
@@ -141,7 +173,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "CPU s = one core to relax once; speed-up = MD CPU s / swap CPU s ('>' = lower bound, Q did not "
         "reach 1/e in the MD run). Swap sweeps/s are re-timed by this command (CPU time of 2000 sweeps on "
         "the same sample) so that both rates come from the same run; the ladder's own average, taken "
-        "while other jobs shared the cores, is in parentheses." + _md_provenance(results, md_steps, md_every, md_dt),
+        "while other jobs shared the cores, is in parentheses." + _md_provenance(results, steps_for, md_every, md_dt),
         "",
         "| T | τ_swap (sweeps) | swap sweeps/s | swap CPU s | MD run (τ) | τα^MD (τ) | MD steps/s | MD CPU s | speed-up |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -212,19 +244,23 @@ def _sweeps_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:
             f"{cfg['sample_spacing']:g} τ_swap apart), which comes after the budgeted equilibration.")
 
 
-def _md_provenance(results: list[dict[str, Any]], md_steps: int, md_every: int, md_dt: float) -> str:
-    """Say which MD runs were reused from an earlier invocation (the JSON is kept when it holds the T)."""
-    want_len, want_every = md_steps * md_dt, md_every * md_dt
+def _md_provenance(results: list[dict[str, Any]], md_steps: int | dict[float, int], md_every: int,
+                   md_dt: float) -> str:
+    """Say which MD runs in ``results`` do not have this command's length/spacing (older JSON entries)."""
+    def steps(T: float) -> int:
+        return md_steps if isinstance(md_steps, int) else md_steps.get(round(float(T), 9), 0)
+
+    want_every = md_every * md_dt
     old = [r for r in results if len(r["md_times"]) > 1 and (
-        abs(r["md_times"][-1] - want_len) > 1e-6 * want_len
+        abs(r["md_times"][-1] - steps(r["T"]) * md_dt) > 1e-6 * steps(r["T"]) * md_dt
         or abs(r["md_times"][1] - r["md_times"][0] - want_every) > 1e-6 * want_every)]
     if not old:
         return ""
     return (" The MD runs at " + ", ".join(
         f"T = {float(r['T']):g} ({r['md_times'][-1]:g} τ, snapshots every {r['md_times'][1] - r['md_times'][0]:g} τ)"
-        for r in old) + f" come from earlier invocations and are reused from the JSON; this command's settings "
-        f"(--md-steps {md_steps}, --md-every {md_every}, dt = {md_dt:g}) would give {want_len:g} τ with snapshots "
-        f"every {want_every:g} τ.")
+        for r in old) + " come from earlier invocations and are reused from the JSON; this command's settings ("
+        + ", ".join(f"{steps(r['T']) * md_dt:g} τ at T = {float(r['T']):g}" for r in old)
+        + f", snapshots every {want_every:g} τ) differ.")
 
 
 def _starts_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:

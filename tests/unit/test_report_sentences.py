@@ -75,6 +75,9 @@ def test_jbb_md_provenance():
     text = _md_provenance(res, 200000, 500, 0.005)
     assert "T = 0.6 (200 τ, snapshots every 0.5 τ)" in text and "T = 0.4" not in text
     assert _md_provenance(res[1:], 200000, 500, 0.005) == ""
+    # one length per temperature: 0.4 ran 1000 τ (200000 steps) with snapshots every 2.5 τ
+    assert _md_provenance(res[1:], {0.4: 200000}, 500, 0.005) == ""
+    assert "T = 0.4 (1000 τ" in _md_provenance(res[1:], {0.4: 400000}, 500, 0.005)
 
 
 def test_looseness_spacing_and_mean_l_sentence():

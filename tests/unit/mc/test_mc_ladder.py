@@ -245,3 +245,28 @@ def test_speedup_report_measures_md_tau_with_the_same_overlap(small_ladder, tmp_
     assert json.loads((tmp_path / "rep.json").read_text())[0]["T"] == 2.0
     with pytest.raises(ValueError, match="0.5"):
         speedup_report(d / "s.h5", tmp_path / "x.md", temperatures=[0.5])
+
+
+def test_jbb_swap_report_reuses_md_runs_from_the_same_start(small_ladder, tmp_path, monkeypatch):
+    import glassfix.mc.ladder as ladder_mod
+    from glassfix.reproduce.jbb_swap import write_report
+
+    d, _ = small_ladder
+    real, calls = ladder_mod.speedup_report, []
+
+    def counted(*a, **kw):  # the real MD run, counted; the JBB table files go to tmp_path
+        calls.append(kw["md_steps"])
+        return real(*a, **kw, lammps_kwargs={"table_dir": tmp_path})
+
+    monkeypatch.setattr(ladder_mod, "speedup_report", counted)
+    report = tmp_path / "swap.md"
+    write_report(d / "s.h5", report, [2.0], md_steps=[2000], md_every=50)
+    write_report(d / "s.h5", report, [2.0], md_steps=[2000], md_every=50)  # same start and settings: reused
+    assert calls == [2000]
+    res = json.loads((tmp_path / "swap_md.json").read_text())
+    assert res[0]["md_steps"] == 2000 and len(res[0]["start_sha256"]) == 64
+    write_report(d / "s.h5", report, [2.0], md_steps=[2500], md_every=50)  # longer run asked: MD again
+    assert calls == [2000, 2500]
+    assert "| 2 |" in report.read_text()
+    with pytest.raises(ValueError, match="one per temperature"):
+        write_report(d / "s.h5", report, [2.0], md_steps=[2000, 3000], md_every=50)

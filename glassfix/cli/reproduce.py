@@ -286,7 +286,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                     help="existing `glassfix swap jbb` store(s), possibly still running (read via a snapshot "
                          "copy): labels come from the first; later ones add samples at temperatures it lacks")
     tg.add_argument("--stages", nargs="+", default=None,
-                    help="stages to run: swap labels tts features train predict otf report (default: all, each resumes)")
+                    help="stages to run: swap labels tts features train predict bigbox otf report (default: all, each resumes)")
     tg.add_argument("--only-T", dest="only_T", type=float, nargs="+", default=None,
                     help="label only these temperatures in stage labels")
     tg.add_argument("--workers", type=int, default=1, help="replica processes in stage labels")

@@ -13,8 +13,9 @@ b. **labels** — per label temperature, samples are copied into ``WORKDIR/iso/T
 c. **tts** — ⟨C̄_B⟩(t) per T, τα^BB (0.5 crossing or TTS shift), master curve, Arrhenius fit;
 d. **features** — descriptors of the labelled frames and of the predicted swap samples (cached; runs while
    labels are made); **train** — transfer / direct / single-state baseline models (the tGlassMLP trainer);
-e. **predict** — ρ_P, χ4, chords on test configurations; predictions at every swap T; **otf** — the model
-   inside an NVE run;
+e. **predict** — ρ_P, χ4, chords on test configurations; predictions at every swap T; **bigbox** — ξ4 from
+   MD labels and from predictions on a 3 × 3 tiled, MD-decorrelated box (:mod:`.tglassmlp_bigbox`);
+   **otf** — the model inside an NVE run;
 f. **report** — ``docs/tglassmlp.md`` with the *paper | ours | conditions* table.
 
 Modules: :mod:`.tglassmlp_data` (a–c, scales), :mod:`.tglassmlp_analysis`, :mod:`.tglassmlp_model` (d, e),
@@ -64,7 +65,7 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | list[Path] | No
         stores = [stage_swap(cfg, work, say)]
     stores = stores or [work / "swap.h5"]
     missing = [str(p) for p in stores if not p.exists()]
-    if any(s in stages for s in ("labels", "features", "predict")):
+    if any(s in stages for s in ("labels", "features", "predict", "bigbox")):
         if missing:
             raise FileNotFoundError(f"swap store(s) {', '.join(missing)} not found: run stage swap or pass "
                                     "--swap-store")
@@ -76,7 +77,7 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | list[Path] | No
     if "tts" in stages:
         out["tts"] = stage_tts(work, cfg)
         say(f"tts: τα^BB = {out['tts']['taus']} ({out['tts']['method']})")
-    if any(s in stages for s in ("features", "train", "predict", "otf")):
+    if any(s in stages for s in ("features", "train", "predict", "bigbox", "otf")):
         from glassfix.reproduce import tglassmlp_model as tm
 
         if "features" in stages:
@@ -85,6 +86,10 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | list[Path] | No
             out["train"] = tm.stage_train(cfg, work, say)
         if "predict" in stages:
             out["predict"] = tm.stage_predict(cfg, work, say)
+        if "bigbox" in stages:
+            from glassfix.reproduce.tglassmlp_bigbox import stage_bigbox
+
+            out["bigbox"] = stage_bigbox(cfg, work, say)
         if "otf" in stages:
             out["otf"] = tm.stage_otf(cfg, work, say)
     if "report" in stages:

@@ -86,7 +86,13 @@ SCALES = {
                 LabelPlan(0.5, 10, 4, 0.8, 150.0, role="transfer", pilot_replicas=1),
                 LabelPlan(0.45, 10, 4, 0.8, 300.0, role="transfer", pilot_replicas=1),
                 LabelPlan(0.4, 10, 4, 0.8, 600.0, role="transfer", pilot_replicas=1)],
-        n_test_fraction=1 / 3, train_seeds=2, extra={"epochs_scale": 0.3, "predict_frames": 3}),
+        n_test_fraction=1 / 3, train_seeds=2,
+        # bigbox: 3 × 3 tiles of a swap sample (N = 11610) decorrelated by MD for ≈ 2 τα^BB, then frames
+        # ≈ 1 τα^BB apart (τα^BB ≈ 170 τ at 0.6, ≈ 290 τ at 0.5); early-time labels to ⟨C̄_B⟩ = 0.8
+        extra={"epochs_scale": 0.3, "predict_frames": 3,
+               "bigbox": [{"T": 0.6, "equil_tau": 400.0, "spacing_tau": 170.0, "tmax": 60.0},
+                          {"T": 0.5, "equil_tau": 600.0, "spacing_tau": 300.0, "tmax": 120.0}],
+               "bigbox_tile": 3, "bigbox_frames": 3, "bigbox_replicas": 4}),
     # a workstation: more structures and replicas, T = 0.4 to τα and the transfer test at 0.4
     "medium": ScaleConfig(
         name="medium", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3], swap_samples=30,
@@ -333,7 +339,7 @@ def finite(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-STAGES = ("swap", "labels", "tts", "features", "train", "predict", "otf", "report")
+STAGES = ("swap", "labels", "tts", "features", "train", "predict", "bigbox", "otf", "report")
 
 
 def stage_swap(cfg: ScaleConfig, work: Path, say: Callable[[str], None]) -> Path:

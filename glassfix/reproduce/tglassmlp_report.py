@@ -334,6 +334,10 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Pat
         L += model_section(model, report)
     else:
         L.append("Not run: stage train has produced no model (`WORKDIR/model_results.json` is absent).")
+    from glassfix.reproduce.tglassmlp_bigbox import bigbox_section
+
+    big = _load(work / "bigbox.json")
+    L += bigbox_section(big, report)
     otf = _load(work / "otf.json")
     L += ["", "## On the fly: the model inside an NVE run", ""]
     if otf and otf.get("predictions"):
@@ -354,13 +358,13 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Pat
         L.append("Not run in this invocation (stage otf: `glassfix reproduce tglassmlp --stages otf` after stage train; "
                  "each prediction costs one FIRE minimisation and the descriptors of the frame).")
     L += ["", "## Paper | ours | conditions (digest §6.2)", ""]
-    L += _comparison(consts, ladder, tts, analysis, model)
+    L += _comparison(consts, ladder, tts, analysis, model, big)
     atomic_write_text(report, "\n".join(L) + "\n")
     return report
 
 
 def _comparison(consts: dict[str, Any], ladder: dict[str, Any], tts: Any, analysis: dict[str, Any],
-                model: Any) -> list[str]:
+                model: Any, big: Any = None) -> list[str]:
     """The *paper | ours | conditions* rows for the 8 items of §6.2, from the produced numbers only."""
     cryst = [r["crystalline_fraction"] for r in ladder.values() if r.get("crystalline_fraction") is not None]
     cryst = [c for c in cryst if isinstance(c, (int, float)) and math.isfinite(c)]
@@ -388,7 +392,7 @@ def _comparison(consts: dict[str, Any], ladder: dict[str, Any], tts: Any, analys
     if have_model:
         from glassfix.reproduce.tglassmlp_model import comparison_rows
 
-        rows += comparison_rows(model, analysis, ceil_txt)
+        rows += comparison_rows(model, analysis, ceil_txt, big)
     else:
         why = "no trained model: stage train has not run"
         chi = "; ".join(f"T = {T}: peak χ4(MD) = {_f(max(r['chi4'] for r in a['rows']), '.3g')}"

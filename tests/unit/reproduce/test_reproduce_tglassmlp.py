@@ -178,3 +178,42 @@ def test_report_lists_every_ladder(tmp_path):
     assert "| 0.6 | 1 | equilibrated | 4 | 100 | 1000 | 0.01 |" in text
     assert "| 0.5 | 1 | equilibrated | 4 | 200 | 1000 | 0.01 |" in text
     assert "| 0.35 | 2 | equilibrated | 4 | 201 | 1000 | 0.01 |" in text
+
+
+def test_tile_frame_keeps_the_local_structure():
+    from scipy.spatial import cKDTree
+
+    from glassfix.reproduce.tglassmlp_bigbox import tile_frame
+
+    f = _frame(3, n=30, box=5.0)
+    big = tile_frame(f, 3)
+    assert big.n_atoms == 270 and np.allclose(np.diag(big.cell), 15.0)
+    assert np.array_equal(big.types, np.tile(f.types, 9))
+    # nearest-neighbour distances under periodic boundaries are those of the small box
+    d0, _ = cKDTree(np.mod(f.positions, 5.0), boxsize=5.0).query(np.mod(f.positions, 5.0), k=2)
+    d1, _ = cKDTree(big.positions, boxsize=15.0).query(big.positions, k=2)
+    assert np.allclose(np.tile(d0[:, 1], 9), d1[:, 1])
+
+
+def test_bigbox_section_and_row7_report_the_fitted_lengths(tmp_path):
+    from glassfix.reproduce.tglassmlp_bigbox import bigbox_section
+    from glassfix.reproduce.tglassmlp_model import _row7
+
+    q = list(np.linspace(0.06, 1.2, 20))
+    def row(c, xmd, xml):
+        return {"target": c, "t": 37.0, "rho": 0.4, "xi4_md": xmd, "xi4_ml": xml, "chi4oz_md": 2.0,
+                "chi4oz_ml": 1.5, "oz_points": 9, "md_q": q, "md_s4": [2 / (1 + (x * xmd) ** 2) for x in q],
+                "ml_q": q, "ml_s4": [1.5 / (1 + (x * xml) ** 2) for x in q]}
+    big = {"tile": 3, "temperatures": {
+        "0.6": {"n_frames": 3, "n_atoms": 11610, "L": 98.7, "replicas": 4,
+                "plan": {"T": 0.6, "equil_tau": 500.0, "spacing_tau": 170.0, "tmax": 60.0},
+                "rows": [row(0.9, 1.5, 1.2), row(0.8, 2.5, 2.0)]}}}
+    text = "\n".join(bigbox_section(big, tmp_path / "r.md"))
+    assert "| 0.6 | 3 | 4 | 500, then 170 | 0.8 | 37 | 0.400 | 2.5 (9) | 2 (9) | 2 | 1.5 |" in text
+    assert (tmp_path / "r_s4.png").exists()
+    model = {"train": {"train_T": [0.6]}, "eval": {"0.6": {}},
+             "below": {T: {"n_frames": 3, "xi_int": 2.0, "rows": [{"C": 0.5, "chi4": 1.0, "chord": 3.0}]}
+                       for T in ("0.6", "0.5")}}
+    r7 = _row7(model, big)
+    assert "ξ4 on the large box: T = 0.6: ξ4 MD 2.5, ML 2 (⟨C̄_B⟩ = 0.8)" in r7 and "N = 11610" in r7
+    assert "ξ4: not measured" in _row7(model, None)

@@ -78,7 +78,8 @@ SCALES = {
     # temperatures to τα^BB (⟨C̄_B⟩ = 0.5) and the held-out lower temperatures 0.5, 0.45 and 0.4 at early
     # times only (⟨C̄_B⟩ ≥ 0.8, the analogue of the paper's T = 0.21 column); N_R = 4; pilot TMAX just past
     # the last target (τα^BB(0.6) ≈ 170 τ measured by a first pilot to 600 τ; at 0.4 the ⟨C̄_B⟩ = 0.8 time is
-    # only extrapolated, ≈ 150–250 τ, so its pilot runs to 600 τ)
+    # only extrapolated, ≈ 150–250 τ, so its pilot runs to 600 τ); the paper's full Table-2 schedule (one
+    # transfer + direct + baseline set of 2 + 2 networks ≈ 20 min of one quiet core), 2 networks per step
     "small": ScaleConfig(
         name="small", swap_temperatures=[0.6, 0.55, 0.5, 0.45, 0.4], swap_samples=10, swap_sweeps_max=200_000,
         labels=[LabelPlan(0.6, 10, 4, 0.5, 220.0),
@@ -89,7 +90,7 @@ SCALES = {
         n_test_fraction=1 / 3, train_seeds=2,
         # bigbox: 3 × 3 tiles of a swap sample (N = 11610) decorrelated by MD for ≈ 2 τα^BB, then frames
         # ≈ 1 τα^BB apart (τα^BB ≈ 170 τ at 0.6, ≈ 290 τ at 0.5); early-time labels to ⟨C̄_B⟩ = 0.8
-        extra={"epochs_scale": 0.3, "predict_frames": 3,
+        extra={"epochs_scale": 1.0, "predict_frames": 3,
                "bigbox": [{"T": 0.6, "equil_tau": 400.0, "spacing_tau": 170.0, "tmax": 60.0},
                           {"T": 0.5, "equil_tau": 600.0, "spacing_tau": 300.0, "tmax": 120.0}],
                "bigbox_tile": 3, "bigbox_frames": 3, "bigbox_replicas": 4}),

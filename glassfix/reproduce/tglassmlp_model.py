@@ -92,6 +92,12 @@ def stage_features(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str
     return {"labelled": len(confs), "swap": len(swap)}
 
 
+def _baseline_T(confs: list[Any], train_T: list[float], c: float = 0.5) -> float:
+    """The lowest training temperature with labels at ⟨C̄_B⟩ = c (else the lowest training temperature)."""
+    have = [T for T in train_T if any(abs(k - c) < 1e-9 for x in confs if x.temperature == T for k in x.labels)]
+    return min(have) if have else min(train_T)
+
+
 def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Train the transfer, direct and baseline models (resumable: finished networks are reused)."""
     tr, _ = _trainer()
@@ -108,7 +114,9 @@ def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, A
                 test_fraction=cfg.n_test_fraction, split_seed=cfg.seed, seed=cfg.seed)
     runs = {"transfer": tr.TGlassConfig(t_min=min(train_T), **base),  # labels below T_min: evaluation only
             "direct": tr.TGlassConfig(t_min=None, **base),            # every MD label, the held-out T's too
-            "baseline": tr.TGlassConfig(variant="glassmlp", single_state=(min(train_T), 0.5), **base)}
+            # the single state point: ⟨C̄_B⟩ = 0.5 (≈ τα^BB) at the lowest training T labelled that far (the
+            # lowest training temperatures may carry early-time labels only)
+            "baseline": tr.TGlassConfig(variant="glassmlp", single_state=(_baseline_T(confs, train_T), 0.5), **base)}
     for name, tc in runs.items():
         say(f"train: {name} model")
         res = tr.train_from_configs(confs, work / "models" / name, tc, _template(tc.variant), log=say,

@@ -193,6 +193,12 @@ def test_tile_frame_keeps_the_local_structure():
     d0, _ = cKDTree(np.mod(f.positions, 5.0), boxsize=5.0).query(np.mod(f.positions, 5.0), k=2)
     d1, _ = cKDTree(big.positions, boxsize=15.0).query(big.positions, k=2)
     assert np.allclose(np.tile(d0[:, 1], 9), d1[:, 1])
+    from glassfix.reproduce.tglassmlp_bigbox import tile_overlap
+
+    assert tile_overlap(big, 3) == 1.0
+    moved = tile_frame(f, 3)
+    moved.positions[30:60] += 1.0  # one tile displaced by √2 σ: 8 of the 36 image pairs lose their overlap
+    assert tile_overlap(moved, 3) == pytest.approx(28 / 36)
 
 
 def test_bigbox_section_and_row7_report_the_fitted_lengths(tmp_path):
@@ -206,11 +212,11 @@ def test_bigbox_section_and_row7_report_the_fitted_lengths(tmp_path):
                 "ml_q": q, "ml_s4": [1.5 / (1 + (x * xml) ** 2) for x in q]}
     big = {"tile": 3, "temperatures": {
         "0.6": {"n_frames": 3, "n_atoms": 11610, "L": 98.7, "replicas": 4,
-                "plan": {"T": 0.6, "equil_tau": 500.0, "spacing_tau": 170.0, "tmax": 60.0},
+                "plan": {"T": 0.6, "equil_tau": 500.0, "spacing_tau": 170.0, "tmax": 60.0}, "tile_overlap": 0.012,
                 "rows": [row(0.9, 1.5, 1.2), row(0.8, 2.5, 2.0)]}}}
     text = "\n".join(bigbox_section(big, tmp_path / "r.md"))
     assert "| 0.6 | 3 | 4 | 500, then 170 | 0.8 | 37 | 0.400 | 2.5 (9) | 2 (9) | 2 | 1.5 |" in text
-    assert (tmp_path / "r_s4.png").exists()
+    assert (tmp_path / "r_s4.png").exists() and "is 0.012 at T = 0.6" in text
     model = {"train": {"train_T": [0.6]}, "eval": {"0.6": {}},
              "below": {T: {"n_frames": 3, "xi_int": 2.0, "rows": [{"C": 0.5, "chi4": 1.0, "chord": 3.0}]}
                        for T in ("0.6", "0.5")}}

@@ -221,6 +221,9 @@ void FixGlassBridge::post_run()
 
 void FixGlassBridge::init()
 {
+  // LAMMPS stops on a NaN position in Domain::pbc() during setup with error->one on the owning rank,
+  // and mpirun can drop that rank's message when it aborts: check here first, collectively
+  check_positions(true);
   if (ghost_auto) {
     // the run's setup (and so the first evaluation) uses the enlarged shell; LAMMPS also checks the
     // custom neighbour-list cutoff against it when neighbour lists are initialised
@@ -303,7 +306,7 @@ void FixGlassBridge::fail_if_any(bool failed, const std::string &msg, RankNaming
   error->all(FLERR, "Fix {} {}{}: {}", id, style, where, fail.text);
 }
 
-void FixGlassBridge::check_positions()
+void FixGlassBridge::check_positions(bool before_run)
 {
   double **x = atom->x;
   int nlocal = atom->nlocal;
@@ -313,9 +316,13 @@ void FixGlassBridge::check_positions()
     bool bad = false;
     for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
     if (bad) {
-      msg = fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the "
-                        "simulation has blown up (check the time step and the initial overlaps)",
-                        atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
+      msg = before_run
+                ? fmt::format("atom id {} has a non-finite position ({}, {}, {}) before the run starts "
+                              "(step {}); check the data file and any set or displace_atoms command",
+                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep)
+                : fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the "
+                              "simulation has blown up (check the time step and the initial overlaps)",
+                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
       break;
     }
   }

@@ -90,7 +90,8 @@ class FixGlassBridge : public Fix {
   std::string usage();
   std::string py_error_message();
   void fail_if_any(bool failed, const std::string &msg, RankNaming naming);
-  void check_positions();
+  // before_run: called from init(), before LAMMPS' own (single-rank, racy under mpirun) check in setup
+  void check_positions(bool before_run = false);
 
   virtual void evaluate();
   // a style that evaluates its centres without Python (and without LAMMPS' neighbour list) returns true

@@ -155,6 +155,7 @@ int FixGlassLabel::setmask()
 
 void FixGlassLabel::init()
 {
+  check_positions(true);    // before LAMMPS' own single-rank check in setup (see FixGlassBridge::init)
   if (kind != D2MIN) return;
   double reach = rcut + margin;
   double cutghost = comm->cutghostuser;
@@ -205,7 +206,7 @@ void FixGlassLabel::end_of_step()
 
 // Positions are sampled into a history that outlives this step: a NaN would poison every label of
 // the window without any error, so stop here, collectively (only the rank owning the atom sees it).
-void FixGlassLabel::check_positions()
+void FixGlassLabel::check_positions(bool before_run)
 {
   double **x = atom->x;
   int nlocal = atom->nlocal;
@@ -215,9 +216,13 @@ void FixGlassLabel::check_positions()
     bool bad = false;
     for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
     if (bad)
-      msg = fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the simulation "
-                        "has blown up (check the time step and the initial overlaps)",
-                        atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
+      msg = before_run
+                ? fmt::format("atom id {} has a non-finite position ({}, {}, {}) before the run starts "
+                              "(step {}); check the data file and any set or displace_atoms command",
+                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep)
+                : fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the simulation "
+                              "has blown up (check the time step and the initial overlaps)",
+                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
   }
   auto fail = glassfix::first_failure(world, !msg.empty(), msg);
   if (fail) error->all(FLERR, "Fix {} {}: {}", id, style, fail.text);

@@ -72,7 +72,7 @@ class FixGlassLabel : public Fix {
   class NeighList *list;
 
   void sample();
-  void check_positions();
+  void check_positions(bool before_run = false);
   void compute_phop();
   void compute_d2min();
   void update_mean();

@@ -53,6 +53,7 @@ void FixGlassRecord::check_names()
 
 void FixGlassRecord::init()
 {
+  check_positions(true);    // before LAMMPS' own single-rank check in setup (see FixGlassBridge::init)
   recfix.clear();
   reccol.clear();
   const auto &fixes = modify->get_fix_list();

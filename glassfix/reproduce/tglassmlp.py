@@ -97,6 +97,8 @@ def run(scale: str, work: Path, report: Path, swap_store: Path | list[Path] | No
 
         out["report"] = str(write_report(cfg, work, report, stores, command=command, say=say,
                                          ladder_command=ladder_command))
+    # re-read: another invocation (e.g. a stage run beside a long one) may have logged since this one began
+    log = json.loads(log_path.read_text()) if log_path.exists() else log
     log["runs"].append({"stages": stages, "wall_s": time.perf_counter() - t0, "command": command,
                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     atomic_write_json(log_path, log, default=float)

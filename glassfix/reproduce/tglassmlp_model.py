@@ -324,7 +324,7 @@ def _xi4_text(big: dict[str, Any] | None) -> tuple[str, str]:
     for T in sorted(big["temperatures"], key=float, reverse=True):
         r = big["temperatures"][T]
         row = min(r["rows"], key=lambda x: abs(x["target"] - 0.8))
-        parts.append(f"T = {T}: ξ4 MD {row['xi4_md']:.2g}, ML {row['xi4_ml']:.2g} (⟨C̄_B⟩ = {row['target']:g})")
+        parts.append(f"T = {T}: ξ4 MD {row['xi4_md']:.3g}, ML {row['xi4_ml']:.3g} (⟨C̄_B⟩ = {row['target']:g})")
     n = next(iter(big["temperatures"].values()))["n_atoms"]
     return "; ξ4 on the large box: " + "; ".join(parts), f"ξ4 at the MD temperatures on N = {n} only"
 

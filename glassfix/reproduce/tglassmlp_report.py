@@ -203,6 +203,15 @@ def _wall_total(work: Path) -> tuple[float, float]:
     return lab, float(sum(r.get("wall_s", 0.0) for r in log["runs"]))
 
 
+def _invocations(work: Path) -> str:
+    """The stage sets run in ``work`` with their counts and summed wall time, in first-run order."""
+    log = _load(work / "stages.json") or {"runs": []}
+    agg: dict[str, list[float]] = {}
+    for r in log["runs"]:
+        agg.setdefault(" ".join(r["stages"]), []).append(float(r.get("wall_s", 0.0)))
+    return "; ".join(f"`{k}` × {len(v)} ({sum(v):.0f} s)" for k, v in agg.items()) or "none"
+
+
 def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Path], command: str = "",
                  say: Callable[[str], None] = print, ladder_command: str = "") -> Path:
     """Compose the markdown report and its PNGs from whatever the stages have produced so far."""
@@ -231,7 +240,8 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Pat
           f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
           f"Code: {_code_revision()}  ",
           f"Wall time: iso labels {lab_wall:.0f} s (sum over temperatures), all logged invocations "
-          f"{inv_wall:.0f} s; the swap ladder ran separately (its own log).", ""]
+          f"{inv_wall:.0f} s; the swap ladder ran separately (its own log).  ",
+          f"Invocations logged in the workdir (stages.json): {_invocations(work)}", ""]
     L += ["Protocol: `shared/science/001_jung.md` §6 — the paper's model (2D ternary JBB, N = 1290, "
           f"ρ = {_f(consts.get('density'), '.6g')}), swap-MC equilibrium samples, isoconfigurational NVE replicas "
           "(LAMMPS, dt = 0.005 τ, velocities Maxwell–Boltzmann rescaled to T) and bond-breaking labels "
@@ -258,7 +268,7 @@ def write_report(cfg: Any, work: Path, report: Path, swap_store: Path | list[Pat
         rows = a["rows"]
         L.append(f"| {plan.T:g} | {plan.role} | {a['n_frames']} | {plan.replicas} | "
                  f"{', '.join(_f(r['target'], 'g') for r in rows)} | {', '.join(_f(r['t'], '.3g') for r in rows)} | "
-                 f"{cfg.pilot_frames} frames × {cfg.pilot_replicas} replicas to {plan.tmax:g} τ |")
+                 f"{cfg.pilot_frames} frames × {plan.pilot_replicas or cfg.pilot_replicas} replicas to {plan.tmax:g} τ |")
     # ------------------------------------------------------------------ TTS
     L += ["", "## Time–temperature superposition and τα^BB", ""]
     if tts:

@@ -222,4 +222,6 @@ def test_bigbox_section_and_row7_report_the_fitted_lengths(tmp_path):
                        for T in ("0.6", "0.5")}}
     r7 = _row7(model, big)
     assert "ξ4 on the large box: T = 0.6: ξ4 MD 2.5, ML 2 (⟨C̄_B⟩ = 0.8)" in r7 and "N = 11610" in r7
+    big["temperatures"]["0.6"]["rows"][1].update(xi4_md=3.614, xi4_ml=1.952)
+    assert "ξ4 MD 3.61, ML 1.95" in _row7(model, big)
     assert "ξ4: not measured" in _row7(model, None)

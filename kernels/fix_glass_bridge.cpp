@@ -1,6 +1,7 @@
 #include "fix_glass_bridge.h"
 
 #include "bridge_views.h"
+#include "positions_check.h"
 #include "pyembed.h"
 
 #include "atom.h"
@@ -308,24 +309,8 @@ void FixGlassBridge::fail_if_any(bool failed, const std::string &msg, RankNaming
 
 void FixGlassBridge::check_positions(bool before_run)
 {
-  double **x = atom->x;
-  int nlocal = atom->nlocal;
-  int dim = domain->dimension;
-  std::string msg;
-  for (int i = 0; i < nlocal; i++) {
-    bool bad = false;
-    for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
-    if (bad) {
-      msg = before_run
-                ? fmt::format("atom id {} has a non-finite position ({}, {}, {}) before the run starts "
-                              "(step {}); check the data file and any set or displace_atoms command",
-                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep)
-                : fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the "
-                              "simulation has blown up (check the time step and the initial overlaps)",
-                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
-      break;
-    }
-  }
+  std::string msg = glassfix::nonfinite_position(atom->nlocal, domain->dimension, atom->x, atom->tag,
+                                                 update->ntimestep, before_run);
   fail_if_any(!msg.empty(), msg, RANK_IF_PARTIAL);
 }
 

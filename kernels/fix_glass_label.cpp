@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collective.h"
+#include "positions_check.h"
 #include "neigh_request_compat.h"
 
 using namespace LAMMPS_NS;
@@ -208,22 +209,8 @@ void FixGlassLabel::end_of_step()
 // the window without any error, so stop here, collectively (only the rank owning the atom sees it).
 void FixGlassLabel::check_positions(bool before_run)
 {
-  double **x = atom->x;
-  int nlocal = atom->nlocal;
-  int dim = domain->dimension;
-  std::string msg;
-  for (int i = 0; i < nlocal && msg.empty(); i++) {
-    bool bad = false;
-    for (int d = 0; d < dim; d++) bad = bad || !std::isfinite(x[i][d]);
-    if (bad)
-      msg = before_run
-                ? fmt::format("atom id {} has a non-finite position ({}, {}, {}) before the run starts "
-                              "(step {}); check the data file and any set or displace_atoms command",
-                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep)
-                : fmt::format("atom id {} has a non-finite position ({}, {}, {}) at step {}; the simulation "
-                              "has blown up (check the time step and the initial overlaps)",
-                              atom->tag[i], x[i][0], x[i][1], x[i][2], update->ntimestep);
-  }
+  std::string msg = glassfix::nonfinite_position(atom->nlocal, domain->dimension, atom->x, atom->tag,
+                                                 update->ntimestep, before_run);
   auto fail = glassfix::first_failure(world, !msg.empty(), msg);
   if (fail) error->all(FLERR, "Fix {} {}: {}", id, style, fail.text);
 }

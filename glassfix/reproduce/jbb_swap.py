@@ -61,8 +61,8 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     md_md = report.with_name(report.stem + "_md.md")
     given = list(report_temperatures) if report_temperatures else \
         [float(t) for t, r in rows.items() if r["status"] == "equilibrated"]
-    steps_list = [int(md_steps)] * len(given) if isinstance(md_steps, int) else [int(x) for x in md_steps]
-    if len(steps_list) == 1:
+    steps_list = [int(x) for x in ([md_steps] if isinstance(md_steps, int) else md_steps)]
+    if len(steps_list) == 1:  # one length for every temperature
         steps_list *= len(given)
     if len(steps_list) != len(given):
         raise ValueError(f"--md-steps gives {len(steps_list)} lengths for {len(given)} report temperatures "
@@ -114,15 +114,16 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
     save_figure(fig, png)
 
     acc_names = sorted({k for r in rows.values() for k in (r.get("acceptance") or {})})
+    ladder_wall = sum(float(r.get("wall_s") or 0.0) for r in rows.values())
+    md_wall = sum(float(r["md_steps"]) / float(r["md_steps_per_s"]) for r in results if r.get("md_steps"))
     lines = [
         f"# Swap Monte Carlo on the 2D ternary JBB model (N = {cfg['n']}): equilibration and speed-up over MD",
         "",
         f"Commands: `{command}`  ",
         f"Machine: {machine_description()}  ",
         f"Date: {datetime.date.today().isoformat()}  ",
-        f"Wall time: ladder {sum(float(r.get('wall_s') or 0.0) for r in rows.values()):.0f} s (sum over "
-        f"temperatures, from its summary.json); MD runs ≈ {sum(float(r.get('md_steps', 0)) / float(r['md_steps_per_s']) for r in results if r.get('md_steps')):.0f} s "
-        "(steps / measured steps per CPU second)",
+        f"Wall time: ladder {ladder_wall:.0f} s (sum over temperatures, from its summary.json); MD runs ≈ "
+        f"{md_wall:.0f} s (steps / measured steps per CPU second)",
         "",
         "## Ladder",
         f"Temperatures {cfg['temperatures']}, equilibration budget **{cfg['sweeps_max']} sweeps per chain per "

@@ -45,9 +45,27 @@ def per_replica_bonds(iso_store: Path, time_label: str, max_frames: int | None =
     return out
 
 
+def s4_xi4(positions: list[np.ndarray], values: list[np.ndarray], box: np.ndarray, q_max: float = 1.2,
+           q_fit: float = 0.6) -> tuple[np.ndarray, np.ndarray, float, float, int]:
+    """S4(q) of one field over configurations (its own mean subtracted) and the OZ fit over q ≤ ``q_fit``
+    (1/σ): (q, S4, ξ4 (σ), χ̃4, radial bins in the fit window); ξ4 and χ̃4 are NaN with fewer than 3 bins."""
+    from glassfix.analysis.heterogeneity import fit_oz, s4_radial
+
+    q, s4, _ = s4_radial(positions, values, box, mean=float(np.nanmean(np.concatenate([np.ravel(v) for v in values]))),
+                         q_max=q_max)
+    n_fit = int(((q > 0) & (q <= q_fit)).sum())
+    if n_fit >= 3:  # two radial bins determine the two OZ parameters exactly: no fit, no ξ4
+        try:
+            oz = fit_oz(q, s4, 0.0, q_fit)
+            return q, s4, oz.xi, oz.chi4, n_fit
+        except (ValueError, RuntimeError):
+            pass
+    return q, s4, float("nan"), float("nan"), n_fit
+
+
 def label_analysis(iso_store: Path, ceiling_frames: int = 4) -> dict[str, Any]:
     """χ4, ⟨C̄_B⟩, split-half ceiling, ⟨ξ_chord⟩ and S4/OZ per label time of one temperature's iso store."""
-    from glassfix.analysis.heterogeneity import chi4_from_means, fit_oz, s4_radial, split_half_ceiling
+    from glassfix.analysis.heterogeneity import chi4_from_means, split_half_ceiling
     from glassfix.analysis.lengths import mean_chord_length
     from glassfix.reproduce.tglassmlp_data import load_labels
 
@@ -60,16 +78,8 @@ def label_analysis(iso_store: Path, ceiling_frames: int = 4) -> dict[str, Any]:
                                "C_mean": float(means.mean()), "n_frames": int(C.shape[0]), "n1": int(C.shape[1])}
         row["chi4"] = float(chi4_from_means(means, C.shape[1])) if C.shape[0] >= 2 else float("nan")
         row["chord"] = mean_chord_length(lab["positions"], list(C), lab["box"])
-        q, s4, _ = s4_radial(lab["positions"], list(C), lab["box"], mean=float(np.nanmean(C)), q_max=1.2)
+        q, s4, row["xi4"], row["chi4_oz"], row["oz_points"] = s4_xi4(lab["positions"], list(C), lab["box"])
         row["s4_q"], row["s4"] = q.tolist(), s4.tolist()
-        n_fit = int(((q > 0) & (q <= 0.6)).sum())
-        row["xi4"], row["chi4_oz"], row["oz_points"] = float("nan"), float("nan"), n_fit
-        if n_fit >= 3:  # two radial bins determine the two OZ parameters exactly: no fit, no ξ4
-            try:
-                oz = fit_oz(q, s4, 0.0, 0.6)
-                row["xi4"], row["chi4_oz"] = oz.xi, oz.chi4
-            except (ValueError, RuntimeError):
-                pass
         reps = per_replica_bonds(iso_store, t, ceiling_frames)
         ceil = split_half_ceiling(reps) if reps and reps[0].shape[0] >= 2 else {}
         row.update({f"ceiling_{k}": v for k, v in ceil.items()})

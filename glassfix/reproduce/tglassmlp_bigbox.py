@@ -114,13 +114,14 @@ def _frames(cfg: Any, plan: BigBoxPlan, store: Path, snap: Path, say: Callable[[
 
 def stage_bigbox(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Big-box frames, their early-time iso labels and the transfer model's predictions; S4 and ξ4 of both."""
-    from glassfix.analysis.heterogeneity import fit_oz, pearson_per_config, s4_radial
+    from glassfix.analysis.heterogeneity import pearson_per_config
     from glassfix.data.store import DatasetStore
     from glassfix.ensembles.executors import executor_context
     from glassfix.ensembles.iso import run_iso
     from glassfix.ensembles.labels import DEFAULT_BB_FACTORS
     from glassfix.ensembles.plan import IsoSettings
     from glassfix.models.base import load_model
+    from glassfix.reproduce.tglassmlp_analysis import s4_xi4
     from glassfix.reproduce.tglassmlp_data import TABLE1_TARGETS, load_labels
     from glassfix.train import tglassmlp_data as td
 
@@ -133,7 +134,8 @@ def stage_bigbox(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, 
     model = load_model(info["models"]["transfer"])
     snap = work / "swap_snapshot.h5"
     c_min = float(cfg.extra.get("bigbox_c_min", 0.8))
-    out: dict[str, Any] = {"tile": int(cfg.extra.get("bigbox_tile", 3)), "temperatures": {}}
+    tile = int(cfg.extra.get("bigbox_tile", 3))
+    out: dict[str, Any] = {"tile": tile, "temperatures": {}}
     for plan in plans:
         store = d / f"T{plan.T:.6g}.h5"
         keys = _frames(cfg, plan, store, snap, say)
@@ -160,21 +162,15 @@ def stage_bigbox(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, 
                                    "C_mean": float(np.nanmean(np.concatenate(md))), "n_frames": len(have),
                                    "rho": pearson_per_config(md, ml)["per_config"]}
             for name, vals in (("md", md), ("ml", ml)):
-                q, s4, _ = s4_radial(pos, vals, box, mean=float(np.nanmean(np.concatenate(vals))), q_max=1.2)
+                q, s4, row[f"xi4_{name}"], row[f"chi4oz_{name}"], row["oz_points"] = s4_xi4(pos, vals, box)
                 row[f"{name}_q"], row[f"{name}_s4"] = q.tolist(), s4.tolist()
-                row["oz_points"] = int(((q > 0) & (q <= 0.6)).sum())
-                try:
-                    oz = fit_oz(q, s4, 0.0, 0.6)
-                    row[f"xi4_{name}"], row[f"chi4oz_{name}"] = oz.xi, oz.chi4
-                except (ValueError, RuntimeError):
-                    row[f"xi4_{name}"], row[f"chi4oz_{name}"] = float("nan"), float("nan")
             tab.append(row)
             say(f"bigbox: T={plan.T:g}, ⟨C̄_B⟩={c_target:g}: ξ4 MD {row['xi4_md']:.3g}, ML {row['xi4_ml']:.3g}, "
                 f"ρ_P {row['rho']:.3f}")
         with DatasetStore(store, "r") as ds:
             md_wall = sum(float(ds.frame(k).metadata.get("wall_s", 0.0) or 0.0) for k in keys)
             n_atoms = ds.frame(keys[0]).n_atoms
-            overlap = tile_overlap(ds.frame(keys[0]), int(cfg.extra.get("bigbox_tile", 3)))
+            overlap = tile_overlap(ds.frame(keys[0]), tile)
         out["temperatures"][f"{plan.T:g}"] = {"n_frames": len(keys), "n_atoms": n_atoms, "L": float(box.max()),
                                               "replicas": settings.replicas, "plan": plan.__dict__, "rows": tab,
                                               "md_wall_s": md_wall, "tile_overlap": overlap}

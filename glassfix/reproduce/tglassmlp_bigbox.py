@@ -15,7 +15,6 @@ Units: LJ reduced units (times τ, temperatures ε/k_B, lengths σ).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +122,7 @@ def stage_bigbox(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, 
     from glassfix.models.base import load_model
     from glassfix.reproduce.tglassmlp_analysis import s4_xi4
     from glassfix.reproduce.tglassmlp_data import TABLE1_TARGETS, load_labels
+    from glassfix.reproduce.tglassmlp_model import train_info
     from glassfix.train import tglassmlp_data as td
 
     plans = _plans(cfg)
@@ -130,7 +130,7 @@ def stage_bigbox(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, 
         return {}
     d = work / "bigbox"
     d.mkdir(parents=True, exist_ok=True)
-    info = json.loads((work / "train.json").read_text())
+    info = train_info(work, "bigbox")
     model = load_model(info["models"]["transfer"])
     snap = work / "swap_snapshot.h5"
     c_min = float(cfg.extra.get("bigbox_c_min", 0.8))

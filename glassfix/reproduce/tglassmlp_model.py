@@ -26,7 +26,7 @@ import numpy as np
 
 from glassfix.core.atomic import atomic_savez, atomic_write_json
 
-__all__ = ["stage_train", "stage_predict", "model_section", "comparison_rows"]
+__all__ = ["stage_train", "train_info", "stage_predict", "model_section", "comparison_rows"]
 
 
 def _trainer() -> Any:
@@ -128,6 +128,15 @@ def stage_train(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, A
     return out
 
 
+def train_info(work: Path, stage: str) -> dict[str, Any]:
+    """``WORKDIR/train.json`` (the trained models and their temperatures), or a clear error naming the fix."""
+    path = work / "train.json"
+    if not path.exists():
+        raise RuntimeError(f"stage {stage} needs the trained models, but {path} does not exist: run stage train "
+                           "first (`--stages train`)")
+    return json.loads(path.read_text())
+
+
 def stage_predict(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """Evaluate the trained models on the test configurations, then predict with the transfer model at every
     swap temperature with samples (constrained mean over each temperature's set)."""
@@ -137,7 +146,7 @@ def stage_predict(cfg: Any, work: Path, say: Callable[[str], None]) -> dict[str,
     from glassfix.reproduce.tglassmlp_analysis import prediction_analysis
 
     _, td = _trainer()
-    info = json.loads((work / "train.json").read_text())
+    info = train_info(work, "predict")
     models = {n: load_model(p) for n, p in info["models"].items()}
     confs, roles = _configs(cfg, work, say)
     res: dict[str, Any] = {"eval": {}, "below": {}, "train": info}
@@ -376,7 +385,7 @@ def stage_otf(cfg: Any, work: Path, say: Callable[[str], None], steps: int = 100
     from glassfix.protocols.api import run as run_protocol
     from glassfix.protocols.nve import NVESpec
 
-    info = json.loads((work / "train.json").read_text())
+    info = train_info(work, "otf")
     model_path = info["models"]["transfer"]
     T = min(info["train_T"])
     d = work / "otf"

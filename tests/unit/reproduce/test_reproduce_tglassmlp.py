@@ -225,3 +225,12 @@ def test_bigbox_section_and_row7_report_the_fitted_lengths(tmp_path):
     big["temperatures"]["0.6"]["rows"][1].update(xi4_md=3.614, xi4_ml=1.952)
     assert "ξ4 MD 3.61, ML 1.95" in _row7(model, big)
     assert "ξ4: not measured" in _row7(model, None)
+
+
+def test_stages_after_training_name_the_missing_step(tmp_path):
+    from glassfix.reproduce.tglassmlp_bigbox import stage_bigbox
+    from glassfix.reproduce.tglassmlp_model import stage_otf, stage_predict
+
+    for stage, fn in (("predict", stage_predict), ("bigbox", stage_bigbox), ("otf", stage_otf)):
+        with pytest.raises(RuntimeError, match=f"stage {stage} needs the trained models.*run stage train first"):
+            fn(SCALES["small"], tmp_path, lambda s: None)

@@ -3,45 +3,106 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
-// The pair sum is also compiled for AVX2 (chosen at load time on CPUs that have it; measured 7 % faster
-// than SSE2 on top of the errno-free square roots), and on x86-64 CPUs with AVX2 the candidate scan runs
-// four candidates per instruction (scan_avx2; 43.5 -> 37.9 ms per call on the overhead benchmark's rank-0
-// atoms). No FMA anywhere, and the vector scan does the scalar loop's operations in the same order, so
-// every path rounds identically and the result does not depend on the CPU.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define GLASSFIX_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GLASSFIX_CLONES
-#endif
-
+// Three instruction-set paths, chosen once per process: plain C++, AVX2, and AVX-512 (F + VL) for the
+// candidate scan. GLASSFIX_RADIAL_ISA=scalar|avx2 forces a narrower one (the tests compare them). All
+// paths do the same floating-point operations in the same order and without FMA (this file is compiled
+// with -ffp-contract=off), so they give the same bits and the result does not depend on the CPU:
+//  - scan: r2 = (dx dx + dy dy) + dz dz for every candidate of a window; the hits (r2 < rc2) compacted
+//    in order (AVX2: four per instruction through a table of lane permutations; AVX-512: eight, with
+//    the compress instructions);
+//  - evaluation: u = sqrt(r2) / h, the interval k = min(trunc(u), kmax), t = u - k, the quintic by
+//    Horner's rule. The centre's own sum is kept in eight partial sums, hit q of a list into sum
+//    q mod 8 (passive lists, then active ones, by species; each list from sum 0), reduced as
+//    ((s0+s4)+(s2+s6)) + ((s1+s5)+(s3+s7)). AVX2 does four hits per instruction: u, k and t of a whole
+//    list first (square roots four at a time), then the six coefficients of four hits by two 128-bit
+//    loads per coefficient pair, unpacked into one vector per coefficient (no gathers: they are slow
+//    on several CPUs). The eight sums also break the chain of one running sum, which bounded the old
+//    scalar loop.
+// A pair of two active atoms of the same species needs one quintic (F_aa serves both); others two.
+// Measured on the overhead benchmark's rank-0 atoms (docs/benchmarks.md): 30.0 ms per call for the
+// previous kernel (one scalar quintic per direction, AVX2 scan) -> 20.0 ms.
 
 namespace {
-// The candidates j0..j1-1 of one window, one at a time: r2 of every candidate, the hits (r2 < rc2)
-// compacted in order into hr2/hj (hj: j itself, or tag[j] when tag is given); returns the new count.
-// The store is unconditional and the count moves only on a hit, so there is no branch per candidate
-// (about 2 in 3 candidates are hits, so a branch would mispredict often).
-inline int scan_scalar(const double *xs, const double *ys, const double *zs, const int *tag, int j0, int j1,
-                       double xi, double yi, double zi, double rc2, int *hj, double *hr2, int nh)
+
+inline double reduce8(const double *s)
+{
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+inline double horner(const double *c, double t)
+{
+  return c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * c[5]))));
+}
+
+// The candidates j0..j1-1 of one window, one at a time: hits compacted in order into hr2 (and their
+// index j into hj unless hj is null). The stores are unconditional and the count moves only on a hit:
+// no branch per candidate (a third of the candidates are hits, so a branch would mispredict often). The
+// vector scans write up to 7 entries past the returned count.
+int scan_scalar(const double *xs, const double *ys, const double *zs, int j0, int j1, double xi, double yi,
+                double zi, double rc2, int *hj, double *hr2, int nh)
 {
   for (int j = j0; j < j1; j++) {
     const double dx = xs[j] - xi, dy = ys[j] - yi, dz = zs[j] - zi;
     const double r2 = dx * dx + dy * dy + dz * dz;
     hr2[nh] = r2;
-    hj[nh] = tag ? tag[j] : j;
+    if (hj) hj[nh] = j;
     nh += (r2 < rc2) ? 1 : 0;
   }
   return nh;
 }
+
+// The hit lists of one centre of species a: passive partners of species b (r2 at pr2 + b cap, np[b] of
+// them), then active ones (r2 at ar2 + b cap, sorted index at aj + b cap, na[b]); off: scratch.
+struct Centre {
+  const double *tab;
+  long nsp, node, kmax;
+  double invh;
+  long a, cap;
+  double *pr2, *ar2;
+  int *aj, *off;
+  const int *np, *na;
+  double *sacc;    // partner sums (an active partner j of species b gets F_ba)
+  const double *block(long a1, long b1) const { return tab + (a1 * nsp + b1) * 6; }
+};
+
+inline double quintic_at(const Centre &c, const double *T, double r2)
+{
+  const double u = std::sqrt(r2) * c.invh;
+  const long k = std::min(static_cast<long>(u), c.kmax);
+  return horner(T + k * c.node, u - static_cast<double>(k));
+}
+
+// The centre's own sum (its partners' shares added to sacc).
+double centre_scalar(const Centre &c)
+{
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (long b = 0; b < c.nsp; b++) {
+    const double *T = c.block(c.a, b), *r2 = c.pr2 + b * c.cap;
+    for (int q = 0; q < c.np[b]; q++) s[q & 7] += quintic_at(c, T, r2[q]);
+  }
+  for (long b = 0; b < c.nsp; b++) {
+    const double *Tab = c.block(c.a, b), *Tba = c.block(b, c.a), *r2 = c.ar2 + b * c.cap;
+    const int *aj = c.aj + b * c.cap;
+    for (int q = 0; q < c.na[b]; q++) {
+      const double v = quintic_at(c, Tab, r2[q]);
+      s[q & 7] += v;
+      c.sacc[aj[q]] += (b == c.a) ? v : quintic_at(c, Tba, r2[q]);
+    }
+  }
+  return reduce8(s);
+}
+
 }    // namespace
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#define GLASSFIX_HAVE_AVX2_SCAN 1
+#define GLASSFIX_X86 1
 #include <immintrin.h>
 namespace {
-// Compaction tables for the AVX2 candidate scan: for a 4-bit hit mask, the lanes of the hits moved to
-// the front, as 32-bit lane indices (the doubles) and as byte indices (the 32-bit partner tags).
+// Compaction tables for the AVX2 scan: for a 4-bit hit mask, the lanes of the hits moved to the front,
+// as 32-bit lane indices (the doubles) and as byte indices (the 32-bit indices j).
 struct ScanLuts {
   alignas(32) int d[16][8];
   alignas(16) unsigned char b[16][16];
@@ -64,12 +125,9 @@ struct ScanLuts {
 };
 const ScanLuts kLuts;
 
-// The candidates j0..j1-1 of one window: r2 of every candidate (the same operations in the same order as
-// the scalar loop, no FMA, so the same bits), the hits compacted in order into hr2/hj (hj: j itself, or
-// tag[j] when tag is given). Writes up to 3 entries past the returned count.
-__attribute__((target("avx2"))) int scan_avx2(const double *xs, const double *ys, const double *zs,
-                                               const int *tag, int j0, int j1, double xi, double yi,
-                                               double zi, double rc2, int *hj, double *hr2, int nh)
+__attribute__((target("avx2"))) int scan_avx2(const double *xs, const double *ys, const double *zs, int j0,
+                                               int j1, double xi, double yi, double zi, double rc2, int *hj,
+                                               double *hr2, int nh)
 {
   const __m256d X = _mm256_set1_pd(xi), Y = _mm256_set1_pd(yi), Z = _mm256_set1_pd(zi);
   const __m256d R = _mm256_set1_pd(rc2);
@@ -85,28 +143,143 @@ __attribute__((target("avx2"))) int scan_avx2(const double *xs, const double *ys
     const int m = _mm256_movemask_pd(_mm256_cmp_pd(r2, R, _CMP_LT_OQ));
     const __m256i pd = _mm256_load_si256(reinterpret_cast<const __m256i *>(kLuts.d[m]));
     _mm256_storeu_pd(hr2 + nh, _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(r2), pd)));
-    const __m128i t = tag ? _mm_loadu_si128(reinterpret_cast<const __m128i *>(tag + j)) : J;
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(hj + nh),
-                     _mm_shuffle_epi8(t, _mm_load_si128(reinterpret_cast<const __m128i *>(kLuts.b[m]))));
+    if (hj)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(hj + nh),
+                       _mm_shuffle_epi8(J, _mm_load_si128(reinterpret_cast<const __m128i *>(kLuts.b[m]))));
     nh += __builtin_popcount(static_cast<unsigned>(m));
     J = _mm_add_epi32(J, four);
   }
-  return scan_scalar(xs, ys, zs, tag, j, j1, xi, yi, zi, rc2, hj, hr2, nh);
+  return scan_scalar(xs, ys, zs, j, j1, xi, yi, zi, rc2, hj, hr2, nh);
 }
 
-// The vector scan on CPUs with AVX2, unless GLASSFIX_SCALAR_SCAN is set (the tests compare both paths).
-bool use_avx2_scan()
+// Eight candidates per instruction; the last block is loaded under a mask (no scalar tail).
+__attribute__((target("avx512f,avx512vl"))) int scan_avx512(const double *xs, const double *ys,
+                                                            const double *zs, int j0, int j1, double xi,
+                                                            double yi, double zi, double rc2, int *hj,
+                                                            double *hr2, int nh)
 {
-  static const bool use = __builtin_cpu_supports("avx2") && !std::getenv("GLASSFIX_SCALAR_SCAN");
-  return use;
+  const __m512d X = _mm512_set1_pd(xi), Y = _mm512_set1_pd(yi), Z = _mm512_set1_pd(zi);
+  const __m512d R = _mm512_set1_pd(rc2);
+  __m256i J = _mm256_add_epi32(_mm256_set1_epi32(j0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (int j = j0; j < j1; j += 8) {
+    const __mmask8 in = (j1 - j >= 8) ? static_cast<__mmask8>(0xff) : static_cast<__mmask8>((1u << (j1 - j)) - 1);
+    const __m512d dx = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, xs + j), X);
+    const __m512d dy = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, ys + j), Y);
+    const __m512d dz = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, zs + j), Z);
+    const __m512d r2 = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy)),
+                                     _mm512_mul_pd(dz, dz));
+    const __mmask8 m = _mm512_mask_cmp_pd_mask(in, r2, R, _CMP_LT_OQ);
+    _mm512_storeu_pd(hr2 + nh, _mm512_maskz_compress_pd(m, r2));
+    if (hj) _mm256_storeu_si256(reinterpret_cast<__m256i *>(hj + nh), _mm256_maskz_compress_epi32(m, J));
+    nh += __builtin_popcount(static_cast<unsigned>(m));
+    J = _mm256_add_epi32(J, eight);
+  }
+  return nh;
+}
+
+#define GLASSFIX_AVX2_INLINE __attribute__((target("avx2"), always_inline)) inline
+
+// In place over a list of n hits (padded with zeros to a multiple of four): r2 -> t, and the offsets
+// k node of the hits' intervals into off.
+GLASSFIX_AVX2_INLINE void prepare_avx2(const Centre &c, double *r2, int n)
+{
+  const __m256d vh = _mm256_set1_pd(c.invh);
+  const __m128i km = _mm_set1_epi32(static_cast<int>(c.kmax)), nd = _mm_set1_epi32(static_cast<int>(c.node));
+  for (int q = n; q < ((n + 3) & ~3); q++) r2[q] = 0.0;
+  for (int q = 0; q < n; q += 4) {
+    const __m256d u = _mm256_mul_pd(_mm256_sqrt_pd(_mm256_loadu_pd(r2 + q)), vh);
+    const __m128i k = _mm_min_epi32(_mm256_cvttpd_epi32(u), km);
+    _mm256_storeu_pd(r2 + q, _mm256_sub_pd(u, _mm256_cvtepi32_pd(k)));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(c.off + q), _mm_mullo_epi32(k, nd));
+  }
+}
+
+// The quintics of four hits at t, their coefficients at T + off[l]: per coefficient pair, the 128-bit
+// loads of lanes (0, 2) and (1, 3) side by side, unpacked into one vector per coefficient.
+GLASSFIX_AVX2_INLINE __m256d quintic4(const double *T, const int *off, __m256d t)
+{
+  const double *p0 = T + off[0], *p1 = T + off[1], *p2 = T + off[2], *p3 = T + off[3];
+  __m256d c[6];
+  for (int m = 0; m < 6; m += 2) {
+    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(p0 + m)), _mm_loadu_pd(p2 + m), 1);
+    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(p1 + m)), _mm_loadu_pd(p3 + m), 1);
+    c[m] = _mm256_unpacklo_pd(a, b);
+    c[m + 1] = _mm256_unpackhi_pd(a, b);
+  }
+  __m256d p = c[5];
+  for (int m = 4; m >= 0; m--) p = _mm256_add_pd(c[m], _mm256_mul_pd(t, p));
+  return p;
+}
+
+// All-ones in the first n lanes (n < 4), zeros after.
+GLASSFIX_AVX2_INLINE __m256d keep4(int n)
+{
+  return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)));
+}
+
+// centre_scalar four hits at a time: the eight partial sums are s0 (sums 0-3) and s1 (4-7), so chunk
+// q/4 of a list goes to s0 when even and s1 when odd.
+__attribute__((target("avx2"))) double centre_avx2(const Centre &c)
+{
+  __m256d s[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+  for (long b = 0; b < c.nsp; b++) {
+    const double *T = c.block(c.a, b);
+    double *t = c.pr2 + b * c.cap;
+    const int n = c.np[b];
+    prepare_avx2(c, t, n);
+    int q = 0;
+    for (; q + 8 <= n; q += 8) {    // (two independent chains per iteration)
+      s[0] = _mm256_add_pd(s[0], quintic4(T, c.off + q, _mm256_loadu_pd(t + q)));
+      s[1] = _mm256_add_pd(s[1], quintic4(T, c.off + q + 4, _mm256_loadu_pd(t + q + 4)));
+    }
+    for (int h = 0; q < n; q += 4, h++)
+      s[h] = _mm256_add_pd(s[h], _mm256_and_pd(quintic4(T, c.off + q, _mm256_loadu_pd(t + q)), keep4(n - q)));
+  }
+  alignas(32) double e[4];
+  for (long b = 0; b < c.nsp; b++) {
+    const double *Tab = c.block(c.a, b), *Tba = c.block(b, c.a);
+    double *t = c.ar2 + b * c.cap;
+    const int *aj = c.aj + b * c.cap;
+    const int n = c.na[b];
+    prepare_avx2(c, t, n);
+    for (int q = 0, h = 0; q < n; q += 4, h ^= 1) {
+      const __m256d tq = _mm256_loadu_pd(t + q);
+      const __m256d v = quintic4(Tab, c.off + q, tq);
+      s[h] = _mm256_add_pd(s[h], _mm256_and_pd(v, keep4(n - q)));
+      _mm256_store_pd(e, b == c.a ? v : quintic4(Tba, c.off + q, tq));
+      for (int l = 0, m = std::min(4, n - q); l < m; l++) c.sacc[aj[q + l]] += e[l];
+    }
+  }
+  alignas(32) double v[8];
+  _mm256_store_pd(v, s[0]);
+  _mm256_store_pd(v + 4, s[1]);
+  return reduce8(v);
+}
+
+enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+
+// The widest path this CPU has, unless GLASSFIX_RADIAL_ISA names a narrower one (the tests compare them).
+Isa chosen_isa()
+{
+  static const Isa isa = [] {
+    Isa best = ISA_SCALAR;
+    if (__builtin_cpu_supports("avx2")) best = ISA_AVX2;
+    if (best == ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+      best = ISA_AVX512;
+    const char *want = std::getenv("GLASSFIX_RADIAL_ISA");
+    if (want && std::strcmp(want, "scalar") == 0) return ISA_SCALAR;
+    if (want && std::strcmp(want, "avx2") == 0 && best >= ISA_AVX2) return ISA_AVX2;
+    return best;
+  }();
+  return isa;
 }
 }    // namespace
 #else
-#define GLASSFIX_HAVE_AVX2_SCAN 0
+#define GLASSFIX_X86 0
 #endif
 
 namespace glassfix {
-
 
 bool RadialTable::load(int nsp, int n, double rc, double h, const std::vector<double> &F,
                        const std::vector<double> &dF, const std::vector<double> &d2F)
@@ -141,10 +314,11 @@ bool RadialTable::load(int nsp, int n, double rc, double h, const std::vector<do
   return true;
 }
 
-GLASSFIX_CLONES void RadialTable::sum(int nall, const double *const *x, const int *sp, const char *active, int dim, double *acc)
+void RadialTable::sum(int nall, const double *const *x, const int *sp, const char *active, int dim, double *acc)
 {
   if (nall <= 0 || !loaded()) return;
   const int D = (dim == 2) ? 2 : 3;
+  const long nsp = nsp_;
   double lo[3] = {0.0, 0.0, 0.0}, hi[3] = {0.0, 0.0, 0.0};
   for (int d = 0; d < D; d++) {
     lo[d] = std::numeric_limits<double>::infinity();
@@ -156,22 +330,21 @@ GLASSFIX_CLONES void RadialTable::sum(int nall, const double *const *x, const in
       hi[d] = std::max(hi[d], x[i][d]);
     }
 
-  // Columns of side ~3 rc/4 across y (and z), each cut into x-bins of ~rc/8: for an atom i and a column,
-  // the atoms within rc lie in one x-window of that column. Within a column the active atoms come
-  // first, then the passive ones, each part ordered by x-bin, so a window is one contiguous run of the
-  // sorted active atoms and one of the passive atoms. (Column side measured on KA at rc = 5.4 with the
-  // vector scan: 35.5 ms per call at 3 rc/4, 37.9 at rc/2, 40.9 at 0.4 rc; wider columns test more
-  // candidates but pay less per window.) For sparse atoms the cells grow so that the grid stays
-  // proportional to the atom count.
+  // Columns of side ~3 rc/4 across y (and z), each cut into x-bins of ~rc/8: for a centre and a column,
+  // the atoms within rc lie in one x-window of that column. Within a column come the active atoms, then
+  // the passive ones, each part split by species and ordered by x-bin, so a window is one contiguous run
+  // per part and species. (Column side measured on KA at rc = 5.4: 3 rc/4 beat rc/2 and 0.4 rc; wider
+  // columns test more candidates but pay less per window.) For sparse atoms the cells grow so that the
+  // grid stays proportional to the atom count.
   long nc[3] = {1, 1, 1};
   double side[3] = {0.125 * rc_, 0.75 * rc_, 0.75 * rc_};
   for (;;) {
-    long total = 2;
+    long total = 2 * nsp;
     for (int d = 0; d < D; d++) {
       nc[d] = std::max(1L, static_cast<long>(std::floor((hi[d] - lo[d]) / side[d])));
       total *= nc[d];
     }
-    if (total <= 2L * nall + 64) break;
+    if (total <= 2L * nsp * nall + 64) break;
     for (double &v : side) v *= 1.5;
   }
   double w[3], inv[3];
@@ -182,20 +355,21 @@ GLASSFIX_CLONES void RadialTable::sum(int nall, const double *const *x, const in
     inv[d] = spread ? nc[d] / ext : 0.0;
   }
   const long nx = nc[0], ny = nc[1], nz = nc[2];
-  const long ncell = 2 * nx * ny * nz;
+  const long nrun = 2 * nsp;    // runs per column: (active, species b) at b, (passive, species b) at nsp + b
+  const long ncell = nrun * nx * ny * nz;
   // the same monotone map assigns atoms to bins and windows to bin ranges, so no atom inside a window
-  // can fall outside its bin range
+  // can fall outside its bin range (truncation, not floor: below 0 both clamp to bin 0)
   auto bin = [&](double v, int d) {
-    long q = static_cast<long>(std::floor((v - lo[d]) * inv[d]));
+    const long q = static_cast<long>(std::max((v - lo[d]) * inv[d], -1.0));
     return std::min(std::max(q, 0L), nc[d] - 1);
   };
 
-  // counting sort by cell = ((column, passive), x-bin)
+  // counting sort by cell = ((column, part, species), x-bin)
   cellof_.resize(nall);
   start_.assign(ncell + 1, 0);
   for (int i = 0; i < nall; i++) {
     const long col = (D == 3 ? bin(x[i][2], 2) * ny : 0) + bin(x[i][1], 1);
-    const long c = (2 * col + (active[i] ? 0 : 1)) * nx + bin(x[i][0], 0);
+    const long c = ((col * 2 + (active[i] ? 0 : 1)) * nsp + sp[i]) * nx + bin(x[i][0], 0);
     cellof_[i] = static_cast<int>(c);
     start_[c + 1]++;
   }
@@ -215,100 +389,76 @@ GLASSFIX_CLONES void RadialTable::sum(int nall, const double *const *x, const in
     orig_[s] = i;
   }
   sacc_.assign(nall, 0.0);
-  // (+4: the vector scan stores whole lanes past the last hit)
-  hit_.resize(nall + 4);
-  hitr2_.resize(nall + 4);
-  phit_.resize(nall + 4);
-  phitr2_.resize(nall + 4);
+  // hit lists per part and species (+8: the scans store whole vectors past the count, the evaluation
+  // pads to four), plus the interval offsets of one list
+  const long cap = nall + 8;
+  r2_.resize(2 * nsp * cap);
+  idx_.resize((nsp + 1) * cap);
+  count_.assign(2 * nsp, 0);
 
   const double rc2 = rc_ * rc_;
   // windows and column gaps use a slightly larger radius, so that rounding cannot drop a pair; the
   // final test r2 < rc2 is exact
   const double rw = rc_ * (1.0 + 1e-10), rw2 = rw * rw;
   const double *xs = xs_.data(), *ys = ys_.data(), *zs = zs_.data();
-  const int *ssp = ssp_.data();
-  double *sacc = sacc_.data();
-  int *ahj = hit_.data(), *phs = phit_.data();
-  double *ahr2 = hitr2_.data(), *phr2 = phitr2_.data();
   const int *st = start_.data();
-  const double *tab = tab_.data();
-  const long nsp = nsp_;
-  const long node = 6 * nsp * nsp;    // doubles per interval block
-  const double invh = 1.0 / h_;
-  const long kmax = n_ - 2;
-#if GLASSFIX_HAVE_AVX2_SCAN
-  const bool avx2 = use_avx2_scan();
+  int *np = count_.data(), *na = count_.data() + nsp;
+  // (node: doubles per interval block)
+  Centre cen{tab_.data(), nsp, 6 * nsp * nsp, n_ - 2L, 1.0 / h_, 0, cap, r2_.data(), r2_.data() + nsp * cap,
+             idx_.data(), idx_.data() + nsp * cap, np, na, sacc_.data()};
+  using ScanFn = int (*)(const double *, const double *, const double *, int, int, double, double, double, double,
+                         int *, double *, int);
+  ScanFn scan = scan_scalar;
+  double (*centre)(const Centre &) = centre_scalar;
+#if GLASSFIX_X86
+  const Isa isa = chosen_isa();
+  if (isa >= ISA_AVX2) {
+    scan = (isa == ISA_AVX512) ? scan_avx512 : scan_avx2;
+    centre = centre_avx2;
+  }
 #endif
 
-  // Every pair with an active atom once: an active i takes the passive atoms of its whole window and
-  // the active atoms of the forward half (later columns, or later in its own column); the active
-  // partner gets its share by a scattered add.
   for (long cz = 0; cz < nz; cz++)
     for (long cy = 0; cy < ny; cy++) {
       const long ci = cz * ny + cy;
-      const int s0 = st[2 * ci * nx], s1 = st[(2 * ci + 1) * nx];    // the column's active atoms
-      for (int s = s0; s < s1; s++) {
-        const double xi = xs[s], yi = ys[s], zi = zs[s];
-        const long y0 = bin(yi - rw, 1), y1 = bin(yi + rw, 1);
-        const long z0 = (D == 3) ? bin(zi - rw, 2) : 0, z1 = (D == 3) ? bin(zi + rw, 2) : 0;
-        // distances first, hits compacted without a branch per candidate (scan_scalar / scan_avx2)
-        int na = 0, np = 0;
-        auto scan = [&](int j0, int j1, int *hj, double *hr2, int &nh, bool want_index) {
-          const int *tag = want_index ? nullptr : ssp;
-#if GLASSFIX_HAVE_AVX2_SCAN
-          if (avx2) {
-            nh = scan_avx2(xs, ys, zs, tag, j0, j1, xi, yi, zi, rc2, hj, hr2, nh);
-            return;
+      for (long a = 0; a < nsp; a++) {
+        const int s0 = st[(ci * nrun + a) * nx], s1 = st[(ci * nrun + a + 1) * nx];    // active, species a
+        cen.a = a;
+        for (int s = s0; s < s1; s++) {
+          const double xi = xs[s], yi = ys[s], zi = zs[s];
+          const long y0 = bin(yi - rw, 1), y1 = bin(yi + rw, 1);
+          const long z0 = (D == 3) ? bin(zi - rw, 2) : 0, z1 = (D == 3) ? bin(zi + rw, 2) : 0;
+          std::fill(count_.begin(), count_.end(), 0);
+          for (long qz = z0; qz <= z1; qz++) {
+            const double zl = lo[2] + qz * w[2];
+            const double gz = (D == 3) ? std::max(0.0, std::max(zl - zi, zi - (zl + w[2]))) : 0.0;
+            for (long qy = y0; qy <= y1; qy++) {
+              const double yl = lo[1] + qy * w[1];
+              const double gy = std::max(0.0, std::max(yl - yi, yi - (yl + w[1])));
+              const double g2 = gy * gy + gz * gz;
+              if (!(g2 < rw2)) continue;
+              const double hx = std::sqrt(rw2 - g2);
+              const long cq = qz * ny + qy;
+              const long b0 = bin(xi - hx, 0), b1 = bin(xi + hx, 0) + 1;
+              for (long b = 0; b < nsp; b++) {
+                const int *run = st + (cq * nrun + nsp + b) * nx;
+                np[b] = scan(xs, ys, zs, run[b0], run[b1], xi, yi, zi, rc2, nullptr, cen.pr2 + b * cap, np[b]);
+              }
+              if (cq < ci) continue;
+              // active partners in the forward half: later columns; in its own column the later species
+              // runs and the later atoms of its own run
+              for (long b = (cq == ci) ? a : 0; b < nsp; b++) {
+                const int *run = st + (cq * nrun + b) * nx;
+                const int j0 = (cq == ci && b == a) ? std::max(s + 1, run[b0]) : run[b0];
+                na[b] = scan(xs, ys, zs, j0, run[b1], xi, yi, zi, rc2, cen.aj + b * cap, cen.ar2 + b * cap, na[b]);
+              }
+            }
           }
-#endif
-          nh = scan_scalar(xs, ys, zs, tag, j0, j1, xi, yi, zi, rc2, hj, hr2, nh);
-        };
-        for (long qz = z0; qz <= z1; qz++) {
-          const double zl = lo[2] + qz * w[2];
-          const double gz = (D == 3) ? std::max(0.0, std::max(zl - zi, zi - (zl + w[2]))) : 0.0;
-          for (long qy = y0; qy <= y1; qy++) {
-            const double yl = lo[1] + qy * w[1];
-            const double gy = std::max(0.0, std::max(yl - yi, yi - (yl + w[1])));
-            const double g2 = gy * gy + gz * gz;
-            if (!(g2 < rw2)) continue;
-            const double hx = std::sqrt(rw2 - g2);
-            const long cq = qz * ny + qy;
-            const long b0 = bin(xi - hx, 0), b1 = bin(xi + hx, 0) + 1;
-            const long pc = (2 * cq + 1) * nx;
-            scan(st[pc + b0], st[pc + b1], phs, phr2, np, false);
-            if (cq < ci) continue;
-            const long ac = 2 * cq * nx;
-            scan(cq == ci ? std::max(s + 1, st[ac + b0]) : st[ac + b0], st[ac + b1], ahj, ahr2, na, true);
-          }
+          sacc_[s] += centre(cen);
         }
-        // u = r/h for every hit first, in loops the compiler vectorises (square roots)
-        for (int q = 0; q < np; q++) phr2[q] = std::sqrt(phr2[q]) * invh;
-        for (int q = 0; q < na; q++) ahr2[q] = std::sqrt(ahr2[q]) * invh;
-        const long ti = ssp[s];
-        const double *T = tab + ti * nsp * 6;    // F_{ti .} on interval 0
-        double ai = 0.0;
-        for (int q = 0; q < np; q++) {
-          const double u = phr2[q];
-          const long k = std::min(static_cast<long>(u), kmax);
-          const double t = u - static_cast<double>(k);
-          const double *c = T + k * node + phs[q] * 6;
-          ai += c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * c[5]))));
-        }
-        for (int q = 0; q < na; q++) {
-          const int j = ahj[q];
-          const long tj = ssp[j];
-          const double u = ahr2[q];
-          const long k = std::min(static_cast<long>(u), kmax);
-          const double t = u - static_cast<double>(k);
-          const double *c = tab + k * node + (ti * nsp + tj) * 6;    // F_{ti tj} on interval k
-          const double *e = tab + k * node + (tj * nsp + ti) * 6;    // F_{tj ti} on interval k
-          ai += c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * c[5]))));
-          sacc[j] += e[0] + t * (e[1] + t * (e[2] + t * (e[3] + t * (e[4] + t * e[5]))));
-        }
-        sacc[s] += ai;
       }
     }
-  for (int s = 0; s < nall; s++) acc[orig_[s]] = sacc[s];
+  for (int s = 0; s < nall; s++) acc[orig_[s]] = sacc_[s];
 }
 
 }    // namespace glassfix

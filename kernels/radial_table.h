@@ -2,11 +2,14 @@
 // native (C++) evaluation of linear models on radial structure functions (fix glass/predict).
 //
 // The sum runs over its own cell grid instead of a LAMMPS neighbour list: the atoms are counting-sorted
-// into cells of side >= rc/2, with the atoms whose sums are wanted ("active") first in every cell, and
-// each cell is paired with itself and the forward half of its stencil. Every pair is visited once and
-// feeds both of its atoms; pairs between two passive atoms (ghosts, atoms outside the group) are
-// skipped. No neighbour list is materialised, no reverse communication is needed (a pair with a ghost
-// is also computed by the ghost's owner, for its own atom) and the result does not depend on newton.
+// into columns (side ~3 rc/4 across y and z) cut into x-bins, with the atoms whose sums are wanted
+// ("active") first in every column and each part split by species, so that the atoms of one species
+// within rc of a centre lie in one contiguous run per column. Every pair with an active atom is visited
+// once: an active centre takes the passive atoms of its whole neighbourhood and the active atoms of the
+// forward half, and an active partner gets its share by a scattered add. Pairs between two passive atoms
+// (ghosts, atoms outside the group) are skipped. No neighbour list is materialised, no reverse
+// communication is needed (a pair with a ghost is also computed by the ghost's owner, for its own atom)
+// and the result does not depend on newton.
 #ifndef GLASSFIX_RADIAL_TABLE_H
 #define GLASSFIX_RADIAL_TABLE_H
 
@@ -32,13 +35,11 @@ class RadialTable {
  private:
   int nsp_ = 0, n_ = 0;
   double rc_ = 0.0, h_ = 0.0;
-  // per interval k, per (a, b): the six power-form coefficients of F_ab, so one pair reads both
-  // directions from one interval block
+  // per interval k, per (a, b): the six power-form coefficients of F_ab
   std::vector<double> tab_;
   // scratch, kept between calls
-  std::vector<double> xs_, ys_, zs_, sacc_, phitr2_;
-  std::vector<int> ssp_, orig_, start_, fill_, cellof_, hit_, phit_;
-  std::vector<double> hitr2_;
+  std::vector<double> xs_, ys_, zs_, sacc_, r2_;
+  std::vector<int> ssp_, orig_, start_, fill_, cellof_, idx_, count_;
 };
 
 }    // namespace glassfix

@@ -236,12 +236,14 @@ def _native_case(case: str, tmp_path):
 def test_native_path_edge_cases(tmp_path, plugin_so, case):
     """The C++ pair sum on a group of atoms, with a cosine cutoff and a head for one species only, in 2D
     and for a sparse box equals the offline model (values outside the group are 0, headless species NaN);
-    the AVX2 candidate scan gives the scalar scan's bits (GLASSFIX_SCALAR_SCAN=1 forces the scalar one)."""
+    every instruction-set path of the kernel gives the same bits (GLASSFIX_RADIAL_ISA=avx2 / scalar force the
+    narrower ones; on a CPU without AVX2 or AVX-512 the forced runs repeat the scalar path)."""
     frame, model_path, group = _native_case(case, tmp_path)
     write_data(frame, tmp_path / "in.data", masses=[1.0, 1.0])
     results = []
-    for nprocs, env in ((1, None), (3, None), (1, {"GLASSFIX_SCALAR_SCAN": "1"})):
-        wd = tmp_path / f"np{nprocs}{'_scalar' if env else ''}"
+    runs = ((1, None), (3, None), (1, {"GLASSFIX_RADIAL_ISA": "avx2"}), (1, {"GLASSFIX_RADIAL_ISA": "scalar"}))
+    for nprocs, env in runs:
+        wd = tmp_path / f"np{nprocs}{'_' + env['GLASSFIX_RADIAL_ISA'] if env else ''}"
         script = f"""plugin load {plugin_so}
 units lj
 dimension {frame.dim}
@@ -274,4 +276,5 @@ run 0
         assert ok.sum() > 0
         assert np.abs(got[ok] - expected[ok]).max() <= 1e-10 * np.abs(expected[ok]).max(), (case, nprocs)
     np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-10 * np.nanmax(np.abs(results[0])))
-    np.testing.assert_array_equal(results[0], results[2])    # same bits with the scalar scan
+    np.testing.assert_array_equal(results[0], results[2])    # same bits on the AVX2 path
+    np.testing.assert_array_equal(results[0], results[3])    # and on the scalar one

@@ -135,7 +135,7 @@ def _compile_direct(src: Path, out: Path, headers: Path, log: list[str]) -> None
         raise PluginBuildError("neither cmake nor mpicxx found; pip install mpich (provides mpicxx)")
     inc, ld, libpy = _python_embed_flags()
     mpilib = Path(sys.prefix) / "lib"
-    cmd = [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
+    cmd = [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-shared", "-DLAMMPS_SMALLBIG",
            f'-DGLASSFIX_PYTHON="{env_python()}"', f'-DGLASSFIX_LIBPYTHON="{libpy}"',
            f"-I{headers}", f"-I{src / 'kernels'}", *inc,
            *(str(src / c) for c in _CPP), "-o", str(out), *ld, f"-Wl,-rpath,{mpilib}"]

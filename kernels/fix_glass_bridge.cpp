@@ -237,7 +237,7 @@ void FixGlassBridge::init()
       auto req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
       req->set_cutoff(receptive_field);
     }
-  } else if (!gather && receptive_field > 0.0) {
+  } else if (!gather && receptive_field > 0.0 && needs_ghost_shell()) {
     // Every atom within the receptive field of an owned atom must be present as a ghost, also after
     // atoms have moved up to the neighbour skin since the last reneighbouring. Checked here, before
     // Neighbor::init() would stop with a generic message. The ghost cutoff LAMMPS will use is the

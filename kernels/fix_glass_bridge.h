@@ -97,6 +97,8 @@ class FixGlassBridge : public Fix {
   // a style that evaluates its centres without Python (and without LAMMPS' neighbour list) returns true
   virtual bool evaluate_natively(double *, std::vector<int> &) { return false; }
   virtual bool uses_neighbor_list() const { return true; }
+  // false for a style that gathers the atoms around its sub-domain itself (no ghost-shell check in init())
+  virtual bool needs_ghost_shell() const { return true; }
   // extra entries of the view passed to Python on rank 0 (gather modes)
   virtual bool add_root_items(PyObject *) { return true; }
   void evaluate_local(double *out, std::vector<int> &centers);

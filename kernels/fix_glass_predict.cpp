@@ -3,7 +3,10 @@
 #include "pyembed.h"
 
 #include "atom.h"
+#include "comm.h"
 #include "domain.h"
+#include "error.h"
+#include "neighbor.h"
 
 #include <cstring>
 #include <limits>
@@ -13,7 +16,7 @@ using glassfix::GilGuard;
 using glassfix::PyRef;
 
 FixGlassPredict::FixGlassPredict(LAMMPS *lmp, int narg, char **arg) :
-    FixGlassBridge(lmp, narg, arg, "predict"), native(0), bins_atoms(0)
+    FixGlassBridge(lmp, narg, arg, "predict"), native(0), bins_atoms(0), own_halo(0)
 {
   create_handler(narg, arg, RANK_IF_PARTIAL);
   std::string msg;
@@ -34,7 +37,23 @@ FixGlassPredict::FixGlassPredict(LAMMPS *lmp, int narg, char **arg) :
     if (PyErr_Occurred()) msg = py_error_message();
   }
   fail_if_any(!msg.empty(), msg, RANK_IF_PARTIAL);
+  // (before setup_outputs(), which makes ghost auto force re-neighbouring)
+  if (native && ghost_auto && !gather && glassfix::PositionHalo::supported(lmp)) {
+    own_halo = 1;
+    ghost_auto = 0;
+  }
   setup_outputs();
+}
+
+void FixGlassPredict::init()
+{
+  if (own_halo && !glassfix::PositionHalo::supported(lmp))
+    error->all(FLERR,
+               "Fix {} {}: 'ghost auto' on the native path exchanges positions through brick communication, "
+               "but comm_style is tiled; use comm_style brick, or 'ghost static' with 'comm_modify cutoff "
+               "{:.6g}' (or larger)",
+               id, style, receptive_field + neighbor->skin);
+  FixGlassBridge::init();
 }
 
 namespace {
@@ -97,18 +116,22 @@ bool FixGlassPredict::read_native(PyObject *spec)
 
 // S_i = b'_t(i) + sum_j F_{t(i) t(j)}(r_ij), F by quintic Hermite interpolation of exact values and
 // derivatives (tables from glassfix.engines.lammps.bridge.native_spec), summed over the owned + ghost
-// atoms by RadialTable's own cell grid (the ghost shell covers the cutoff: checked in init()).
+// atoms by RadialTable's own cell grid (LAMMPS' ghost shell covers the cutoff, checked in init(), or the
+// fix's own halo reaches the cutoff + skin, like the shell LAMMPS would need).
 bool FixGlassPredict::evaluate_natively(double *out, std::vector<int> &centers)
 {
   if (!native) return false;
-  const int nall = atom->nlocal + atom->nghost;
-  int *type = atom->type;
+  // owned atoms first in both cases, then LAMMPS' ghosts or the fix's own halo
+  if (own_halo) halo.build(lmp, receptive_field + neighbor->skin);
+  const int nall = own_halo ? halo.n() : atom->nlocal + atom->nghost;
+  const int *type = own_halo ? halo.type() : atom->type;
+  const double *x = own_halo ? halo.x() : (nall ? atom->x[0] : nullptr);
   nat_sp.resize(nall);
   nat_active.assign(nall, 0);
   nat_acc.resize(nall);
   for (int i = 0; i < nall; i++) nat_sp[i] = nat_tmap[type[i] - 1];
   for (int i : centers) nat_active[i] = 1;
-  nat_table.sum(nall, atom->x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
+  nat_table.sum(nall, x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
   for (size_t c = 0; c < centers.size(); c++) {
     const int i = centers[c];
     const int ti = nat_sp[i];

@@ -314,7 +314,7 @@ bool RadialTable::load(int nsp, int n, double rc, double h, const std::vector<do
   return true;
 }
 
-void RadialTable::sum(int nall, const double *const *x, const int *sp, const char *active, int dim, double *acc)
+void RadialTable::sum(int nall, const double *x, const int *sp, const char *active, int dim, double *acc)
 {
   if (nall <= 0 || !loaded()) return;
   const int D = (dim == 2) ? 2 : 3;
@@ -326,8 +326,8 @@ void RadialTable::sum(int nall, const double *const *x, const int *sp, const cha
   }
   for (int i = 0; i < nall; i++)
     for (int d = 0; d < D; d++) {
-      lo[d] = std::min(lo[d], x[i][d]);
-      hi[d] = std::max(hi[d], x[i][d]);
+      lo[d] = std::min(lo[d], x[3 * i + d]);
+      hi[d] = std::max(hi[d], x[3 * i + d]);
     }
 
   // Columns of side ~3 rc/4 across y (and z), each cut into x-bins of ~rc/8: for a centre and a column,
@@ -368,8 +368,8 @@ void RadialTable::sum(int nall, const double *const *x, const int *sp, const cha
   cellof_.resize(nall);
   start_.assign(ncell + 1, 0);
   for (int i = 0; i < nall; i++) {
-    const long col = (D == 3 ? bin(x[i][2], 2) * ny : 0) + bin(x[i][1], 1);
-    const long c = ((col * 2 + (active[i] ? 0 : 1)) * nsp + sp[i]) * nx + bin(x[i][0], 0);
+    const long col = (D == 3 ? bin(x[3 * i + 2], 2) * ny : 0) + bin(x[3 * i + 1], 1);
+    const long c = ((col * 2 + (active[i] ? 0 : 1)) * nsp + sp[i]) * nx + bin(x[3 * i + 0], 0);
     cellof_[i] = static_cast<int>(c);
     start_[c + 1]++;
   }
@@ -382,9 +382,9 @@ void RadialTable::sum(int nall, const double *const *x, const int *sp, const cha
   orig_.resize(nall);
   for (int i = 0; i < nall; i++) {
     const int s = fill_[cellof_[i]]++;
-    xs_[s] = x[i][0];
-    ys_[s] = x[i][1];
-    zs_[s] = (D == 3) ? x[i][2] : 0.0;
+    xs_[s] = x[3 * i + 0];
+    ys_[s] = x[3 * i + 1];
+    zs_[s] = (D == 3) ? x[3 * i + 2] : 0.0;
     ssp_[s] = sp[i];
     orig_[s] = i;
   }

@@ -28,9 +28,9 @@ class RadialTable {
   bool loaded() const { return nsp_ > 0; }
 
   // acc[i] = sum over atoms j != i within rc of F_{sp[i] sp[j]}(r_ij), valid for every i with
-  // active[i] != 0 (other entries are unspecified). x: nall positions (x[i][0..2], z ignored if dim == 2);
-  // sp: species index 0..nsp-1 per atom.
-  void sum(int nall, const double *const *x, const int *sp, const char *active, int dim, double *acc);
+  // active[i] != 0 (other entries are unspecified). x: nall positions, three per atom (x[3 i + d], z
+  // ignored if dim == 2); sp: species index 0..nsp-1 per atom.
+  void sum(int nall, const double *x, const int *sp, const char *active, int dim, double *acc);
 
  private:
   int nsp_ = 0, n_ = 0;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -26,7 +27,10 @@ def frames_dir(tmp_path_factory):
 
 
 def predict_script(plugin, data, model, mode="local", every=1) -> str:
-    extra = {"local": "", "gather": " mode gather", "python": " native no"}[mode]
+    """mode local / gather / python (native no) with comm_modify cutoff 6; 'auto': native, ghost auto and
+    LAMMPS' own shell (the fix exchanges the positions it needs itself)."""
+    extra = {"local": "", "gather": " mode gather", "python": " native no", "auto": " ghost auto"}[mode]
+    comm = "" if mode == "auto" else "comm_modify cutoff 6.0"
     return f"""plugin load {plugin}
 units lj
 atom_style atomic
@@ -34,7 +38,7 @@ boundary p p p
 read_data {data}
 {KA_PAIR}
 neighbor 0.3 bin
-comm_modify cutoff 6.0
+{comm}
 fix p all glass/predict {every} model {model}{extra}
 compute m all reduce ave f_p
 thermo_style custom step pe f_p c_m
@@ -42,6 +46,11 @@ dump d all custom 1 out.dump id type x y z f_p
 dump_modify d format float %20.16g sort id
 run 0
 """
+
+
+def _nghost(stdout: str) -> float:
+    """Average ghost atoms per rank of the last run in LAMMPS output."""
+    return float(re.findall(r"^Nghost:\s+([0-9.eE+-]+) ave", stdout, flags=re.M)[-1])
 
 
 def run_and_read(tmp, plugin, data, model, nprocs, mode="local"):
@@ -59,19 +68,26 @@ def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin
     data = frames_dir / f"{geometry}.data"
     results = {}
     for nprocs in (1, 2, 3):
-        fr, vals, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, nprocs)
-        results[nprocs] = (fr.ids, vals)
+        fr, vals, out = run_and_read(tmp_path, plugin_so, data, softness_model_file, nprocs)
+        results[nprocs] = (fr.ids, vals, out)
     fr_g, vals_g, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 2, mode="gather")
     # the generic path (descriptor + model in Python on the same ghost atoms) instead of the C++ one
     fr_p, vals_p, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 3, mode="python")
-    ids1, v1 = results[1]
+    # ghost auto: the native sum over the fix's own halo (brick exchange, lamda coordinates if triclinic)
+    autos = {n: run_and_read(tmp_path, plugin_so, data, softness_model_file, n, mode="auto") for n in (1, 2, 3, 4)}
+    ids1, v1, _ = results[1]
     assert ids1.size == 4096 and np.isfinite(v1).all()
     scale = np.abs(v1).max()
     assert scale > 0
     for nprocs in (2, 3):
-        ids, v = results[nprocs]
+        ids, v, _ = results[nprocs]
         np.testing.assert_array_equal(ids, ids1)
         assert np.abs(v - v1).max() <= 1e-10 * scale, nprocs
+    for nprocs, (fr_a, vals_a, out_a) in autos.items():
+        np.testing.assert_array_equal(fr_a.ids, ids1)
+        assert np.abs(vals_a - v1).max() <= 1e-10 * scale, nprocs
+        if nprocs in results:    # LAMMPS keeps its own (pair) ghost shell: far fewer ghosts than with cutoff 6
+            assert _nghost(out_a) < 0.7 * _nghost(results[nprocs][2]), nprocs
     np.testing.assert_array_equal(fr_g.ids, ids1)
     assert np.abs(vals_g - v1).max() <= 1e-10 * scale
     np.testing.assert_array_equal(fr_p.ids, ids1)

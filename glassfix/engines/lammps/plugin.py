@@ -27,8 +27,8 @@ _SOURCES = ("kernels/glassfix_plugin.cpp", "kernels/fix_glass_bridge.cpp", "kern
             "kernels/fix_glass_pycall.h", "kernels/fix_glass_record.cpp", "kernels/fix_glass_record.h",
             "kernels/pyembed.cpp", "kernels/pyembed.h", "kernels/fix_glass_label.cpp",
             "kernels/fix_glass_label.h", "kernels/neigh_request_compat.h", "kernels/radial_table.cpp",
-            "kernels/radial_table.h", "kernels/collective.h", "kernels/bridge_views.h", "kernels/positions_check.h",
-            "CMakeLists.txt")
+            "kernels/radial_table.h", "kernels/position_halo.cpp", "kernels/position_halo.h", "kernels/collective.h",
+            "kernels/bridge_views.h", "kernels/positions_check.h", "CMakeLists.txt")
 _CPP = tuple(s for s in _SOURCES if s.endswith(".cpp"))
 
 

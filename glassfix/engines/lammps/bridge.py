@@ -81,10 +81,22 @@ def _quiet_thread_pool(numba: Any) -> None:
 
 
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
-    """Under MPI every rank already owns a core: keep numba (and torch, for models that run a torch
-    network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise."""
+    """Under MPI every rank already owns a core: keep numba, BLAS (and torch, for models that run a torch
+    network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise.
+
+    BLAS matters although no BLAS call runs during the time steps: OpenBLAS' workers spin (sched_yield)
+    for a while after each threaded call, so the matrix products that build a model's tables at setup
+    left one spinning thread per rank competing with the ranks' first MD steps (seen in a profile of the
+    overhead benchmark: ≈ 0.1 s of CPU on 2 ranks). Called before the model is loaded and again after."""
     want = os.environ.get("GLASSFIX_NUM_THREADS")
     mpi = int(info.get("nprocs", 1)) > 1
+    if want or mpi:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=max(1, int(want)) if want else 1, user_api="blas")
+        except (ImportError, ValueError):
+            pass
     try:
         import numba
 
@@ -218,6 +230,7 @@ class PredictHandler:
                                         "device": 1, "state": None}, "glass/predict", PREDICT_USAGE)
         _parse_mode(kw, PREDICT_USAGE)  # validates the value
         self.ghost_auto = _parse_ghost(kw, PREDICT_USAGE)
+        _configure_threads(info)    # before any BLAS call (the native tables); torch once the model is known
         from glassfix.models import load_model
 
         try:

@@ -122,7 +122,7 @@ bool FixGlassPredict::evaluate_natively(double *out, std::vector<int> &centers)
 {
   if (!native) return false;
   // owned atoms first in both cases, then LAMMPS' ghosts or the fix's own halo
-  if (own_halo) halo.build(lmp, receptive_field + neighbor->skin, groupbit);
+  if (own_halo) halo.build(lmp, receptive_field + neighbor->skin);
   const int nall = own_halo ? halo.n() : atom->nlocal + atom->nghost;
   const int *type = own_halo ? halo.type() : atom->type;
   const double *x = own_halo ? halo.x() : (nall ? atom->x[0] : nullptr);
@@ -131,14 +131,7 @@ bool FixGlassPredict::evaluate_natively(double *out, std::vector<int> &centers)
   nat_acc.resize(nall);
   for (int i = 0; i < nall; i++) nat_sp[i] = nat_tmap[type[i] - 1];
   for (int i : centers) nat_active[i] = 1;
-  if (own_halo) {
-    // halo copies of atoms their owner evaluates: each such pair once, the copy's share sent back
-    const char *in_group = halo.in_group();
-    for (int i = atom->nlocal; i < nall; i++)
-      if (in_group[i]) nat_active[i] = 2;
-  }
   nat_table.sum(nall, x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
-  if (own_halo) halo.reverse_sum(lmp, nat_acc.data());
   for (size_t c = 0; c < centers.size(); c++) {
     const int i = centers[c];
     const int ti = nat_sp[i];

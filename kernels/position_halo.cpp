@@ -15,8 +15,8 @@ using namespace LAMMPS_NS;
 namespace glassfix {
 
 namespace {
-constexpr int kWidth = 4;    // doubles per atom in the exchange: working coordinates (3), 2 type + in-group
-constexpr int kTagCount = 7411, kTagData = 7412, kTagReverse = 7413;
+constexpr int kWidth = 4;    // doubles per atom in the exchange: working coordinates (3) and type
+constexpr int kTagCount = 7411, kTagData = 7412;
 }    // namespace
 
 bool PositionHalo::supported(LAMMPS *lmp)
@@ -24,7 +24,7 @@ bool PositionHalo::supported(LAMMPS *lmp)
   return lmp->comm->style == Comm::BRICK && lmp->comm->layout != Comm::LAYOUT_TILED;
 }
 
-void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
+void PositionHalo::build(LAMMPS *lmp, double cut)
 {
   Atom *atom = lmp->atom;
   Domain *domain = lmp->domain;
@@ -56,11 +56,10 @@ void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
     double *p = &pos_[static_cast<size_t>(kWidth) * i];
     if (tri) domain->x2lamda(atom->x[i], p);
     else std::copy(atom->x[i], atom->x[i] + 3, p);
-    p[3] = 2.0 * atom->type[i] + ((atom->mask[i] & groupbit) ? 1.0 : 0.0);
+    p[3] = atom->type[i];
   }
 
   int n = nlocal;
-  swaps_.clear();
   for (int d = 0; d < dims; d++) {
     // hops: enough for the thinnest sub-domain along d to pass atoms one reach deep
     double width = hi[d] - lo[d], thinnest = width;
@@ -77,8 +76,6 @@ void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
       int c0 = 0, c1 = first_end;
       for (int hop = 0; hop < hops; hop++) {
         sendbuf_.clear();
-        swaps_.push_back(Swap{to, from, 0, 0, {}});
-        Swap &sw = swaps_.back();
         if (!at_edge || periodic) {
           for (int i = c0; i < c1; i++) {
             const double *p = &pos_[static_cast<size_t>(kWidth) * i];
@@ -88,7 +85,6 @@ void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
             const size_t k = sendbuf_.size();
             sendbuf_.insert(sendbuf_.end(), p, p + kWidth);
             sendbuf_[k + d] += shift;
-            sw.sent.push_back(i);
           }
         }
         int nsend = static_cast<int>(sendbuf_.size() / kWidth), nrecv = 0;
@@ -98,8 +94,6 @@ void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
         MPI_Sendrecv(sendbuf_.data(), kWidth * nsend, MPI_DOUBLE, to, kTagData, recvbuf_.data(), kWidth * nrecv,
                      MPI_DOUBLE, from, kTagData, world, MPI_STATUS_IGNORE);
         pos_.insert(pos_.end(), recvbuf_.begin(), recvbuf_.end());
-        sw.recv0 = n;
-        sw.nrecv = nrecv;
         // the next hop forwards what just arrived
         c0 = n;
         n += nrecv;
@@ -108,29 +102,16 @@ void PositionHalo::build(LAMMPS *lmp, double cut, int groupbit)
     }
   }
 
+  nhalo_ = n - nlocal;
   x_.resize(3 * static_cast<size_t>(n));
   type_.resize(n);
-  group_.resize(n);
   for (int i = 0; i < n; i++) {
     const double *p = &pos_[static_cast<size_t>(kWidth) * i];
     double *q = &x_[3 * static_cast<size_t>(i)];
     if (i < nlocal) std::copy(atom->x[i], atom->x[i] + 3, q);    // owned atoms exactly as LAMMPS has them
     else if (tri) domain->lamda2x(const_cast<double *>(p), q);
     else std::copy(p, p + 3, q);
-    const int code = static_cast<int>(p[3]);
-    type_[i] = code / 2;
-    group_[i] = static_cast<char>(code % 2);
-  }
-}
-
-void PositionHalo::reverse_sum(LAMMPS *lmp, double *v)
-{
-  for (auto sw = swaps_.rbegin(); sw != swaps_.rend(); ++sw) {
-    const int nsent = static_cast<int>(sw->sent.size());
-    recvbuf_.resize(nsent);
-    MPI_Sendrecv(v + sw->recv0, sw->nrecv, MPI_DOUBLE, sw->from, kTagReverse, recvbuf_.data(), nsent, MPI_DOUBLE,
-                 sw->to, kTagReverse, lmp->world, MPI_STATUS_IGNORE);
-    for (int k = 0; k < nsent; k++) v[sw->sent[k]] += recvbuf_[k];
+    type_[i] = static_cast<int>(p[3]);
   }
 }
 

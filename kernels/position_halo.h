@@ -29,33 +29,22 @@ class PositionHalo {
   // whether the current communication layout can be served (comm_style brick)
   static bool supported(LAMMPS_NS::LAMMPS *lmp);
 
-  // Collective: every rank calls it. Afterwards x() holds n() positions (3 per atom, z unused in 2D):
+  // Collective: every rank calls it. Afterwards x() holds n() positions (3 per atom, z = 0 in 2D unused):
   // the nlocal owned atoms in LAMMPS order (atom->x exactly), then every atom within `cut` (length units)
   // of this rank's sub-domain that is not one of them, including periodic images of owned atoms;
-  // type() holds their LAMMPS types and in_group() whether they are in the group of `groupbit` on
-  // their owner.
-  void build(LAMMPS_NS::LAMMPS *lmp, double cut, int groupbit);
-
-  // Collective, after build(): adds the values v[i] of every halo atom i to the same entry of the rank
-  // that sent it, hop by hop in reverse, so that each owned atom ends with the sum over all its copies
-  // (periodic images on this rank included). v has n() entries; halo entries are left changed.
-  void reverse_sum(LAMMPS_NS::LAMMPS *lmp, double *v);
+  // type() holds their LAMMPS types.
+  void build(LAMMPS_NS::LAMMPS *lmp, double cut);
 
   int n() const { return static_cast<int>(type_.size()); }
   const double *x() const { return x_.data(); }
   const int *type() const { return type_.data(); }
-  const char *in_group() const { return group_.data(); }
+  // atoms received from other ranks or as periodic images in the last build (n() - nlocal)
+  int nhalo() const { return nhalo_; }
 
  private:
-  // one message of the staged exchange: the local indices sent to `to`, the range received from `from`
-  struct Swap {
-    int to, from, recv0, nrecv;
-    std::vector<int> sent;
-  };
-  std::vector<Swap> swaps_;
   std::vector<double> x_, pos_, sendbuf_, recvbuf_;
   std::vector<int> type_;
-  std::vector<char> group_;
+  int nhalo_ = 0;
 };
 
 }    // namespace glassfix

@@ -54,24 +54,6 @@ int scan_scalar(const double *xs, const double *ys, const double *zs, int j0, in
   return nh;
 }
 
-// The candidates j0..j1-1 of the x-bin that holds the centre, among partners whose share is wanted and
-// that the centre's rank computes only on "its half": hits only for partners above the centre, by x, then
-// y, then z. Both ranks that hold such a pair see displacements of opposite sign (bit for bit within one
-// periodic image), so exactly one of them computes it. Later bins are wholly above the centre.
-int scan_above(const double *xs, const double *ys, const double *zs, int j0, int j1, double xi, double yi,
-               double zi, double rc2, int *hj, double *hr2, int nh)
-{
-  for (int j = j0; j < j1; j++) {
-    const double dx = xs[j] - xi, dy = ys[j] - yi, dz = zs[j] - zi;
-    const double r2 = dx * dx + dy * dy + dz * dz;
-    const bool above = dx > 0.0 || (dx == 0.0 && (dy > 0.0 || (dy == 0.0 && dz > 0.0)));
-    hr2[nh] = r2;
-    hj[nh] = j;
-    nh += (r2 < rc2 && above) ? 1 : 0;
-  }
-  return nh;
-}
-
 // The hit lists of one centre of species a: passive partners of species b (r2 at pr2 + b cap, np[b] of
 // them), then active ones (r2 at ar2 + b cap, sorted index at aj + b cap, na[b]); off: scratch.
 struct Centre {
@@ -349,20 +331,20 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
     }
 
   // Columns of side ~3 rc/4 across y (and z), each cut into x-bins of ~rc/8: for a centre and a column,
-  // the atoms within rc lie in one x-window of that column. Within a column come the active atoms, the
-  // passive ones, then the half partners, each part split by species and ordered by x-bin, so a window
-  // is one contiguous run per part and species. (Column side measured on KA at rc = 5.4: 3 rc/4 beat rc/2 and 0.4 rc; wider
+  // the atoms within rc lie in one x-window of that column. Within a column come the active atoms, then
+  // the passive ones, each part split by species and ordered by x-bin, so a window is one contiguous run
+  // per part and species. (Column side measured on KA at rc = 5.4: 3 rc/4 beat rc/2 and 0.4 rc; wider
   // columns test more candidates but pay less per window.) For sparse atoms the cells grow so that the
   // grid stays proportional to the atom count.
   long nc[3] = {1, 1, 1};
   double side[3] = {0.125 * rc_, 0.75 * rc_, 0.75 * rc_};
   for (;;) {
-    long total = 3 * nsp;
+    long total = 2 * nsp;
     for (int d = 0; d < D; d++) {
       nc[d] = std::max(1L, static_cast<long>(std::floor((hi[d] - lo[d]) / side[d])));
       total *= nc[d];
     }
-    if (total <= 3L * nsp * nall + 64) break;
+    if (total <= 2L * nsp * nall + 64) break;
     for (double &v : side) v *= 1.5;
   }
   double w[3], inv[3];
@@ -373,8 +355,7 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
     inv[d] = spread ? nc[d] / ext : 0.0;
   }
   const long nx = nc[0], ny = nc[1], nz = nc[2];
-  // runs per column: (active, species b) at b, (passive, b) at nsp + b, (half partner, b) at 2 nsp + b
-  const long nrun = 3 * nsp;
+  const long nrun = 2 * nsp;    // runs per column: (active, species b) at b, (passive, species b) at nsp + b
   const long ncell = nrun * nx * ny * nz;
   // the same monotone map assigns atoms to bins and windows to bin ranges, so no atom inside a window
   // can fall outside its bin range (truncation, not floor: below 0 both clamp to bin 0)
@@ -388,8 +369,7 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
   start_.assign(ncell + 1, 0);
   for (int i = 0; i < nall; i++) {
     const long col = (D == 3 ? bin(x[3 * i + 2], 2) * ny : 0) + bin(x[3 * i + 1], 1);
-    const long part = active[i] == 1 ? 0 : active[i] == 2 ? 2 : 1;
-    const long c = ((col * 3 + part) * nsp + sp[i]) * nx + bin(x[3 * i + 0], 0);
+    const long c = ((col * 2 + (active[i] ? 0 : 1)) * nsp + sp[i]) * nx + bin(x[3 * i + 0], 0);
     cellof_[i] = static_cast<int>(c);
     start_[c + 1]++;
   }
@@ -438,9 +418,6 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
   }
 #endif
 
-  bool halves = false;
-  for (int i = 0; i < nall && !halves; i++) halves = active[i] == 2;
-
   for (long cz = 0; cz < nz; cz++)
     for (long cy = 0; cy < ny; cy++) {
       const long ci = cz * ny + cy;
@@ -449,7 +426,6 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
         cen.a = a;
         for (int s = s0; s < s1; s++) {
           const double xi = xs[s], yi = ys[s], zi = zs[s];
-          const long bx = bin(xi, 0);
           const long y0 = bin(yi - rw, 1), y1 = bin(yi + rw, 1);
           const long z0 = (D == 3) ? bin(zi - rw, 2) : 0, z1 = (D == 3) ? bin(zi + rw, 2) : 0;
           std::fill(count_.begin(), count_.end(), 0);
@@ -468,16 +444,6 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
                 const int *run = st + (cq * nrun + nsp + b) * nx;
                 np[b] = scan(xs, ys, zs, run[b0], run[b1], xi, yi, zi, rc2, nullptr, cen.pr2 + b * cap, np[b]);
               }
-              // half partners above the centre, both directions (in the active lists): the centre's bin
-              // by the rule, the later bins whole
-              if (halves)
-                for (long b = 0; b < nsp; b++) {
-                  const int *run = st + (cq * nrun + 2 * nsp + b) * nx;
-                  int *hj = cen.aj + b * cap;
-                  double *hr2 = cen.ar2 + b * cap;
-                  na[b] = scan_above(xs, ys, zs, run[bx], run[bx + 1], xi, yi, zi, rc2, hj, hr2, na[b]);
-                  na[b] = scan(xs, ys, zs, run[bx + 1], run[b1], xi, yi, zi, rc2, hj, hr2, na[b]);
-                }
               if (cq < ci) continue;
               // active partners in the forward half: later columns; in its own column the later species
               // runs and the later atoms of its own run

@@ -7,11 +7,9 @@
 // within rc of a centre lie in one contiguous run per column. Every pair with an active atom is visited
 // once: an active centre takes the passive atoms of its whole neighbourhood and the active atoms of the
 // forward half, and an active partner gets its share by a scattered add. Pairs between two passive atoms
-// (ghosts, atoms outside the group) are skipped. With LAMMPS' ghosts (all passive) no reverse
-// communication is needed: a pair with a ghost is also computed by the ghost's owner, for its own atom.
-// With the fix's own halo (position_halo.h) halo atoms whose owner evaluates them are "half partners":
-// each such pair is computed once, by the copy that sees its partner above, and the partner's share
-// goes back to the owner (PositionHalo::reverse_sum). The result does not depend on newton.
+// (ghosts, atoms outside the group) are skipped. No neighbour list is materialised, no reverse
+// communication is needed (a pair with a ghost is also computed by the ghost's owner, for its own atom)
+// and the result does not depend on newton.
 #ifndef GLASSFIX_RADIAL_TABLE_H
 #define GLASSFIX_RADIAL_TABLE_H
 
@@ -29,12 +27,9 @@ class RadialTable {
             const std::vector<double> &d2F);
   bool loaded() const { return nsp_ > 0; }
 
-  // active[i] = 1 (a centre): acc[i] = sum over atoms j != i within rc of F_{sp[i] sp[j]}(r_ij).
-  // active[i] = 2 (a half partner: a copy of a centre that another rank, or another periodic image,
-  // evaluates): pairs with centres below it (x first, then y, z) are left to that other copy, and acc[i]
-  // is the sum of F_{sp[i] sp[j]} over the centres j above it, to be added to its original (so each pair
-  // is computed once). active[i] = 0: a partner only; acc[i] unspecified. x: nall positions, three per
-  // atom (x[3 i + d], z ignored if dim == 2); sp: species index 0..nsp-1 per atom.
+  // acc[i] = sum over atoms j != i within rc of F_{sp[i] sp[j]}(r_ij), valid for every i with
+  // active[i] != 0 (other entries are unspecified). x: nall positions, three per atom (x[3 i + d], z
+  // ignored if dim == 2); sp: species index 0..nsp-1 per atom.
   void sum(int nall, const double *x, const int *sp, const char *active, int dim, double *acc);
 
  private:

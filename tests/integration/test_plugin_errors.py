@@ -65,7 +65,7 @@ def rewrite_manifest(src, dst, **changes):
     return dst
 
 
-def script(plugin, data, fix_line, ghost="comm_modify cutoff 6.0", ntypes_line="", pre=""):
+def script(plugin, data, fix_line, ghost="comm_modify cutoff 6.0", ntypes_line="", pre="", post=""):
     return f"""plugin load {plugin}
 units lj
 atom_style atomic
@@ -74,6 +74,7 @@ read_data {data} {ntypes_line}
 {ghost}
 {pre}
 {fix_line}
+{post}
 run 10
 """
 
@@ -86,6 +87,10 @@ CASES = {
     "species_mismatch": ("glass/predict 5 model {model}", {"ntypes_line": "extra/atom/types 1"},
                          "has 2 species (A B) but LAMMPS has 3 atom types"),
     "ghost_too_small": ("glass/predict 5 model {model}", {"ghost": ""}, "comm_modify cutoff"),
+    # the native ghost auto exchanges positions by brick communication: tiled after the fix cannot serve it
+    "tiled_after_ghost_auto": ("glass/predict 5 model {model} ghost auto", {"ghost": "", "post": "comm_style tiled"},
+                               "comm_style is tiled; use comm_style brick, or 'ghost static' with 'comm_modify "
+                               "cutoff 5.7'"),
     "n_zero": ("glass/predict 0 model {model}", {}, "N must be a positive integer"),
     "n_negative": ("glass/predict -3 model {model}", {}, "N must be a positive integer"),
     "unknown_keyword": ("glass/predict 5 model {model} colour blue", {}, "unknown keyword 'colour'"),

@@ -29,8 +29,9 @@ def frames_dir(tmp_path_factory):
 def predict_script(plugin, data, model, mode="local", every=1) -> str:
     """mode local / gather / python (native no) with comm_modify cutoff 6; 'auto': native, ghost auto and
     LAMMPS' own shell (the fix exchanges the positions it needs itself)."""
-    extra = {"local": "", "gather": " mode gather", "python": " native no", "auto": " ghost auto"}[mode]
-    comm = "" if mode == "auto" else "comm_modify cutoff 6.0"
+    extra = {"local": "", "gather": " mode gather", "python": " native no", "auto": " ghost auto",
+             "auto_tiled": " ghost auto"}[mode]
+    comm = {"auto": "", "auto_tiled": "comm_style tiled"}.get(mode, "comm_modify cutoff 6.0")
     return f"""plugin load {plugin}
 units lj
 atom_style atomic
@@ -75,6 +76,8 @@ def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin
     fr_p, vals_p, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 3, mode="python")
     # ghost auto: the native sum over the fix's own halo (brick exchange, lamda coordinates if triclinic)
     autos = {n: run_and_read(tmp_path, plugin_so, data, softness_model_file, n, mode="auto") for n in (1, 2, 3, 4)}
+    # under comm_style tiled the fix enlarges LAMMPS' ghost shell instead (same values)
+    fr_t, vals_t, _ = run_and_read(tmp_path, plugin_so, data, softness_model_file, 3, mode="auto_tiled")
     ids1, v1, _ = results[1]
     assert ids1.size == 4096 and np.isfinite(v1).all()
     scale = np.abs(v1).max()
@@ -88,6 +91,8 @@ def test_same_values_for_any_rank_count_and_offline(tmp_path, frames_dir, plugin
         assert np.abs(vals_a - v1).max() <= 1e-10 * scale, nprocs
         if nprocs in results:    # LAMMPS keeps its own (pair) ghost shell: far fewer ghosts than with cutoff 6
             assert _nghost(out_a) < 0.7 * _nghost(results[nprocs][2]), nprocs
+    np.testing.assert_array_equal(fr_t.ids, ids1)
+    assert np.abs(vals_t - v1).max() <= 1e-10 * scale
     np.testing.assert_array_equal(fr_g.ids, ids1)
     assert np.abs(vals_g - v1).max() <= 1e-10 * scale
     np.testing.assert_array_equal(fr_p.ids, ids1)

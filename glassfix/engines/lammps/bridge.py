@@ -81,13 +81,10 @@ def _quiet_thread_pool(numba: Any) -> None:
 
 
 def _configure_threads(info: dict[str, Any], torch: bool = False) -> None:
-    """Under MPI every rank already owns a core: keep numba, BLAS (and torch, for models that run a torch
-    network) to one thread per rank unless GLASSFIX_NUM_THREADS says otherwise.
-
-    BLAS matters although no BLAS call runs during the time steps: OpenBLAS' workers spin (sched_yield)
-    for a while after each threaded call, so the matrix products that build a model's tables at setup
-    left one spinning thread per rank competing with the ranks' first MD steps (seen in a profile of the
-    overhead benchmark: ≈ 0.1 s of CPU on 2 ranks). Called before the model is loaded and again after."""
+    """Under MPI every rank already owns a core: one numba, BLAS (and torch) thread per rank unless
+    GLASSFIX_NUM_THREADS says otherwise. BLAS too: OpenBLAS workers spin after a threaded call, so the
+    products that build a model's tables left a spinning thread per rank beside the first MD steps
+    (profile of the overhead benchmark: ≈ 0.1 s of CPU on 2 ranks). Called before the model loads and after."""
     want = os.environ.get("GLASSFIX_NUM_THREADS")
     mpi = int(info.get("nprocs", 1)) > 1
     if want or mpi:

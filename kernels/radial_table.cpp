@@ -22,8 +22,10 @@
 //    on several CPUs). The eight sums also break the chain of one running sum, which bounded the old
 //    scalar loop.
 // A pair of two active atoms of the same species needs one quintic (F_aa serves both); others two.
-// Measured on the overhead benchmark's rank-0 atoms (docs/benchmarks.md): 30.0 ms per call for the
-// previous kernel (one scalar quintic per direction, AVX2 scan) -> 20.0 ms.
+// Measured on the overhead benchmark's rank-0 atoms (docs/benchmarks.md, 2026-12-03 note): 31.0 ms per
+// call for the previous kernel (one scalar quintic per direction, one running sum, AVX2 scan) -> 22.0 ms.
+// Tried and not kept: coefficient gathers (slower than the unpacked loads on the Intel VM), 64-byte
+// padded coefficient blocks (no gain), other column and bin widths (within the noise).
 
 namespace {
 

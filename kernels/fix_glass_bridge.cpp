@@ -344,7 +344,10 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
 {
   if (evaluate_natively(out, centers)) return;
   int nlocal = atom->nlocal;
-  int nall = nlocal + atom->nghost;
+  ViewAtoms va{nlocal + atom->nghost, nullptr, atom->type, atom->tag};
+  va.x = va.nall ? atom->x[0] : nullptr;
+  own_view_atoms(va);
+  const int nall = va.nall;
   int ncenter = static_cast<int>(centers.size());
 
   // Flatten LAMMPS' full neighbour list of the centre atoms into CSR (its pages are not contiguous).
@@ -385,9 +388,9 @@ void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
         set_item(v, "time", PyFloat_FromDouble(update->atime + (update->ntimestep - update->atimestep) * update->dt)) &&
         set_item(v, "nlocal", PyLong_FromLong(nlocal)) &&
         set_item(v, "nall", PyLong_FromLong(nall)) &&
-        set_item(v, "x", ro_view(nall ? atom->x[0] : nullptr, sizeof(double) * 3 * nall)) &&
-        set_item(v, "type", ro_view(atom->type, sizeof(int) * nall)) &&
-        set_item(v, "tag", ro_view(atom->tag, sizeof(tagint) * nall)) &&
+        set_item(v, "x", ro_view(va.x, sizeof(double) * 3 * nall)) &&
+        set_item(v, "type", ro_view(va.type, sizeof(int) * nall)) &&
+        set_item(v, "tag", ro_view(va.tag, sizeof(tagint) * nall)) &&
         set_item(v, "tag_itemsize", PyLong_FromLong(sizeof(tagint))) &&
         set_item(v, "centers", ro_view(centers.data(), sizeof(int) * ncenter)) &&
         set_item(v, "offsets", ro_view(offsets.data(), sizeof(long long) * (nrows + 1))) &&

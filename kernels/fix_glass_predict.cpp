@@ -38,7 +38,7 @@ FixGlassPredict::FixGlassPredict(LAMMPS *lmp, int narg, char **arg) :
   }
   fail_if_any(!msg.empty(), msg, RANK_IF_PARTIAL);
   // (before setup_outputs(), which makes ghost auto force re-neighbouring)
-  if (native && ghost_auto && !gather && glassfix::PositionHalo::supported(lmp)) {
+  if ((native || bins_atoms) && ghost_auto && !gather && glassfix::PositionHalo::supported(lmp)) {
     own_halo = 1;
     ghost_auto = 0;
   }
@@ -49,7 +49,7 @@ void FixGlassPredict::init()
 {
   if (own_halo && !glassfix::PositionHalo::supported(lmp))
     error->all(FLERR,
-               "Fix {} {}: 'ghost auto' on the native path exchanges positions through brick communication, "
+               "Fix {} {}: 'ghost auto' with this model exchanges positions through brick communication, "
                "but comm_style is tiled; use comm_style brick, or 'ghost static' with 'comm_modify cutoff "
                "{:.6g}' (or larger)",
                id, style, receptive_field + neighbor->skin);
@@ -111,6 +111,18 @@ bool FixGlassPredict::read_native(PyObject *spec)
   // (also checks that every pair inside the cutoff falls between two table nodes)
   if (!nat_table.load(nsp_n, nn, rc, h, tabs[0], tabs[1], tabs[2])) return false;
   native = 1;
+  return true;
+}
+
+// A model that bins atoms itself (ACE) sees the owned atoms and the fix's halo in its Python view.
+bool FixGlassPredict::own_view_atoms(ViewAtoms &atoms)
+{
+  if (!own_halo || native) return false;
+  halo.build(lmp, receptive_field + neighbor->skin);
+  atoms.nall = halo.n();
+  atoms.x = halo.x();
+  atoms.type = halo.type();
+  atoms.tag = halo.tag();
   return true;
 }
 

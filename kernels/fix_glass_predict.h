@@ -27,12 +27,14 @@ class FixGlassPredict : public FixGlassBridge {
   // the ACE kernel) gets positions only: no LAMMPS list is requested, built or copied for either
   bool uses_neighbor_list() const override { return !native && !bins_atoms; }
   bool needs_ghost_shell() const override { return !own_halo; }
+  bool own_view_atoms(ViewAtoms &atoms) override;
 
  private:
   int native;
   int bins_atoms;
-  // ghost auto on the native path: the fix exchanges the positions it needs itself (position_halo.h)
-  // instead of enlarging LAMMPS' ghost shell and re-neighbouring on every evaluation step
+  // ghost auto on the native path or for a model that bins atoms itself (ACE): the fix exchanges the
+  // positions it needs itself (position_halo.h) instead of enlarging LAMMPS' ghost shell and
+  // re-neighbouring on every evaluation step
   int own_halo;
   glassfix::PositionHalo halo;
   glassfix::RadialTable nat_table;

@@ -15,7 +15,7 @@ using namespace LAMMPS_NS;
 namespace glassfix {
 
 namespace {
-constexpr int kWidth = 4;    // doubles per atom in the exchange: working coordinates (3) and type
+constexpr int kWidth = 5;    // doubles per atom in the exchange: working coordinates (3), type, id (< 2^53)
 constexpr int kTagCount = 7411, kTagData = 7412;
 }    // namespace
 
@@ -57,6 +57,7 @@ void PositionHalo::build(LAMMPS *lmp, double cut)
     if (tri) domain->x2lamda(atom->x[i], p);
     else std::copy(atom->x[i], atom->x[i] + 3, p);
     p[3] = atom->type[i];
+    p[4] = static_cast<double>(atom->tag[i]);
   }
 
   int n = nlocal;
@@ -105,6 +106,7 @@ void PositionHalo::build(LAMMPS *lmp, double cut)
   nhalo_ = n - nlocal;
   x_.resize(3 * static_cast<size_t>(n));
   type_.resize(n);
+  tag_.resize(n);
   for (int i = 0; i < n; i++) {
     const double *p = &pos_[static_cast<size_t>(kWidth) * i];
     double *q = &x_[3 * static_cast<size_t>(i)];
@@ -112,6 +114,7 @@ void PositionHalo::build(LAMMPS *lmp, double cut)
     else if (tri) domain->lamda2x(const_cast<double *>(p), q);
     else std::copy(p, p + 3, q);
     type_[i] = static_cast<int>(p[3]);
+    tag_[i] = static_cast<tagint>(p[4]);
   }
 }
 

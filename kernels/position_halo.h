@@ -16,6 +16,8 @@
 #ifndef GLASSFIX_POSITION_HALO_H
 #define GLASSFIX_POSITION_HALO_H
 
+#include "lmptype.h"
+
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -32,18 +34,20 @@ class PositionHalo {
   // Collective: every rank calls it. Afterwards x() holds n() positions (3 per atom, z = 0 in 2D unused):
   // the nlocal owned atoms in LAMMPS order (atom->x exactly), then every atom within `cut` (length units)
   // of this rank's sub-domain that is not one of them, including periodic images of owned atoms;
-  // type() holds their LAMMPS types.
+  // type() and tag() hold their LAMMPS types and atom ids.
   void build(LAMMPS_NS::LAMMPS *lmp, double cut);
 
   int n() const { return static_cast<int>(type_.size()); }
   const double *x() const { return x_.data(); }
   const int *type() const { return type_.data(); }
+  const LAMMPS_NS::tagint *tag() const { return tag_.data(); }
   // atoms received from other ranks or as periodic images in the last build (n() - nlocal)
   int nhalo() const { return nhalo_; }
 
  private:
   std::vector<double> x_, pos_, sendbuf_, recvbuf_;
   std::vector<int> type_;
+  std::vector<LAMMPS_NS::tagint> tag_;
   int nhalo_ = 0;
 };
 

@@ -158,17 +158,20 @@ def test_ace_activity_fused_in_lammps_local_mode(tmp_path, plugin_so, options):
     assert 0.05 < np.mean(got > 0.5) < 0.95
 
 
-def test_ace_activity_binned_between_reneighbourings(tmp_path, plugin_so):
+@pytest.mark.parametrize("ghost", ["static", "auto"])
+def test_ace_activity_binned_between_reneighbourings(tmp_path, plugin_so, ghost):
     """ghost static (comm_modify cutoff = r_cut + skin, 3 ranks, MD at T = 1): evaluations between
-    LAMMPS' re-neighbourings bin ghosts that have moved since: every evaluated step equals the offline
-    prediction on the dumped configuration (positions dumped at full precision)."""
+    LAMMPS' re-neighbourings bin ghosts that have moved since; ghost auto: the fix's own halo (LAMMPS keeps
+    its pair shell). Every evaluated step equals the offline prediction on the dumped configuration
+    (positions dumped at full precision)."""
     from glassfix.models.base import Predictor
 
     frame = shared_ka_frame(3)
     model, path = _small_ace_model(tmp_path, frame)
     write_data(frame, tmp_path / "ka.data", masses=[1.0, 1.0])
-    script = predict_run_script(plugin_so, tmp_path / "ka.data", path, options="ghost static",
-                                extra="comm_modify cutoff 2.8\nneighbor 0.3 bin\nneigh_modify every 10 delay 0 check no\n"
+    comm = "comm_modify cutoff 2.8\n" if ghost == "static" else ""
+    script = predict_run_script(plugin_so, tmp_path / "ka.data", path, options=f"ghost {ghost}",
+                                extra=comm + "neighbor 0.3 bin\nneigh_modify every 10 delay 0 check no\n"
                                       "velocity all create 1.0 5 dist gaussian\nfix nve all nve\ntimestep 0.005")
     script = script.replace("glass/predict 1 ", "glass/predict 3 ").replace("dump d all custom 1 ", "dump d all custom 3 ")
     script = script.replace("run 0", "run 15")

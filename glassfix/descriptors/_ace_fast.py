@@ -449,19 +449,6 @@ def _ace_linear_fast(
     reach = rc * (1.0 + 1e-9) + 1e-12
     span = 2 * (int(reach / cell) + 2) if mode == _BINNED else 1
     max_runs = span * span
-    cap = 1
-    if mode == _BINNED:
-        runs = np.empty((max_runs, 2), dtype=np.int64)
-        for c in range(n_centers):    # ~80 bounds per centre: cheap next to the pairs
-            ci = rows[c]
-            nr = _cell_runs(x[ci, 0], x[ci, 1], x[ci, 2], reach, cell, dims, origin, cell_start, runs)
-            tot = 0
-            for r in range(nr):
-                tot += runs[r, 1] - runs[r, 0]
-            cap = max(cap, tot)
-    else:
-        for c in range(n_centers):
-            cap = max(cap, offsets[c + 1] - offsets[c])
     rec_a = np.zeros(top + 1)
     rec_b = np.zeros(top + 1)
     for q in range(2, top + 1):
@@ -469,8 +456,10 @@ def _ace_linear_fast(
         rec_b[q] = (q - 1.0) / q
     out = np.empty(n_centers, dtype=np.float64)
     n_chunks = (n_centers + _CHUNK - 1) // _CHUNK
-    # parallel over chunks of centres (scratch allocated once per chunk); each centre is independent
+    # parallel over chunks of centres (scratch allocated per chunk, grown when a centre has more candidates
+    # than any before it: no separate pass over the centres to size it); each centre is independent
     for ch in numba.prange(n_chunks):
+        cap = 1
         A = np.zeros(n_species * nlm * n_max)
         D = np.zeros(d_size)
         T = np.zeros(n_t)
@@ -512,6 +501,24 @@ def _ace_linear_fast(
                 nr = 1
                 src = x
                 styp = types
+            tot = 0
+            for r in range(nr):
+                tot += runs[r, 1] - runs[r, 0]
+            if tot > cap:
+                cap = tot + tot // 4 + 16
+                gbuf = np.empty(width * cap)
+                ybuf = np.empty(nlm * cap)
+                rb = np.empty(cap + 1)
+                ux = np.empty(cap + 1)
+                uy = np.empty(cap + 1)
+                uz = np.empty(cap + 1)
+                E = np.empty(cap)
+                X = np.empty(cap)
+                C = np.empty(cap)
+                S = np.empty(cap)
+                P = np.empty((top + 1, cap))
+                Q = np.empty((nlm, cap))
+                zs = np.empty(cap, dtype=np.int64)
             _centre_sums(runs, nr, neighbors, vectors, styp, rc, scale, a, y_rc, n_species, n_max, l_max, norms,
                          d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T, start, seg, gbuf, ybuf,
                          rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, src, cx, cy, cz, mode, nlim, qsl,

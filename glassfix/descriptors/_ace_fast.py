@@ -408,6 +408,15 @@ def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: n
     return acc
 
 
+@numba.njit(cache=True)
+def _pair_scratch(cap: int, width: int, nlm: int, top: int) -> tuple:
+    """Per-pair scratch of :func:`_centre_sums` for up to ``cap`` candidates of one centre (gbuf, ybuf, rb, ux, uy,
+    uz, E, X, C, S, P, Q, zs; rb, ux, uy, uz have one spare slot)."""
+    return (np.empty(width * cap), np.empty(nlm * cap), np.empty(cap + 1), np.empty(cap + 1), np.empty(cap + 1),
+            np.empty(cap + 1), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap), np.empty((top + 1, cap)),
+            np.empty((nlm, cap)), np.empty(cap, dtype=np.int64))
+
+
 @numba.njit(parallel=True, cache=True)
 def _ace_linear_fast(
     offsets: np.ndarray, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray, rc: float,
@@ -465,22 +474,10 @@ def _ace_linear_fast(
         T = np.zeros(n_t)
         start = np.zeros(n_species + 1, dtype=np.int64)
         seg = np.zeros((2, n_species), dtype=np.int64)
-        gbuf = np.empty(width * cap)
-        ybuf = np.empty(nlm * cap)
-        rb = np.empty(cap + 1)
-        ux = np.empty(cap + 1)
-        uy = np.empty(cap + 1)
-        uz = np.empty(cap + 1)
-        E = np.empty(cap)
-        X = np.empty(cap)
-        C = np.empty(cap)
-        S = np.empty(cap)
-        P = np.empty((top + 1, cap))
-        Q = np.empty((nlm, cap))
+        gbuf, ybuf, rb, ux, uy, uz, E, X, C, S, P, Q, zs = _pair_scratch(cap, width, nlm, top)
         Tq = np.zeros(max(qu + 1, 1))
         M0 = np.empty(width)
         Mhi = np.empty((max(nh, 1), max(nlm - 1, 1)))
-        zs = np.empty(cap, dtype=np.int64)
         runs = np.empty((max_runs, 2), dtype=np.int64)
         for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
             t = center_types[c]
@@ -506,19 +503,7 @@ def _ace_linear_fast(
                 tot += runs[r, 1] - runs[r, 0]
             if tot > cap:
                 cap = tot + tot // 4 + 16
-                gbuf = np.empty(width * cap)
-                ybuf = np.empty(nlm * cap)
-                rb = np.empty(cap + 1)
-                ux = np.empty(cap + 1)
-                uy = np.empty(cap + 1)
-                uz = np.empty(cap + 1)
-                E = np.empty(cap)
-                X = np.empty(cap)
-                C = np.empty(cap)
-                S = np.empty(cap)
-                P = np.empty((top + 1, cap))
-                Q = np.empty((nlm, cap))
-                zs = np.empty(cap, dtype=np.int64)
+                gbuf, ybuf, rb, ux, uy, uz, E, X, C, S, P, Q, zs = _pair_scratch(cap, width, nlm, top)
             _centre_sums(runs, nr, neighbors, vectors, styp, rc, scale, a, y_rc, n_species, n_max, l_max, norms,
                          d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T, start, seg, gbuf, ybuf,
                          rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, src, cx, cy, cz, mode, nlim, qsl,

@@ -1,8 +1,8 @@
 // The positions of every atom within a cutoff of this rank's sub-domain (periodic images included),
 // exchanged by a fix itself instead of through LAMMPS' ghost atoms.
 //
-// fix glass/predict's native sum needs atoms one receptive field (5.4 sigma for softness) around each
-// owned atom, about twice LAMMPS' own ghost shell (pair cutoff + skin). Enlarging LAMMPS' shell means
+// fix glass/predict's native softness sum and the ACE kernel need atoms one receptive field (5.4 and 4
+// sigma) around each owned atom, up to twice LAMMPS' own ghost shell (pair cutoff + skin). Enlarging LAMMPS' shell means
 // re-neighbouring on every evaluation step and carrying the larger shell in every forward communication
 // until the next re-neighbouring; this halo costs one staged exchange per evaluation instead and leaves
 // LAMMPS' ghosts, neighbour lists and re-neighbouring schedule untouched.
@@ -31,7 +31,7 @@ class PositionHalo {
   // whether the current communication layout can be served (comm_style brick)
   static bool supported(LAMMPS_NS::LAMMPS *lmp);
 
-  // Collective: every rank calls it. Afterwards x() holds n() positions (3 per atom, z = 0 in 2D unused):
+  // Collective: every rank calls it. Afterwards x() holds n() positions (3 per atom, z unused in 2D):
   // the nlocal owned atoms in LAMMPS order (atom->x exactly), then every atom within `cut` (length units)
   // of this rank's sub-domain that is not one of them, including periodic images of owned atoms;
   // type() and tag() hold their LAMMPS types and atom ids.

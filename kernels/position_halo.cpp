@@ -103,7 +103,6 @@ void PositionHalo::build(LAMMPS *lmp, double cut)
     }
   }
 
-  nhalo_ = n - nlocal;
   x_.resize(3 * static_cast<size_t>(n));
   type_.resize(n);
   tag_.resize(n);

@@ -41,14 +41,11 @@ class PositionHalo {
   const double *x() const { return x_.data(); }
   const int *type() const { return type_.data(); }
   const LAMMPS_NS::tagint *tag() const { return tag_.data(); }
-  // atoms received from other ranks or as periodic images in the last build (n() - nlocal)
-  int nhalo() const { return nhalo_; }
 
  private:
   std::vector<double> x_, pos_, sendbuf_, recvbuf_;
   std::vector<int> type_;
   std::vector<LAMMPS_NS::tagint> tag_;
-  int nhalo_ = 0;
 };
 
 }    // namespace glassfix

@@ -177,7 +177,7 @@ def write_report(store: Path, report: Path, report_temperatures: list[float] | N
         "CPU s = one core to relax once; speed-up = MD CPU s / swap CPU s ('>' = lower bound, Q did not "
         "reach 1/e in the MD run). Swap sweeps/s are re-timed by this command (CPU time of 2000 sweeps on "
         "the same sample) so that both rates come from the same run; the ladder's own average, taken "
-        "while other jobs shared the cores, is in parentheses." + _md_provenance(results, steps_for, md_every, md_dt),
+        "while other jobs shared the cores, is in parentheses.",
         "",
         "| T | τ_swap (sweeps) | swap sweeps/s | swap CPU s | MD run (τ) | τα^MD (τ) | MD steps/s | MD CPU s | speed-up |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -246,25 +246,6 @@ def _sweeps_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:
             + ", ".join(f"{n} at T = {t:g}" for t, n in eq)
             + f") plus chain 0's share of the sampling ({(int(cfg['n_samples']) + 1) // 2} samples "
             f"{cfg['sample_spacing']:g} τ_swap apart), which comes after the budgeted equilibration.")
-
-
-def _md_provenance(results: list[dict[str, Any]], md_steps: int | dict[float, int], md_every: int,
-                   md_dt: float) -> str:
-    """Say which MD runs in ``results`` do not have this command's length/spacing (older JSON entries)."""
-    def steps(T: float) -> int:
-        return md_steps if isinstance(md_steps, int) else md_steps.get(round(float(T), 9), 0)
-
-    want_every = md_every * md_dt
-    old = [r for r in results if len(r["md_times"]) > 1 and (
-        abs(r["md_times"][-1] - steps(r["T"]) * md_dt) > 1e-6 * steps(r["T"]) * md_dt
-        or abs(r["md_times"][1] - r["md_times"][0] - want_every) > 1e-6 * want_every)]
-    if not old:
-        return ""
-    return (" The MD runs at " + ", ".join(
-        f"T = {float(r['T']):g} ({r['md_times'][-1]:g} τ, snapshots every {r['md_times'][1] - r['md_times'][0]:g} τ)"
-        for r in old) + " come from earlier invocations and are reused from the JSON; this command's settings ("
-        + ", ".join(f"{steps(r['T']) * md_dt:g} τ at T = {float(r['T']):g}" for r in old)
-        + f", snapshots every {want_every:g} τ) differ.")
 
 
 def _starts_note(rows: dict[str, Any], cfg: dict[str, Any]) -> str:

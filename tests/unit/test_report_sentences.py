@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from glassfix.reproduce.jbb_swap import _md_provenance, _reading, _starts_note, _sweeps_note, _why_failed
+from glassfix.reproduce.jbb_swap import _reading, _starts_note, _sweeps_note, _why_failed
 from glassfix.reproduce.ka_looseness import spacing as _spacing
 from glassfix.reproduce.ka_looseness_report import (
     control_reading, mean_l_reading as _mean_l_reading, sacf_reading, scan_reading, tc_reading, tacf_reading, trend_reading, _steps,
@@ -70,16 +70,6 @@ def test_jbb_budget_sentences():
         rows, cfg)
     assert "2.8 at T = 0.6;" in _starts_note(rows, cfg)
     assert "T = 0.4" not in _starts_note(rows, cfg)
-
-
-def test_jbb_md_provenance():
-    res = [{"T": 0.6, "md_times": list(np.arange(401) * 0.5)}, {"T": 0.4, "md_times": list(np.arange(401) * 2.5)}]
-    text = _md_provenance(res, 200000, 500, 0.005)
-    assert "T = 0.6 (200 τ, snapshots every 0.5 τ)" in text and "T = 0.4" not in text
-    assert _md_provenance(res[1:], 200000, 500, 0.005) == ""
-    # one length per temperature: 0.4 ran 1000 τ (200000 steps) with snapshots every 2.5 τ
-    assert _md_provenance(res[1:], {0.4: 200000}, 500, 0.005) == ""
-    assert "T = 0.4 (1000 τ" in _md_provenance(res[1:], {0.4: 400000}, 500, 0.005)
 
 
 def test_looseness_spacing_and_mean_l_sentence():

@@ -416,7 +416,9 @@ void RadialTable::sum(int nall, const double *x, const int *sp, const char *acti
   const Isa isa = chosen_isa();
   if (isa >= ISA_AVX2) {
     scan = (isa == ISA_AVX512) ? scan_avx512 : scan_avx2;
-    centre = centre_avx2;
+    // the vector evaluation keeps interval offsets k node in 32-bit lanes: tables too large for that
+    // (n nsp^2 beyond ~3.5e8 doubles, far past any model so far) take the scalar evaluation
+    if ((n_ - 1.0) * cen.node < static_cast<double>(std::numeric_limits<int>::max())) centre = centre_avx2;
   }
 #endif
 

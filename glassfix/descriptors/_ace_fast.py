@@ -64,7 +64,7 @@ def product_tables(d_ab: np.ndarray, t_abc: np.ndarray, n_max: int) -> tuple[np.
     return lin(d_ab, qs + 1), lin(t_abc, qu + 1), qs, qu
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True, fastmath=_FM, error_model="numpy")
 def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: int, norms: np.ndarray,
                Q: np.ndarray, Y: np.ndarray, C: np.ndarray, S: np.ndarray) -> None:
     """Y[l² + l + μ, k] = real harmonics of the unit vectors k < m (recurrences of ``_ace_kernels._ylm``)."""
@@ -116,7 +116,7 @@ def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: in
                     Y[base - mm, k] = nm_ * Q[base + mm, k] * S[k]
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True, fastmath=_FM, error_model="numpy")
 def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
                   qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
                   G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, M0: np.ndarray, y00: float,
@@ -181,28 +181,49 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
         Tq[q] = s
 
 
-@numba.njit(cache=True, fastmath=_FM)
-def _gemm_nt(G: np.ndarray, Y: np.ndarray, nh: int, nlm: int, m: int, out: np.ndarray) -> None:
-    """out[r, lm − 1] = Σ_k G[r, k] Y[lm, k] for r < nh, 1 ≤ lm < nlm: small sizes, where a BLAS call costs
-    more than the products (two rows at a time, so each Y row is loaded once per pair of rows)."""
-    r = 0
-    while r + 1 < nh:
-        for lm in range(1, nlm):
-            s0 = 0.0
-            s1 = 0.0
-            for k in range(m):
-                y = Y[lm, k]
-                s0 += G[r, k] * y
-                s1 += G[r + 1, k] * y
-            out[r, lm - 1] = s0
-            out[r + 1, lm - 1] = s1
-        r += 2
-    if r < nh:
-        for lm in range(1, nlm):
-            s0 = 0.0
-            for k in range(m):
-                s0 += G[r, k] * Y[lm, k]
-            out[r, lm - 1] = s0
+@numba.njit(cache=True, fastmath=_FM, error_model="numpy")
+def _gemm_nt(G: np.ndarray, Y: np.ndarray, nhl: np.ndarray, l_max: int, m: int, out: np.ndarray) -> None:
+    """out[r, lm − 1] = Σ_k G[r, k] Y[lm, k] for 1 ≤ l ≤ l_max, l² ≤ lm < (l+1)², r < nhl[l] (the rows that l
+    needs are a prefix of G): small sizes, where a BLAS call costs more than the products. Blocks of two rows ×
+    three harmonics, so that each loaded G and Y value feeds several products (loads, not FMAs, bound a
+    one-row loop)."""
+    for l in range(1, l_max + 1):
+        nh = nhl[l]
+        lm = l * l
+        end = (l + 1) * (l + 1)
+        while lm < end:
+            w = min(3, end - lm)
+            r = 0
+            while r < nh:
+                if w == 3 and r + 1 < nh:
+                    s0 = s1 = s2 = t0 = t1 = t2 = 0.0
+                    for k in range(m):
+                        g = G[r, k]
+                        h = G[r + 1, k]
+                        y0 = Y[lm, k]
+                        y1 = Y[lm + 1, k]
+                        y2 = Y[lm + 2, k]
+                        s0 += g * y0
+                        s1 += g * y1
+                        s2 += g * y2
+                        t0 += h * y0
+                        t1 += h * y1
+                        t2 += h * y2
+                    out[r, lm - 1] = s0
+                    out[r, lm] = s1
+                    out[r, lm + 1] = s2
+                    out[r + 1, lm - 1] = t0
+                    out[r + 1, lm] = t1
+                    out[r + 1, lm + 1] = t2
+                    r += 2
+                else:
+                    for j in range(w):
+                        s0 = 0.0
+                        for k in range(m):
+                            s0 += G[r, k] * Y[lm + j, k]
+                        out[r, lm - 1 + j] = s0
+                    r += 1
+            lm += w
 
 
 @numba.njit(inline="always")
@@ -218,7 +239,7 @@ def _candidate(mode: int, p: int, x: np.ndarray, vectors: np.ndarray, neighbors:
     return vectors[p, 0], vectors[p, 1], vectors[p, 2], types[neighbors[p]]
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True, fastmath=_FM, error_model="numpy")
 def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: np.ndarray, types: np.ndarray,
                  rc: float, scale: float, a: float, y_rc: float, n_species: int, n_max: int, l_max: int,
                  norms: np.ndarray, d_group: np.ndarray, d_goff: np.ndarray, t_group: np.ndarray, Ls: np.ndarray,
@@ -227,7 +248,8 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
                  ybuf: np.ndarray, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, E: np.ndarray,
                  X: np.ndarray, P: np.ndarray, Q: np.ndarray, C: np.ndarray, S: np.ndarray, Tq: np.ndarray,
                  M0: np.ndarray, Mhi: np.ndarray, zs: np.ndarray, x: np.ndarray, cx: float, cy: float, cz: float,
-                 mode: int, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, nh: int) -> None:
+                 mode: int, nlim: np.ndarray, qsl: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, nh: int,
+                 nhl: np.ndarray) -> None:
     """A, D, T of one centre at (cx, cy, cz) (layouts of ``_ace_kernels._pair_sums``) from the candidate
     ranges runs[r, 0] … runs[r, 1] − 1 (r < nruns). Candidates by ``mode``: _VECTORS, pair p's vector
     vectors[p] and species types[neighbors[p]]; _EXPLICIT, x[neighbors[p]] − c (LAMMPS' ghosts are explicit
@@ -311,7 +333,7 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
                           M0, norms[0], nh)
             if nlm > 1 and nh > 0:
                 _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
-                _gemm_nt(G, Yz, nh, nlm, mz, Mhi)
+                _gemm_nt(G, Yz, nhl, l_max, mz, Mhi)
         else:
             M0[:] = 0.0
             Mhi[:, :] = 0.0
@@ -440,19 +462,30 @@ def _ace_linear_fast(
     nlm = (l_max + 1) * (l_max + 1)
     top = max(n_max - 1, qs, qu, 0)
     width = n_max + qs + 1
-    # row order of G: first what some l ≥ 1 needs (R_1 … R_nhr, S_0 … S_qsh: the GEMM's prefix), then the rest
-    nhr = 0
-    qsh = -1
+    # row order of G: the rows some l ≥ 1 needs, by the highest such l (descending), then the l = 0-only rows;
+    # so the rows l needs (R_n, n < nlim[l]; S_q, q ≤ qsl[l]) are the prefix nhl[l] and the GEMM skips the rest
+    lev_r = np.zeros(n_max, dtype=np.int64)
+    lev_s = np.zeros(qs + 1, dtype=np.int64)
     for l in range(1, l_max + 1):
-        nhr = max(nhr, nlim[l])
-        qsh = max(qsh, qsl[l])
-    nh = nhr + qsh + 1
+        for n in range(nlim[l]):
+            lev_r[n] = l
+        for q in range(min(qsl[l], qs) + 1):
+            lev_s[q] = l
     rowR = np.empty(n_max, dtype=np.int64)
     rowS = np.empty(qs + 1, dtype=np.int64)
-    for n in range(n_max):
-        rowR[n] = n if n < nhr else nh + (n - nhr)
-    for q in range(qs + 1):
-        rowS[q] = nhr + q if q <= qsh else nh + (n_max - nhr) + (q - qsh - 1)
+    nhl = np.zeros(l_max + 1, dtype=np.int64)
+    nxt = 0
+    for lev in range(l_max, -1, -1):
+        for n in range(n_max):
+            if lev_r[n] == lev:
+                rowR[n] = nxt
+                nxt += 1
+        for q in range(qs + 1):
+            if lev_s[q] == lev:
+                rowS[q] = nxt
+                nxt += 1
+        nhl[lev] = nxt
+    nh = nhl[1] if l_max >= 1 else 0
     # candidate ranges per centre: one CSR row, or the cell runs (the reach is padded so that rounding in the
     # cell bounds never drops an atom inside the cutoff; the exact test r² < r_cut² decides)
     reach = rc * (1.0 + 1e-9) + 1e-12
@@ -507,7 +540,7 @@ def _ace_linear_fast(
             _centre_sums(runs, nr, neighbors, vectors, styp, rc, scale, a, y_rc, n_species, n_max, l_max, norms,
                          d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T, start, seg, gbuf, ybuf,
                          rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, src, cx, cy, cz, mode, nlim, qsl,
-                         rowR, rowS, nh)
+                         rowR, rowS, nh, nhl)
             acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
                                  t_idx, t_c)
             out[c] = (b0[t] + acc) / norm[t]

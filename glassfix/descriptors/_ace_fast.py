@@ -408,6 +408,22 @@ def linear_terms(tb: dict, n_max: int) -> dict[str, np.ndarray]:
     return out
 
 
+def merge_terms(idx: np.ndarray, coef: np.ndarray, commuting: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Terms of the same monomial summed into one (coefficients per centre species, same units as ``coef``):
+    features share monomials (the self-interaction corrections of several invariants hit the same A·D), and
+    the read-out costs per term. ``commuting``: the indices are factors of one array (A A, A A A), so their
+    order does not matter. Returns (unique index rows in lexicographic order, summed coefficients)."""
+    if idx.shape[0] == 0:
+        return idx, coef
+    key = np.sort(idx, axis=1) if commuting else idx
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    out = np.empty((coef.shape[0], uniq.shape[0]))
+    for t in range(coef.shape[0]):
+        out[t] = np.bincount(inv, weights=coef[t], minlength=uniq.shape[0])
+    return np.ascontiguousarray(uniq), out
+
+
 @numba.njit(cache=True)
 def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
                    aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray,

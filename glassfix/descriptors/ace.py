@@ -52,7 +52,7 @@ import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors._ace_fast import (
-    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, linear_terms, product_tables,
+    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, linear_terms, merge_terms, product_tables,
 )
 from glassfix.descriptors._explicit_cells import bin_atoms, binned_cell
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
@@ -480,12 +480,16 @@ class ACEDescriptor(Descriptor):
             tb["qsl"] = qsl
         ws = w / scale
         b0 = b - (ws * mean).sum(axis=1)
-        coef = []
-        for k in ("a", "aa", "aaa", "ad", "d", "t"):
-            idx, c = tb["terms"][k + "_idx"], tb["terms"][k + "_fac"] * ws[:, tb["terms"][k + "_feat"]]
-            # only the terms of features some head weighs: a sparse model computes fewer products
-            used = np.flatnonzero((c[has == 1] != 0.0).any(axis=0))
-            coef += [np.ascontiguousarray(idx[used]), np.ascontiguousarray(c[:, used])]
+        key = (ws.tobytes(), has.tobytes())
+        if tb.get("coef_key") != key:    # the same heads on every evaluation step: merged once
+            coef = []
+            for k in ("a", "aa", "aaa", "ad", "d", "t"):
+                idx, c = tb["terms"][k + "_idx"], tb["terms"][k + "_fac"] * ws[:, tb["terms"][k + "_feat"]]
+                # only the terms of features some head weighs: a sparse model computes fewer products
+                used = np.flatnonzero((c[has == 1] != 0.0).any(axis=0))
+                coef += merge_terms(idx[used], np.ascontiguousarray(c[:, used]), commuting=k in ("aa", "aaa"))
+            tb["coef_key"], tb["coef"] = key, coef
+        coef = tb["coef"]
         return _ace_linear_fast(
             offsets, neighbors, vectors, types, self.r_cut, tb["scale"], tb["a"], tb["y_rc"],
             self.n_species, self.n_max, tb["l_max"], tb["norms"], tb["d_group"], tb["d_goff"], tb["d_size"],

@@ -10,7 +10,7 @@ import pytest
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.core.neighbors import neighbor_list
-from glassfix.descriptors._ace_fast import product_tables
+from glassfix.descriptors._ace_fast import merge_terms, product_tables
 from glassfix.descriptors.ace import ACEDescriptor
 from glassfix.descriptors.ace_basis import distance_transform, radial_basis
 from helpers.frames import separated_positions
@@ -200,6 +200,12 @@ def test_sparse_heads_prune_terms_and_equal_the_full_path(monkeypatch):
     n_all = sum(terms[k + "_feat"].size for k in ("a", "aa", "aaa", "ad", "d", "t"))
     n_kept = sum(int(keep[terms[k + "_feat"]].sum()) for k in ("a", "aa", "aaa", "ad", "d", "t"))
     assert 0 < n_kept < 0.3 * n_all
+    # ... with terms of the same monomial merged (index order irrelevant for the products of A)
+    n_unique = 0
+    for k in ("a", "aa", "aaa", "ad", "d", "t"):
+        idx = terms[k + "_idx"][keep[terms[k + "_feat"]]]
+        n_unique += len({tuple(sorted(r)) if k in ("aa", "aaa") else tuple(r) for r in idx.tolist()})
+    assert n_unique < n_kept
     import glassfix.descriptors.ace as ace_mod
 
     seen = {}
@@ -212,4 +218,33 @@ def test_sparse_heads_prune_terms_and_equal_the_full_path(monkeypatch):
 
     monkeypatch.setattr(ace_mod, "_ace_linear_fast", spy)
     desc.linear_decision(frame, heads)
-    assert seen["n_terms"] == n_kept
+    assert seen["n_terms"] == n_unique
+
+
+def test_merged_terms_give_the_same_polynomial():
+    """merge_terms: repeated and permuted monomials summed into one term; the polynomial is unchanged."""
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=12)
+    idx = rng.integers(0, 12, size=(200, 3))
+    idx[100:] = idx[:100][:, ::-1]    # every monomial twice, once with its factors reversed
+    coef = rng.normal(size=(2, 200))
+    uniq, merged = merge_terms(idx, coef, commuting=True)
+    assert uniq.shape[0] <= 100
+    for t in range(2):
+        np.testing.assert_allclose((merged[t] * A[uniq].prod(axis=1)).sum(), (coef[t] * A[idx].prod(axis=1)).sum(),
+                                   rtol=1e-12)
+    # index pairs into two different arrays (A, D) are not reordered
+    pair = np.array([[1, 2], [2, 1], [1, 2]])
+    uniq, merged = merge_terms(pair, np.ones((1, 3)), commuting=False)
+    np.testing.assert_array_equal(uniq, [[1, 2], [2, 1]])
+    np.testing.assert_array_equal(merged, [[2.0, 1.0]])
+
+
+def test_changed_heads_are_not_served_from_the_merged_coefficients():
+    """The merged read-out is cached per heads: new weights on the same descriptor give their own decision."""
+    frame = random_frame(n=120, seed=21)
+    desc = ACEDescriptor(n_species=2, max_body_order=4, degree=6, r_cut=2.8)
+    for seed in (5, 6, 5):
+        heads = random_heads(desc, [0, 1], seed=seed)
+        np.testing.assert_allclose(desc.linear_decision(frame, heads),
+                                   desc.linear_decision(frame, heads, reference=True), rtol=0, atol=1e-10)

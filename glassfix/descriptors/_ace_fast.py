@@ -465,7 +465,7 @@ def _ace_linear_fast(
     aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray,
     d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray, x: np.ndarray, rows: np.ndarray, mode: int,
     nlim: np.ndarray, qsl: np.ndarray, xs: np.ndarray, ts: np.ndarray, cell_start: np.ndarray,
-    dims: np.ndarray, origin: np.ndarray, cell: float,
+    dims: np.ndarray, origin: np.ndarray, edges: np.ndarray,
 ) -> np.ndarray:
     """Decision per centre, equal to ``_ace_kernels._ace_linear_kernel`` to round-off: (b0[t] + Σ_terms c[t] ·
     monomial) / norm[t] with the terms of :func:`linear_terms` (b0 = b − Σ_f ws_f mean_f, c = factor ·
@@ -505,8 +505,7 @@ def _ace_linear_fast(
     # candidate ranges per centre: one CSR row, or the cell runs (the reach is padded so that rounding in the
     # cell bounds never drops an atom inside the cutoff; the exact test r² < r_cut² decides)
     reach = rc * (1.0 + 1e-9) + 1e-12
-    span = 2 * (int(reach / cell) + 2) if mode == _BINNED else 1
-    max_runs = span * span
+    max_runs = (2 * (int(reach / edges[1]) + 2)) * (2 * (int(reach / edges[2]) + 2)) if mode == _BINNED else 1
     rec_a = np.zeros(top + 1)
     rec_b = np.zeros(top + 1)
     for q in range(2, top + 1):
@@ -538,7 +537,7 @@ def _ace_linear_fast(
                 ci = rows[c]
                 cx, cy, cz = x[ci, 0], x[ci, 1], x[ci, 2]
             if mode == _BINNED:
-                nr = _cell_runs(cx, cy, cz, reach, cell, dims, origin, cell_start, runs)
+                nr = _cell_runs(cx, cy, cz, reach, edges, dims, origin, cell_start, runs)
                 src = xs
                 styp = ts
             else:

@@ -64,7 +64,7 @@ from glassfix.descriptors.structure_functions import resolve_species_names
 
 # the binned source's arrays when a list is given instead (unused by the kernel then)
 _NO_BINS = (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(3, dtype=np.int64),
-            np.zeros(3), 1.0)
+            np.zeros(3), np.ones(3))
 
 __all__ = ["ACEDescriptor"]
 
@@ -434,12 +434,12 @@ class ACEDescriptor(Descriptor):
         no periodicity): every atom within r_cut of a row's atom, found by sorting all atoms into cells."""
         x, types, rows, heads_arrays = self._explicit_inputs(positions, types, rows, heads, normalize_w)
         extent = np.ptp(x, axis=0) if x.shape[0] else np.zeros(3)
-        cell = binned_cell(self.r_cut, extent)
-        bins = bin_atoms(x, types, cell)
+        edges = binned_cell(self.r_cut, extent)
+        bins = bin_atoms(x, types, edges)
         return self._fast_decision(heads_arrays=heads_arrays,
                                    offsets=np.zeros(1, dtype=np.int64), neighbors=np.zeros(0, dtype=np.int64),
                                    vectors=np.zeros((0, 3)), types=types, center_types=types[rows], x=x, rows=rows,
-                                   mode=_BINNED, bins=(*bins, cell))
+                                   mode=_BINNED, bins=(*bins, edges))
 
     def _explicit_inputs(self, positions: np.ndarray, types: np.ndarray, rows: np.ndarray, heads: dict,
                          normalize_w: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:

@@ -117,19 +117,27 @@ def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: in
 
 
 @numba.njit(cache=True, fastmath=_FM, error_model="numpy")
-def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_rc: float, n_max: int, qs: int,
-                  qu: int, rec_a: np.ndarray, rec_b: np.ndarray, E: np.ndarray, X: np.ndarray, P: np.ndarray,
-                  G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray, rowS: np.ndarray, M0: np.ndarray, y00: float,
-                  nh: int) -> None:
-    """M0[rowR[n]] = Y_00 Σ_k R_{n+1}, M0[rowS[q]] = Y_00 Σ_k S_q (q ≤ qs), Tq[q] = Σ_k U_q (q ≤ qu) over the
-    pairs k < m; the rows the GEMM needs (row < nh) also stored per pair in G[row, k]."""
+def _radial_block(m: int, rb: np.ndarray, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, rc: float, scale: float,
+                  a: float, y_rc: float, n_max: int, qs: int, qu: int, rec_a: np.ndarray, rec_b: np.ndarray,
+                  E: np.ndarray, X: np.ndarray, P: np.ndarray, G: np.ndarray, Tq: np.ndarray, rowR: np.ndarray,
+                  rowS: np.ndarray, M0: np.ndarray, y00: float, nh: int) -> None:
+    """For the pairs k < m with squared lengths rb[k] (σ²) and vectors (ux, uy, uz)[k] (normalised here, in
+    place): M0[rowR[n]] = Y_00 Σ_k R_{n+1}, M0[rowS[q]] = Y_00 Σ_k S_q (q ≤ qs), Tq[q] = Σ_k U_q (q ≤ qu); the
+    rows the GEMM needs (row < nh) stored per pair in G[row, k], the R rows without their factor √(2n+1) (one
+    product fewer per pair and column; the caller applies it to the GEMM's sums). rec_a, rec_b: the Legendre
+    recurrence P_q = a_q t P_{q−1} − b_q P_{q−2} for every q ≥ 0 from the rows P[0] = P_{−2} = 1 and
+    P[1] = P_{−1} = 0 (a_0 = 0, b_0 = −1, a_1 = 1, b_1 = 0), so one loop body serves every q; P_q is P[q + 2]."""
     top = max(n_max - 1, qs, qu, 0)
     # x(r) of _ace_kernels._xform written out (and divisions by constants as products) so that it vectorises
     inv_scale = 1.0 / scale
     inv_rc = 1.0 / rc
     inv_dy = 1.0 / (1.0 - y_rc)
     for k in range(m):
-        r = rb[k]
+        r = math.sqrt(rb[k])
+        inv = 1.0 / r
+        ux[k] *= inv
+        uy[k] *= inv
+        uz[k] *= inv
         u = r * inv_scale
         u3 = u * u * u
         y = (1.0 + u3) / (1.0 + u3 + a * u3 * u)
@@ -138,47 +146,39 @@ def _radial_block(m: int, rb: np.ndarray, rc: float, scale: float, a: float, y_r
         x = 1.0 - (y - y_rc) * inv_dy * (1.0 - q2 * q2)
         E[k] = x - 1.0
         X[k] = 2.0 * x - 1.0
-    for k in range(m):
         P[0, k] = 1.0
-    if top >= 1:
-        for k in range(m):
-            P[1, k] = X[k]
-    for q in range(2, top + 1):    # P_q = a_q t P_{q−1} − b_q P_{q−2}
+        P[1, k] = 0.0
+    # one pass per q: the next Legendre row and its three radial columns (x−1)P_q, (x−1)²P_q, (x−1)³P_q, summed
+    # (l = 0 needs only the sums: Y_00 is constant) and stored where the GEMM reads them
+    for q in range(top + 1):
         aq = rec_a[q]
         bq = rec_b[q]
+        rR = rowR[q] if q < n_max else nh
+        rS = rowS[q] if q <= qs else nh
+        stR = rR < nh
+        stS = rS < nh
+        sR = 0.0
+        sS = 0.0
+        sU = 0.0
         for k in range(m):
-            P[q, k] = aq * X[k] * P[q - 1, k] - bq * P[q - 2, k]
-    # l = 0 needs only the column sums (Y_00 is constant): summed here; only the GEMM's rows (< nh) are stored
-    for n in range(n_max):
-        sq = _SQRT_2K1[n]
-        row = rowR[n]
-        s = 0.0
-        if row < nh:
-            for k in range(m):
-                g = E[k] * sq * P[n, k]
-                G[row, k] = g
-                s += g
-        else:
-            for k in range(m):
-                s += E[k] * sq * P[n, k]
-        M0[row] = y00 * s
-    for q in range(qs + 1):
-        row = rowS[q]
-        s = 0.0
-        if row < nh:
-            for k in range(m):
-                g = E[k] * E[k] * P[q, k]
-                G[row, k] = g
-                s += g
-        else:
-            for k in range(m):
-                s += E[k] * E[k] * P[q, k]
-        M0[row] = y00 * s
-    for q in range(qu + 1):
-        s = 0.0
-        for k in range(m):
-            s += E[k] * E[k] * E[k] * P[q, k]
-        Tq[q] = s
+            p = aq * X[k] * P[q + 1, k] - bq * P[q, k]
+            P[q + 2, k] = p
+            e = E[k]
+            g = e * p
+            h = e * g
+            sR += g
+            sS += h
+            sU += e * h
+            if stR:
+                G[rR, k] = g
+            if stS:
+                G[rS, k] = h
+        if q < n_max:
+            M0[rowR[q]] = y00 * _SQRT_2K1[q] * sR
+        if q <= qs:
+            M0[rowS[q]] = y00 * sS
+        if q <= qu:
+            Tq[q] = sU
 
 
 @numba.njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -314,23 +314,14 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
             uz[k] = S[i]
     for z in range(n_species):
         k0 = seg[0, z]
-        for k in range(k0, k0 + seg[1, z]):    # vectorised: distances and unit vectors
-            r = math.sqrt(rb[k])
-            inv = 1.0 / r
-            rb[k] = r
-            ux[k] *= inv
-            uy[k] *= inv
-            uz[k] *= inv
-    for z in range(n_species):
-        k0 = seg[0, z]
         mz = seg[1, z]
         # the generalised atomic base Σ_j g(r_j) Y_lμ(r̂_j) of every radial column g: for l = 0 (Y_00 constant)
         # row sums of G; for l ≥ 1 one GEMM of the rows some l ≥ 1 needs (a prefix of G) with Y_{l≥1}
         if mz > 0:
             G = gbuf[:max(nh, 1) * mz].reshape((max(nh, 1), mz))    # chunk scratch, C-contiguous for the GEMM
             Yz = ybuf[:nlm * mz].reshape((nlm, mz))
-            _radial_block(mz, rb[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b, E, X, P, G, Tq, rowR, rowS,
-                          M0, norms[0], nh)
+            _radial_block(mz, rb[k0:], ux[k0:], uy[k0:], uz[k0:], rc, scale, a, y_rc, n_max, qs, qu, rec_a, rec_b,
+                          E, X, P, G, Tq, rowR, rowS, M0, norms[0], nh)
             if nlm > 1 and nh > 0:
                 _harmonics(mz, ux[k0:], uy[k0:], uz[k0:], l_max, norms, Q, Yz, C, S)
                 _gemm_nt(G, Yz, nhl, l_max, mz, Mhi)
@@ -345,7 +336,8 @@ def _centre_sums(runs: np.ndarray, nruns: int, neighbors: np.ndarray, vectors: n
             kk = nlim[l]
             for lm in range(l * l, (l + 1) * (l + 1)):
                 for n in range(n_max):
-                    A[base + lm * n_max + n] = Mhi[rowR[n], lm - 1] if n < kk else 0.0
+                    # G's R rows lack √(2n+1) (see _radial_block)
+                    A[base + lm * n_max + n] = _SQRT_2K1[n] * Mhi[rowR[n], lm - 1] if n < kk else 0.0
         for l in range(l_max + 1):
             g = z * (l_max + 1) + l
             e0 = d_group[g]
@@ -451,7 +443,7 @@ def _pair_scratch(cap: int, width: int, nlm: int, top: int) -> tuple:
     """Per-pair scratch of :func:`_centre_sums` for up to ``cap`` candidates of one centre (gbuf, ybuf, rb, ux, uy,
     uz, E, X, C, S, P, Q, zs; rb, ux, uy, uz have one spare slot)."""
     return (np.empty(width * cap), np.empty(nlm * cap), np.empty(cap + 1), np.empty(cap + 1), np.empty(cap + 1),
-            np.empty(cap + 1), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap), np.empty((top + 1, cap)),
+            np.empty(cap + 1), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap), np.empty((top + 3, cap)),
             np.empty((nlm, cap)), np.empty(cap, dtype=np.int64))
 
 
@@ -508,6 +500,9 @@ def _ace_linear_fast(
     max_runs = (2 * (int(reach / edges[1]) + 2)) * (2 * (int(reach / edges[2]) + 2)) if mode == _BINNED else 1
     rec_a = np.zeros(top + 1)
     rec_b = np.zeros(top + 1)
+    rec_b[0] = -1.0    # P_0 = −b_0 P_{−2} = 1 and P_1 = a_1 t P_0 = t (see _radial_block)
+    if top >= 1:
+        rec_a[1] = 1.0
     for q in range(2, top + 1):
         rec_a[q] = (2.0 * q - 1.0) / q
         rec_b[q] = (q - 1.0) / q

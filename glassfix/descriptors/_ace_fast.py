@@ -68,6 +68,29 @@ def product_tables(d_ab: np.ndarray, t_abc: np.ndarray, n_max: int) -> tuple[np.
 def _harmonics(m: int, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, l_max: int, norms: np.ndarray,
                Q: np.ndarray, Y: np.ndarray, C: np.ndarray, S: np.ndarray) -> None:
     """Y[l² + l + μ, k] = real harmonics of the unit vectors k < m (recurrences of ``_ace_kernels._ylm``)."""
+    if l_max <= 2:
+        # the recurrences below written out for l ≤ 2 (Q_1^0 = z, Q_1^1 = 1, Q_2^0 = (3z² − 1)/2, Q_2^1 = 3z,
+        # Q_2^2 = 3; C_1 + iS_1 = x + iy, C_2 + iS_2 = (x + iy)²): one vectorised pass instead of one per row
+        n0, n1m, n10, n11 = norms[0], norms[1], norms[2], norms[3]
+        for k in range(m):
+            Y[0, k] = n0
+        if l_max >= 1:
+            for k in range(m):
+                Y[1, k] = n1m * uy[k]
+                Y[2, k] = n10 * uz[k]
+                Y[3, k] = n11 * ux[k]
+        if l_max == 2:
+            n2m2, n2m1, n20, n21, n22 = 3.0 * norms[4], 3.0 * norms[5], 0.5 * norms[6], 3.0 * norms[7], 3.0 * norms[8]
+            for k in range(m):
+                x = ux[k]
+                y = uy[k]
+                z = uz[k]
+                Y[4, k] = n2m2 * (2.0 * x * y)
+                Y[5, k] = n2m1 * z * y
+                Y[6, k] = n20 * (3.0 * z * z - 1.0)
+                Y[7, k] = n21 * z * x
+                Y[8, k] = n22 * (x * x - y * y)
+        return
     for mm in range(l_max + 1):
         d = mm * mm + 2 * mm
         if mm == 0:

@@ -248,3 +248,26 @@ def test_changed_heads_are_not_served_from_the_merged_coefficients():
         heads = random_heads(desc, [0, 1], seed=seed)
         np.testing.assert_allclose(desc.linear_decision(frame, heads),
                                    desc.linear_decision(frame, heads, reference=True), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+def test_written_out_low_order_harmonics_equal_the_recurrences(l_max):
+    """_harmonics for l ≤ 2 (closed forms) equals the general recurrences (taken from an l_max = 3 call)."""
+    from glassfix.descriptors._ace_fast import _harmonics
+    from glassfix.descriptors._wigner import real_ylm_norms
+
+    rng = np.random.default_rng(l_max)
+    m = 41
+    u = rng.normal(size=(3, m))
+    u /= np.linalg.norm(u, axis=0)
+    u[:, 0] = [0.0, 0.0, 1.0]    # the poles and an in-plane direction
+    u[:, 1] = [0.0, 0.0, -1.0]
+    u[:, 2] = [np.sqrt(0.5), -np.sqrt(0.5), 0.0]
+    norms = real_ylm_norms(3)
+    nlm = (l_max + 1) ** 2
+    got = np.zeros((nlm, m))
+    _harmonics(m, u[0].copy(), u[1].copy(), u[2].copy(), l_max, norms, np.zeros((nlm, m)), got, np.zeros(m),
+               np.zeros(m))
+    want = np.zeros((16, m))
+    _harmonics(m, u[0].copy(), u[1].copy(), u[2].copy(), 3, norms, np.zeros((16, m)), want, np.zeros(m), np.zeros(m))
+    np.testing.assert_allclose(got, want[:nlm], rtol=0, atol=1e-15)

@@ -29,6 +29,7 @@ from glassfix.descriptors._explicit_cells import _cell_runs
 # IEEE, divisions stay exact)
 _FM = {"reassoc", "contract"}
 _CHUNK = 32    # centres per scratch allocation
+_LANES = 4     # centres per read-out block (_poly_block)
 # where a centre's candidate neighbours come from (argument ``mode`` of the kernels)
 _VECTORS, _EXPLICIT, _BINNED = 0, 1, 2
 
@@ -440,25 +441,65 @@ def merge_terms(idx: np.ndarray, coef: np.ndarray, commuting: bool) -> tuple[np.
 
 
 @numba.njit(cache=True)
-def _poly_decision(A: np.ndarray, D: np.ndarray, T: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
-                   aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray,
-                   ad_idx: np.ndarray, ad_c: np.ndarray, d_idx: np.ndarray, d_c: np.ndarray, t_idx: np.ndarray,
-                   t_c: np.ndarray) -> float:
-    """Σ over the monomial terms of :func:`linear_terms` with the coefficients of centre species t."""
-    acc = 0.0
+def _poly_block(AB: np.ndarray, DB: np.ndarray, TB: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
+                aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray,
+                ad_c: np.ndarray, d_idx: np.ndarray, d_c: np.ndarray, t_idx: np.ndarray, t_c: np.ndarray,
+                acc: np.ndarray) -> None:
+    """acc[b] = Σ over the monomial terms of :func:`linear_terms` with the coefficients of centre species t, for
+    four centres b of that species at once (AB[:, b], DB[:, b], TB[:, b]: their A, D, T): the term's indices and
+    coefficient are read once for the four. Four scalar sums (numba cannot keep a lane array in registers); each
+    centre's sum runs over the terms in order, as for one centre alone."""
+    s0 = s1 = s2 = s3 = 0.0
     for i in range(a_idx.shape[0]):
-        acc += a_c[t, i] * A[a_idx[i, 0]]
+        c = a_c[t, i]
+        u = AB[a_idx[i, 0]]
+        s0 += c * u[0]
+        s1 += c * u[1]
+        s2 += c * u[2]
+        s3 += c * u[3]
     for i in range(aa_idx.shape[0]):
-        acc += aa_c[t, i] * A[aa_idx[i, 0]] * A[aa_idx[i, 1]]
+        c = aa_c[t, i]
+        u = AB[aa_idx[i, 0]]
+        v = AB[aa_idx[i, 1]]
+        s0 += c * u[0] * v[0]
+        s1 += c * u[1] * v[1]
+        s2 += c * u[2] * v[2]
+        s3 += c * u[3] * v[3]
     for i in range(aaa_idx.shape[0]):
-        acc += aaa_c[t, i] * A[aaa_idx[i, 0]] * A[aaa_idx[i, 1]] * A[aaa_idx[i, 2]]
+        c = aaa_c[t, i]
+        u = AB[aaa_idx[i, 0]]
+        v = AB[aaa_idx[i, 1]]
+        w = AB[aaa_idx[i, 2]]
+        s0 += c * u[0] * v[0] * w[0]
+        s1 += c * u[1] * v[1] * w[1]
+        s2 += c * u[2] * v[2] * w[2]
+        s3 += c * u[3] * v[3] * w[3]
     for i in range(ad_idx.shape[0]):
-        acc += ad_c[t, i] * A[ad_idx[i, 0]] * D[ad_idx[i, 1]]
+        c = ad_c[t, i]
+        u = AB[ad_idx[i, 0]]
+        v = DB[ad_idx[i, 1]]
+        s0 += c * u[0] * v[0]
+        s1 += c * u[1] * v[1]
+        s2 += c * u[2] * v[2]
+        s3 += c * u[3] * v[3]
     for i in range(d_idx.shape[0]):
-        acc += d_c[t, i] * D[d_idx[i, 0]]
+        c = d_c[t, i]
+        u = DB[d_idx[i, 0]]
+        s0 += c * u[0]
+        s1 += c * u[1]
+        s2 += c * u[2]
+        s3 += c * u[3]
     for i in range(t_idx.shape[0]):
-        acc += t_c[t, i] * T[t_idx[i, 0]]
-    return acc
+        c = t_c[t, i]
+        u = TB[t_idx[i, 0]]
+        s0 += c * u[0]
+        s1 += c * u[1]
+        s2 += c * u[2]
+        s3 += c * u[3]
+    acc[0] = s0
+    acc[1] = s1
+    acc[2] = s2
+    acc[3] = s3
 
 
 @numba.njit(cache=True)
@@ -531,11 +572,14 @@ def _ace_linear_fast(
         rec_b[q] = (q - 1.0) / q
     out = np.empty(n_centers, dtype=np.float64)
     n_chunks = (n_centers + _CHUNK - 1) // _CHUNK
+    n_types = has.shape[0]
+    n_a = n_species * nlm * n_max
+    n_pos = _CHUNK + _LANES * n_types    # a chunk's centres by species, each species padded to whole blocks
     # parallel over chunks of centres (scratch allocated per chunk, grown when a centre has more candidates
     # than any before it: no separate pass over the centres to size it); each centre is independent
     for ch in numba.prange(n_chunks):
         cap = 1
-        A = np.zeros(n_species * nlm * n_max)
+        A = np.zeros(n_a)
         D = np.zeros(d_size)
         T = np.zeros(n_t)
         start = np.zeros(n_species + 1, dtype=np.int64)
@@ -545,11 +589,37 @@ def _ace_linear_fast(
         M0 = np.empty(width)
         Mhi = np.empty((max(nh, 1), max(nlm - 1, 1)))
         runs = np.empty((max_runs, 2), dtype=np.int64)
-        for c in range(ch * _CHUNK, min(n_centers, (ch + 1) * _CHUNK)):
+        # the read-out runs on blocks of _LANES centres of one species (A, D, T as columns), so each term's
+        # indices and coefficient are loaded once per block: order the chunk's centres by species
+        c_lo = ch * _CHUNK
+        c_hi = min(n_centers, c_lo + _CHUNK)
+        fill = np.zeros(n_types, dtype=np.int64)
+        for c in range(c_lo, c_hi):
             t = center_types[c]
             if has[t] == 0:
                 out[c] = np.nan
-                continue
+            else:
+                fill[t] += 1
+        p = 0
+        for t in range(n_types):
+            nt_ = fill[t]
+            fill[t] = p
+            p += (nt_ + _LANES - 1) // _LANES * _LANES
+        n_blk = p // _LANES
+        order = np.full(n_pos, -1, dtype=np.int64)
+        for c in range(c_lo, c_hi):
+            t = center_types[c]
+            if has[t] != 0:
+                order[fill[t]] = c
+                fill[t] += 1
+        AB = np.zeros((n_blk, n_a, _LANES))
+        DB = np.zeros((n_blk, d_size, _LANES))
+        TB = np.zeros((n_blk, n_t, _LANES))
+        acc = np.empty(_LANES)
+        for j in range(n_blk * _LANES):
+            c = order[j]
+            if c < 0:
+                continue    # padding: zeros, its sum is not used
             cx = cy = cz = 0.0    # _VECTORS: the list holds the vectors themselves
             if mode != _VECTORS:
                 ci = rows[c]
@@ -574,7 +644,20 @@ def _ace_linear_fast(
                          d_group, d_goff, t_group, Ls, Lt, qs, qu, rec_a, rec_b, A, D, T, start, seg, gbuf, ybuf,
                          rb, ux, uy, uz, E, X, P, Q, C, S, Tq, M0, Mhi, zs, src, cx, cy, cz, mode, nlim, qsl,
                          rowR, rowS, nh, nhl)
-            acc = _poly_decision(A, D, T, t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
-                                 t_idx, t_c)
-            out[c] = (b0[t] + acc) / norm[t]
+            b = j // _LANES
+            lane = j % _LANES
+            for i in range(n_a):
+                AB[b, i, lane] = A[i]
+            for i in range(d_size):
+                DB[b, i, lane] = D[i]
+            for i in range(n_t):
+                TB[b, i, lane] = T[i]
+        for b in range(n_blk):
+            t = center_types[order[b * _LANES]]    # a block holds one species, its first lane is a centre
+            _poly_block(AB[b], DB[b], TB[b], t, a_idx, a_c, aa_idx, aa_c, aaa_idx, aaa_c, ad_idx, ad_c, d_idx, d_c,
+                        t_idx, t_c, acc)
+            for lane in range(_LANES):
+                c = order[b * _LANES + lane]
+                if c >= 0:
+                    out[c] = (b0[t] + acc[lane]) / norm[t]
     return out

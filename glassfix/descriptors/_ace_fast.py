@@ -10,7 +10,8 @@ at once (loops over pairs innermost); (3) the radial columns R_n = (x−1)√(2n
 constant) and one small matrix product (l ≥ 1); A is read off it, D = Σ_j R_a R_b Y_lμ and T = Σ_j R_a R_b R_c
 follow by the exact Legendre linearisation P_a P_b = Σ_q λ_q P_q (:func:`product_tables`), so no per-pair work
 grows with the number of products; (4) the linear read-out Σ_f ws_f X_f is one sum over monomials in A, D, T
-(:func:`linear_terms`). No per-pair Python work and no (N × features) intermediate. Sums are reassociated
+(:func:`linear_terms`, terms of the same monomial merged by :func:`merge_terms`), evaluated for four centres of
+one species at a time. No per-pair Python work and no (N × features) intermediate. Sums are reassociated
 (vector lanes), so results equal the reference kernel to round-off, not bitwise; they do not depend on the
 number of threads. Lengths in σ_AA.
 """
@@ -440,6 +441,35 @@ def merge_terms(idx: np.ndarray, coef: np.ndarray, commuting: bool) -> tuple[np.
     return np.ascontiguousarray(uniq), out
 
 
+@numba.njit(inline="always")
+def _terms1(U: np.ndarray, idx: np.ndarray, cf: np.ndarray, t: int, s0: float, s1: float, s2: float,
+            s3: float) -> tuple[float, float, float, float]:
+    """The four lanes' sums plus Σ_i cf[t, i] U[idx[i, 0]] (one-factor terms of :func:`_poly_block`)."""
+    for i in range(idx.shape[0]):
+        c = cf[t, i]
+        u = U[idx[i, 0]]
+        s0 += c * u[0]
+        s1 += c * u[1]
+        s2 += c * u[2]
+        s3 += c * u[3]
+    return s0, s1, s2, s3
+
+
+@numba.njit(inline="always")
+def _terms2(U: np.ndarray, V: np.ndarray, idx: np.ndarray, cf: np.ndarray, t: int, s0: float, s1: float, s2: float,
+            s3: float) -> tuple[float, float, float, float]:
+    """The four lanes' sums plus Σ_i cf[t, i] U[idx[i, 0]] V[idx[i, 1]] (two-factor terms)."""
+    for i in range(idx.shape[0]):
+        c = cf[t, i]
+        u = U[idx[i, 0]]
+        v = V[idx[i, 1]]
+        s0 += c * u[0] * v[0]
+        s1 += c * u[1] * v[1]
+        s2 += c * u[2] * v[2]
+        s3 += c * u[3] * v[3]
+    return s0, s1, s2, s3
+
+
 @numba.njit(cache=True)
 def _poly_block(AB: np.ndarray, DB: np.ndarray, TB: np.ndarray, t: int, a_idx: np.ndarray, a_c: np.ndarray,
                 aa_idx: np.ndarray, aa_c: np.ndarray, aaa_idx: np.ndarray, aaa_c: np.ndarray, ad_idx: np.ndarray,
@@ -449,22 +479,8 @@ def _poly_block(AB: np.ndarray, DB: np.ndarray, TB: np.ndarray, t: int, a_idx: n
     four centres b of that species at once (AB[:, b], DB[:, b], TB[:, b]: their A, D, T): the term's indices and
     coefficient are read once for the four. Four scalar sums (numba cannot keep a lane array in registers); each
     centre's sum runs over the terms in order, as for one centre alone."""
-    s0 = s1 = s2 = s3 = 0.0
-    for i in range(a_idx.shape[0]):
-        c = a_c[t, i]
-        u = AB[a_idx[i, 0]]
-        s0 += c * u[0]
-        s1 += c * u[1]
-        s2 += c * u[2]
-        s3 += c * u[3]
-    for i in range(aa_idx.shape[0]):
-        c = aa_c[t, i]
-        u = AB[aa_idx[i, 0]]
-        v = AB[aa_idx[i, 1]]
-        s0 += c * u[0] * v[0]
-        s1 += c * u[1] * v[1]
-        s2 += c * u[2] * v[2]
-        s3 += c * u[3] * v[3]
+    s0, s1, s2, s3 = _terms1(AB, a_idx, a_c, t, 0.0, 0.0, 0.0, 0.0)
+    s0, s1, s2, s3 = _terms2(AB, AB, aa_idx, aa_c, t, s0, s1, s2, s3)
     for i in range(aaa_idx.shape[0]):
         c = aaa_c[t, i]
         u = AB[aaa_idx[i, 0]]
@@ -474,28 +490,9 @@ def _poly_block(AB: np.ndarray, DB: np.ndarray, TB: np.ndarray, t: int, a_idx: n
         s1 += c * u[1] * v[1] * w[1]
         s2 += c * u[2] * v[2] * w[2]
         s3 += c * u[3] * v[3] * w[3]
-    for i in range(ad_idx.shape[0]):
-        c = ad_c[t, i]
-        u = AB[ad_idx[i, 0]]
-        v = DB[ad_idx[i, 1]]
-        s0 += c * u[0] * v[0]
-        s1 += c * u[1] * v[1]
-        s2 += c * u[2] * v[2]
-        s3 += c * u[3] * v[3]
-    for i in range(d_idx.shape[0]):
-        c = d_c[t, i]
-        u = DB[d_idx[i, 0]]
-        s0 += c * u[0]
-        s1 += c * u[1]
-        s2 += c * u[2]
-        s3 += c * u[3]
-    for i in range(t_idx.shape[0]):
-        c = t_c[t, i]
-        u = TB[t_idx[i, 0]]
-        s0 += c * u[0]
-        s1 += c * u[1]
-        s2 += c * u[2]
-        s3 += c * u[3]
+    s0, s1, s2, s3 = _terms2(AB, DB, ad_idx, ad_c, t, s0, s1, s2, s3)
+    s0, s1, s2, s3 = _terms1(DB, d_idx, d_c, t, s0, s1, s2, s3)
+    s0, s1, s2, s3 = _terms1(TB, t_idx, t_c, t, s0, s1, s2, s3)
     acc[0] = s0
     acc[1] = s1
     acc[2] = s2

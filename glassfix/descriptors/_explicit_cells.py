@@ -94,7 +94,7 @@ def _cell_runs(cx: float, cy: float, cz: float, reach: float, edges: np.ndarray,
     return nr
 
 
-def binned_cell(rc: float, extent: np.ndarray, max_cells: int = 1 << 24) -> np.ndarray:
+def binned_edges(rc: float, extent: np.ndarray, max_cells: int = 1 << 24) -> np.ndarray:
     """Cell edges (x, y, z; σ) for :func:`bin_atoms`: r_cut / 4 across the runs (y, z: few runs per centre) and
     r_cut / 16 along them (x: a run ends within r_cut / 16 of the sphere; in a KA liquid 1.47× the pairs inside
     the cutoff are candidates, 1.65× with cubic r_cut / 4 cells); larger when the bounding box would need more

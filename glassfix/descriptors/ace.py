@@ -54,7 +54,7 @@ from glassfix.core.frame import Frame, NeighborList
 from glassfix.descriptors._ace_fast import (
     _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, linear_terms, merge_terms, product_tables,
 )
-from glassfix.descriptors._explicit_cells import bin_atoms, binned_cell
+from glassfix.descriptors._explicit_cells import bin_atoms, binned_edges
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)
 from glassfix.descriptors._wigner import real_coupling_3j, real_ylm_norms
@@ -434,7 +434,7 @@ class ACEDescriptor(Descriptor):
         no periodicity): every atom within r_cut of a row's atom, found by sorting all atoms into cells."""
         x, types, rows, heads_arrays = self._explicit_inputs(positions, types, rows, heads, normalize_w)
         extent = np.ptp(x, axis=0) if x.shape[0] else np.zeros(3)
-        edges = binned_cell(self.r_cut, extent)
+        edges = binned_edges(self.r_cut, extent)
         bins = bin_atoms(x, types, edges)
         return self._fast_decision(heads_arrays=heads_arrays,
                                    offsets=np.zeros(1, dtype=np.int64), neighbors=np.zeros(0, dtype=np.int64),

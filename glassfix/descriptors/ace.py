@@ -51,9 +51,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassfix.core.frame import Frame, NeighborList
-from glassfix.descriptors._ace_fast import (
-    _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, linear_terms, merge_terms, product_tables,
-)
+from glassfix.descriptors._ace_fast import _BINNED, _EXPLICIT, _VECTORS, _ace_linear_fast, product_tables
+from glassfix.descriptors._ace_readout import linear_terms, merge_terms
 from glassfix.descriptors._explicit_cells import bin_atoms, binned_edges
 from glassfix.descriptors._ace_kernels import (_N_MAX_LIMIT, _TRANSFORMS, _ace_kernel, _ace_linear_kernel,
                                                _base_kernel, _transform_params)

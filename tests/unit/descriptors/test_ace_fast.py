@@ -10,7 +10,8 @@ import pytest
 
 from glassfix.core.frame import Frame, NeighborList
 from glassfix.core.neighbors import neighbor_list
-from glassfix.descriptors._ace_fast import merge_terms, product_tables
+from glassfix.descriptors._ace_fast import product_tables
+from glassfix.descriptors._ace_readout import merge_terms
 from glassfix.descriptors.ace import ACEDescriptor
 from glassfix.descriptors.ace_basis import distance_transform, radial_basis
 from helpers.frames import separated_positions

@@ -340,13 +340,19 @@ void FixGlassBridge::evaluate()
   update_means();
 }
 
+FixGlassBridge::ViewAtoms FixGlassBridge::view_atoms()
+{
+  const int nall = atom->nlocal + atom->nghost;
+  ViewAtoms va{nall, nall ? atom->x[0] : nullptr, atom->type, atom->tag};
+  own_view_atoms(va);
+  return va;
+}
+
 void FixGlassBridge::evaluate_local(double *out, std::vector<int> &centers)
 {
   if (evaluate_natively(out, centers)) return;
   int nlocal = atom->nlocal;
-  ViewAtoms va{nlocal + atom->nghost, nullptr, atom->type, atom->tag};
-  va.x = va.nall ? atom->x[0] : nullptr;
-  own_view_atoms(va);
+  const ViewAtoms va = view_atoms();
   const int nall = va.nall;
   int ncenter = static_cast<int>(centers.size());
 

@@ -99,8 +99,9 @@ class FixGlassBridge : public Fix {
   virtual bool uses_neighbor_list() const { return true; }
   // false for a style that gathers the atoms around its sub-domain itself (no ghost-shell check in init())
   virtual bool needs_ghost_shell() const { return true; }
-  // the owned + surrounding atoms the Python view shows: LAMMPS' owned + ghost atoms unless a style
-  // supplies its own (it then fills `atoms`, owned atoms first, and returns true)
+  // the owned + surrounding atoms a local evaluation sees (the Python view, or the native sum): LAMMPS'
+  // owned + ghost atoms unless a style supplies its own (it then fills `atoms`, owned atoms first, and
+  // returns true); view_atoms() gives whichever applies
   struct ViewAtoms {
     int nall;
     const double *x;    // 3 per atom
@@ -108,6 +109,7 @@ class FixGlassBridge : public Fix {
     const tagint *tag;
   };
   virtual bool own_view_atoms(ViewAtoms &) { return false; }
+  ViewAtoms view_atoms();
   // extra entries of the view passed to Python on rank 0 (gather modes)
   virtual bool add_root_items(PyObject *) { return true; }
   void evaluate_local(double *out, std::vector<int> &centers);

@@ -114,10 +114,11 @@ bool FixGlassPredict::read_native(PyObject *spec)
   return true;
 }
 
-// A model that bins atoms itself (ACE) sees the owned atoms and the fix's halo in its Python view.
+// With the fix's own halo, the native sum and a model that bins atoms itself (ACE) see the owned atoms
+// and the halo instead of LAMMPS' ghosts.
 bool FixGlassPredict::own_view_atoms(ViewAtoms &atoms)
 {
-  if (!own_halo || native) return false;
+  if (!own_halo) return false;
   halo.build(lmp, receptive_field + neighbor->skin);
   atoms.nall = halo.n();
   atoms.x = halo.x();
@@ -134,16 +135,15 @@ bool FixGlassPredict::evaluate_natively(double *out, std::vector<int> &centers)
 {
   if (!native) return false;
   // owned atoms first in both cases, then LAMMPS' ghosts or the fix's own halo
-  if (own_halo) halo.build(lmp, receptive_field + neighbor->skin);
-  const int nall = own_halo ? halo.n() : atom->nlocal + atom->nghost;
-  const int *type = own_halo ? halo.type() : atom->type;
-  const double *x = own_halo ? halo.x() : (nall ? atom->x[0] : nullptr);
+  const ViewAtoms va = view_atoms();
+  const int nall = va.nall;
+  const int *type = va.type;
   nat_sp.resize(nall);
   nat_active.assign(nall, 0);
   nat_acc.resize(nall);
   for (int i = 0; i < nall; i++) nat_sp[i] = nat_tmap[type[i] - 1];
   for (int i : centers) nat_active[i] = 1;
-  nat_table.sum(nall, x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
+  nat_table.sum(nall, va.x, nat_sp.data(), nat_active.data(), domain->dimension, nat_acc.data());
   for (size_t c = 0; c < centers.size(); c++) {
     const int i = centers[c];
     const int ti = nat_sp[i];

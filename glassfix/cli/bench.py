@@ -6,6 +6,17 @@ import argparse
 from pathlib import Path
 
 
+def _positive_int(text: str) -> int:
+    """An integer ≥ 1 (counts, steps, intervals, ranks), or one argparse error line naming the value."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from glassfix.bench import bench_overhead
 
@@ -66,18 +77,18 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                          "ghost list), vectorised kernel vs the per-pair kernel; cg: coarse-grained (Jung) descriptors, one-pass kernel vs the "
                          "per-centre lists, JBB N=1290 2D and KA N=4096 3D, one thread; swap: swap-MC sweeps/s "
                          "(Verlet lists vs cell scan) and LAMMPS hybrid MD + fix atom/swap, JBB N=1290")
-    be.add_argument("--n", type=int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
-    be.add_argument("--steps", type=int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
-    be.add_argument("--every", type=int, default=100, help="fix glass/predict interval")
-    be.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
-    be.add_argument("--np", type=int, default=2, help="MPI ranks")
+    be.add_argument("--n", type=_positive_int, default=None, help="number of particles (overhead: 32000, iso: 1000)")
+    be.add_argument("--steps", type=_positive_int, default=None, help="MD steps per timed run (overhead: 2000, iso: 10000)")
+    be.add_argument("--every", type=_positive_int, default=100, help="fix glass/predict interval")
+    be.add_argument("--repeats", type=_positive_int, default=3, help="alternating runs of each variant")
+    be.add_argument("--np", type=_positive_int, default=2, help="MPI ranks")
     be.add_argument("--model", choices=["softness", "ace", "botan"], default="softness",
                     help="overhead: softness (tabulated C++ path), ace (an ACE activity model trained by glassfix "
                          "train ace on the shared KA data) or botan (mode local, distributed, and mode "
                          "gather, alternating)")
     be.add_argument("--sizes", default="1000,4000,16000", help="engines: comma-separated particle numbers")
     be.add_argument("--atom-steps", type=float, default=2e6, help="engines: N x steps of each timed run")
-    be.add_argument("--threads", type=int, default=2, help="gnn: torch threads")
+    be.add_argument("--threads", type=_positive_int, default=2, help="gnn: torch threads")
     be.add_argument("--out", default="bench_out", help="working directory (resumable)")
     be.add_argument("--report", default="docs/benchmarks.md", help="markdown report to update")
     be.set_defaults(func=_cmd_bench)

@@ -106,3 +106,13 @@ def test_descriptor_cutoff_beyond_reason_is_one_clear_line(tmp_path, ka_data):
     with pytest.raises(ValueError, match=r"radial_structure_functions descriptor's cutoff 1e\+09 is too large.*box widths"):
         RadialStructureFunctions(2, cutoff=1e9).compute(frame)
     assert RadialStructureFunctions(2, cutoff=5.4).compute(frame).shape[0] == frame.n_atoms  # sane ones pass
+
+
+@pytest.mark.parametrize("option", ["--every", "--repeats", "--np", "--n", "--steps"])
+def test_bench_rejects_non_positive_counts_in_one_line(option):
+    """A zero interval or repeat count would start minutes of preparation (or end in a traceback): argparse
+    stops it with one line naming the option and the value."""
+    proc = glassfix("bench", "overhead", option, "0", "--out", "unused", "--report", "unused.md")
+    assert proc.returncode == 2
+    assert f"argument {option}: must be >= 1, got 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
